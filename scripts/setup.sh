@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Installs everything statusbus needs on a fresh Debian 12 machine and builds
+# it into build/.  Safe to run again: it installs only what is missing.
+#   scripts/setup.sh            build deps + build
+#   SB_SETUP_BROWSER=1 ...      also chromium and the npm test packages
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+
+PKGS=(build-essential cmake pkg-config git
+      libpaho-mqtt-dev mosquitto mosquitto-clients libwebsockets-dev
+      libcjson-dev libssl-dev openssl libcmocka-dev
+      python3 python3-pytest python3-websockets python3-paho-mqtt
+      python3-jwt python3-cryptography json-schema-test-suite
+      nodejs npm)
+if [ "${SB_SETUP_BROWSER:-0}" = 1 ]; then
+  PKGS+=(chromium)
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# node/npm may come from elsewhere (nodesource, nvm): accept them on PATH
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  tmp=(); for p in "${missing[@]}"; do [[ "$p" == nodejs || "$p" == npm ]] || tmp+=("$p"); done
+  missing=("${tmp[@]+"${tmp[@]}"}")
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# npm packages for the JS client, browser and Pusher tests (lockfile-pinned)
+if [ -f tests/package.json ]; then
+  (cd tests && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; \
+                else npm install --no-audit --no-fund --loglevel=error; fi) >&2
+fi
+
+BUILD_DIR=${SB_BUILD_DIR:-build}
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=${SB_BUILD_TYPE:-RelWithDebInfo} \
+  ${SB_CMAKE_ARGS:-} >/dev/null
+cmake --build "$BUILD_DIR" -j"$(nproc)"

@@ -1,0 +1,387 @@
+# SPDX-License-Identifier: MIT
+"""Start real mosquitto and statusbus-bridge processes on free loopback ports,
+wait for readiness with deadlines, stop them by PID, and drive WebSocket and
+MQTT clients against them.  Used by every tests/integration/test_*.py."""
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import paho.mqtt.client as mqtt
+import websockets
+
+SOURCE_DIR = os.environ.get(
+    "SB_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+BINARY_DIR = os.environ.get("SB_BINARY_DIR", os.path.join(SOURCE_DIR, "build"))
+SCHEMAS_DIR = os.path.join(SOURCE_DIR, "schemas")
+
+
+def binary(name):
+    for sub in ("", "examples"):
+        p = os.path.join(BINARY_DIR, sub, name)
+        if os.path.exists(p):
+            return p
+    raise FileNotFoundError(f"{name} not built in {BINARY_DIR}")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(cond, timeout=10.0, interval=0.02, what="condition"):
+    """Polls cond() until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class Process:
+    """A child process whose output goes to a log file, stopped by PID."""
+
+    def __init__(self, name, argv, workdir, env=None):
+        self.name = name
+        self.log_path = os.path.join(workdir, f"{name}.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                     cwd=workdir, env=env)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def signal(self, sig):
+        if self.alive():
+            os.kill(self.proc.pid, sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        """Stops the process by PID; returns its exit code."""
+        if self.alive():
+            os.kill(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.log.flush()
+        return self.proc.returncode
+
+    def output(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+
+class Mosquitto(Process):
+    """mosquitto -c <generated conf>: by default one anonymous loopback
+    listener.  `conf` replaces the whole config; {port} and {dir} in it are
+    filled in."""
+
+    def __init__(self, workdir, port=None, conf=None):
+        self.port = port or free_port()
+        self.workdir = workdir
+        if conf is None:
+            conf = ("listener {port} 127.0.0.1\nallow_anonymous true\n"
+                    "persistence true\npersistence_location {dir}/\n"
+                    "max_queued_messages 100000\n")
+        self.conf_path = os.path.join(workdir, "mosquitto.conf")
+        with open(self.conf_path, "w") as f:
+            f.write(conf.replace("{port}", str(self.port)).replace("{dir}", workdir))
+        super().__init__("mosquitto", ["mosquitto", "-c", self.conf_path], workdir)
+        wait_for(lambda: port_open(self.port) or not self.alive(), 10, what="mosquitto")
+        if not self.alive():
+            raise RuntimeError("mosquitto failed to start:\n" + self.output())
+
+    def restart(self):
+        self.stop()
+        self.log.close()
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(["mosquitto", "-c", self.conf_path], stdout=self.log,
+                                     stderr=subprocess.STDOUT, cwd=self.workdir)
+        wait_for(lambda: port_open(self.port), 10, what="mosquitto restart")
+
+
+def shipped_config():
+    with open(os.path.join(SOURCE_DIR, "examples", "bridge.json")) as f:
+        return json.load(f)
+
+
+class Bridge(Process):
+    """The real statusbus-bridge with a config made from examples/bridge.json
+    and `overrides` (merged one level deep)."""
+
+    def __init__(self, workdir, mqtt_port, overrides=None, port=None, wait_healthy=True):
+        self.port = port or free_port()
+        cfg = shipped_config()
+        cfg["mqtt"] = dict(cfg.get("mqtt", {}), uri=f"tcp://127.0.0.1:{mqtt_port}",
+                           client_id=f"sb-test-{uuid.uuid4().hex[:8]}")
+        cfg["mqtt"].pop("username", None)
+        cfg["mqtt"].pop("password", None)
+        cfg["listen"] = dict(cfg.get("listen", {}), host="127.0.0.1", port=self.port)
+        cfg["listen"]["static_dir"] = None
+        cfg["schemas_dir"] = SCHEMAS_DIR
+        cfg.pop("auth", None)
+        cfg.pop("pusher", None)
+        for k, v in (overrides or {}).items():
+            if v is None:
+                cfg.pop(k, None)
+            elif isinstance(v, dict) and isinstance(cfg.get(k), dict):
+                cfg[k] = dict(cfg[k], **v)
+            else:
+                cfg[k] = v
+        self.config = cfg
+        self.config_path = os.path.join(workdir, f"bridge-{self.port}.json")
+        with open(self.config_path, "w") as f:
+            json.dump(cfg, f, indent=1)
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
+                   UBSAN_OPTIONS="print_stacktrace=1")
+        super().__init__(f"bridge-{self.port}", [binary("statusbus-bridge"), "-c", self.config_path],
+                         workdir, env=env)
+        self.url = f"ws://127.0.0.1:{self.port}/v1/ws"
+        self.http = f"http://127.0.0.1:{self.port}"
+        wait_for(lambda: port_open(self.port) or not self.alive(), 15, what="bridge port")
+        if not self.alive():
+            raise RuntimeError("bridge failed to start:\n" + self.output())
+        if wait_healthy:
+            wait_for(lambda: self.health()[0] == 200, 15, what="bridge healthy")
+
+    def get(self, path, headers=None):
+        """(status, body text) of GET path."""
+        req = urllib.request.Request(self.http + path, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+        except (urllib.error.URLError, ConnectionError, socket.timeout):
+            return 0, ""
+
+    def health(self):
+        st, body = self.get("/healthz")
+        try:
+            return st, json.loads(body) if body else {}
+        except ValueError:
+            return st, {}
+
+    def metrics(self):
+        """Prometheus text -> {name{labels}: value}."""
+        st, body = self.get("/metrics")
+        out = {}
+        for line in body.splitlines():
+            if line and not line.startswith("#"):
+                k, _, v = line.rpartition(" ")
+                out[k] = float(v)
+        return out
+
+
+class Mqtt:
+    """A paho client connected to the test broker, with a thread loop."""
+
+    def __init__(self, port, client_id=None, username=None, password=None, tls=None):
+        self.c = mqtt.Client(client_id=client_id or f"t-{uuid.uuid4().hex[:8]}",
+                             protocol=mqtt.MQTTv311)
+        if username:
+            self.c.username_pw_set(username, password)
+        if tls:
+            self.c.tls_set(**tls)
+        self.received = []
+        self.connected = False
+        self.rc = None
+        self.c.on_message = lambda c, u, m: self.received.append(
+            (m.topic, m.payload, m.retain))
+
+        def on_connect(c, u, flags, rc):
+            self.rc = rc
+            self.connected = rc == 0
+        self.c.on_connect = on_connect
+        self.c.connect("127.0.0.1", port, keepalive=30)
+        self.c.loop_start()
+        wait_for(lambda: self.rc is not None, 10, what="mqtt connack")
+
+    def publish(self, topic, payload, retain=False, qos=1):
+        if isinstance(payload, (dict, list)):
+            payload = json.dumps(payload)
+        info = self.c.publish(topic, payload, qos=qos, retain=retain)
+        if qos > 0 and self.connected:
+            info.wait_for_publish(10)
+        return info
+
+    def subscribe(self, topic, qos=1):
+        self.c.subscribe(topic, qos)
+
+    def close(self):
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+class Ws:
+    """An asyncio statusbus.v1 client with deadline-bounded receive helpers."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.frames = []     # every decoded frame received, in order
+        self._next_id = 100
+
+    @classmethod
+    async def connect(cls, url, hello=True, token=None, subprotocol="statusbus.v1",
+                      **kw):
+        conn = await websockets.connect(
+            url, subprotocols=[subprotocol] if subprotocol else None,
+            max_size=2**24, open_timeout=10, **kw)
+        self = cls(conn)
+        if hello:
+            msg = {"op": "hello"}
+            if token is not None:
+                msg["token"] = token
+            await self.send(msg)
+            w = await self.recv(5)
+            assert w["op"] == "welcome", w
+            self.welcome = w
+        return self
+
+    def next_id(self):
+        self._next_id += 1
+        return self._next_id
+
+    async def send(self, obj):
+        await self.conn.send(obj if isinstance(obj, (str, bytes)) else json.dumps(obj))
+
+    async def recv(self, timeout=5.0):
+        raw = await asyncio.wait_for(self.conn.recv(), timeout)
+        msg = json.loads(raw)
+        self.frames.append(msg)
+        return msg
+
+    async def expect(self, pred, timeout=5.0, what="frame"):
+        """Receives until pred(frame) holds; returns that frame.  Frames
+        before it stay in self.frames."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {what} within {timeout}s; got {self.frames[-5:]}")
+            msg = await self.recv(left)
+            if pred(msg):
+                return msg
+
+    async def request(self, obj, timeout=5.0):
+        """Sends obj with a fresh id and returns the ack/error/pong with it."""
+        obj = dict(obj)
+        obj.setdefault("id", self.next_id())
+        await self.send(obj)
+        return await self.expect(lambda m: m.get("id") == obj["id"] and
+                                 m.get("op") in ("ack", "error", "pong"), timeout,
+                                 what=f"reply to {obj}")
+
+    async def sub(self, channel, **kw):
+        r = await self.request(dict({"op": "sub", "channel": channel}, **kw))
+        return r
+
+    async def closed(self, timeout=5.0):
+        """Waits for the server to close; returns (code, reason)."""
+        deadline = time.monotonic() + timeout
+        with contextlib.suppress(websockets.ConnectionClosed):
+            while time.monotonic() < deadline:
+                await self.recv(deadline - time.monotonic())
+        await asyncio.wait_for(self.conn.wait_closed(), max(0.1, deadline - time.monotonic()))
+        return self.conn.close_code, self.conn.close_reason
+
+    async def close(self):
+        await self.conn.close()
+
+    def events(self, channel=None):
+        """Flattened events (batches expanded) received so far."""
+        out = []
+        for f in self.frames:
+            if channel and f.get("channel") != channel:
+                continue
+            if f.get("op") == "event":
+                out.append(f)
+            elif f.get("op") == "batch":
+                for e in f["events"]:
+                    out.append({"op": "event", "channel": f["channel"], "event": f["event"],
+                                "data": e, "topic": e.get("topic") if isinstance(e, dict) else None})
+        return out
+
+
+def status_payload(status, old=None, **extra):
+    p = {"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "status": status}
+    if old:
+        p["old_status"] = old
+    p.update(extra)
+    return p
+
+
+def new_uuid():
+    return str(uuid.uuid4())
+
+
+class Stack:
+    """One broker and one bridge for a test; printed on failure."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.procs = []
+        self.clients = []
+        self.mosq = None
+        self.bridge = None
+
+    def start(self, bridge_overrides=None, mosquitto_conf=None, bridge=True):
+        self.mosq = Mosquitto(self.workdir, conf=mosquitto_conf)
+        self.procs.append(self.mosq)
+        if bridge:
+            self.bridge = self.start_bridge(bridge_overrides)
+        return self
+
+    def start_bridge(self, overrides=None, **kw):
+        b = Bridge.__new__(Bridge)
+        try:
+            Bridge.__init__(b, self.workdir, self.mosq.port, overrides, **kw)
+        finally:
+            if getattr(b, "proc", None) is not None:
+                self.procs.append(b)
+        return b
+
+    def mqtt(self, **kw):
+        c = Mqtt(self.mosq.port, **kw)
+        self.clients.append(c)
+        return c
+
+    def stop(self):
+        for c in self.clients:
+            with contextlib.suppress(Exception):
+                c.close()
+        for p in reversed(self.procs):
+            p.stop()
+
+    def dump(self):
+        for p in self.procs:
+            if getattr(p, "proc", None) is None:
+                continue
+            print(f"\n===== {p.name} (pid {p.pid}) log =====\n{p.output()}")
