@@ -15,7 +15,7 @@ PKGS=(build-essential cmake pkg-config git
       libpaho-mqtt-dev mosquitto mosquitto-clients libwebsockets-dev
       libcjson-dev libssl-dev openssl libcmocka-dev
       python3 python3-pytest python3-websockets python3-paho-mqtt
-      python3-jwt python3-cryptography json-schema-test-suite
+      python3-jwt python3-cryptography python3-jsonschema json-schema-test-suite
       nodejs npm)
 if [ "${SB_SETUP_BROWSER:-0}" = 1 ]; then
   PKGS+=(chromium)
