@@ -31,7 +31,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/objects.h>
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -272,7 +272,7 @@ enum sb_err sb_jwt_key_create_pem(struct sb_jwt_key **out, enum sb_jwt_alg alg,
 {
 	struct sb_jwt_key *k;
 	EVP_PKEY *pkey;
-	char group[64];
+	char group[64], enc[32];
 	size_t glen = 0;
 
 	if (!out) {
@@ -320,13 +320,23 @@ enum sb_err sb_jwt_key_create_pem(struct sb_jwt_key **out, enum sb_jwt_alg alg,
 			set_reason(err, errlen, "ES256 needs an EC P-256 public key");
 			goto fail;
 		}
-		/* A key with explicit curve parameters has no group name and is
-		 * refused along with every named curve but P-256. */
 		if (EVP_PKEY_get_group_name(pkey, group, sizeof(group), &glen) != 1 ||
 		    (strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0)) {
 			ERR_clear_error();
 			set_reason(err, errlen, "ES256 needs an EC key on the named "
 				   "curve P-256 (prime256v1)");
+			goto fail;
+		}
+		/* OpenSSL names explicit parameters that equal P-256's, which
+		 * is safe, but RFC 5480 requires the named form and explicit
+		 * parameters have been an attack vector (CVE-2020-0601). */
+		if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_EC_ENCODING,
+						   enc, sizeof(enc), NULL) != 1 ||
+		    strcmp(enc, OSSL_PKEY_EC_ENCODING_GROUP) != 0) {
+			ERR_clear_error();
+			set_reason(err, errlen, "ES256 key has explicit curve "
+				   "parameters; use the named curve form "
+				   "(openssl ... -pkeyopt ec_param_enc:named_curve)");
 			goto fail;
 		}
 	}

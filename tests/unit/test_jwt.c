@@ -20,6 +20,7 @@
 #include <cmocka.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -367,6 +368,22 @@ static void test_key_refusals(void **state)
 	REFUSED(SB_JWT_HS256, rsa_pub_pem);
 	REFUSED(SB_JWT_RS256, junk);
 	REFUSED(SB_JWT_RS256, "not a pem at all");
+
+	/* P-256 written with explicit curve parameters */
+	{
+		EVP_PKEY *dup = EVP_PKEY_dup(ec_key);
+		char *pem;
+
+		assert_non_null(dup);
+		assert_int_equal(EVP_PKEY_set_utf8_string_param(dup,
+				 OSSL_PKEY_PARAM_EC_ENCODING,
+				 OSSL_PKEY_EC_ENCODING_EXPLICIT), 1);
+		pem = pub_pem(dup);
+		REFUSED(SB_JWT_ES256, pem);
+		assert_non_null(strstr(err, "explicit"));
+		free(pem);
+		EVP_PKEY_free(dup);
+	}
 
 	/* private keys are refused with a hint, not loaded */
 	b = BIO_new(BIO_s_mem());
