@@ -188,6 +188,8 @@ export interface BusEvents {
   gap: (gap: GapEvent) => void;
   retry: (info: RetryInfo) => void;
   welcome: (welcome: Welcome) => void;
+  /** Every ack of a sub, including the resubscriptions after a reconnect. */
+  subscribed: (ack: Ack) => void;
 }
 
 export class StatusBus {

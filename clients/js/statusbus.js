@@ -167,7 +167,7 @@ export class StatusBus {
 
   // ---- events -------------------------------------------------------------
 
-  /** Adds a listener for 'state' | 'error' | 'gap' | 'retry' | 'welcome'; returns a function removing it. */
+  /** Adds a listener for 'state' | 'error' | 'gap' | 'retry' | 'welcome' | 'subscribed'; returns a function removing it. */
   on(name, fn) {
     if (typeof fn !== 'function') throw new TypeError('StatusBus.on: listener must be a function');
     if (!this._listeners.has(name)) this._listeners.set(name, new Set());
@@ -514,7 +514,9 @@ export class StatusBus {
     if (meta.kind === 'sub' && this._subs.get(meta.sub.channel) === meta.sub) {
       meta.sub.state = 'active';
       meta.sub.error = null;
-      meta.sub.ready.resolve({ channel: f.channel ?? meta.sub.channel, recovered: f.recovered });
+      const ack = { channel: f.channel ?? meta.sub.channel, recovered: f.recovered };
+      meta.sub.ready.resolve(ack);
+      this._emit('subscribed', ack);
     }
   }
 

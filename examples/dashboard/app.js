@@ -395,6 +395,7 @@ function openLogs(id) {
     since: 0,
     onError: (e) => alertMessage(`Cannot open the log of ${shortId(id)}: ${e.code}${e.message ? ` — ${e.message}` : ''}`),
   });
+  delete $('log-lines').dataset.subscribed;
   $('logview').scrollIntoView({ block: 'nearest' });
   $('log-lines').focus({ preventScroll: true });
 }
@@ -421,8 +422,14 @@ function start() {
   window.statusbus = bus;   // for the console
   bus.on('state', (state, info) => {
     if (state === 'connected') retryAt = null;
+    else delete $('log-lines').dataset.subscribed;
     setConn(state, info);
     if (state === 'offline' && info.reason === 'unauthorized') showLogin('The bridge rejected the token. Enter a valid token.');
+  });
+  // #log-lines[data-subscribed] says the bridge acknowledged the open log stream
+  // (again after each reconnect); tests wait for it before publishing.
+  bus.on('subscribed', (ack) => {
+    if (openDeploy && ack.channel === `deploy.${openDeploy}.logs`) $('log-lines').dataset.subscribed = 'true';
   });
   bus.on('retry', (r) => { retryAt = Date.now() + r.delay; renderConnText(); });
   bus.on('error', (e) => { if (e.code !== 'handler_error') console.warn('statusbus error', e); else console.error(e.error); });

@@ -79,7 +79,7 @@ export class LogViewer {
     if (this.paused) {
       this.buffer.push(entry);
       // the buffer is bounded like the view: what resume would trim anyway is dropped now
-      if (this.buffer.length > this.max) { this.buffer.shift(); this.dropped++; }
+      if (this.buffer.length > this.max) { if (this.buffer.shift().kind === 'line') this.dropped++; }
       this._status();
       return;
     }
@@ -175,11 +175,19 @@ export class LogViewer {
     if (this.follow) this._scrollToBottom();
   }
 
+  /** Keeps at most max lines (gap markers do not count, and go with the lines after them). */
   _trim() {
-    while (this.entries.length > this.max) {
+    let lines = 0;
+    for (const e of this.entries) if (e.kind === 'line') lines++;
+    while (lines > this.max && this.entries.length) {
       const e = this.entries.shift();
       if (e.el) e.el.remove();
-      this.dropped++;
+      if (e.kind === 'line') { lines--; this.dropped++; }
+    }
+    // a gap marker left at the top describes lines that are no longer shown either
+    while (this.dropped && this.entries.length && this.entries[0].kind === 'gap') {
+      const e = this.entries.shift();
+      if (e.el) e.el.remove();
     }
   }
 

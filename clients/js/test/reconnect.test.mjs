@@ -104,6 +104,10 @@ test('every channel is resubscribed after a reconnect (1001 bridge shutting down
   ws.last().handshake();
   assert.deepEqual(ws.last().frames('sub').map((f) => f.channel).sort(), ['team.42', 'team.42.stats']);
   assert.equal(bus.state, 'connected');
+  const acked = [];
+  bus.on('subscribed', (a) => acked.push(a.channel));
+  ws.last().ackSubs();
+  assert.deepEqual(acked.sort(), ['team.42', 'team.42.stats'], "'subscribed' fires for resubscriptions too");
 });
 
 test('logs resume with since = last seq seen, and overlapping lines are not delivered twice', async () => {
