@@ -76,7 +76,7 @@ class Process:
     def alive(self):
         return self.proc.poll() is None
 
-    def signal(self, sig):
+    def send_signal(self, sig):
         if self.alive():
             os.kill(self.proc.pid, sig)
 

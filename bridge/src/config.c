@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * config.c - table-driven configuration (Redis createIntConfig style): one
+ * row per key with its type, range, default and whether SIGHUP may reload
+ * it.  Every key of the file must be in the table.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum ctype { T_STR, T_INT, T_LONG, T_BOOL, T_STRLIST, T_JSON, T_SECTION };
+
+struct ckey {
+	const char *section;    /* NULL = top level */
+	const char *name;
+	enum ctype type;
+	size_t off;
+	long min, max;
+	const char *def_str;
+	long def_num;
+	int reloadable;
+	int section_flag_off;   /* for T_SECTION: offset of the "enabled" int */
+};
+
+#define OFF(f) offsetof(struct sb_config, f)
+#define STR(sec, name, f, def) { sec, name, T_STR, OFF(f), 0, 0, def, 0, 0, 0 }
+#define INT(sec, name, f, min, max, def, rl) { sec, name, T_INT, OFF(f), min, max, NULL, def, rl, 0 }
+#define LNG(sec, name, f, min, max, def, rl) { sec, name, T_LONG, OFF(f), min, max, NULL, def, rl, 0 }
+#define BOOL(sec, name, f, def, rl) { sec, name, T_BOOL, OFF(f), 0, 1, NULL, def, rl, 0 }
+#define SECTION(name, flag) { NULL, name, T_SECTION, 0, 0, 0, NULL, 0, 0, (int)OFF(flag) }
+
+static const struct ckey keys[] = {
+	SECTION("mqtt", mqtt_keepalive_s), /* flag unused: mqtt is mandatory */
+	STR("mqtt", "uri", mqtt_uri, "tcp://127.0.0.1:1883"),
+	STR("mqtt", "client_id", mqtt_client_id, "statusbus-1"),
+	STR("mqtt", "username", mqtt_username, NULL),
+	STR("mqtt", "password", mqtt_password, NULL),
+	STR("mqtt", "password_file", mqtt_password_file, NULL),
+	STR("mqtt", "ca_file", mqtt_ca_file, NULL),
+	STR("mqtt", "cert_file", mqtt_cert_file, NULL),
+	STR("mqtt", "key_file", mqtt_key_file, NULL),
+	INT("mqtt", "keepalive_s", mqtt_keepalive_s, 5, 3600, 30, 0),
+	INT("mqtt", "reconnect_min_s", mqtt_reconnect_min_s, 1, 60, 1, 0),
+	INT("mqtt", "reconnect_max_s", mqtt_reconnect_max_s, 1, 3600, 30, 0),
+
+	SECTION("listen", listen_port),
+	STR("listen", "host", listen_host, "127.0.0.1"),
+	INT("listen", "port", listen_port, 0, 65535, 8080, 0),
+	STR("listen", "cert_file", listen_cert_file, NULL),
+	STR("listen", "key_file", listen_key_file, NULL),
+	STR("listen", "static_dir", static_dir, NULL),
+	{ "listen", "allowed_origins", T_STRLIST, OFF(allowed_origins), 0, 256, NULL, 0, 1, 0 },
+
+	SECTION("auth", auth_enabled),
+	STR("auth", "jwt_alg", jwt_alg, "HS256"),
+	STR("auth", "jwt_secret", jwt_secret, NULL),
+	STR("auth", "jwt_secret_file", jwt_secret_file, NULL),
+	STR("auth", "jwt_public_key_file", jwt_public_key_file, NULL),
+	STR("auth", "issuer", issuer, NULL),
+	STR("auth", "audience", audience, NULL),
+	INT("auth", "leeway_s", token_leeway_s, 0, 300, 30, 0),
+
+	SECTION("pusher", pusher_enabled),
+	STR("pusher", "app_id", pusher_app_id, NULL),
+	STR("pusher", "key", pusher_key, NULL),
+	STR("pusher", "secret", pusher_secret, NULL),
+	INT("pusher", "activity_timeout_s", pusher_activity_timeout_s, 10, 600, 120, 0),
+	BOOL("pusher", "client_events", pusher_client_events, 0, 0),
+
+	SECTION("validation", validate_payloads),
+	BOOL("validation", "enabled", validate_payloads, 1, 0),
+	BOOL("validation", "reject_unknown_topics", reject_unknown_topics, 0, 0),
+	BOOL("validation", "republish_rejected", republish_rejected, 0, 0),
+	INT("validation", "log_interval_s", reject_log_interval_s, 1, 86400, 60, 0),
+
+	SECTION("limits", max_connections),
+	INT("limits", "max_connections", max_connections, 1, 1000000, 50000, 0),
+	INT("limits", "max_subscriptions", max_subscriptions, 1, 100000, 128, 0),
+	INT("limits", "max_frame_bytes", max_frame_bytes, 256, 16 << 20, 65536, 0),
+	LNG("limits", "send_queue_bytes", send_queue_bytes, 1024, 1L << 32, 1 << 20, 0),
+	LNG("limits", "send_queue_hard_bytes", send_queue_hard_bytes, 0, 1L << 34, 0, 0),
+	LNG("limits", "send_queue_frames", send_queue_frames, 16, 10000000, 10000, 0),
+	LNG("limits", "max_payload_bytes", max_payload_bytes, 64, 256L << 20, 65536, 0),
+	LNG("limits", "cache_max_topics", cache_max_topics, 16, 100000000, 1000000, 0),
+	LNG("limits", "inbound_queue_msgs", inbound_queue_msgs, 16, 100000000, 100000, 0),
+	INT("limits", "hello_timeout_s", hello_timeout_s, 1, 600, 10, 0),
+	INT("limits", "heartbeat_s", heartbeat_s, 5, 3600, 25, 0),
+	INT("limits", "idle_timeout_s", idle_timeout_s, 10, 7200, 60, 0),
+	INT("limits", "max_msgs_per_s", max_msgs_per_s, 1, 1000000, 100, 0),
+
+	STR(NULL, "schemas_dir", schemas_dir, "schemas"),
+	STR(NULL, "log_level", log_level, "info"),
+	{ NULL, "channels", T_JSON, OFF(channels), 0, 0, NULL, 0, 0, 0 },
+};
+
+#define FIELD(cfg, k, type) ((type *)((char *)(cfg) + (k)->off))
+
+static void set_defaults(struct sb_config *cfg)
+{
+	for (size_t i = 0; i < SB_ARRAY_LEN(keys); i++) {
+		const struct ckey *k = &keys[i];
+		switch (k->type) {
+		case T_STR:
+			*FIELD(cfg, k, char *) = k->def_str ? strdup(k->def_str) : NULL;
+			break;
+		case T_INT:
+		case T_BOOL:
+			*FIELD(cfg, k, int) = (int)k->def_num;
+			break;
+		case T_LONG:
+			*FIELD(cfg, k, long) = k->def_num;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static const struct ckey *lookup(const char *section, const char *name)
+{
+	for (size_t i = 0; i < SB_ARRAY_LEN(keys); i++) {
+		const struct ckey *k = &keys[i];
+		if (strcmp(k->name, name) != 0)
+			continue;
+		if ((section == NULL) != (k->section == NULL))
+			continue;
+		if (section && strcmp(section, k->section) != 0)
+			continue;
+		return k;
+	}
+	return NULL;
+}
+
+static enum sb_err set_value(struct sb_config *cfg, const struct ckey *k, const cJSON *v,
+			     const char *path, char *err, size_t errlen)
+{
+	char kname[128];
+
+	snprintf(kname, sizeof(kname), "%s%s%s", k->section ? k->section : "",
+		 k->section ? "." : "", k->name);
+	switch (k->type) {
+	case T_STR: {
+		char **f = FIELD(cfg, k, char *);
+		if (cJSON_IsNull(v)) {
+			free(*f);
+			*f = NULL;
+			return SB_OK;
+		}
+		if (!cJSON_IsString(v) || strlen(v->valuestring) > 4096) {
+			snprintf(err, errlen, "%s: %s: must be a string or null", path, kname);
+			return SB_ERR_INVAL;
+		}
+		free(*f);
+		*f = strdup(v->valuestring);
+		return *f ? SB_OK : SB_ERR_NOMEM;
+	}
+	case T_INT:
+	case T_LONG: {
+		double d = v->valuedouble;
+		if (!cJSON_IsNumber(v) || d != (double)(long long)d || d < (double)k->min ||
+		    d > (double)k->max) {
+			snprintf(err, errlen, "%s: %s: must be an integer from %ld to %ld", path,
+				 kname, k->min, k->max);
+			return SB_ERR_INVAL;
+		}
+		if (k->type == T_INT)
+			*FIELD(cfg, k, int) = (int)d;
+		else
+			*FIELD(cfg, k, long) = (long)d;
+		return SB_OK;
+	}
+	case T_BOOL:
+		if (!cJSON_IsBool(v)) {
+			snprintf(err, errlen, "%s: %s: must be true or false", path, kname);
+			return SB_ERR_INVAL;
+		}
+		*FIELD(cfg, k, int) = cJSON_IsTrue(v);
+		return SB_OK;
+	case T_STRLIST: {
+		const cJSON *it;
+		size_t n = 0;
+		char **list;
+		if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > k->max) {
+			snprintf(err, errlen, "%s: %s: must be an array of at most %ld strings", path,
+				 kname, k->max);
+			return SB_ERR_INVAL;
+		}
+		list = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof(char *));
+		if (!list)
+			return SB_ERR_NOMEM;
+		cJSON_ArrayForEach(it, v) {
+			if (!cJSON_IsString(it) || !(list[n] = strdup(it->valuestring))) {
+				for (size_t i = 0; i < n; i++)
+					free(list[i]);
+				free(list);
+				snprintf(err, errlen, "%s: %s: must hold strings", path, kname);
+				return SB_ERR_INVAL;
+			}
+			n++;
+		}
+		cfg->allowed_origins = list;
+		cfg->n_allowed_origins = n;
+		return SB_OK;
+	}
+	case T_JSON:
+		if (cJSON_IsNull(v))
+			return SB_OK;
+		cJSON_Delete(cfg->channels);
+		cfg->channels = cJSON_Duplicate(v, 1);
+		return cfg->channels ? SB_OK : SB_ERR_NOMEM;
+	case T_SECTION:
+		break;
+	}
+	return SB_ERR_INTERNAL;
+}
+
+static enum sb_err check(struct sb_config *cfg, const char *path, char *err, size_t errlen)
+{
+	if (!cfg->mqtt_uri || (strncmp(cfg->mqtt_uri, "tcp://", 6) && strncmp(cfg->mqtt_uri, "ssl://", 6) &&
+			       strncmp(cfg->mqtt_uri, "mqtt://", 7) && strncmp(cfg->mqtt_uri, "mqtts://", 8) &&
+			       strncmp(cfg->mqtt_uri, "ws://", 5) && strncmp(cfg->mqtt_uri, "wss://", 6))) {
+		snprintf(err, errlen, "%s: mqtt.uri: must start with tcp://, ssl://, mqtt://, mqtts://, ws:// or wss://", path);
+		return SB_ERR_INVAL;
+	}
+	if (!cfg->mqtt_client_id || !*cfg->mqtt_client_id || strlen(cfg->mqtt_client_id) > 128) {
+		snprintf(err, errlen, "%s: mqtt.client_id: must be 1-128 characters", path);
+		return SB_ERR_INVAL;
+	}
+	if (cfg->mqtt_password && cfg->mqtt_password_file) {
+		snprintf(err, errlen, "%s: mqtt.password_file: give password or password_file, not both", path);
+		return SB_ERR_INVAL;
+	}
+	if (cfg->mqtt_reconnect_min_s > cfg->mqtt_reconnect_max_s) {
+		snprintf(err, errlen, "%s: mqtt.reconnect_min_s: greater than reconnect_max_s", path);
+		return SB_ERR_INVAL;
+	}
+	if (!!cfg->mqtt_cert_file != !!cfg->mqtt_key_file) {
+		snprintf(err, errlen, "%s: mqtt.key_file: cert_file and key_file go together", path);
+		return SB_ERR_INVAL;
+	}
+	if (!cfg->listen_host || !*cfg->listen_host) {
+		snprintf(err, errlen, "%s: listen.host: required", path);
+		return SB_ERR_INVAL;
+	}
+	if (!!cfg->listen_cert_file != !!cfg->listen_key_file) {
+		snprintf(err, errlen, "%s: listen.key_file: cert_file and key_file go together", path);
+		return SB_ERR_INVAL;
+	}
+	if (cfg->auth_enabled) {
+		if (!cfg->jwt_alg || (strcmp(cfg->jwt_alg, "HS256") && strcmp(cfg->jwt_alg, "RS256") &&
+				      strcmp(cfg->jwt_alg, "ES256"))) {
+			snprintf(err, errlen, "%s: auth.jwt_alg: must be HS256, RS256 or ES256", path);
+			return SB_ERR_INVAL;
+		}
+		if (strcmp(cfg->jwt_alg, "HS256") == 0) {
+			if (!!cfg->jwt_secret + !!cfg->jwt_secret_file != 1) {
+				snprintf(err, errlen, "%s: auth.jwt_secret: HS256 needs exactly one of jwt_secret, jwt_secret_file", path);
+				return SB_ERR_INVAL;
+			}
+			if (cfg->jwt_secret && strlen(cfg->jwt_secret) < 16) {
+				snprintf(err, errlen, "%s: auth.jwt_secret: must be at least 16 characters", path);
+				return SB_ERR_INVAL;
+			}
+		} else if (!cfg->jwt_public_key_file) {
+			snprintf(err, errlen, "%s: auth.jwt_public_key_file: required for %s", path, cfg->jwt_alg);
+			return SB_ERR_INVAL;
+		}
+	} else if (!sb_host_is_loopback(cfg->listen_host)) {
+		snprintf(err, errlen, "%s: auth: open development mode (no auth section) refuses "
+			 "listen.host \"%s\", which is not a loopback address", path, cfg->listen_host);
+		return SB_ERR_DENIED;
+	}
+	if (cfg->pusher_enabled && (!cfg->pusher_app_id || !cfg->pusher_key || !cfg->pusher_secret)) {
+		snprintf(err, errlen, "%s: pusher: app_id, key and secret are required", path);
+		return SB_ERR_INVAL;
+	}
+	if (cfg->send_queue_hard_bytes == 0)
+		cfg->send_queue_hard_bytes = cfg->send_queue_bytes * 4;
+	if (cfg->send_queue_hard_bytes < cfg->send_queue_bytes) {
+		snprintf(err, errlen, "%s: limits.send_queue_hard_bytes: smaller than send_queue_bytes", path);
+		return SB_ERR_INVAL;
+	}
+	if (cfg->idle_timeout_s <= cfg->heartbeat_s) {
+		snprintf(err, errlen, "%s: limits.idle_timeout_s: must exceed heartbeat_s", path);
+		return SB_ERR_INVAL;
+	}
+	if (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
+	    strcmp(cfg->log_level, "warn") && strcmp(cfg->log_level, "error")) {
+		snprintf(err, errlen, "%s: log_level: must be debug, info, warn or error", path);
+		return SB_ERR_INVAL;
+	}
+	if (!cfg->allowed_origins) {
+		cfg->allowed_origins = calloc(2, sizeof(char *));
+		if (!cfg->allowed_origins || !(cfg->allowed_origins[0] = strdup("*")))
+			return SB_ERR_NOMEM;
+		cfg->n_allowed_origins = 1;
+	}
+	return SB_OK;
+}
+
+enum sb_err sb_config_parse(struct sb_config **out, const char *text, const char *path,
+			    char *err, size_t errlen)
+{
+	struct sb_config *cfg;
+	cJSON *root;
+	const cJSON *sec, *it;
+	enum sb_err rc = SB_OK;
+
+	*out = NULL;
+	root = cJSON_Parse(text);
+	if (!cJSON_IsObject(root)) {
+		const char *at = cJSON_GetErrorPtr();
+		int line = 1;
+		for (const char *p = text; at && p < at && *p; p++)
+			line += *p == '\n';
+		snprintf(err, errlen, "%s: not a JSON object (syntax error near line %d)", path, line);
+		cJSON_Delete(root);
+		return SB_ERR_INVAL;
+	}
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg) {
+		cJSON_Delete(root);
+		return SB_ERR_NOMEM;
+	}
+	set_defaults(cfg);
+	cJSON_ArrayForEach(sec, root) {
+		const struct ckey *k = lookup(NULL, sec->string);
+		if (!k) {
+			snprintf(err, errlen, "%s: %s: unknown key", path, sec->string);
+			rc = SB_ERR_INVAL;
+			break;
+		}
+		if (k->type != T_SECTION) {
+			rc = set_value(cfg, k, sec, path, err, errlen);
+			if (rc)
+				break;
+			continue;
+		}
+		if (cJSON_IsNull(sec))
+			continue;
+		if (!cJSON_IsObject(sec)) {
+			snprintf(err, errlen, "%s: %s: must be an object", path, sec->string);
+			rc = SB_ERR_INVAL;
+			break;
+		}
+		if (strcmp(k->name, "auth") == 0)
+			cfg->auth_enabled = 1;
+		else if (strcmp(k->name, "pusher") == 0)
+			cfg->pusher_enabled = 1;
+		cJSON_ArrayForEach(it, sec) {
+			const struct ckey *kk = lookup(sec->string, it->string);
+			if (!kk) {
+				snprintf(err, errlen, "%s: %s.%s: unknown key", path, sec->string, it->string);
+				rc = SB_ERR_INVAL;
+				break;
+			}
+			rc = set_value(cfg, kk, it, path, err, errlen);
+			if (rc)
+				break;
+		}
+		if (rc)
+			break;
+	}
+	cJSON_Delete(root);
+	if (!rc)
+		rc = check(cfg, path, err, errlen);
+	if (rc) {
+		sb_config_destroy(cfg);
+		return rc;
+	}
+	*out = cfg;
+	return SB_OK;
+}
+
+enum sb_err sb_read_file(const char *path, size_t max, int strip_nl, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	size_t n;
+
+	*out = NULL;
+	if (!f)
+		return errno == ENOENT ? SB_ERR_NOTFOUND : SB_ERR_IO;
+	buf = malloc(max + 1);
+	if (!buf) {
+		fclose(f);
+		return SB_ERR_NOMEM;
+	}
+	n = fread(buf, 1, max + 1, f);
+	if (ferror(f) || n > max) {
+		fclose(f);
+		free(buf);
+		return n > max ? SB_ERR_LIMIT : SB_ERR_IO;
+	}
+	fclose(f);
+	if (strip_nl && n && buf[n - 1] == '\n')
+		n--;
+	if (strip_nl && n && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	*out = buf;
+	if (len)
+		*len = n;
+	return SB_OK;
+}
+
+enum sb_err sb_config_load(struct sb_config **out, const char *path, char *err, size_t errlen)
+{
+	char *text;
+	enum sb_err rc = sb_read_file(path, 4 << 20, 0, &text, NULL);
+
+	*out = NULL;
+	if (rc) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, sb_strerror(rc));
+		return rc;
+	}
+	rc = sb_config_parse(out, text, path, err, errlen);
+	free(text);
+	return rc;
+}
+
+void sb_config_destroy(struct sb_config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < SB_ARRAY_LEN(keys); i++)
+		if (keys[i].type == T_STR)
+			free(*FIELD(cfg, &keys[i], char *));
+	for (size_t i = 0; i < cfg->n_allowed_origins; i++)
+		free(cfg->allowed_origins[i]);
+	free(cfg->allowed_origins);
+	cJSON_Delete(cfg->channels);
+	free(cfg);
+}
+
+int sb_host_is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (strcmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return 0;
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * config.h - the bridge's JSON configuration (DESIGN.md section 11), read
+ * through one table of keys with type, range, default and SIGHUP
+ * reloadability (config.c).  Unknown keys are errors naming the file and
+ * key.  Pure module.
+ */
+#ifndef SB_CONFIG_H
+#define SB_CONFIG_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "sb_common.h"
+
+struct sb_config {
+	/* mqtt */
+	char *mqtt_uri, *mqtt_client_id, *mqtt_username, *mqtt_password;
+	char *mqtt_password_file, *mqtt_ca_file, *mqtt_cert_file, *mqtt_key_file;
+	int mqtt_keepalive_s, mqtt_reconnect_min_s, mqtt_reconnect_max_s;
+	/* listen */
+	char *listen_host;
+	int listen_port;
+	char *listen_cert_file, *listen_key_file, *static_dir;
+	char **allowed_origins;
+	size_t n_allowed_origins;
+	/* auth (auth_enabled = the section exists) */
+	int auth_enabled;
+	char *jwt_alg, *jwt_secret, *jwt_secret_file, *jwt_public_key_file;
+	char *issuer, *audience;
+	int token_leeway_s;
+	/* pusher (pusher_enabled = the section exists) */
+	int pusher_enabled;
+	char *pusher_app_id, *pusher_key, *pusher_secret;
+	int pusher_activity_timeout_s;
+	int pusher_client_events;
+	/* payload validation */
+	char *schemas_dir;
+	int validate_payloads;          /* validation.enabled */
+	int reject_unknown_topics;      /* validation.reject_unknown_topics */
+	int republish_rejected;         /* validation.republish_rejected */
+	int reject_log_interval_s;      /* validation.log_interval_s */
+	/* limits */
+	int max_connections, max_subscriptions, max_frame_bytes;
+	long send_queue_bytes, send_queue_hard_bytes, send_queue_frames;
+	long max_payload_bytes, cache_max_topics, inbound_queue_msgs;
+	int hello_timeout_s, heartbeat_s, idle_timeout_s;
+	int max_msgs_per_s;             /* client frames per second */
+	/* misc */
+	char *log_level;
+	cJSON *channels;                /* owned; NULL = the default map */
+};
+
+/* Reads and validates `path`.  On failure returns non-SB_OK and writes
+ * "<path>: <key>: <what is wrong>" into err.  Relative file paths inside
+ * the config are kept as written (resolved against the working dir).
+ * Caller frees with sb_config_destroy(). */
+enum sb_err sb_config_load(struct sb_config **out, const char *path,
+			   char *err, size_t errlen);
+
+/* Same, from text (for tests); `name` is used in messages. */
+enum sb_err sb_config_parse(struct sb_config **out, const char *text,
+			    const char *name, char *err, size_t errlen);
+
+/* Accepts NULL. */
+void sb_config_destroy(struct sb_config *cfg);
+
+/* Reads a whole small file (a secret, a PEM) into a malloc'ed NUL-terminated
+ * buffer, stripping one trailing newline when strip_nl.  Refuses files over
+ * max bytes.  Caller frees. */
+enum sb_err sb_read_file(const char *path, size_t max, int strip_nl,
+			 char **out, size_t *len);
+
+/* 1 when host is a loopback address or "localhost". */
+int sb_host_is_loopback(const char *host);
+
+#endif

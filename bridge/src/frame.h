@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * frame.h - reference-counted MQTT messages and WebSocket frame buffers, and
+ * a small string builder that becomes a frame without a copy.
+ *
+ * "Serialize once, fan out by reference": a message is turned into one frame
+ * per channel (per protocol) and every subscriber's queue holds a reference.
+ * Frames keep SB_FRAME_PRE bytes of headroom before the data for the
+ * WebSocket library (ws_server.c asserts LWS_PRE fits).
+ *
+ * Reference counts are plain ints: after the MQTT thread hands a message
+ * over (mqtt_link.c), both kinds live only on the service thread.
+ */
+#ifndef SB_FRAME_H
+#define SB_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sb_common.h"
+
+#define SB_FRAME_PRE 32
+
+struct sb_msg {
+	int refs;
+	char *topic;
+	size_t topic_len;
+	char *payload;          /* NUL-terminated copy; may contain NULs */
+	size_t payload_len;
+	int retained;           /* the broker's retain flag */
+	int64_t arrived_ms;     /* sb_now_ms() when it reached the bridge */
+};
+
+/* Copies topic and payload; refs = 1.  NULL on out of memory. */
+struct sb_msg *sb_msg_create(const char *topic, size_t topic_len,
+			     const void *payload, size_t payload_len,
+			     int retained);
+struct sb_msg *sb_msg_ref(struct sb_msg *m);
+/* Frees at zero.  Accepts NULL. */
+void sb_msg_unref(struct sb_msg *m);
+
+struct sb_frame {
+	int refs;
+	size_t len;             /* bytes of data after the headroom */
+	size_t cap;
+	int64_t created_ms;
+	unsigned char *mem;     /* SB_FRAME_PRE + cap bytes */
+};
+
+static inline unsigned char *sb_frame_data(const struct sb_frame *f)
+{
+	return f->mem + SB_FRAME_PRE;
+}
+
+/* A frame holding a copy of data[0..len).  refs = 1. */
+struct sb_frame *sb_frame_create(const void *data, size_t len);
+struct sb_frame *sb_frame_ref(struct sb_frame *f);
+/* Frees at zero.  Accepts NULL. */
+void sb_frame_unref(struct sb_frame *f);
+
+/* String builder with frame headroom.  On allocation failure it sets
+ * `failed` and ignores further appends; check it once at the end. */
+struct sb_buf {
+	unsigned char *mem;
+	size_t len, cap;
+	int failed;
+};
+
+void sb_buf_init(struct sb_buf *b);
+void sb_buf_free(struct sb_buf *b);
+void sb_buf_append(struct sb_buf *b, const void *data, size_t len);
+void sb_buf_puts(struct sb_buf *b, const char *s);
+void sb_buf_printf(struct sb_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Appends s[0..len) as a JSON string literal with quotes, escaping control
+ * characters, '"' and '\\'.  Invalid UTF-8 bytes become U+FFFD. */
+void sb_buf_json_str(struct sb_buf *b, const char *s, size_t len);
+/* The text so far (NUL-terminated), or NULL when failed. */
+const char *sb_buf_str(struct sb_buf *b);
+/* Moves the contents into a new frame (refs = 1) and resets b.  NULL when
+ * the builder failed or memory ran out (b is freed either way). */
+struct sb_frame *sb_buf_to_frame(struct sb_buf *b);
+
+#endif

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * http_pss.h - per-request state of an HTTP response being written
+ * (http_api.c), embedded in the WebSocket adapter's per-session data.
+ */
+#ifndef SB_HTTP_PSS_H
+#define SB_HTTP_PSS_H
+
+#include <stddef.h>
+
+struct sb_http_pss {
+	unsigned char *mem;   /* LWS_PRE headroom + body */
+	size_t len;
+};
+
+#endif

@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * main.c - statusbus-bridge: command line, configuration, wiring of the
+ * core (hub) to its adapters (mqtt_link, ws_server), signals.
+ *
+ * Exit codes: 0 clean stop or valid config, 1 bad config or start failure,
+ * 2 usage error.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chanmap.h"
+#include "config.h"
+#include "hub.h"
+#include "jwt.h"
+#include "mqtt_link.h"
+#include "schema.h"
+#include "sb_version.h"
+#include "ws_server.h"
+
+static struct sb_server server;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: statusbus-bridge -c FILE [--check-config]\n"
+		"Carries statusbus MQTT topics to browsers over WebSocket (statusbus.v1).\n\n"
+		"  -c, --config FILE   JSON configuration (see examples/bridge.json)\n"
+		"      --check-config  validate FILE (and the files it names) and exit 0/1\n"
+		"  -v, --verbose       debug logging (overrides log_level)\n"
+		"  -h, --help          this help\n"
+		"  -V, --version       print the version\n\n"
+		"Signals: SIGTERM/SIGINT flush pending batches, close clients with 1001, exit 0.\n");
+}
+
+static void on_signal(int sig)
+{
+	SB_UNUSED(sig);
+	server.stop = 1;
+	sb_server_wakeup(&server);
+}
+
+struct runtime {
+	struct sb_config *cfg;
+	struct sb_chanmap *map;
+	struct sb_kinds *kinds;
+	struct sb_schema_set *schemas;
+	struct sb_jwt_key *key;
+};
+
+static void runtime_free(struct runtime *rt)
+{
+	sb_jwt_key_destroy(rt->key);
+	sb_schema_set_destroy(rt->schemas);
+	sb_kinds_destroy(rt->kinds);
+	sb_chanmap_destroy(rt->map);
+	sb_config_destroy(rt->cfg);
+}
+
+/* Loads everything the config names; on failure prints the reason. */
+static int load(struct runtime *rt, const char *path)
+{
+	char err[1024], file[1100];
+	enum sb_err rc;
+
+	memset(rt, 0, sizeof(*rt));
+	if (sb_config_load(&rt->cfg, path, err, sizeof(err))) {
+		fprintf(stderr, "statusbus-bridge: %s\n", err);
+		return -1;
+	}
+	rc = rt->cfg->channels ? sb_chanmap_from_json(&rt->map, rt->cfg->channels, err, sizeof(err)) :
+				 sb_chanmap_default(&rt->map, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "statusbus-bridge: %s: channels: %s\n", path, err);
+		return -1;
+	}
+	snprintf(file, sizeof(file), "%s/topics.json", rt->cfg->schemas_dir);
+	if (sb_kinds_load(&rt->kinds, file, err, sizeof(err))) {
+		fprintf(stderr, "statusbus-bridge: %s: schemas_dir: %s\n", path, err);
+		return -1;
+	}
+	if (rt->cfg->validate_payloads &&
+	    sb_schema_set_load(&rt->schemas, rt->cfg->schemas_dir, err, sizeof(err))) {
+		fprintf(stderr, "statusbus-bridge: %s: schemas_dir: %s\n", path, err);
+		return -1;
+	}
+	if (rt->cfg->auth_enabled) {
+		enum sb_jwt_alg alg;
+		char *text = NULL;
+		size_t len = 0;
+
+		sb_jwt_alg_parse(rt->cfg->jwt_alg, &alg);
+		if (alg == SB_JWT_HS256) {
+			if (rt->cfg->jwt_secret_file) {
+				rc = sb_read_file(rt->cfg->jwt_secret_file, 4096, 1, &text, &len);
+				if (rc || len < 16) {
+					fprintf(stderr, "statusbus-bridge: %s: auth.jwt_secret_file: %s: %s\n", path,
+						rt->cfg->jwt_secret_file, rc ? sb_strerror(rc) : "shorter than 16 bytes");
+					free(text);
+					return -1;
+				}
+			} else {
+				text = strdup(rt->cfg->jwt_secret);
+				len = text ? strlen(text) : 0;
+			}
+			rc = text ? sb_jwt_key_create_hmac(&rt->key, (unsigned char *)text, len) : SB_ERR_NOMEM;
+			err[0] = '\0';
+		} else {
+			rc = sb_read_file(rt->cfg->jwt_public_key_file, 1 << 16, 0, &text, &len);
+			if (rc) {
+				fprintf(stderr, "statusbus-bridge: %s: auth.jwt_public_key_file: %s: %s\n", path,
+					rt->cfg->jwt_public_key_file, sb_strerror(rc));
+				return -1;
+			}
+			rc = sb_jwt_key_create_pem(&rt->key, alg, text, len, err, sizeof(err));
+		}
+		if (text) {
+			memset(text, 0, len);
+			free(text);
+		}
+		if (rc) {
+			fprintf(stderr, "statusbus-bridge: %s: auth: cannot use the key: %s\n", path,
+				err[0] ? err : sb_strerror(rc));
+			return -1;
+		}
+	}
+	if (rt->cfg->static_dir) {
+		FILE *f;
+		snprintf(file, sizeof(file), "%s/.", rt->cfg->static_dir);
+		if (!(f = fopen(file, "r"))) {
+			fprintf(stderr, "statusbus-bridge: %s: listen.static_dir: %s is not a readable directory\n",
+				path, rt->cfg->static_dir);
+			return -1;
+		}
+		fclose(f);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'k' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL;
+	int check = 0, verbose = 0, c;
+	struct runtime rt;
+	struct sb_hub_params hp;
+	struct sb_hub_ops ops;
+	char err[1024];
+	struct sigaction sa;
+
+	while ((c = getopt_long(argc, argv, "c:vhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'k': check = 1; break;
+		case 'v': verbose = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("statusbus-bridge %s\n", SB_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!path || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (load(&rt, path) != 0) {
+		runtime_free(&rt);
+		return 1;
+	}
+	if (check) {
+		printf("%s: ok (%zu channel templates, %zu topic kinds, auth %s)\n", path,
+		       sb_chanmap_count(rt.map), sb_kinds_count(rt.kinds),
+		       rt.cfg->auth_enabled ? rt.cfg->jwt_alg : "off (open development mode)");
+		runtime_free(&rt);
+		return 0;
+	}
+	sb_log_set_level(verbose ? SB_LOG_DEBUG :
+			 !strcmp(rt.cfg->log_level, "debug") ? SB_LOG_DEBUG :
+			 !strcmp(rt.cfg->log_level, "warn") ? SB_LOG_WARN :
+			 !strcmp(rt.cfg->log_level, "error") ? SB_LOG_ERR : SB_LOG_INFO);
+	sb_log(SB_LOG_INFO, "statusbus-bridge %s starting (config %s)", SB_VERSION, path);
+	if (!rt.cfg->auth_enabled)
+		sb_log(SB_LOG_WARN, "no auth section: open development mode, every channel is allowed "
+		       "without a token (loopback only)");
+	if (!rt.cfg->validate_payloads)
+		sb_log(SB_LOG_WARN, "payload validation is off (validation.enabled = false)");
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	server.cfg = rt.cfg;
+	memset(&hp, 0, sizeof(hp));
+	hp.cfg = rt.cfg;
+	hp.map = rt.map;
+	hp.kinds = rt.kinds;
+	hp.schemas = rt.schemas;
+	hp.jwt_key = rt.key;
+	sb_server_hub_ops(&server, &ops);
+	if (sb_hub_create(&server.hub, &hp, &ops) != SB_OK) {
+		sb_log(SB_LOG_ERR, "out of memory");
+		runtime_free(&rt);
+		return 1;
+	}
+	if (sb_mqtt_link_create(&server.link, rt.cfg, sb_server_wakeup, &server, err, sizeof(err))) {
+		sb_log(SB_LOG_ERR, "%s: %s", path, err);
+		sb_hub_destroy(server.hub);
+		runtime_free(&rt);
+		return 1;
+	}
+	if (sb_server_create(&server, err, sizeof(err)) != SB_OK) {
+		sb_log(SB_LOG_ERR, "%s: %s", path, err);
+		sb_mqtt_link_destroy(server.link, 0);
+		sb_hub_destroy(server.hub);
+		runtime_free(&rt);
+		return 1;
+	}
+	sb_mqtt_link_start(server.link);
+	sb_server_run(&server);
+	sb_server_destroy(&server);
+	sb_mqtt_link_destroy(server.link, 1000);
+	sb_hub_destroy(server.hub);
+	runtime_free(&rt);
+	sb_log(SB_LOG_INFO, "stopped");
+	return 0;
+}

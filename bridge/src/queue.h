@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * queue.h - a client's bounded send queue and its slow-consumer policy
+ * (DESIGN.md section 6).
+ *
+ *  - STATUS entries are conflated: a newer status for the same key (channel
+ *    + topic) replaces the queued frame in place; the latest status is never
+ *    dropped.
+ *  - Past `soft_bytes`, LOG entries are dropped oldest-first; each run of
+ *    dropped lines of a channel becomes one GAP entry (from..to) where the
+ *    lines were, so the client learns exactly what it will not get.
+ *  - Past `hard_bytes` (or max_frames) with nothing left to drop, push
+ *    returns SB_ERR_LIMIT and the caller closes the client (4029).
+ *
+ * Entries hold frame references; the queue never copies frame data.  Pure
+ * module, single-threaded.
+ */
+#ifndef SB_QUEUE_H
+#define SB_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frame.h"
+#include "dict.h"
+
+enum sb_qkind {
+	SB_Q_CTRL = 0,   /* welcome, ack, error, pong: never dropped */
+	SB_Q_EVENT,      /* non-retained event: never dropped, counts to hard */
+	SB_Q_STATUS,     /* retained status: conflated by key */
+	SB_Q_LOG,        /* log batch with seq range: droppable */
+	SB_Q_GAP,        /* lines dropped here: frame built when sent */
+};
+
+struct sb_qent {
+	struct sb_qent *prev, *next;
+	enum sb_qkind kind;
+	struct sb_frame *frame;   /* NULL for SB_Q_GAP */
+	char *key;                /* STATUS: conflation key; LOG/GAP: channel */
+	int64_t seq_first, seq_last;
+	size_t nlines;            /* LOG: lines in the batch; GAP: lines lost */
+	size_t cost;              /* bytes charged to the queue */
+};
+
+struct sb_queue_stats {
+	uint64_t conflated;       /* statuses replaced in the queue */
+	uint64_t lines_dropped;   /* log lines dropped */
+	uint64_t gaps;            /* gap entries created */
+};
+
+struct sb_queue {
+	struct sb_qent *head, *tail;
+	size_t bytes, frames;
+	size_t soft_bytes, hard_bytes, max_frames;
+	struct sb_dict *status_idx;   /* key -> entry */
+	struct sb_dict *gap_idx;      /* channel -> open gap entry */
+	struct sb_queue_stats stats;
+};
+
+/* Sets the bounds; SB_ERR_NOMEM when the indexes cannot be made. */
+enum sb_err sb_queue_init(struct sb_queue *q, size_t soft_bytes,
+			  size_t hard_bytes, size_t max_frames);
+/* Drops every entry (unref'ing frames).  Safe on a zeroed queue. */
+void sb_queue_clear(struct sb_queue *q);
+
+/* Queues `frame` (the queue takes a new reference; the caller keeps its
+ * own).  `key`: STATUS conflation key or LOG channel name (copied); NULL
+ * otherwise.  Returns SB_OK, SB_ERR_NOMEM (nothing queued), or
+ * SB_ERR_LIMIT: the hard bound is passed and nothing more can be dropped
+ * (the entry stays queued; close the client). */
+enum sb_err sb_queue_push(struct sb_queue *q, enum sb_qkind kind,
+			  struct sb_frame *frame, const char *key,
+			  int64_t seq_first, int64_t seq_last, size_t nlines);
+
+/* The oldest entry, or NULL.  Borrowed until sb_queue_pop(). */
+static inline struct sb_qent *sb_queue_peek(const struct sb_queue *q)
+{
+	return q->head;
+}
+/* Removes and frees the oldest entry. */
+void sb_queue_pop(struct sb_queue *q);
+/* Removes every LOG/GAP entry of `channel` (after an unsubscribe). */
+void sb_queue_forget_channel(struct sb_queue *q, const char *channel);
+
+#endif

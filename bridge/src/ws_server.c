@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * ws_server.c - libwebsockets adapter: statusbus.v1 over WebSocket, HTTP
+ * routing to http_api.c, timers and graceful shutdown.
+ *
+ * Write rule: frames are written only in LWS_CALLBACK_SERVER_WRITEABLE,
+ * one lws_write per callback; a spurious writeable callback with nothing
+ * queued is normal.
+ */
+#include "ws_server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+
+#include "http_pss.h"
+
+_Static_assert(LWS_PRE <= SB_FRAME_PRE, "frame headroom must fit LWS_PRE");
+
+enum conn_kind { CONN_HTTP = 0, CONN_V1, CONN_PUSHER };
+
+struct pss {
+	struct sb_http_pss http;    /* first: HTTP callbacks use it */
+	enum conn_kind kind;
+	struct sb_client *client;
+	char *rx;
+	size_t rxlen;
+	int rx_binary;
+};
+
+static struct sb_server *server_of(struct lws *wsi)
+{
+	return lws_context_user(lws_get_context(wsi));
+}
+
+/* ---- hub ops ---------------------------------------------------------------- */
+
+/* Before the link exists (hub creation) there is nothing to do: the hub
+ * subscribes every live filter when the link comes up. */
+static void op_subscribe(void *ctx, const char *f)
+{
+	struct sb_server *srv = ctx;
+
+	if (srv->link)
+		sb_mqtt_link_subscribe(srv->link, f);
+}
+
+static void op_unsubscribe(void *ctx, const char *f)
+{
+	struct sb_server *srv = ctx;
+
+	if (srv->link)
+		sb_mqtt_link_unsubscribe(srv->link, f);
+}
+
+static void op_publish(void *ctx, const char *topic, const void *p, size_t len)
+{
+	struct sb_server *srv = ctx;
+
+	if (srv->link)
+		sb_mqtt_link_publish(srv->link, topic, p, len);
+}
+
+static void op_wake(void *ctx, struct sb_client *c)
+{
+	struct lws *wsi = sb_client_transport(c);
+
+	SB_UNUSED(ctx);
+	lws_callback_on_writable(wsi);
+	if (sb_client_close_code(c, NULL))
+		/* a client that stopped reading never becomes writeable */
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 5);
+}
+
+static void hub_timer_cb(lws_sorted_usec_list_t *sul);
+
+static void op_timer(void *ctx, int64_t deadline)
+{
+	struct sb_server *srv = ctx;
+	lws_sorted_usec_list_t *sul = srv->timer;
+	int64_t now = sb_now_ms();
+
+	if (!srv->ctx)
+		return;
+	if (deadline == INT64_MAX) {
+		lws_sul_cancel(sul);
+		return;
+	}
+	lws_sul_schedule(srv->ctx, 0, sul, hub_timer_cb,
+			 (lws_usec_t)(deadline > now ? deadline - now : 0) * LWS_US_PER_MS);
+}
+
+struct timer_sul {
+	lws_sorted_usec_list_t sul;   /* first */
+	struct sb_server *srv;
+};
+
+static void hub_timer_cb(lws_sorted_usec_list_t *sul)
+{
+	struct timer_sul *t = (struct timer_sul *)sul;
+
+	sb_hub_tick(t->srv->hub);
+}
+
+void sb_server_hub_ops(struct sb_server *srv, struct sb_hub_ops *ops)
+{
+	memset(ops, 0, sizeof(*ops));
+	ops->ctx = srv;
+	ops->mqtt_subscribe = op_subscribe;
+	ops->mqtt_unsubscribe = op_unsubscribe;
+	ops->publish = op_publish;
+	ops->wake = op_wake;
+	ops->timer = op_timer;
+}
+
+void sb_server_wakeup(void *p)
+{
+	struct sb_server *srv = p;
+
+	if (srv->ctx)
+		lws_cancel_service(srv->ctx);
+}
+
+/* ---- WebSocket ------------------------------------------------------------------ */
+
+static int path_kind(struct sb_server *srv, struct lws *wsi, enum conn_kind *kind)
+{
+	char uri[512];
+
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
+		return -1;
+	if (strcmp(uri, "/v1/ws") == 0) {
+		*kind = CONN_V1;
+		return 0;
+	}
+	if (srv->cfg->pusher_enabled && strncmp(uri, "/app/", 5) == 0) {
+		*kind = CONN_PUSHER;
+		return 0;
+	}
+	return -1;
+}
+
+static void close_with(struct lws *wsi, int code, const char *reason)
+{
+	lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+}
+
+static int ws_receive(struct sb_server *srv, struct lws *wsi, struct pss *pss, void *in, size_t len)
+{
+	size_t max = (size_t)srv->cfg->max_frame_bytes;
+
+	if (lws_is_first_fragment(wsi)) {
+		pss->rxlen = 0;
+		pss->rx_binary = lws_frame_is_binary(wsi);
+	}
+	if (pss->rxlen + len > max) {
+		sb_log(SB_LOG_INFO, "client %s: frame over %zu bytes, closing 4009",
+		       sb_client_session(pss->client), max);
+		close_with(wsi, SB_CLOSE_TOO_LARGE, "frame too large");
+		return -1;
+	}
+	if (!pss->rx) {
+		pss->rx = malloc(max + 1);
+		if (!pss->rx)
+			return -1;
+	}
+	memcpy(pss->rx + pss->rxlen, in, len);
+	pss->rxlen += len;
+	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+		return 0;
+	if (pss->rx_binary) {
+		close_with(wsi, SB_CLOSE_PROTOCOL, "binary frames are not part of statusbus.v1");
+		return -1;
+	}
+	pss->rx[pss->rxlen] = '\0';
+	sb_hub_client_frame(srv->hub, pss->client, pss->rx, pss->rxlen);
+	pss->rxlen = 0;
+	return 0;
+}
+
+static int ws_writeable(struct sb_server *srv, struct lws *wsi, struct pss *pss)
+{
+	struct sb_frame *f;
+	const char *reason;
+	int code;
+
+	if (!pss->client)
+		return 0;
+	f = sb_hub_client_next(srv->hub, pss->client);
+	if (f) {
+		int n = lws_write(wsi, sb_frame_data(f), f->len, LWS_WRITE_TEXT);
+		sb_frame_unref(f);
+		if (n < 0)
+			return -1;
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	code = sb_client_close_code(pss->client, &reason);
+	if (code) {
+		close_with(wsi, code, reason);
+		return -1;
+	}
+	return 0;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+		    void *in, size_t len)
+{
+	struct sb_server *srv = server_of(wsi);
+	struct pss *pss = user;
+	enum conn_kind kind;
+	char origin[256];
+
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		if (path_kind(srv, wsi, &kind) != 0) {
+			sb_log(SB_LOG_INFO, "ws: upgrade refused: unknown path");
+			return 1;
+		}
+		if (!sb_origin_allowed(srv->cfg, wsi, origin, sizeof(origin))) {
+			sb_log(SB_LOG_INFO, "ws: upgrade refused: origin \"%s\" not allowed", origin);
+			return 1;
+		}
+		if (srv->stopping)
+			return 1;
+		return 0;
+
+	case LWS_CALLBACK_ESTABLISHED:
+		if (path_kind(srv, wsi, &kind) != 0)
+			kind = CONN_V1;
+		pss->kind = kind;
+		pss->client = sb_hub_client_new(srv->hub, kind == CONN_PUSHER ? SB_PROTO_PUSHER :
+						SB_PROTO_V1, wsi);
+		if (!pss->client) {
+			close_with(wsi, SB_CLOSE_LIMIT, "too many connections");
+			return -1;
+		}
+		return 0;
+
+	case LWS_CALLBACK_RECEIVE:
+		if (!pss->client)
+			return -1;
+		return ws_receive(srv, wsi, pss, in, len);
+
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return ws_writeable(srv, wsi, pss);
+
+	case LWS_CALLBACK_CLOSED:
+		if (pss->client) {
+			sb_hub_client_gone(srv->hub, pss->client);
+			pss->client = NULL;
+		}
+		free(pss->rx);
+		pss->rx = NULL;
+		return 0;
+
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		/* MQTT messages (or a signal) are waiting */
+		if (srv && srv->link && srv->hub)
+			sb_mqtt_link_drain(srv->link, srv->hub, 100000);
+		return 0;
+
+	case LWS_CALLBACK_HTTP:
+		return sb_http_handle(srv, wsi, &pss->http, in);
+
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return sb_http_writeable(srv, wsi, &pss->http);
+
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+	case LWS_CALLBACK_CLOSED_HTTP:
+		sb_http_pss_free(&pss->http);
+		return 0;
+
+	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+		if (lws_http_transaction_completed(wsi))
+			return -1;
+		return 0;
+
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+	{ "http", callback, sizeof(struct pss), 4096, 0, NULL, 0 },
+	{ "statusbus.v1", callback, sizeof(struct pss), 4096, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+static void lws_logger(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	sb_log(level & LLL_ERR ? SB_LOG_ERR : level & LLL_WARN ? SB_LOG_WARN : SB_LOG_DEBUG,
+	       "lws: %.*s", (int)n, line);
+}
+
+struct housekeeping_sul {
+	lws_sorted_usec_list_t sul;
+	struct sb_server *srv;
+};
+
+static void housekeeping_cb(lws_sorted_usec_list_t *sul)
+{
+	struct housekeeping_sul *h = (struct housekeeping_sul *)sul;
+	struct sb_server *srv = h->srv;
+
+	/* MQTT first-connect retries and the stop flag */
+	sb_mqtt_link_drain(srv->link, srv->hub, 100000);
+	lws_sul_schedule(srv->ctx, 0, sul, housekeeping_cb, 200 * LWS_US_PER_MS);
+}
+
+static const lws_retry_bo_t retry_policy_template = { 0 };
+
+enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
+{
+	struct lws_context_creation_info info;
+	static lws_retry_bo_t retry;
+	const struct sb_config *cfg = srv->cfg;
+	static char iface[64];
+	struct timer_sul *t;
+	struct housekeeping_sul *hk;
+
+	lws_set_log_level(LLL_ERR | LLL_WARN | (sb_log_get_level() == SB_LOG_DEBUG ? LLL_NOTICE : 0),
+			  lws_logger);
+	retry = retry_policy_template;
+	retry.secs_since_valid_ping = (uint16_t)cfg->heartbeat_s;
+	retry.secs_since_valid_hangup = (uint16_t)cfg->idle_timeout_s;
+
+	memset(&info, 0, sizeof(info));
+	info.port = cfg->listen_port;
+	snprintf(iface, sizeof(iface), "%s", strcmp(cfg->listen_host, "localhost") == 0 ?
+		 "127.0.0.1" : cfg->listen_host);
+	info.iface = iface;
+	info.protocols = protocols;
+	info.user = srv;
+	info.retry_and_idle_policy = &retry;
+	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	/* an IPv4 address binds only there when IPv6 is off; otherwise lws
+	 * listens on every interface (STYLE.md) */
+	if (strchr(iface, ':') == NULL)
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	if (cfg->listen_cert_file) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = cfg->listen_cert_file;
+		info.ssl_private_key_filepath = cfg->listen_key_file;
+	}
+	info.timeout_secs = 10;
+	info.max_http_header_pool = 64;
+	srv->timer = t = calloc(1, sizeof(*t));
+	srv->housekeeping = hk = calloc(1, sizeof(*hk));
+	if (!t || !hk)
+		return SB_ERR_NOMEM;
+	t->srv = srv;
+	hk->srv = srv;
+	srv->ctx = lws_create_context(&info);
+	if (!srv->ctx) {
+		snprintf(err, errlen, "listen: cannot listen on %s:%d (in use, or bad TLS files?)",
+			 cfg->listen_host, cfg->listen_port);
+		return SB_ERR_IO;
+	}
+	lws_sul_schedule(srv->ctx, 0, &hk->sul, housekeeping_cb, 200 * LWS_US_PER_MS);
+	srv->started_ms = sb_now_ms();
+	sb_log(SB_LOG_INFO, "listening on %s://%s:%d (WebSocket /v1/ws, HTTP /healthz /metrics /v1/snapshot /v1/history%s)",
+	       cfg->listen_cert_file ? "https" : "http", cfg->listen_host, cfg->listen_port,
+	       cfg->static_dir ? ", static files" : "");
+	return SB_OK;
+}
+
+int sb_server_run(struct sb_server *srv)
+{
+	int64_t deadline;
+	struct sb_hub_gauges g;
+
+	while (!srv->stop)
+		if (lws_service(srv->ctx, 0) < 0)
+			break;
+	sb_log(SB_LOG_INFO, "shutting down: flushing batches, closing clients with 1001");
+	srv->stopping = 1;
+	sb_hub_flush_all(srv->hub);
+	sb_hub_close_all(srv->hub, SB_CLOSE_GOING_AWAY, "bridge shutting down");
+	deadline = sb_now_ms() + 3000;
+	for (;;) {
+		sb_hub_gauges(srv->hub, &g);
+		if (!g.clients || sb_now_ms() > deadline)
+			break;
+		if (lws_service(srv->ctx, 0) < 0)
+			break;
+	}
+	return 0;
+}
+
+void sb_server_destroy(struct sb_server *srv)
+{
+	if (srv->ctx)
+		lws_context_destroy(srv->ctx);
+	srv->ctx = NULL;
+	free(srv->timer);
+	free(srv->housekeeping);
+	srv->timer = srv->housekeeping = NULL;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * ws_server.h - the libwebsockets adapter: one vhost on listen.host:port
+ * serving the statusbus.v1 WebSocket protocol on /v1/ws, the HTTP
+ * endpoints of DESIGN.md section 7 (http_api.c) and static files.  All of
+ * it runs on the lws service thread; the only call from another thread is
+ * lws_cancel_service() (mqtt_link.c's wakeup and the signal handler).
+ */
+#ifndef SB_WS_SERVER_H
+#define SB_WS_SERVER_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "hub.h"
+#include "mqtt_link.h"
+
+struct lws_context;
+struct lws;
+
+struct sb_server {
+	const struct sb_config *cfg;
+	struct sb_hub *hub;
+	struct sb_mqtt_link *link;
+	struct lws_context *ctx;
+	int64_t started_ms;
+	volatile sig_atomic_t stop;
+	int stopping;
+	void *timer;        /* lws_sorted_usec_list_t for the hub */
+	void *housekeeping; /* periodic: MQTT retry, shutdown */
+};
+
+/* Creates the lws context and listening socket (bound to listen.host
+ * only).  On failure `err` says why. */
+enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen);
+/* Runs until srv->stop, then drains: flushes batches, closes clients with
+ * 1001 (waiting up to 3 s).  Returns 0. */
+int sb_server_run(struct sb_server *srv);
+void sb_server_destroy(struct sb_server *srv);
+
+/* Hub ops bound to the server (ctx = srv). */
+void sb_server_hub_ops(struct sb_server *srv, struct sb_hub_ops *ops);
+/* Wakeup for mqtt_link (any thread). */
+void sb_server_wakeup(void *srv);
+
+/* http_api.c: answers an HTTP GET; returns 0 when handled (response
+ * written or scheduled), -1 to close the connection. */
+struct sb_http_pss;
+int sb_http_handle(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *pss,
+		   const char *path);
+int sb_http_writeable(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *pss);
+void sb_http_pss_free(struct sb_http_pss *pss);
+/* 1 when the request's Origin header (if any) is allowed. */
+int sb_origin_allowed(const struct sb_config *cfg, struct lws *wsi, char *origin,
+		      size_t originlen);
+
+#endif
