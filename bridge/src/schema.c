@@ -41,6 +41,7 @@
 #define MAX_PATTERN 4096            /* bytes of one ECMA pattern */
 #define MAX_TRANSLATED 16384        /* bytes of its POSIX translation */
 #define MAX_CLASS_ITEMS 256         /* chars + ranges in one [...] */
+#define MAX_CLASS_EXPAND 1024       /* non-ASCII code points spelled out */
 #define MAX_EQUAL_DEPTH 1000        /* = cJSON's own nesting limit */
 #define MAX_FILE_BYTES (1024 * 1024)
 #define MAX_SET_FILES 256
@@ -741,7 +742,7 @@ static size_t translate_class(const char *s0, struct buf *out, char *why, size_t
 	const char *s = s0 + 1;
 	struct cls *k = calloc(1, sizeof(*k));
 	const char *items[8];
-	size_t nitems = 0;
+	size_t nitems = 0, expanded = 0;
 	bool neg = false, any;
 	char named, named2;
 	uint32_t a, b;
@@ -815,9 +816,26 @@ static size_t translate_class(const char *s0, struct buf *out, char *why, size_t
 	for (size_t i = 0; i < k->ns; i++)
 		b_put_utf8(out, k->single[i]);
 	for (size_t i = 0; i < k->nr; i++) {
-		b_put_utf8(out, k->lo[i]);
-		b_puts(out, "-");
-		b_put_utf8(out, k->hi[i]);
+		uint32_t lo = k->lo[i], hi = k->hi[i];
+
+		if (lo < 0x80) {
+			b_put_utf8(out, lo);
+			b_puts(out, "-");
+			b_put_utf8(out, hi < 0x80 ? hi : 0x7F);
+			lo = 0x80;
+		}
+		/* glibc's C.UTF-8 has no collation rules, and its regcomp
+		 * refuses ranges with non-ASCII ends: spell them out */
+		for (uint32_t cp = lo; cp <= hi; cp++) {
+			if (cp >= 0xD800 && cp <= 0xDFFF)
+				continue;
+			if (++expanded > MAX_CLASS_EXPAND) {
+				snprintf(why, whylen, "ranges beyond ASCII may cover at most %d code points",
+					 MAX_CLASS_EXPAND);
+				goto fail;
+			}
+			b_put_utf8(out, cp);
+		}
 	}
 	for (int i = 0; i < 3; i++)
 		if (k->named[i])
@@ -999,6 +1017,21 @@ static void re_free(struct re *r)
 	free(r);
 }
 
+/* Writes "<pointer>: " to buf, abbreviating a long pointer to its start
+ * and end so that the reason after it still fits.  Returns bytes written. */
+static size_t put_loc(char *buf, size_t len, const char *loc, size_t loclen)
+{
+	int n;
+
+	if (!loclen)
+		n = snprintf(buf, len, "/: ");
+	else if (loclen <= 160)
+		n = snprintf(buf, len, "%s: ", loc);
+	else
+		n = snprintf(buf, len, "%.60s...%s: ", loc, loc + loclen - 90);
+	return n < 0 ? 0 : (size_t)n;
+}
+
 /* ---- compiler ------------------------------------------------------------- */
 
 struct map_ent {
@@ -1028,8 +1061,8 @@ static enum sb_err cfail(struct cctx *c, enum sb_err rc, const char *fmt, ...)
 
 	if (c->failed || !c->err || !c->errlen)
 		goto out;
-	n = snprintf(c->err, c->errlen, "%s: ", c->loclen ? c->loc : "/");
-	if (n >= 0 && (size_t)n < c->errlen) {
+	n = (int)put_loc(c->err, c->errlen, c->loc, c->loclen);
+	if ((size_t)n < c->errlen) {
 		va_start(ap, fmt);
 		vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
 		va_end(ap);
@@ -1610,7 +1643,7 @@ static enum sb_err kw_subschema(struct cctx *c, struct node *n, const char *k,
 		slot = &n->items;
 	if (cJSON_IsArray(v) && slot == &n->items)
 		return cfail(c, SB_ERR_INVAL,
-			     "an array of schemas is draft 7 syntax; 2020-12 uses prefixItems");
+			     "an array of schemas is draft 7 syntax: use prefixItems");
 	return compile_node(c, v, depth + 1, slot);
 }
 
@@ -1904,8 +1937,8 @@ static void vfail(struct vctx *v, const char *fmt, ...)
 			snprintf(b, sizeof(b), "%zu", v->seg[i].idx);
 		loc_append(loc, &len, v->seg[i].key ? v->seg[i].key : b);
 	}
-	n = snprintf(v->reason, v->reasonlen, "%s: ", len ? loc : "/");
-	if (n >= 0 && (size_t)n < v->reasonlen) {
+	n = (int)put_loc(v->reason, v->reasonlen, loc, len);
+	if ((size_t)n < v->reasonlen) {
 		va_start(ap, fmt);
 		vsnprintf(v->reason + n, v->reasonlen - (size_t)n, fmt, ap);
 		va_end(ap);
