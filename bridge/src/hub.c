@@ -33,6 +33,8 @@
 #define DEPLOY_STATUS_FILTER "team/+/deploy/+/status"
 #define LINGER_MS 60000
 #define REJECT_LOG_MAX 10000
+#define SB_TOPIC_MAX 512          /* longer topics are refused */
+#define COALESCE_MAX_BYTES 65536  /* merged batch frames stay below this */
 
 struct sub {
 	struct chan *chan;
@@ -438,7 +440,7 @@ static void fanout(struct sb_hub *h, struct chan *ch, enum sb_qkind kind, const 
 		   void *arg, int64_t s0, int64_t s1, size_t n)
 {
 	struct sb_frame *frames[SB_PROTO_COUNT] = { v1 };
-	char key[SB_CHAN_MAX_NAME + 1024];
+	char key[SB_CHAN_MAX_NAME + SB_TOPIC_MAX + 8];
 	const char *k = NULL;
 
 	if (kind == SB_Q_STATUS) {
@@ -792,6 +794,10 @@ void sb_hub_on_message(struct sb_hub *h, struct sb_msg *m)
 	h->m.bytes_in += m->payload_len;
 	if (m->topic[0] == '$')
 		return;
+	if (m->topic_len > SB_TOPIC_MAX) {
+		reject(h, m, &h->m.drop_oversize, "topic longer than 512 bytes");
+		return;
+	}
 	if (!k && h->p.cfg->reject_unknown_topics) {
 		reject(h, m, &h->m.drop_unknown_topic, "topic has no schema in topics.json");
 		return;
@@ -983,6 +989,54 @@ void sb_hub_client_gone(struct sb_hub *h, struct sb_client *c)
 	free(c);
 }
 
+/* The events array of a v1 batch frame: [start, end) between '[' and "]}". */
+static int batch_items(const struct sb_frame *f, size_t *start, size_t *end)
+{
+	const char *d = (const char *)sb_frame_data(f);
+	const char *p;
+
+	if (f->len < 4 || memcmp(d + f->len - 2, "]}", 2) != 0)
+		return 0;
+	/* channel and event are escaped strings: no bare quote before this */
+	p = strstr(d, ",\"events\":[");
+	if (!p || p >= d + f->len)
+		return 0;
+	*start = (size_t)(p - d) + 11;
+	*end = f->len - 2;
+	return 1;
+}
+
+/* Opportunistic coalescing: when a client is behind and holds several log
+ * batches of the same channel back to back, send them as one batch frame.
+ * An idle client never waits for this: only what is already queued is
+ * merged. */
+static struct sb_frame *coalesce(struct sb_hub *h, struct sb_client *c, struct sb_qent *e)
+{
+	struct sb_qent *n = e->next;
+	struct sb_buf b;
+	size_t s0, e0, s1, e1;
+
+	if (c->proto != SB_PROTO_V1 || e->kind != SB_Q_LOG || !n || n->kind != SB_Q_LOG ||
+	    strcmp(n->key, e->key) != 0 || !batch_items(e->frame, &s0, &e0))
+		return NULL;
+	sb_buf_init(&b);
+	sb_buf_append(&b, sb_frame_data(e->frame), e0);
+	sb_queue_pop(&c->q);
+	while ((e = sb_queue_peek(&c->q)) && e->kind == SB_Q_LOG && e->key &&
+	       b.len + e->frame->len < COALESCE_MAX_BYTES && batch_items(e->frame, &s1, &e1) &&
+	       s1 <= e1 && e1 - s1 > 0) {
+		/* same channel and same event prefix only */
+		if (s1 != s0 || memcmp(sb_frame_data(e->frame), b.mem + SB_FRAME_PRE, s0) != 0)
+			break;
+		sb_buf_append(&b, ",", 1);
+		sb_buf_append(&b, sb_frame_data(e->frame) + s1, e1 - s1);
+		sb_queue_pop(&c->q);
+		h->m.coalesced++;
+	}
+	sb_buf_append(&b, "]}", 2);
+	return sb_buf_to_frame(&b);
+}
+
 struct sb_frame *sb_hub_client_next(struct sb_hub *h, struct sb_client *c)
 {
 	struct sb_qent *e = sb_queue_peek(&c->q);
@@ -990,6 +1044,12 @@ struct sb_frame *sb_hub_client_next(struct sb_hub *h, struct sb_client *c)
 
 	if (!e)
 		return NULL;
+	f = coalesce(h, c, e);
+	if (f) {
+		h->m.frames_out++;
+		h->m.bytes_out += f->len;
+		return f;
+	}
 	if (e->kind == SB_Q_GAP) {
 		f = proto_of(h, c->proto)->gap(e->key, e->seq_first, e->seq_last, e->nlines);
 		if (!f)
@@ -1121,7 +1181,7 @@ void sb_hub_send_initial(struct sb_hub *h, struct sb_client *c, const char *chan
 	struct sb_dict_iter it;
 	const char *topic;
 	void *v;
-	char key[SB_CHAN_MAX_NAME + 1024];
+	char key[SB_CHAN_MAX_NAME + SB_TOPIC_MAX + 8];
 
 	if (!s)
 		return;

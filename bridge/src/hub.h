@@ -76,6 +76,7 @@ struct sb_metrics {
 	uint64_t mqtt_connects, mqtt_disconnects;
 	uint64_t rejected_published, retained_replays_skipped;
 	uint64_t history_served, history_gaps;
+	uint64_t coalesced;          /* queued batches merged into one frame */
 };
 
 struct sb_hub_params {

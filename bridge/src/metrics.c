@@ -56,6 +56,8 @@ char *sb_metrics_prometheus(const struct sb_metrics *m, const struct sb_hub_gaug
 	counter(&b, "statusbus_frames_out_total", "WebSocket frames written to clients.", m->frames_out);
 	counter(&b, "statusbus_bytes_out_total", "WebSocket payload bytes written to clients.", m->bytes_out);
 	counter(&b, "statusbus_batches_total", "Batch frames built.", m->batches);
+	counter(&b, "statusbus_coalesced_total", "Queued batch frames merged into the frame before them.",
+		m->coalesced);
 	counter(&b, "statusbus_conflated_total", "Events replaced by a newer one for the same topic.",
 		m->conflated_queue + m->conflated_interval);
 	counter(&b, "statusbus_gaps_total", "Gap notices sent to clients (dropped or unrecoverable lines).",
