@@ -747,7 +747,7 @@ static void test_regex_dialect(void **state)
 		{ "^a+?$", "aaa", true }, { "^a*?b$", "aab", true }, { "^a??b$", "b", true },
 		{ "^a{2}$", "aa", true }, { "^a{2}$", "aaa", false }, { "^a{2,}$", "aaaa", true },
 		{ "a{", "a{", true }, { "^x{,2}$", "x{,2}", true }, { "^a}$", "a}", true },
-		{ "^a]$", "a]", true },
+		{ "^a]$", "a]", true }, { "^\\]\\}\\{\\)\\(\\*\\$$", "]}{)(*$", true },
 		{ "\\bfoo\\b", "a foo b", true }, { "\\bfoo\\b", "afoob", false },
 		{ "^\\u00e9$", "\xC3\xA9", true }, { "^\\uD83D\\uDE00$", "\xF0\x9F\x98\x80", true },
 		{ "^\\x41$", "A", true }, { "^\\t$", "\t", true }, { "^\\cJ$", "\n", true },
