@@ -1126,43 +1126,25 @@ enum sb_err sb_hub_subscribe(struct sb_hub *h, struct sb_client *c, const char *
 		return rc;
 	ch = chan_get(h, &ref, name);
 	s = calloc(1, sizeof(*s));
-	if (!ch || !s) {
-		free(s);
-		h->m.drop_nomem++;
-		*code = SB_CODE_INTERNAL;
-		snprintf(reason, rlen, "out of memory");
-		return SB_ERR_NOMEM;
-	}
+	if (!ch || !s)
+		goto nomem;
 	if (ch->nsubs == ch->capsubs) {
 		size_t cap = ch->capsubs ? ch->capsubs * 2 : 4;
 		struct sub **n = realloc(ch->subs, cap * sizeof(*n));
-		if (!n || sb_dict_set(c->subs, name, s) != SB_OK) {
-			free(n == ch->subs ? NULL : n);
-			free(s);
-			*code = SB_CODE_INTERNAL;
-			snprintf(reason, rlen, "out of memory");
-			chan_release(h, ch);
-			return SB_ERR_NOMEM;
-		}
+		if (!n)
+			goto nomem;
 		ch->subs = n;
 		ch->capsubs = cap;
-	} else if (sb_dict_set(c->subs, name, s) != SB_OK) {
-		free(s);
-		*code = SB_CODE_INTERNAL;
-		snprintf(reason, rlen, "out of memory");
-		chan_release(h, ch);
-		return SB_ERR_NOMEM;
 	}
+	if (sb_dict_set(c->subs, name, s) != SB_OK)
+		goto nomem;
 	s->chan = ch;
 	s->client = c;
 	s->idx = ch->nsubs;
 	ch->subs[ch->nsubs++] = s;
 	ch->nproto[c->proto]++;
 	h->nsubs++;
-	if (ch->linger_until) {
-		ch->linger_until = 0;
-		/* the timer stays armed only for pending work */
-	}
+	ch->linger_until = 0;   /* the timer stays armed only for pending work */
 	if (has_since && ch->ref.tmpl->delivery.history_lines > 0) {
 		/* complete when history holds every line after since (or the
 		 * client is already ahead) */
@@ -1172,6 +1154,14 @@ enum sb_err sb_hub_subscribe(struct sb_hub *h, struct sb_client *c, const char *
 		s->expect_seq = since + 1;
 	}
 	return SB_OK;
+nomem:
+	free(s);
+	h->m.drop_nomem++;
+	*code = SB_CODE_INTERNAL;
+	snprintf(reason, rlen, "out of memory");
+	if (ch)
+		chan_release(h, ch);
+	return SB_ERR_NOMEM;
 }
 
 void sb_hub_send_initial(struct sb_hub *h, struct sb_client *c, const char *channel)

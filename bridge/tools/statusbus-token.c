@@ -23,6 +23,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 
+#include "config.h"
 #include "jwt.h"
 #include "sb_common.h"
 #include "sb_version.h"
@@ -95,41 +96,6 @@ static int parse_ll(const char *s, long long min, long long max,
 	return 1;
 }
 
-/* Reads at most max bytes of path into a NUL-terminated malloc'ed buffer.
- * With strip_nl, one trailing "\n" and then one "\r" are removed, as the
- * bridge does for auth.jwt_secret_file. */
-static enum sb_err read_file(const char *path, size_t max, int strip_nl,
-			     char **out, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	size_t n;
-
-	*out = NULL;
-	if (!f)
-		return errno == ENOENT ? SB_ERR_NOTFOUND : SB_ERR_IO;
-	buf = malloc(max + 1);
-	if (!buf) {
-		fclose(f);
-		return SB_ERR_NOMEM;
-	}
-	n = fread(buf, 1, max + 1, f);
-	if (ferror(f) || n > max) {
-		fclose(f);
-		OPENSSL_cleanse(buf, n > max ? max : n);
-		free(buf);
-		return n > max ? SB_ERR_LIMIT : SB_ERR_IO;
-	}
-	fclose(f);
-	if (strip_nl && n && buf[n - 1] == '\n')
-		n--;
-	if (strip_nl && n && buf[n - 1] == '\r')
-		n--;
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return SB_OK;
-}
 
 /* The secret from --secret or --secret-file; *owned is set when it must be
  * cleansed and freed. */
@@ -144,7 +110,7 @@ static int load_secret(const struct args *a, const char **secret, size_t *len,
 		*len = strlen(a->secret);
 		return EXIT_OK;
 	}
-	e = read_file(a->secret_file, MAX_SECRET_FILE, 1, owned, len);
+	e = sb_read_file(a->secret_file, MAX_SECRET_FILE, 1, owned, len);
 	if (e != SB_OK) {
 		fprintf(stderr, PROG ": %s: %s%s\n", a->secret_file, sb_strerror(e),
 			e == SB_ERR_LIMIT ? " (over 64 KiB)" : "");
@@ -303,7 +269,7 @@ static int load_key(const struct args *a, enum sb_jwt_alg alg,
 		}
 		return EXIT_OK;
 	}
-	e = read_file(a->public_key, MAX_PEM_FILE, 0, &pem, &len);
+	e = sb_read_file(a->public_key, MAX_PEM_FILE, 0, &pem, &len);
 	if (e != SB_OK) {
 		fprintf(stderr, PROG ": %s: %s\n", a->public_key, sb_strerror(e));
 		return EXIT_FAIL;
