@@ -721,7 +721,7 @@ export class StatusBus {
           sub.pollErrorReported = true;
           let body = null;
           try { body = await res.json(); } catch { /* not JSON */ }
-          const code = body && body.code || (res.status === 403 ? 'forbidden' : res.status === 404 ? 'not_found' : 'bad_request');
+          const code = body && (body.code || body.error) || (res.status === 403 ? 'forbidden' : res.status === 404 ? 'not_found' : 'bad_request');
           const err = { code, message: body && body.message || `HTTP ${res.status}`, channel: sub.channel, op: 'poll' };
           for (const entry of [...sub.entries]) if (entry.onError) { try { entry.onError(err); } catch { /* ignore */ } }
           this._emitError(err);
@@ -777,7 +777,10 @@ export class StatusBus {
       if (this._subs.get(sub.channel) !== sub) return;
       this._accept(sub, ev);
     }
-    // A retained topic that left the snapshot was deleted (empty retained publish).
+    // A retained topic that left the snapshot was deleted (empty retained
+    // publish) — unless the bridge says the snapshot is incomplete
+    // (live: false: it was not following the channel yet).
+    if (body && body.live === false) return;
     for (const [topic, c] of [...sub.cache]) {
       if (!seen.has(topic) && c.ev.retained) {
         if (this._subs.get(sub.channel) !== sub) return;

@@ -250,7 +250,7 @@ function renderDeploy(d) {
   bar.setAttribute('aria-label', `Deployment progress ${progress}%`);
   bar.className = `tone-${tone(data.status)}`;
   const stepText = data.step
-    ? `${data.step_index != null && data.total_steps ? `Step ${data.step_index}/${data.total_steps}: ` : ''}${data.step}`
+    ? `${data.step_index != null && data.total_steps ? `Step ${data.step_index + 1}/${data.total_steps}: ` : ''}${data.step}`
     : '';
   const step = el('span', 'deploy-step', stepText);
   const meta = el('span', 'deploy-meta');
@@ -304,6 +304,7 @@ function upsertBanner(kind, id, data) {
   } else {
     const fmt = (t) => (t ? new Date(t).toLocaleString() : '?');
     parts.push(el('span', 'banner-when', `${fmt(data.starts_at)} – ${fmt(data.ends_at)}`));
+    if (data.description) parts.push(el('span', 'banner-update', data.description));
   }
   b.replaceChildren(...parts);
 }

@@ -41,7 +41,7 @@ test('a status published over MQTT shows on the page within a second', { skip },
 
     // a deployment with progress and step
     stack.publish(`team/42/deploy/${deploy}/status`, {
-      ts: new Date().toISOString(), status: 'running', progress: 40, step: 'Building image', step_index: 3, total_steps: 7,
+      ts: new Date().toISOString(), status: 'running', progress: 40, step: 'Building image', step_index: 2, total_steps: 7,
       commit: '9fceb02d0ae598e95dc970b74767f19372d61af8', triggered_by: 'alice', app,
     }, { retain: true });
     await page.waitForSelector(`li.deploy[data-uuid="${deploy}"] .badge[data-status="running"]`, { timeout: 1000 });
@@ -59,7 +59,7 @@ test('a status published over MQTT shows on the page within a second', { skip },
 
     // an incident banner, then its removal (empty retained publish = deleted)
     const incident = 'inc-1';
-    stack.publish(`team/42/incident/${incident}`, { title: 'Elevated error rates', severity: 'major', state: 'investigating', updates: [] }, { retain: true });
+    stack.publish(`team/42/incident/${incident}`, { ts: new Date().toISOString(), title: 'Elevated error rates', severity: 'major', state: 'investigating', updates: [{ ts: new Date().toISOString(), state: 'investigating', message: 'We are looking into it.' }] }, { retain: true });
     await page.waitForSelector(`.banner-incident[data-id="${incident}"]`, { timeout: 1000 });
     await stack.screenshot(page, 'dashboard-1280');
     await page.setViewportSize({ width: 390, height: 844 });
@@ -75,7 +75,7 @@ test('a deploy\'s log lines appear in order; pause stops the view and resume cat
   await withStack('deploy-log', async (stack) => {
     const deploy = uuid();
     const topic = `deploy/${deploy}/logs`;
-    stack.publish(`team/42/deploy/${deploy}/status`, { ts: new Date().toISOString(), status: 'running', progress: 10, step: 'Cloning', app: 'api' }, { retain: true });
+    stack.publish(`team/42/deploy/${deploy}/status`, { ts: new Date().toISOString(), status: 'running', progress: 10, step: 'Cloning', app: uuid() }, { retain: true });
 
     const page = stack.page = await stack.browser();
     await page.goto(dashboardUrl(stack.bridge));
@@ -124,7 +124,7 @@ test('history the bridge no longer holds is shown inline as missing lines', { sk
   await withStack('deploy-log-gap', async (stack) => {
     const deploy = uuid();
     const topic = `deploy/${deploy}/logs`;
-    stack.publish(`team/42/deploy/${deploy}/status`, { ts: new Date().toISOString(), status: 'running', progress: 10, step: 'Build', app: 'api' }, { retain: true });
+    stack.publish(`team/42/deploy/${deploy}/status`, { ts: new Date().toISOString(), status: 'running', progress: 10, step: 'Build', app: uuid() }, { retain: true });
     const page = stack.page = await stack.browser();
     await page.goto(dashboardUrl(stack.bridge));
     await waitConn(page, 'connected');

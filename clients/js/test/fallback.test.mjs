@@ -24,11 +24,12 @@ function fakeHttp() {
     logs: [],
     gap: null,
     down: false,
+    live: true,
   };
   const f = makeFakeFetch((url) => {
     if (world.down) throw new TypeError('Failed to fetch');
     const u = new globalThis.URL(url);
-    if (u.pathname === '/v1/snapshot') return { body: { channel: u.searchParams.get('channel'), events: world.snapshot } };
+    if (u.pathname === '/v1/snapshot') return { body: { channel: u.searchParams.get('channel'), events: world.snapshot, live: world.live } };
     if (u.pathname === '/v1/history') {
       const since = Number(u.searchParams.get('since'));
       return { body: { channel: u.searchParams.get('channel'), events: world.logs.filter((l) => l.seq > since), gap: world.gap } };
@@ -89,7 +90,13 @@ test('three failed WebSocket attempts switch to polling; snapshot emits only wha
   await clock.tick(5000);
   assert.deepEqual(status.slice(2), ['app.status app stopped']);
 
-  http.world.snapshot = [ev(topicA, 'app.status', 'stopped')];   // the db was deleted
+  // an incomplete snapshot (the bridge was not following the channel) proves no deletion
+  http.world.snapshot = [ev(topicA, 'app.status', 'stopped')];
+  http.world.live = false;
+  await clock.tick(5000);
+  assert.equal(status.length, 3);
+
+  http.world.live = true;                                          // the db was deleted
   await clock.tick(5000);
   assert.deepEqual(status.slice(3), ['deleted db -']);
 });
@@ -164,7 +171,7 @@ test('a channel subscribed while polling is polled at once', async () => {
 test('an HTTP 403 while polling reports to the subscription once', async () => {
   const clock = new FakeClock();
   const ws = makeFakeWebSocket();
-  const f = makeFakeFetch(() => ({ status: 403, body: { code: 'forbidden', message: 'team 43 is not in your token' } }));
+  const f = makeFakeFetch(() => ({ status: 403, body: { error: 'forbidden', message: 'team 43 is not in your token' } }));
   const bus = new StatusBus({ url: URL, WebSocket: ws.FakeWebSocket, timers: clock, random: () => 0.5, fetch: f.fetch, pollAfterFailures: 1 });
   bus.on('error', () => {});
   const errs = [];
