@@ -188,8 +188,9 @@ static int json_int(const cJSON *o, const char *key, int def, int min, int max,
 		*out = def;
 		return 1;
 	}
-	if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble ||
-	    v->valuedouble < min || v->valuedouble > max) {
+	/* range first: casting an out-of-range double (1e300) is undefined */
+	if (!cJSON_IsNumber(v) || v->valuedouble < min || v->valuedouble > max ||
+	    v->valuedouble != (double)(long long)v->valuedouble) {
 		snprintf(err, errlen, "%s.%s must be an integer in [%d, %d]", ctx, key, min, max);
 		return 0;
 	}

@@ -161,8 +161,9 @@ static enum sb_err set_value(struct sb_config *cfg, const struct ckey *k, const 
 	case T_INT:
 	case T_LONG: {
 		double d = v->valuedouble;
-		if (!cJSON_IsNumber(v) || d != (double)(long long)d || d < (double)k->min ||
-		    d > (double)k->max) {
+		/* range first: casting an out-of-range double (1e300) is undefined */
+		if (!cJSON_IsNumber(v) || d < (double)k->min || d > (double)k->max ||
+		    d != (double)(long long)d) {
 			snprintf(err, errlen, "%s: %s: must be an integer from %ld to %ld", path,
 				 kname, k->min, k->max);
 			return SB_ERR_INVAL;
