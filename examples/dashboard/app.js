@@ -248,7 +248,7 @@ function renderDeploy(d) {
   bar.value = progress;
   bar.textContent = `${progress}%`;
   bar.setAttribute('aria-label', `Deployment progress ${progress}%`);
-  bar.className = `tone-${tone(data.status)}`;
+  bar.className = data.status === 'failed' ? 'tone-bad' : data.status === 'finished' ? 'tone-ok' : '';
   const stepText = data.step
     ? `${data.step_index != null && data.total_steps ? `Step ${data.step_index + 1}/${data.total_steps}: ` : ''}${data.step}`
     : '';

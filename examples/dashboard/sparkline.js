@@ -18,14 +18,15 @@ export function sparkline(values, { width = 120, height = 28, max = 100, label =
   const top = Math.max(max, ...values, 1);
   const n = values.length;
   if (n > 0) {
-    const step = n > 1 ? width / (n - 1) : 0;
-    const pts = values.map((v, i) => {
-      const x = n > 1 ? i * step : width;
+    // one sample is drawn as a flat line so that it is visible at all
+    const vals = n === 1 ? [values[0], values[0]] : values;
+    const step = width / (vals.length - 1);
+    const pts = vals.map((v, i) => {
       const y = height - 1 - (Math.max(0, v) / top) * (height - 2);
-      return `${x.toFixed(1)},${y.toFixed(1)}`;
+      return `${(i * step).toFixed(1)},${y.toFixed(1)}`;
     });
     const area = document.createElementNS(SVG, 'polygon');
-    area.setAttribute('points', `${n > 1 ? 0 : width},${height} ${pts.join(' ')} ${width},${height}`);
+    area.setAttribute('points', `0,${height} ${pts.join(' ')} ${width},${height}`);
     area.setAttribute('class', 'spark-area');
     svg.appendChild(area);
     const line = document.createElementNS(SVG, 'polyline');

@@ -48,14 +48,17 @@ test('a status published over MQTT shows on the page within a second', { skip },
     assert.equal(await page.getAttribute(`li.deploy[data-uuid="${deploy}"] progress`, 'value'), '40');
     assert.equal(await page.textContent(`li.deploy[data-uuid="${deploy}"] .deploy-step`), 'Step 3/7: Building image');
 
-    // per-app stats become sparklines
-    for (let i = 0; i < 4; i++) {
+    // per-app stats (conflated every 250 ms by the bridge) become sparklines
+    for (let i = 0; i < 5; i++) {
+      const cpu = 10 + i * 7.5;
       stack.publish(`team/42/app/${app}/stats`, {
-        ts: new Date().toISOString(), cpu: 10 + i * 5, mem: { used: 300 * 2 ** 20, limit: 1024 * 2 ** 20 },
+        ts: new Date().toISOString(), cpu, mem: { used: (300 + 40 * i) * 2 ** 20, limit: 1024 * 2 ** 20 },
         net: { rx: 1000, tx: 2000 }, disk: { read: 0, write: 0 },
       });
+      await page.waitForFunction(([u, v]) => document.querySelector(`li[data-uuid="${u}"] .stat-value`)?.textContent === v,
+        [app, `${cpu.toFixed(1)}%`], { timeout: 2000 });
     }
-    await page.waitForSelector(`li[data-uuid="${app}"] .res-stats svg.spark`, { timeout: 2000 });
+    assert.match(await page.getAttribute(`li[data-uuid="${app}"] .res-stats svg.spark`, 'aria-label'), /CPU, last 5 samples, now 40\.0%/);
 
     // an incident banner, then its removal (empty retained publish = deleted)
     const incident = 'inc-1';
