@@ -1,0 +1,529 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * test_queue.c - unit tests for bridge/src/queue.c, a client's send queue
+ * and the slow-consumer policy of DESIGN.md section 6:
+ *   - a newer status for the same key replaces the queued one in place;
+ *     statuses are never dropped;
+ *   - past the soft bound log batches are dropped oldest-first, and each
+ *     run of dropped lines of a channel becomes ONE gap entry (from, to,
+ *     lines) where the lines were, merged across consecutive drops;
+ *   - past the hard bound (or max_frames) with nothing left to drop, push
+ *     returns SB_ERR_LIMIT.
+ * Every test drains the queue at the end and checks that bytes and frames
+ * come back to zero (the accounting the metrics gauge reads).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "queue.h"
+
+#define CH "deploy.0b8f7c1e-1111-2222-3333-444455556666.logs"
+#define CH2 "deploy.9f0e1d2c-aaaa-bbbb-cccc-ddddeeeeffff.logs"
+#define ENT sizeof(struct sb_qent)
+
+static struct sb_frame *frame_of(size_t len, char fill)
+{
+	char *data = malloc(len ? len : 1);
+	struct sb_frame *f;
+
+	assert_non_null(data);
+	memset(data, fill, len);
+	f = sb_frame_create(data, len);
+	free(data);
+	assert_non_null(f);
+	return f;
+}
+
+/* Pushes a fresh frame of `len` bytes and drops the caller's reference. */
+static enum sb_err push(struct sb_queue *q, enum sb_qkind kind, size_t len, const char *key,
+			int64_t s0, int64_t s1, size_t n)
+{
+	struct sb_frame *f = frame_of(len, 'a' + (char)(s0 % 26));
+	enum sb_err rc = sb_queue_push(q, kind, f, key, s0, s1, n);
+
+	sb_frame_unref(f);
+	return rc;
+}
+
+static enum sb_err push_log(struct sb_queue *q, const char *ch, int64_t s0, int64_t s1,
+			    size_t len)
+{
+	return push(q, SB_Q_LOG, len, ch, s0, s1, (size_t)(s1 - s0 + 1));
+}
+
+static size_t count_kind(const struct sb_queue *q, enum sb_qkind kind)
+{
+	size_t n = 0;
+
+	for (const struct sb_qent *e = q->head; e; e = e->next)
+		n += e->kind == kind;
+	return n;
+}
+
+/* Walks the list both ways and checks it against the counters. */
+static void check_links(const struct sb_queue *q)
+{
+	size_t n = 0, bytes = 0;
+	const struct sb_qent *prev = NULL;
+
+	for (const struct sb_qent *e = q->head; e; e = e->next) {
+		assert_ptr_equal(e->prev, prev);
+		if (e->kind == SB_Q_GAP)
+			assert_null(e->frame);
+		else
+			assert_non_null(e->frame);
+		prev = e;
+		n++;
+		bytes += e->cost;
+	}
+	assert_ptr_equal(q->tail, prev);
+	assert_int_equal(n, q->frames);
+	assert_int_equal(bytes, q->bytes);
+}
+
+static void drain(struct sb_queue *q)
+{
+	check_links(q);
+	while (sb_queue_peek(q))
+		sb_queue_pop(q);
+	assert_int_equal(q->bytes, 0);
+	assert_int_equal(q->frames, 0);
+	assert_null(q->head);
+	assert_null(q->tail);
+	sb_queue_pop(q);                 /* popping an empty queue is harmless */
+	sb_queue_clear(q);
+}
+
+/* ---- basics ------------------------------------------------------------------- */
+
+static void test_fifo_and_references(void **state)
+{
+	struct sb_queue q;
+	struct sb_frame *a = frame_of(10, 'a'), *b = frame_of(20, 'b');
+	(void)state;
+
+	assert_int_equal(sb_queue_init(&q, 1 << 20, 1 << 21, 100), SB_OK);
+	assert_null(sb_queue_peek(&q));
+	assert_int_equal(sb_queue_push(&q, SB_Q_CTRL, a, NULL, 0, 0, 0), SB_OK);
+	assert_int_equal(sb_queue_push(&q, SB_Q_EVENT, b, NULL, 0, 0, 1), SB_OK);
+	assert_int_equal(a->refs, 2);                 /* the queue's own reference */
+	assert_int_equal(b->refs, 2);
+	assert_int_equal(q.frames, 2);
+	assert_int_equal(q.bytes, 10 + ENT + 20 + ENT);
+	assert_ptr_equal(sb_queue_peek(&q)->frame, a);
+	assert_int_equal(sb_queue_peek(&q)->kind, SB_Q_CTRL);
+	sb_queue_pop(&q);
+	assert_int_equal(a->refs, 1);
+	assert_ptr_equal(sb_queue_peek(&q)->frame, b);
+	assert_int_equal(q.bytes, 20 + ENT);
+	sb_queue_pop(&q);
+	assert_int_equal(b->refs, 1);
+	drain(&q);
+	sb_frame_unref(a);
+	sb_frame_unref(b);
+}
+
+static void test_hard_not_below_soft(void **state)
+{
+	struct sb_queue q;
+	(void)state;
+
+	assert_int_equal(sb_queue_init(&q, 5000, 100, 100), SB_OK);
+	assert_int_equal(q.hard_bytes, 5000);
+	/* 4000 bytes of events fit under the (raised) hard bound */
+	assert_int_equal(push(&q, SB_Q_EVENT, 4000, NULL, 0, 0, 1), SB_OK);
+	drain(&q);
+}
+
+static void test_clear_releases_and_zeroes(void **state)
+{
+	struct sb_queue q, zero;
+	struct sb_frame *f = frame_of(50, 'x');
+	(void)state;
+
+	assert_int_equal(sb_queue_init(&q, 1 << 20, 1 << 21, 100), SB_OK);
+	sb_queue_push(&q, SB_Q_STATUS, f, "k1", 0, 0, 1);
+	sb_queue_push(&q, SB_Q_LOG, f, CH, 1, 1, 1);
+	sb_queue_push(&q, SB_Q_CTRL, f, NULL, 0, 0, 0);
+	assert_int_equal(f->refs, 4);
+	sb_queue_clear(&q);
+	assert_int_equal(f->refs, 1);
+	assert_null(q.head);
+	assert_null(q.tail);
+	assert_int_equal(q.bytes, 0);
+	assert_int_equal(q.frames, 0);
+	sb_queue_clear(&q);                        /* twice is fine */
+	memset(&zero, 0, sizeof(zero));
+	sb_queue_clear(&zero);                     /* and on a zeroed queue */
+	/* init again after clear gives a working queue */
+	assert_int_equal(sb_queue_init(&q, 1 << 20, 1 << 21, 100), SB_OK);
+	assert_int_equal(sb_queue_push(&q, SB_Q_STATUS, f, "k1", 0, 0, 1), SB_OK);
+	assert_int_equal(q.frames, 1);
+	drain(&q);
+	sb_frame_unref(f);
+}
+
+/* ---- statuses ------------------------------------------------------------------- */
+
+static void test_status_conflated_in_place(void **state)
+{
+	struct sb_queue q;
+	struct sb_frame *s1 = frame_of(100, '1'), *s2 = frame_of(300, '2'), *s3 = frame_of(50, '3');
+	struct sb_qent *e;
+	(void)state;
+
+	assert_int_equal(sb_queue_init(&q, 1 << 20, 1 << 21, 100), SB_OK);
+	assert_int_equal(sb_queue_push(&q, SB_Q_STATUS, s1, "team.42\x1ftopicA", 0, 0, 1), SB_OK);
+	assert_int_equal(push(&q, SB_Q_CTRL, 10, NULL, 0, 0, 0), SB_OK);
+	assert_int_equal(push(&q, SB_Q_STATUS, 70, "team.42\x1ftopicB", 0, 0, 1), SB_OK);
+	/* a newer status for topicA replaces the queued one where it is */
+	assert_int_equal(sb_queue_push(&q, SB_Q_STATUS, s2, "team.42\x1ftopicA", 0, 0, 1), SB_OK);
+	assert_int_equal(q.stats.conflated, 1);
+	assert_int_equal(q.frames, 3);
+	assert_int_equal(s1->refs, 1);                 /* the old frame was released */
+	e = sb_queue_peek(&q);
+	assert_int_equal(e->kind, SB_Q_STATUS);
+	assert_ptr_equal(e->frame, s2);
+	assert_int_equal(e->cost, 300 + ENT);
+	assert_int_equal(q.bytes, (300 + ENT) + (10 + ENT) + (70 + ENT));
+	/* and again, with a smaller one */
+	assert_int_equal(sb_queue_push(&q, SB_Q_STATUS, s3, "team.42\x1ftopicA", 0, 0, 1), SB_OK);
+	assert_int_equal(q.stats.conflated, 2);
+	assert_int_equal(s2->refs, 1);
+	assert_ptr_equal(sb_queue_peek(&q)->frame, s3);
+	assert_int_equal(q.bytes, (50 + ENT) + (10 + ENT) + (70 + ENT));
+	check_links(&q);
+	/* once sent, the next status for that key is a new entry at the tail */
+	sb_queue_pop(&q);
+	assert_int_equal(sb_queue_push(&q, SB_Q_STATUS, s1, "team.42\x1ftopicA", 0, 0, 1), SB_OK);
+	assert_int_equal(q.stats.conflated, 2);
+	assert_int_equal(q.frames, 3);
+	assert_ptr_equal(q.tail->frame, s1);
+	/* the same key in another channel is another key */
+	assert_int_equal(sb_queue_push(&q, SB_Q_STATUS, s1, "team.42.stats\x1ftopicA", 0, 0, 1),
+			 SB_OK);
+	assert_int_equal(q.frames, 4);
+	drain(&q);
+	assert_int_equal(s1->refs, 1);
+	assert_int_equal(s3->refs, 1);
+	sb_frame_unref(s1);
+	sb_frame_unref(s2);
+	sb_frame_unref(s3);
+}
+
+static void test_status_never_dropped(void **state)
+{
+	struct sb_queue q;
+	char key[32];
+	size_t i;
+	enum sb_err rc = SB_OK;
+	(void)state;
+
+	/* soft 1000, hard 4000: statuses pass the soft bound untouched */
+	assert_int_equal(sb_queue_init(&q, 1000, 4000, 10000), SB_OK);
+	for (i = 0; i < 100 && rc == SB_OK; i++) {
+		snprintf(key, sizeof(key), "team.1\x1ft%zu", i);
+		rc = push(&q, SB_Q_STATUS, 200, key, 0, 0, 1);
+	}
+	assert_int_equal(rc, SB_ERR_LIMIT);
+	/* every status pushed is still there, the last one included */
+	assert_int_equal(count_kind(&q, SB_Q_STATUS), i);
+	assert_int_equal(q.frames, i);
+	assert_true(q.bytes > 4000);
+	assert_true(q.bytes - (200 + ENT) <= 4000);   /* the one before was still fine */
+	assert_int_equal(q.stats.lines_dropped, 0);
+	drain(&q);
+}
+
+/* ---- logs, gaps ------------------------------------------------------------------- */
+
+static void test_logs_dropped_into_one_gap(void **state)
+{
+	struct sb_queue q;
+	const size_t L = 200;
+	struct sb_qent *g;
+	int64_t s;
+	(void)state;
+
+	/* room for three log entries and a gap notice under the soft bound */
+	assert_int_equal(sb_queue_init(&q, 3 * (L + ENT) + 200, 1 << 20, 10000), SB_OK);
+	for (s = 1; s <= 3; s++)
+		assert_int_equal(push_log(&q, CH, s, s, L), SB_OK);
+	assert_int_equal(q.stats.lines_dropped, 0);
+	assert_int_equal(count_kind(&q, SB_Q_GAP), 0);
+	/* the fourth pushes the oldest out: it becomes a gap where it was */
+	assert_int_equal(push_log(&q, CH, 4, 4, L), SB_OK);
+	assert_true(q.bytes <= q.soft_bytes);
+	assert_int_equal(q.stats.lines_dropped, 1);
+	assert_int_equal(q.stats.gaps, 1);
+	g = sb_queue_peek(&q);
+	assert_int_equal(g->kind, SB_Q_GAP);
+	assert_string_equal(g->key, CH);
+	assert_int_equal(g->seq_first, 1);
+	assert_int_equal(g->seq_last, 1);
+	assert_int_equal(g->nlines, 1);
+	/* consecutive drops merge into the same gap */
+	for (s = 5; s <= 10; s++)
+		assert_int_equal(push_log(&q, CH, s, s, L), SB_OK);
+	check_links(&q);
+	assert_int_equal(count_kind(&q, SB_Q_GAP), 1);
+	assert_int_equal(q.stats.gaps, 1);
+	g = sb_queue_peek(&q);
+	assert_int_equal(g->kind, SB_Q_GAP);
+	/* the gap covers exactly the lines no longer queued, and the queued
+	 * lines start right after it */
+	assert_int_equal(g->seq_first, 1);
+	assert_int_equal(g->next->kind, SB_Q_LOG);
+	assert_int_equal(g->seq_last, g->next->seq_first - 1);
+	assert_int_equal(g->nlines, (size_t)(g->seq_last - g->seq_first + 1));
+	assert_int_equal(q.stats.lines_dropped, g->nlines);
+	assert_int_equal(q.tail->seq_last, 10);
+	assert_int_equal(count_kind(&q, SB_Q_LOG), (size_t)(10 - g->seq_last));
+	assert_true(q.bytes <= q.soft_bytes);
+	drain(&q);
+}
+
+static void test_gap_counts_batch_lines(void **state)
+{
+	struct sb_queue q;
+	const size_t L = 500;
+	struct sb_qent *g;
+	(void)state;
+
+	/* batches of 10 lines; room for two and a gap notice */
+	assert_int_equal(sb_queue_init(&q, 2 * (L + ENT) + 200, 1 << 20, 10000), SB_OK);
+	assert_int_equal(push_log(&q, CH, 41, 50, L), SB_OK);
+	assert_int_equal(push_log(&q, CH, 51, 60, L), SB_OK);
+	assert_int_equal(push_log(&q, CH, 61, 70, L), SB_OK);
+	assert_int_equal(push_log(&q, CH, 71, 80, L), SB_OK);
+	g = sb_queue_peek(&q);
+	assert_int_equal(g->kind, SB_Q_GAP);
+	assert_int_equal(g->seq_first, 41);
+	assert_int_equal(g->seq_last, 60);
+	assert_int_equal(g->nlines, 20);
+	assert_int_equal(q.stats.lines_dropped, 20);
+	assert_int_equal(q.stats.gaps, 1);
+	assert_int_equal(g->next->seq_first, 61);
+	drain(&q);
+}
+
+static void test_gap_per_channel_and_statuses_kept(void **state)
+{
+	struct sb_queue q;
+	const size_t L = 200;
+	struct sb_qent *e;
+	size_t gaps = 0;
+	(void)state;
+
+	assert_int_equal(sb_queue_init(&q, 4 * (L + ENT) + 8, 1 << 20, 10000), SB_OK);
+	assert_int_equal(push(&q, SB_Q_STATUS, L, "team.1\x1ft", 0, 0, 1), SB_OK);
+	assert_int_equal(push_log(&q, CH, 1, 1, L), SB_OK);
+	assert_int_equal(push_log(&q, CH2, 101, 101, L), SB_OK);
+	assert_int_equal(push_log(&q, CH, 2, 2, L), SB_OK);
+	assert_int_equal(push(&q, SB_Q_CTRL, L, NULL, 0, 0, 0), SB_OK);     /* over soft */
+	assert_int_equal(push_log(&q, CH2, 102, 102, L), SB_OK);
+	assert_int_equal(push_log(&q, CH, 3, 3, L), SB_OK);
+	check_links(&q);
+	/* the status and the control frame survive, at their places */
+	e = sb_queue_peek(&q);
+	assert_int_equal(e->kind, SB_Q_STATUS);
+	assert_int_equal(count_kind(&q, SB_Q_CTRL), 1);
+	/* one gap per channel whose lines were dropped, ranges exact */
+	for (e = q.head; e; e = e->next) {
+		if (e->kind != SB_Q_GAP)
+			continue;
+		gaps++;
+		if (strcmp(e->key, CH) == 0) {
+			assert_int_equal(e->seq_first, 1);
+			assert_int_equal(e->nlines, (size_t)(e->seq_last - e->seq_first + 1));
+		} else {
+			assert_string_equal(e->key, CH2);
+			assert_int_equal(e->seq_first, 101);
+		}
+	}
+	assert_true(gaps >= 1 && gaps <= 2);
+	assert_int_equal(q.stats.gaps, gaps);
+	/* no log line of a channel is both dropped and queued */
+	for (e = q.head; e; e = e->next) {
+		const struct sb_qent *g;
+		if (e->kind != SB_Q_LOG)
+			continue;
+		for (g = q.head; g; g = g->next)
+			if (g->kind == SB_Q_GAP && strcmp(g->key, e->key) == 0)
+				assert_true(e->seq_first > g->seq_last);
+	}
+	assert_true(q.bytes <= q.soft_bytes + (L + ENT)); /* only never-dropped kinds above */
+	drain(&q);
+}
+
+static void test_new_gap_after_gap_sent(void **state)
+{
+	struct sb_queue q;
+	const size_t L = 200;
+	struct sb_qent *g;
+	(void)state;
+
+	assert_int_equal(sb_queue_init(&q, 2 * (L + ENT) + 200, 1 << 20, 10000), SB_OK);
+	for (int64_t s = 1; s <= 4; s++)
+		assert_int_equal(push_log(&q, CH, s, s, L), SB_OK);
+	g = sb_queue_peek(&q);
+	assert_int_equal(g->kind, SB_Q_GAP);
+	assert_int_equal(g->seq_first, 1);
+	assert_int_equal(g->seq_last, 2);
+	/* the client takes the gap and one batch off the queue */
+	sb_queue_pop(&q);
+	sb_queue_pop(&q);
+	assert_int_equal(q.frames, 1);
+	assert_int_equal(q.head->seq_first, 4);
+	/* further drops make a new gap that starts after what was sent */
+	for (int64_t s = 5; s <= 7; s++)
+		assert_int_equal(push_log(&q, CH, s, s, L), SB_OK);
+	g = sb_queue_peek(&q);
+	assert_int_equal(g->kind, SB_Q_GAP);
+	assert_int_equal(g->seq_first, 4);
+	assert_int_equal(g->seq_last, g->next->seq_first - 1);
+	assert_int_equal(q.stats.gaps, 2);
+	assert_int_equal(count_kind(&q, SB_Q_GAP), 1);
+	drain(&q);
+}
+
+/* ---- hard bound and max_frames ------------------------------------------------------ */
+
+static void test_hard_bound_limit(void **state)
+{
+	struct sb_queue q;
+	(void)state;
+
+	assert_int_equal(sb_queue_init(&q, 1000, 3000, 10000), SB_OK);
+	/* log batches are dropped first: never LIMIT while there are some */
+	for (int64_t s = 1; s <= 50; s++)
+		assert_int_equal(push_log(&q, CH, s, s, 300), SB_OK);
+	assert_true(q.bytes <= 1000);
+	/* events are not droppable: past hard -> LIMIT, but the entry stays */
+	assert_int_equal(push(&q, SB_Q_EVENT, 1000, NULL, 0, 0, 1), SB_OK);
+	assert_int_equal(push(&q, SB_Q_EVENT, 1000, NULL, 0, 0, 1), SB_OK);
+	assert_int_equal(push(&q, SB_Q_EVENT, 1000, NULL, 0, 0, 1), SB_ERR_LIMIT);
+	assert_int_equal(q.tail->kind, SB_Q_EVENT);
+	assert_true(q.bytes > 3000);
+	/* every log batch was dropped by then; only the gap is left of them */
+	assert_int_equal(count_kind(&q, SB_Q_LOG), 0);
+	assert_int_equal(count_kind(&q, SB_Q_GAP), 1);
+	assert_int_equal(q.head->kind, SB_Q_GAP);
+	assert_int_equal(q.head->seq_first, 1);
+	assert_int_equal(q.head->seq_last, 50);
+	assert_int_equal(q.head->nlines, 50);
+	drain(&q);
+}
+
+static void test_ctrl_over_hard_is_limit(void **state)
+{
+	struct sb_queue q;
+	(void)state;
+
+	assert_int_equal(sb_queue_init(&q, 1024, 2048, 10000), SB_OK);
+	assert_int_equal(push(&q, SB_Q_CTRL, 1500, NULL, 0, 0, 0), SB_OK);
+	assert_int_equal(push(&q, SB_Q_CTRL, 1500, NULL, 0, 0, 0), SB_ERR_LIMIT);
+	assert_int_equal(q.frames, 2);
+	drain(&q);
+}
+
+static void test_max_frames(void **state)
+{
+	struct sb_queue q;
+	(void)state;
+
+	/* frames bound alone, bytes plentiful */
+	assert_int_equal(sb_queue_init(&q, 1 << 20, 1 << 21, 16), SB_OK);
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(push(&q, SB_Q_EVENT, 10, NULL, 0, 0, 1), SB_OK);
+	assert_int_equal(push(&q, SB_Q_EVENT, 10, NULL, 0, 0, 1), SB_ERR_LIMIT);
+	drain(&q);
+
+	/* with log batches of one channel queued, they make room */
+	assert_int_equal(sb_queue_init(&q, 1 << 20, 1 << 21, 16), SB_OK);
+	for (int64_t s = 1; s <= 16; s++)
+		assert_int_equal(push_log(&q, CH, s, s, 10), SB_OK);
+	assert_int_equal(push(&q, SB_Q_EVENT, 10, NULL, 0, 0, 1), SB_OK);
+	assert_true(q.frames <= 16);
+	assert_int_equal(q.head->kind, SB_Q_GAP);
+	assert_int_equal(q.head->seq_first, 1);
+	assert_int_equal(q.head->seq_last, q.head->next->seq_first - 1);
+	for (int i = 0; i < 40; i++)
+		if (push(&q, SB_Q_EVENT, 10, NULL, 0, 0, 1) != SB_OK)
+			break;
+	assert_true(q.frames > 16);          /* LIMIT reached once nothing was left */
+	assert_int_equal(count_kind(&q, SB_Q_LOG), 0);
+	drain(&q);
+}
+
+/* ---- forget_channel ---------------------------------------------------------------- */
+
+static void test_forget_channel(void **state)
+{
+	struct sb_queue q;
+	const size_t L = 200;
+	(void)state;
+
+	assert_int_equal(sb_queue_init(&q, 4 * (L + ENT) + 8, 1 << 20, 10000), SB_OK);
+	assert_int_equal(push(&q, SB_Q_STATUS, L, CH "\x1ft", 0, 0, 1), SB_OK);
+	for (int64_t s = 1; s <= 5; s++)
+		assert_int_equal(push_log(&q, CH, s, s, L), SB_OK);
+	assert_int_equal(push_log(&q, CH2, 7, 7, 10), SB_OK);
+	assert_int_equal(push(&q, SB_Q_CTRL, 10, NULL, 0, 0, 0), SB_OK);
+	assert_int_equal(count_kind(&q, SB_Q_GAP), 1);
+	sb_queue_forget_channel(&q, CH);
+	check_links(&q);
+	/* the channel's batches and its gap are gone, everything else stays */
+	for (const struct sb_qent *e = q.head; e; e = e->next)
+		if (e->kind == SB_Q_LOG || e->kind == SB_Q_GAP)
+			assert_string_equal(e->key, CH2);
+	assert_int_equal(count_kind(&q, SB_Q_STATUS), 1);
+	assert_int_equal(count_kind(&q, SB_Q_CTRL), 1);
+	assert_int_equal(count_kind(&q, SB_Q_LOG), 1);
+	assert_int_equal(count_kind(&q, SB_Q_GAP), 0);
+	assert_int_equal(q.frames, 3);
+	/* a later subscription starts clean: new drops make a new gap that
+	 * does not reach back to the forgotten lines */
+	{
+		int seen = 0;
+		for (int64_t s = 100; s <= 106; s++)
+			assert_int_equal(push_log(&q, CH, s, s, L), SB_OK);
+		for (const struct sb_qent *e = q.head; e; e = e->next)
+			if (e->kind == SB_Q_GAP && strcmp(e->key, CH) == 0) {
+				assert_int_equal(e->seq_first, 100);
+				assert_int_equal(e->seq_last, e->next->seq_first - 1);
+				seen++;
+			}
+		assert_int_equal(seen, 1);
+	}
+	sb_queue_forget_channel(&q, "no.such.channel");
+	check_links(&q);
+	drain(&q);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fifo_and_references),
+		cmocka_unit_test(test_hard_not_below_soft),
+		cmocka_unit_test(test_clear_releases_and_zeroes),
+		cmocka_unit_test(test_status_conflated_in_place),
+		cmocka_unit_test(test_status_never_dropped),
+		cmocka_unit_test(test_logs_dropped_into_one_gap),
+		cmocka_unit_test(test_gap_counts_batch_lines),
+		cmocka_unit_test(test_gap_per_channel_and_statuses_kept),
+		cmocka_unit_test(test_new_gap_after_gap_sent),
+		cmocka_unit_test(test_hard_bound_limit),
+		cmocka_unit_test(test_ctrl_over_hard_is_limit),
+		cmocka_unit_test(test_max_frames),
+		cmocka_unit_test(test_forget_channel),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
