@@ -112,13 +112,44 @@ test('a deploy\'s log lines appear in order; pause stops the view and resume cat
     await page.fill('#log-search', '');
     assert.equal((await logSeqs(page)).length, 80);
 
+    // auto-scroll follows the tail until the user scrolls up; "jump to latest" brings it back
+    const atBottom = () => page.$eval('#log-lines', (l) => l.scrollTop + l.clientHeight >= l.scrollHeight - 4);
+    assert.equal(await atBottom(), true, 'follows the newest line');
+    await page.hover('#log-lines');
+    await page.mouse.wheel(0, -5000);
+    await page.waitForSelector('#log-jump', { state: 'visible', timeout: 2000 });
+    stack.publishLines(topic, range(81, 120).map((s) => logLine(s)));
+    await waitLogCount(page, 120);
+    assert.equal(await page.$eval('#log-lines', (l) => l.scrollTop), 0, 'the view stays where the user is reading');
+    await page.click('#log-jump');
+    await page.waitForFunction(() => { const l = document.querySelector('#log-lines'); return l.scrollTop + l.clientHeight >= l.scrollHeight - 4; }, null, { timeout: 2000 });
+    assert.equal(await page.isVisible('#log-jump'), false);
+
+    // download: every line as a text file
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#log-download')]);
+    assert.equal(download.suggestedFilename(), `deploy-${deploy}.log`);
+    const text = (await import('node:fs')).readFileSync(await download.path(), 'utf8').trim().split('\n');
+    assert.equal(text.length, 120);
+    assert.match(text[0], /^1 \S+ INFO \[stdout\] build step output line 1$/);
+
+    // max lines keeps the newest; clear empties the view
+    await page.fill('#log-max', '30');
+    await page.press('#log-max', 'Enter');
+    await page.waitForFunction(() => document.querySelectorAll('#log-lines .line').length === 30, null, { timeout: 2000 });
+    assert.deepEqual(await logSeqs(page), range(91, 120));
+    await page.click('#log-clear');
+    assert.deepEqual(await logSeqs(page), []);
+    stack.publishLines(topic, [logLine(121)]);
+    await waitLogCount(page, 1);
+    assert.deepEqual(await logSeqs(page), [121], 'cleared lines do not come back');
+
     // a second viewer that joins late gets the history from the start, in order
     const late = await stack.browserContext.newPage();
     await late.goto(dashboardUrl(stack.bridge));
     await waitConn(late, 'connected');
     await late.click(`li.deploy[data-uuid="${deploy}"] button`);
-    await waitLogCount(late, 80);
-    assert.deepEqual(await logSeqs(late), range(1, 80));
+    await waitLogCount(late, 121);
+    assert.deepEqual(await logSeqs(late), range(1, 121));
     await late.close();
   });
 });

@@ -97,6 +97,7 @@ export class Proc {
     });
     fs.closeSync(fd);
     this.exitCode = null;
+    this.stoppedByUs = false;
     this.exited = new Promise((resolve) => this.child.once('exit', (code, sig) => {
       this.exitCode = code ?? sig;
       resolve(this.exitCode);
@@ -109,6 +110,7 @@ export class Proc {
   /** Sends sig to this process (by PID) and waits for it to exit; SIGKILL after timeout. */
   async stop(sig = 'SIGTERM', timeout = 10_000) {
     if (this.alive()) {
+      this.stoppedByUs = true;
       try { process.kill(this.child.pid, sig); } catch { /* gone already */ }
       const t = setTimeout(() => { try { process.kill(this.child.pid, 'SIGKILL'); } catch { /* gone */ } }, timeout);
       await this.exited;
@@ -295,7 +297,10 @@ export class Stack {
   }
 
   dump() {
-    for (const p of this.procs) console.log(`\n===== ${p.name} (pid ${p.pid}) log =====\n${p.output()}`);
+    for (const p of this.procs) {
+      const how = p.alive() ? 'running' : p.stoppedByUs ? `stopped by the test: ${p.exitCode}` : `DIED on its own: ${p.exitCode}`;
+      console.log(`\n===== ${p.name} (pid ${p.pid}, ${how}) log =====\n${p.output()}`);
+    }
     if (this.consoleLines && this.consoleLines.length) console.log(`\n===== browser console =====\n${this.consoleLines.join('\n')}`);
   }
 
