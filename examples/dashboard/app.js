@@ -24,7 +24,21 @@ if (params.has('token')) {
 }
 const team = params.get('team');
 const token = localStorage.getItem(TOKEN_KEY) || null;
-const busUrl = params.get('bus') || `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws`;
+// ?bus= points the page at another bridge; honoured only for the page's own
+// host or a page opened from a loopback address (development), so that a
+// crafted link cannot send the stored token elsewhere.
+const sameOriginBus = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws`;
+function chooseBus(requested) {
+  if (!requested) return sameOriginBus;
+  try {
+    const u = new URL(requested);
+    const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(location.hostname);
+    if ((u.protocol === 'ws:' || u.protocol === 'wss:') && (u.host === location.host || loopback)) return u.href;
+  } catch { /* not a URL */ }
+  console.warn('statusbus: ignoring ?bus=', requested);
+  return sameOriginBus;
+}
+const busUrl = chooseBus(params.get('bus'));
 
 function showLogin(message) {
   $('login').hidden = false;
