@@ -289,8 +289,14 @@ static enum sb_err check(struct sb_config *cfg, const char *path, char *err, siz
 		snprintf(err, errlen, "%s: limits.idle_timeout_s: must exceed heartbeat_s", path);
 		return SB_ERR_INVAL;
 	}
-	if (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
-	    strcmp(cfg->log_level, "warn") && strcmp(cfg->log_level, "error")) {
+	if (!cfg->schemas_dir || !*cfg->schemas_dir) {
+		snprintf(err, errlen, "%s: schemas_dir: required", path);
+		return SB_ERR_INVAL;
+	}
+	/* "log_level": null leaves NULL: refuse it rather than crash */
+	if (!cfg->log_level ||
+	    (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
+	     strcmp(cfg->log_level, "warn") && strcmp(cfg->log_level, "error"))) {
 		snprintf(err, errlen, "%s: log_level: must be debug, info, warn or error", path);
 		return SB_ERR_INVAL;
 	}
