@@ -333,11 +333,16 @@ def test_device_added_while_the_broker_runs_works_after_reload(broker):
 
 def test_removed_device_is_locked_out(broker):
     device, server = broker.add_device("42", "--password")
-    assert connect_result(broker.port, device, broker.secret(device)) == 0
     password = broker.secret(device)
+    connected = broker.login(device)
+    dropped = []
+    connected.c.on_disconnect = lambda c, u, rc: dropped.append(rc)
     run_script("broker-remove-user.sh", broker.dir, device)
-    wait_for(lambda: connect_result(broker.port, device, password) in (4, 5), 10,
-             what="the removed device to be refused")
+    # the reload disconnects a session whose password is no longer valid...
+    wait_for(lambda: dropped, 10, what="the removed device's session to be closed")
+    # ...and a new login is refused
+    assert connect_result(broker.port, device, password) in (4, 5)
+    assert not os.path.exists(os.path.join(broker.dir, "secrets", f"{device}.password"))
 
 
 # ---- the bridge and backend jobs ---------------------------------------------
