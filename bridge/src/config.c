@@ -203,6 +203,10 @@ static enum sb_err set_value(struct sb_config *cfg, const struct ckey *k, const 
 			}
 			n++;
 		}
+		/* a repeated key replaces the earlier list */
+		for (size_t i = 0; i < cfg->n_allowed_origins; i++)
+			free(cfg->allowed_origins[i]);
+		free(cfg->allowed_origins);
 		cfg->allowed_origins = list;
 		cfg->n_allowed_origins = n;
 		return SB_OK;
