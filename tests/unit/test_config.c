@@ -1,0 +1,506 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * test_config.c - unit tests for bridge/src/config.c (DESIGN.md section 11
+ * and STYLE "table-driven config"): the defaults, one error per mistake
+ * naming the file and the key (the text --check-config prints), unknown
+ * keys at every level, the open development mode refused on a non-loopback
+ * listen.host, the auth section's rules, and the shipped
+ * examples/bridge.json.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#include "chanmap.h"
+#include "config.h"
+
+#define AUTH_OK "\"auth\":{\"jwt_secret\":\"0123456789abcdef\"}"
+
+static struct sb_config *parse_ok(const char *text)
+{
+	struct sb_config *cfg = NULL;
+	char err[512] = "";
+
+	if (sb_config_parse(&cfg, text, "x.json", err, sizeof(err)) != SB_OK)
+		fail_msg("config %s refused: %s", text, err);
+	assert_non_null(cfg);
+	return cfg;
+}
+
+/* The config is refused with `rc` and exactly the message `want`. */
+static void expect_error_rc(const char *text, enum sb_err want_rc, const char *want)
+{
+	struct sb_config *cfg = (struct sb_config *)1;
+	char err[512] = "";
+	enum sb_err rc = sb_config_parse(&cfg, text, "x.json", err, sizeof(err));
+
+	if (rc != want_rc)
+		fail_msg("config %s: rc %d (%s), want %d", text, rc, err, want_rc);
+	assert_null(cfg);
+	if (strcmp(err, want) != 0)
+		fail_msg("config %s:\n  error [%s]\n  want  [%s]", text, err, want);
+}
+
+static void expect_error(const char *text, const char *want)
+{
+	expect_error_rc(text, SB_ERR_INVAL, want);
+}
+
+/* ---- defaults ------------------------------------------------------------------ */
+
+static void test_defaults(void **state)
+{
+	struct sb_config *c = parse_ok("{}");
+	(void)state;
+
+	assert_string_equal(c->mqtt_uri, "tcp://127.0.0.1:1883");
+	assert_string_equal(c->mqtt_client_id, "statusbus-1");
+	assert_null(c->mqtt_username);
+	assert_null(c->mqtt_password);
+	assert_null(c->mqtt_password_file);
+	assert_null(c->mqtt_ca_file);
+	assert_null(c->mqtt_cert_file);
+	assert_null(c->mqtt_key_file);
+	assert_int_equal(c->mqtt_keepalive_s, 30);
+	assert_int_equal(c->mqtt_reconnect_min_s, 1);
+	assert_int_equal(c->mqtt_reconnect_max_s, 30);
+	assert_string_equal(c->listen_host, "127.0.0.1");
+	assert_int_equal(c->listen_port, 8080);
+	assert_null(c->listen_cert_file);
+	assert_null(c->static_dir);
+	assert_int_equal(c->n_allowed_origins, 1);
+	assert_string_equal(c->allowed_origins[0], "*");
+	assert_int_equal(c->auth_enabled, 0);            /* no auth section: open mode */
+	assert_int_equal(c->token_leeway_s, 30);         /* DESIGN: 30 s leeway */
+	assert_int_equal(c->pusher_enabled, 0);
+	assert_int_equal(c->pusher_activity_timeout_s, 120);
+	assert_string_equal(c->schemas_dir, "schemas");
+	assert_int_equal(c->validate_payloads, 1);
+	assert_int_equal(c->reject_unknown_topics, 0);
+	assert_int_equal(c->republish_rejected, 0);
+	assert_int_equal(c->reject_log_interval_s, 60);
+	/* DESIGN section 11 */
+	assert_int_equal(c->max_connections, 50000);
+	assert_int_equal(c->max_subscriptions, 128);
+	assert_int_equal(c->max_frame_bytes, 65536);
+	assert_int_equal(c->send_queue_bytes, 1048576);
+	assert_int_equal(c->send_queue_hard_bytes, 4 * 1048576);   /* 0 = 4x soft */
+	assert_int_equal(c->send_queue_frames, 10000);
+	assert_int_equal(c->max_payload_bytes, 65536);
+	assert_int_equal(c->hello_timeout_s, 10);                  /* DESIGN: within 10 s */
+	assert_int_equal(c->heartbeat_s, 25);
+	assert_true(c->idle_timeout_s > c->heartbeat_s);
+	assert_string_equal(c->log_level, "info");
+	assert_null(c->channels);                                  /* the default map */
+	sb_config_destroy(c);
+	sb_config_destroy(NULL);
+}
+
+static void test_values_set(void **state)
+{
+	struct sb_config *c = parse_ok(
+		"{\"mqtt\":{\"uri\":\"ssl://broker:8883\",\"client_id\":\"b-2\",\"username\":\"bridge\","
+		"\"password\":\"pw\",\"cert_file\":\"c.pem\",\"key_file\":\"k.pem\",\"keepalive_s\":60},"
+		"\"listen\":{\"host\":\"::1\",\"port\":0,\"allowed_origins\":[\"https://a\",\"https://b\"]},"
+		"\"pusher\":{\"app_id\":\"1\",\"key\":\"k\",\"secret\":\"s\"},"
+		"\"validation\":{\"enabled\":false,\"republish_rejected\":true},"
+		"\"limits\":{\"max_subscriptions\":5,\"send_queue_bytes\":2048,"
+		"\"send_queue_hard_bytes\":4096,\"max_payload_bytes\":64},"
+		"\"schemas_dir\":\"/usr/share/statusbus/schemas\",\"log_level\":\"debug\","
+		"\"channels\":[{\"name\":\"a.{x}\",\"topics\":[\"a/{x}\"]}]}");
+	(void)state;
+
+	assert_string_equal(c->mqtt_uri, "ssl://broker:8883");
+	assert_string_equal(c->mqtt_client_id, "b-2");
+	assert_string_equal(c->mqtt_password, "pw");
+	assert_string_equal(c->mqtt_key_file, "k.pem");
+	assert_int_equal(c->mqtt_keepalive_s, 60);
+	assert_string_equal(c->listen_host, "::1");
+	assert_int_equal(c->listen_port, 0);
+	assert_int_equal(c->n_allowed_origins, 2);
+	assert_string_equal(c->allowed_origins[1], "https://b");
+	assert_null(c->allowed_origins[2]);
+	assert_int_equal(c->pusher_enabled, 1);
+	assert_int_equal(c->validate_payloads, 0);
+	assert_int_equal(c->republish_rejected, 1);
+	assert_int_equal(c->max_subscriptions, 5);
+	assert_int_equal(c->send_queue_bytes, 2048);
+	assert_int_equal(c->send_queue_hard_bytes, 4096);
+	assert_int_equal(c->max_payload_bytes, 64);
+	assert_string_equal(c->schemas_dir, "/usr/share/statusbus/schemas");
+	assert_string_equal(c->log_level, "debug");
+	assert_true(cJSON_IsArray(c->channels));
+	assert_int_equal(cJSON_GetArraySize(c->channels), 1);
+	sb_config_destroy(c);
+}
+
+static void test_null_resets_optional_strings(void **state)
+{
+	struct sb_config *c = parse_ok("{\"mqtt\":{\"username\":null,\"ca_file\":null},"
+				       "\"listen\":{\"static_dir\":null},\"channels\":null,"
+				       "\"auth\":null,\"mqtt\":null}");
+	(void)state;
+
+	assert_null(c->mqtt_username);
+	assert_null(c->static_dir);
+	assert_null(c->channels);
+	assert_int_equal(c->auth_enabled, 0);
+	sb_config_destroy(c);
+}
+
+/* ---- type errors name file and key ------------------------------------------------- */
+
+static void test_type_errors(void **state)
+{
+	(void)state;
+	expect_error("{\"limits\":{\"max_subscriptions\":0}}",
+		     "x.json: limits.max_subscriptions: must be an integer from 1 to 100000");
+	expect_error("{\"limits\":{\"max_subscriptions\":100001}}",
+		     "x.json: limits.max_subscriptions: must be an integer from 1 to 100000");
+	expect_error("{\"limits\":{\"max_subscriptions\":1.5}}",
+		     "x.json: limits.max_subscriptions: must be an integer from 1 to 100000");
+	expect_error("{\"limits\":{\"max_subscriptions\":\"10\"}}",
+		     "x.json: limits.max_subscriptions: must be an integer from 1 to 100000");
+	expect_error("{\"limits\":{\"max_subscriptions\":true}}",
+		     "x.json: limits.max_subscriptions: must be an integer from 1 to 100000");
+	expect_error("{\"limits\":{\"max_subscriptions\":null}}",
+		     "x.json: limits.max_subscriptions: must be an integer from 1 to 100000");
+	expect_error("{\"limits\":{\"max_subscriptions\":1e300}}",
+		     "x.json: limits.max_subscriptions: must be an integer from 1 to 100000");
+	expect_error("{\"limits\":{\"max_subscriptions\":-1e300}}",
+		     "x.json: limits.max_subscriptions: must be an integer from 1 to 100000");
+	expect_error("{\"listen\":{\"port\":65536}}",
+		     "x.json: listen.port: must be an integer from 0 to 65535");
+	expect_error("{\"listen\":{\"port\":-1}}",
+		     "x.json: listen.port: must be an integer from 0 to 65535");
+	expect_error("{\"limits\":{\"send_queue_bytes\":1023}}",
+		     "x.json: limits.send_queue_bytes: must be an integer from 1024 to 4294967296");
+	expect_error("{\"mqtt\":{\"uri\":5}}", "x.json: mqtt.uri: must be a string or null");
+	expect_error("{\"mqtt\":{\"username\":[\"a\"]}}",
+		     "x.json: mqtt.username: must be a string or null");
+	expect_error("{\"schemas_dir\":3}", "x.json: schemas_dir: must be a string or null");
+	expect_error("{\"validation\":{\"enabled\":\"yes\"}}",
+		     "x.json: validation.enabled: must be true or false");
+	expect_error("{\"validation\":{\"enabled\":1}}",
+		     "x.json: validation.enabled: must be true or false");
+	expect_error("{\"pusher\":{\"app_id\":\"1\",\"key\":\"k\",\"secret\":\"s\",\"client_events\":null}}",
+		     "x.json: pusher.client_events: must be true or false");
+	expect_error("{\"listen\":{\"allowed_origins\":\"*\"}}",
+		     "x.json: listen.allowed_origins: must be an array of at most 256 strings");
+	expect_error("{\"listen\":{\"allowed_origins\":[\"a\",1]}}",
+		     "x.json: listen.allowed_origins: must hold strings");
+	expect_error("{\"mqtt\":[]}", "x.json: mqtt: must be an object");
+	expect_error("{\"limits\":5}", "x.json: limits: must be an object");
+	expect_error("{\"log_level\":\"loud\"}",
+		     "x.json: log_level: must be debug, info, warn or error");
+}
+
+static void test_long_string_refused(void **state)
+{
+	char *text = malloc(5000);
+	(void)state;
+
+	assert_non_null(text);
+	strcpy(text, "{\"mqtt\":{\"username\":\"");
+	memset(text + strlen(text), 'u', 4097);
+	strcpy(text + strlen("{\"mqtt\":{\"username\":\"") + 4097, "\"}}");
+	expect_error(text, "x.json: mqtt.username: must be a string or null");
+	free(text);
+}
+
+static void test_not_an_object(void **state)
+{
+	(void)state;
+	expect_error("", "x.json: not a JSON object (syntax error near line 1)");
+	expect_error("[]", "x.json: not a JSON object (syntax error near line 1)");
+	expect_error("{\n  \"mqtt\": {\n    \"uri\": \n  }\n}",
+		     "x.json: not a JSON object (syntax error near line 4)");
+}
+
+static void test_unknown_keys(void **state)
+{
+	(void)state;
+	expect_error("{\"nope\":1}", "x.json: nope: unknown key");
+	expect_error("{\"limits\":{\"max_subs\":1}}", "x.json: limits.max_subs: unknown key");
+	expect_error("{\"mqtt\":{\"port\":1883}}", "x.json: mqtt.port: unknown key");
+	expect_error("{\"auth\":{\"secret\":\"x\"}}", "x.json: auth.secret: unknown key");
+	expect_error("{\"validation\":{\"enable\":true}}", "x.json: validation.enable: unknown key");
+	/* keys are not found at the wrong level, and are case-sensitive */
+	expect_error("{\"uri\":\"tcp://x\"}", "x.json: uri: unknown key");
+	expect_error("{\"limits\":{\"limits\":{}}}", "x.json: limits.limits: unknown key");
+	expect_error("{\"listen\":{\"schemas_dir\":\"s\"}}", "x.json: listen.schemas_dir: unknown key");
+	expect_error("{\"MQTT\":{}}", "x.json: MQTT: unknown key");
+	expect_error("{\"limits\":{\"Max_Subscriptions\":1}}",
+		     "x.json: limits.Max_Subscriptions: unknown key");
+}
+
+static void test_cross_checks(void **state)
+{
+	(void)state;
+	expect_error("{\"mqtt\":{\"password\":\"a\",\"password_file\":\"f\"}}",
+		     "x.json: mqtt.password_file: give password or password_file, not both");
+	expect_error("{\"mqtt\":{\"uri\":\"http://broker\"}}",
+		     "x.json: mqtt.uri: must start with tcp://, ssl://, mqtt://, mqtts://, ws:// or wss://");
+	expect_error("{\"mqtt\":{\"uri\":null}}",
+		     "x.json: mqtt.uri: must start with tcp://, ssl://, mqtt://, mqtts://, ws:// or wss://");
+	expect_error("{\"mqtt\":{\"client_id\":\"\"}}", "x.json: mqtt.client_id: must be 1-128 characters");
+	expect_error("{\"mqtt\":{\"reconnect_min_s\":10,\"reconnect_max_s\":5}}",
+		     "x.json: mqtt.reconnect_min_s: greater than reconnect_max_s");
+	expect_error("{\"mqtt\":{\"cert_file\":\"c\"}}",
+		     "x.json: mqtt.key_file: cert_file and key_file go together");
+	expect_error("{\"listen\":{\"key_file\":\"k\"}}",
+		     "x.json: listen.key_file: cert_file and key_file go together");
+	expect_error("{\"listen\":{\"host\":\"\"}}", "x.json: listen.host: required");
+	expect_error("{\"listen\":{\"host\":null}}", "x.json: listen.host: required");
+	expect_error("{\"pusher\":{\"app_id\":\"1\",\"key\":\"k\"}}",
+		     "x.json: pusher: app_id, key and secret are required");
+	expect_error("{\"limits\":{\"send_queue_bytes\":8192,\"send_queue_hard_bytes\":4096}}",
+		     "x.json: limits.send_queue_hard_bytes: smaller than send_queue_bytes");
+	expect_error("{\"limits\":{\"heartbeat_s\":30,\"idle_timeout_s\":30}}",
+		     "x.json: limits.idle_timeout_s: must exceed heartbeat_s");
+	/* the error is about the first mistake */
+	expect_error("{\"nope\":1,\"limits\":{\"max_subscriptions\":0}}", "x.json: nope: unknown key");
+}
+
+static void test_required_strings_not_null(void **state)
+{
+	(void)state;
+	/* null for a key the bridge cannot do without is a config error, not a
+	 * crash at start-up */
+	expect_error("{\"log_level\":null}",
+		     "x.json: log_level: must be debug, info, warn or error");
+	expect_error("{\"schemas_dir\":null}", "x.json: schemas_dir: required");
+	expect_error("{\"schemas_dir\":\"\"}", "x.json: schemas_dir: required");
+}
+
+static void test_duplicate_origins_key(void **state)
+{
+	struct sb_config *c;
+	(void)state;
+
+	/* a repeated key: the last one wins (and the first list is not leaked) */
+	c = parse_ok("{\"listen\":{\"allowed_origins\":[\"https://a\"],\"allowed_origins\":[\"https://b\"]}}");
+	assert_int_equal(c->n_allowed_origins, 1);
+	assert_string_equal(c->allowed_origins[0], "https://b");
+	sb_config_destroy(c);
+}
+
+/* ---- open development mode ------------------------------------------------------------ */
+
+static void test_open_mode_needs_loopback(void **state)
+{
+	static const char *const refused[] = {
+		"0.0.0.0", "::", "192.168.1.10", "10.0.0.1", "example.com", "128.0.0.1",
+		"localhost.example.com", "eth0",
+	};
+	static const char *const allowed[] = {
+		"127.0.0.1", "127.1.2.3", "::1", "localhost", "0:0:0:0:0:0:0:1",
+	};
+	char text[256], want[512];
+	struct sb_config *c;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(text, sizeof(text), "{\"listen\":{\"host\":\"%s\"}}", refused[i]);
+		snprintf(want, sizeof(want), "x.json: auth: open development mode (no auth section) "
+			 "refuses listen.host \"%s\", which is not a loopback address", refused[i]);
+		expect_error_rc(text, SB_ERR_DENIED, want);
+		assert_int_equal(sb_host_is_loopback(refused[i]), 0);
+		/* with an auth section the same host is fine */
+		snprintf(text, sizeof(text), "{\"listen\":{\"host\":\"%s\"}," AUTH_OK "}", refused[i]);
+		c = parse_ok(text);
+		assert_int_equal(c->auth_enabled, 1);
+		sb_config_destroy(c);
+	}
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+		snprintf(text, sizeof(text), "{\"listen\":{\"host\":\"%s\"}}", allowed[i]);
+		c = parse_ok(text);
+		assert_int_equal(c->auth_enabled, 0);
+		assert_string_equal(c->listen_host, allowed[i]);
+		sb_config_destroy(c);
+		assert_int_equal(sb_host_is_loopback(allowed[i]), 1);
+	}
+	/* "auth": null is no auth section */
+	expect_error_rc("{\"auth\":null,\"listen\":{\"host\":\"0.0.0.0\"}}", SB_ERR_DENIED,
+			"x.json: auth: open development mode (no auth section) refuses "
+			"listen.host \"0.0.0.0\", which is not a loopback address");
+}
+
+/* ---- auth section ----------------------------------------------------------------------- */
+
+static void test_auth_rules(void **state)
+{
+	struct sb_config *c;
+	(void)state;
+
+	expect_error("{\"auth\":{}}",
+		     "x.json: auth.jwt_secret: HS256 needs exactly one of jwt_secret, jwt_secret_file");
+	expect_error("{\"auth\":{\"jwt_secret\":\"0123456789abcdef\",\"jwt_secret_file\":\"f\"}}",
+		     "x.json: auth.jwt_secret: HS256 needs exactly one of jwt_secret, jwt_secret_file");
+	expect_error("{\"auth\":{\"jwt_secret\":\"short\"}}",
+		     "x.json: auth.jwt_secret: must be at least 16 characters");
+	expect_error("{\"auth\":{\"jwt_alg\":\"RS256\"}}",
+		     "x.json: auth.jwt_public_key_file: required for RS256");
+	expect_error("{\"auth\":{\"jwt_alg\":\"ES256\",\"jwt_secret\":\"0123456789abcdef\"}}",
+		     "x.json: auth.jwt_public_key_file: required for ES256");
+	expect_error("{\"auth\":{\"jwt_alg\":\"none\"}}",
+		     "x.json: auth.jwt_alg: must be HS256, RS256 or ES256");
+	expect_error("{\"auth\":{\"jwt_alg\":\"hs256\",\"jwt_secret\":\"0123456789abcdef\"}}",
+		     "x.json: auth.jwt_alg: must be HS256, RS256 or ES256");
+	expect_error("{\"auth\":{\"jwt_alg\":null}}",
+		     "x.json: auth.jwt_alg: must be HS256, RS256 or ES256");
+	expect_error("{\"auth\":{\"leeway_s\":301," "\"jwt_secret\":\"0123456789abcdef\"}}",
+		     "x.json: auth.leeway_s: must be an integer from 0 to 300");
+
+	c = parse_ok("{" AUTH_OK "}");
+	assert_int_equal(c->auth_enabled, 1);
+	assert_string_equal(c->jwt_alg, "HS256");
+	assert_string_equal(c->jwt_secret, "0123456789abcdef");
+	sb_config_destroy(c);
+	c = parse_ok("{\"auth\":{\"jwt_secret_file\":\"run/jwt.secret\",\"issuer\":\"i\","
+		     "\"audience\":\"a\",\"leeway_s\":0}}");
+	assert_null(c->jwt_secret);
+	assert_string_equal(c->jwt_secret_file, "run/jwt.secret");
+	assert_string_equal(c->issuer, "i");
+	assert_string_equal(c->audience, "a");
+	assert_int_equal(c->token_leeway_s, 0);
+	sb_config_destroy(c);
+	c = parse_ok("{\"auth\":{\"jwt_alg\":\"RS256\",\"jwt_public_key_file\":\"pub.pem\"}}");
+	assert_string_equal(c->jwt_alg, "RS256");
+	sb_config_destroy(c);
+	c = parse_ok("{\"auth\":{\"jwt_alg\":\"ES256\",\"jwt_public_key_file\":\"pub.pem\"}}");
+	assert_string_equal(c->jwt_public_key_file, "pub.pem");
+	sb_config_destroy(c);
+}
+
+/* ---- files --------------------------------------------------------------------------------- */
+
+static void test_example_config(void **state)
+{
+	struct sb_config *c = NULL;
+	struct sb_chanmap *map = NULL;
+	char err[512] = "";
+	(void)state;
+
+	if (sb_config_load(&c, SB_SOURCE_DIR "/examples/bridge.json", err, sizeof(err)) != SB_OK)
+		fail_msg("examples/bridge.json: %s", err);
+	assert_int_equal(c->auth_enabled, 1);
+	assert_string_equal(c->jwt_alg, "HS256");
+	assert_string_equal(c->jwt_secret_file, "run/secrets/jwt.secret");
+	assert_null(c->jwt_secret);
+	assert_string_equal(c->mqtt_username, "bridge");
+	assert_string_equal(c->mqtt_password_file, "run/secrets/bridge.password");
+	assert_string_equal(c->listen_host, "127.0.0.1");
+	assert_int_equal(c->listen_port, 8080);
+	assert_string_equal(c->static_dir, "examples/dashboard");
+	assert_int_equal(c->max_subscriptions, 128);
+	assert_int_equal(c->send_queue_bytes, 1048576);
+	assert_true(cJSON_IsArray(c->channels));
+	assert_int_equal(sb_chanmap_from_json(&map, c->channels, err, sizeof(err)), SB_OK);
+	assert_int_equal(sb_chanmap_count(map), 6);
+	sb_chanmap_destroy(map);
+	sb_config_destroy(c);
+}
+
+static void write_file(const char *path, const char *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	fclose(f);
+}
+
+static void test_load_errors(void **state)
+{
+	struct sb_config *c = (struct sb_config *)1;
+	char err[512] = "";
+	const char *path = SB_BINARY_DIR "/test_config_bad.json";
+	(void)state;
+
+	assert_int_equal(sb_config_load(&c, SB_BINARY_DIR "/no/such.json", err, sizeof(err)),
+			 SB_ERR_NOTFOUND);
+	assert_null(c);
+	assert_string_equal(err, SB_BINARY_DIR "/no/such.json: cannot read: "
+			    "not found");
+	write_file(path, "{\"limits\":{\"max_connections\":0}}",
+		   strlen("{\"limits\":{\"max_connections\":0}}"));
+	assert_int_equal(sb_config_load(&c, path, err, sizeof(err)), SB_ERR_INVAL);
+	assert_null(c);
+	assert_string_equal(err, SB_BINARY_DIR "/test_config_bad.json: limits.max_connections: "
+			    "must be an integer from 1 to 1000000");
+	remove(path);
+}
+
+static void test_read_file(void **state)
+{
+	const char *path = SB_BINARY_DIR "/test_config_secret";
+	char *buf;
+	size_t len;
+	(void)state;
+
+	write_file(path, "s3cret\n", 7);
+	assert_int_equal(sb_read_file(path, 100, 1, &buf, &len), SB_OK);
+	assert_string_equal(buf, "s3cret");
+	assert_int_equal(len, 6);
+	free(buf);
+	assert_int_equal(sb_read_file(path, 100, 0, &buf, &len), SB_OK);
+	assert_string_equal(buf, "s3cret\n");
+	assert_int_equal(len, 7);
+	free(buf);
+	write_file(path, "s3cret\r\n", 8);
+	assert_int_equal(sb_read_file(path, 100, 1, &buf, NULL), SB_OK);
+	assert_string_equal(buf, "s3cret");
+	free(buf);
+	/* only one newline is stripped */
+	write_file(path, "s\n\n", 3);
+	assert_int_equal(sb_read_file(path, 100, 1, &buf, &len), SB_OK);
+	assert_int_equal(len, 2);
+	free(buf);
+	/* exactly max is fine, one more is SB_ERR_LIMIT */
+	write_file(path, "0123456789", 10);
+	assert_int_equal(sb_read_file(path, 10, 0, &buf, &len), SB_OK);
+	assert_int_equal(len, 10);
+	free(buf);
+	buf = (char *)1;
+	assert_int_equal(sb_read_file(path, 9, 0, &buf, &len), SB_ERR_LIMIT);
+	assert_null(buf);
+	/* empty file */
+	write_file(path, "", 0);
+	assert_int_equal(sb_read_file(path, 10, 1, &buf, &len), SB_OK);
+	assert_int_equal(len, 0);
+	assert_string_equal(buf, "");
+	free(buf);
+	remove(path);
+	assert_int_equal(sb_read_file(path, 10, 0, &buf, &len), SB_ERR_NOTFOUND);
+	assert_null(buf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_values_set),
+		cmocka_unit_test(test_null_resets_optional_strings),
+		cmocka_unit_test(test_type_errors),
+		cmocka_unit_test(test_long_string_refused),
+		cmocka_unit_test(test_not_an_object),
+		cmocka_unit_test(test_unknown_keys),
+		cmocka_unit_test(test_cross_checks),
+		cmocka_unit_test(test_required_strings_not_null),
+		cmocka_unit_test(test_duplicate_origins_key),
+		cmocka_unit_test(test_open_mode_needs_loopback),
+		cmocka_unit_test(test_auth_rules),
+		cmocka_unit_test(test_example_config),
+		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_read_file),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
