@@ -6,6 +6,7 @@
 # team/#, deploy/#, user/#, public/#; read $statusbus/rejected/#).  A broker
 # running with DIR's config reloads its users at once (SIGHUP).
 set -euo pipefail
+# shellcheck source=scripts/broker-lib.sh
 . "$(dirname "$0")/broker-lib.sh"
 
 usage() {

@@ -11,6 +11,7 @@
 #               TLS + password listener (and the loopback listener)
 # A broker running with DIR's config reloads its users at once (SIGHUP).
 set -euo pipefail
+# shellcheck source=scripts/broker-lib.sh
 . "$(dirname "$0")/broker-lib.sh"
 
 usage() {

@@ -10,6 +10,7 @@
 # ports given now and creates only what is missing (CA, certificates and
 # users are kept).  See docs/broker.md.
 set -euo pipefail
+# shellcheck source=scripts/broker-lib.sh
 . "$(dirname "$0")/broker-lib.sh"
 
 usage() {

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash
 #
 # Helpers shared by scripts/broker-*.sh (sourced, not run).  A broker
 # directory made by broker-init.sh holds:
@@ -117,6 +118,7 @@ sb_reload_broker() {   # dir
 
 # Ports from DIR/broker.env (for the hints the scripts print).
 sb_load_env() {   # dir
+  # shellcheck disable=SC2034 # read by the scripts that source this file
   SB_PORT=1883 SB_TLS_PORT=8883 SB_TLS_PW_PORT=8884 SB_BIND=127.0.0.1
   if [ -f "$1/broker.env" ]; then
     # shellcheck disable=SC1091

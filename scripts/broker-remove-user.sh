@@ -9,6 +9,7 @@
 # device certificate stays cryptographically valid until it expires: see
 # docs/broker.md for revoking it with a CRL.
 set -euo pipefail
+# shellcheck source=scripts/broker-lib.sh
 . "$(dirname "$0")/broker-lib.sh"
 
 usage() { echo "usage: $(basename "$0") DIR NAME"; }

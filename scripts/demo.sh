@@ -57,7 +57,10 @@ chmod 700 "$RUN/secrets"
 if [ -f "$BROKER/mosquitto.pid" ]; then
   old=$(tr -dc 0-9 <"$BROKER/mosquitto.pid")
   if [ -n "$old" ] && [ "$(cat "/proc/$old/comm" 2>/dev/null)" = mosquitto ]; then
-    die "a broker for $RUN already runs (pid $old): is another demo running? Stop it first."
+    hint="kill $old"
+    [ ! -s "$RUN/demo.pids" ] || hint="kill $(awk '{printf "%s ", $2}' "$RUN/demo.pids")"
+    die "a broker for $RUN already runs (pid $old): another demo is running, or one was killed
+      without cleaning up. Stop it with Ctrl-C, or: $hint"
   fi
 fi
 
