@@ -43,11 +43,21 @@ enum sb_err sb_proto_parse(const char *data, size_t len, struct sb_req *out,
 {
 	cJSON *root, *op, *id, *it;
 	static const char *const ops[] = { "hello", "sub", "unsub", "refresh", "ping" };
+	const char *end = NULL;
 	size_t o;
 
 	memset(out, 0, sizeof(*out));
 	*has_id_out = 0;
-	root = cJSON_ParseWithLength(data, len);
+	root = cJSON_ParseWithLengthOpts(data, len, &end, 0);
+	/* one JSON value per frame: only whitespace may follow it (cJSON
+	 * itself stops after the value and ignores the rest) */
+	while (root && end < data + len &&
+	       (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+		end++;
+	if (root && end != data + len) {
+		cJSON_Delete(root);
+		root = NULL;
+	}
 	if (!root) {
 		snprintf(reason, reasonlen, "frame is not JSON");
 		return SB_ERR_INVAL;
