@@ -94,7 +94,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     try:
         return asyncio.run(watch(args, token))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, BrokenPipeError):
         return 0
     except (OSError, websockets.WebSocketException, asyncio.TimeoutError) as e:
         print(f"watch.py: {args.url}: {e}", file=sys.stderr)
