@@ -33,14 +33,21 @@ test('WebSocket refused, HTTP works: red "polling" indicator and statuses and lo
     await waitConn(page, 'polling', 15_000);
     assert.ok(refused >= 3, `WebSocket attempts: ${refused}`);
     assert.match(await page.textContent('#conn-text'), /polling/);
-    await page.waitForSelector(badgeSelector(app, 'running'), { timeout: 7000 });
+    // the first snapshot of a channel nobody follows yet is incomplete ("live": false);
+    // the bridge starts following it and the next one (5 s later) has everything
+    await page.waitForSelector(badgeSelector(app, 'running'), { timeout: 12_000 });
 
     // a change arrives with the next snapshot (every 5 s)
     stack.publish(`team/42/app/${app}/status`, statusPayload('restarting', { old_status: 'running', name: 'api' }), { retain: true });
-    await page.waitForSelector(badgeSelector(app, 'restarting'), { timeout: 7000 });
+    await page.waitForSelector(badgeSelector(app, 'restarting'), { timeout: 8000 });
 
-    // the deploy log comes from /v1/history (every 2 s), in order
+    // the deploy log comes from /v1/history (every 2 s), in order.  The first
+    // history request makes the bridge follow the channel; lines published
+    // before that are in no history, so publish after the second answer.
+    let answers = 0;
+    const twoAnswers = page.waitForResponse((r) => r.url().includes('/v1/history?') && r.status() === 200 && ++answers === 2, { timeout: 10_000 });
     await page.click(`li.deploy[data-uuid="${deploy}"] button`);
+    await twoAnswers;
     stack.publishLines(`deploy/${deploy}/logs`, range(1, 30).map((s) => logLine(s)));
     await waitLogCount(page, 30, 10_000);
     assert.deepEqual(await logSeqs(page), range(1, 30));
