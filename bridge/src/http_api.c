@@ -161,17 +161,21 @@ static int serve_static(struct sb_server *srv, struct lws *wsi, struct sb_http_p
 static int query(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *pss, int history,
 		 const char *cors)
 {
-	char channel[300], since_s[32], auth[SB_MAX_TOKEN + 16], *body = NULL;
-	const char *token = NULL;
+	char chbuf[300], sbuf[300], auth[SB_MAX_TOKEN + 16], *body = NULL;
+	const char *token = NULL, *channel, *since_s;
 	long long since = 0;
 	int status;
 
-	if (!lws_get_urlarg_by_name(wsi, "channel=", channel, sizeof(channel)))
+	/* lws returns a pointer past "name=" inside the buffer */
+	channel = lws_get_urlarg_by_name(wsi, "channel=", chbuf, sizeof(chbuf));
+	if (!channel)
 		return json_error(wsi, pss, 400, "bad_request", "channel= is required", cors);
 	if (history) {
 		char *end;
-		if (!lws_get_urlarg_by_name(wsi, "since=", since_s, sizeof(since_s)))
-			strcpy(since_s, "0");
+		/* every fragment must fit the buffer for the search to go on */
+		since_s = lws_get_urlarg_by_name(wsi, "since=", sbuf, sizeof(sbuf));
+		if (!since_s)
+			since_s = "0";
 		since = strtoll(since_s, &end, 10);
 		if (*end || since < 0)
 			return json_error(wsi, pss, 400, "bad_request", "since must be a non-negative integer", cors);

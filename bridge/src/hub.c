@@ -100,6 +100,7 @@ struct sb_hub {
 	const struct sb_proto_ops *protos[SB_PROTO_COUNT];
 	struct sb_dict *chans;
 	struct sb_dict *filters;     /* filter -> (intptr_t) refs */
+	struct sb_dict *active;      /* filters the broker acknowledged */
 	struct sb_dict *owners;      /* deploy -> team (char *) */
 	struct sb_dict *reject_log;  /* topic -> (intptr_t) last log s */
 	struct sb_cache *cache;
@@ -236,6 +237,7 @@ static void filter_unref(struct sb_hub *h, const char *f)
 	}
 	if (n == 1) {
 		sb_dict_del(h->filters, f);
+		sb_dict_del(h->active, f);
 		if (h->ops.mqtt_unsubscribe)
 			h->ops.mqtt_unsubscribe(h->ops.ctx, f);
 		/* no update reaches what nothing covers any more */
@@ -863,6 +865,8 @@ void sb_hub_mqtt_state(struct sb_hub *h, int connected)
 	h->mqtt_up = connected;
 	if (!connected) {
 		h->m.mqtt_disconnects++;
+		sb_dict_destroy(h->active);
+		h->active = sb_dict_create(NULL);
 		return;
 	}
 	h->m.mqtt_connects++;
@@ -874,6 +878,12 @@ void sb_hub_mqtt_state(struct sb_hub *h, int connected)
 }
 
 int sb_hub_mqtt_connected(const struct sb_hub *h) { return h->mqtt_up; }
+
+void sb_hub_mqtt_suback(struct sb_hub *h, const char *filter)
+{
+	if (h->active && sb_dict_get(h->filters, filter))
+		sb_dict_set(h->active, filter, (void *)1);
+}
 
 size_t sb_hub_filters(const struct sb_hub *h, const char **out, size_t max)
 {
@@ -1525,10 +1535,11 @@ enum sb_err sb_hub_create(struct sb_hub **out, const struct sb_hub_params *p,
 	h->ops = *ops;
 	h->chans = sb_dict_create(free_chan_v);
 	h->filters = sb_dict_create(NULL);
+	h->active = sb_dict_create(NULL);
 	h->owners = sb_dict_create(free);
 	h->reject_log = sb_dict_create(NULL);
 	h->cache = sb_cache_create((size_t)p->cfg->cache_max_topics);
-	if (!h->chans || !h->filters || !h->owners || !h->reject_log || !h->cache) {
+	if (!h->chans || !h->filters || !h->active || !h->owners || !h->reject_log || !h->cache) {
 		sb_hub_destroy(h);
 		return SB_ERR_NOMEM;
 	}
@@ -1555,6 +1566,7 @@ void sb_hub_destroy(struct sb_hub *h)
 	}
 	sb_dict_destroy(h->chans);
 	sb_dict_destroy(h->filters);
+	sb_dict_destroy(h->active);
 	sb_dict_destroy(h->owners);
 	sb_dict_destroy(h->reject_log);
 	sb_cache_destroy(h->cache);
@@ -1580,6 +1592,7 @@ void sb_hub_gauges(const struct sb_hub *h, struct sb_hub_gauges *g)
 	g->channels = sb_dict_size(h->chans);
 	g->subscriptions = h->nsubs;
 	g->mqtt_filters = sb_dict_size(h->filters);
+	g->mqtt_filters_active = h->active ? sb_dict_size(h->active) : 0;
 	g->cache_topics = sb_cache_size(h->cache);
 	g->mqtt_connected = h->mqtt_up;
 	for (const struct sb_client *c = h->clients; c; c = c->next)

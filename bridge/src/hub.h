@@ -103,6 +103,9 @@ void sb_hub_register_proto(struct sb_hub *hub, enum sb_proto_id id,
 /* The link came up (resubscribes every live filter) or went down. */
 void sb_hub_mqtt_state(struct sb_hub *hub, int connected);
 int sb_hub_mqtt_connected(const struct sb_hub *hub);
+/* The broker acknowledged the subscription to `filter`: from now on
+ * nothing published on it is missed (shown as mqtt_filters_active). */
+void sb_hub_mqtt_suback(struct sb_hub *hub, const char *filter);
 /* A message from the broker; the hub takes its own references. */
 void sb_hub_on_message(struct sb_hub *hub, struct sb_msg *m);
 /* Every live filter (for the adapter's own use); borrowed strings. */
@@ -163,7 +166,7 @@ void sb_hub_close_all(struct sb_hub *hub, int code, const char *reason);
 /* ---- introspection ---- */
 const struct sb_metrics *sb_hub_metrics(const struct sb_hub *hub);
 struct sb_hub_gauges {
-	size_t clients, channels, subscriptions, mqtt_filters, cache_topics;
+	size_t clients, channels, subscriptions, mqtt_filters, mqtt_filters_active, cache_topics;
 	size_t queued_bytes, history_lines;
 	int mqtt_connected;
 };

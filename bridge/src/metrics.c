@@ -42,6 +42,8 @@ char *sb_metrics_prometheus(const struct sb_metrics *m, const struct sb_hub_gaug
 	gauge(&b, "statusbus_subscriptions", "Client subscriptions to channels.", g->subscriptions);
 	gauge(&b, "statusbus_mqtt_subscriptions", "MQTT topic filters the bridge is subscribed to.",
 	      g->mqtt_filters);
+	gauge(&b, "statusbus_mqtt_subscriptions_active",
+	      "MQTT topic filters the broker has acknowledged (SUBACK).", g->mqtt_filters_active);
 	gauge(&b, "statusbus_mqtt_connected", "1 while the broker link is up.", (uint64_t)g->mqtt_connected);
 	counter(&b, "statusbus_mqtt_connects_total", "Successful connections to the broker.", m->mqtt_connects);
 	counter(&b, "statusbus_mqtt_reconnects_total", "Reconnections after a lost broker link.",
@@ -96,12 +98,13 @@ char *sb_metrics_health_json(const struct sb_metrics *m, const struct sb_hub_gau
 	sb_buf_init(&b);
 	sb_buf_printf(&b, "{\"mqtt\":\"%s\",\"version\":\"%s\",\"uptime_s\":%lld,"
 		      "\"connections\":%zu,\"channels\":%zu,\"subscriptions\":%zu,"
-		      "\"mqtt_subscriptions\":%zu,\"cache_topics\":%zu,\"queue_bytes\":%zu,"
+		      "\"mqtt_subscriptions\":%zu,\"mqtt_subscriptions_active\":%zu,\"cache_topics\":%zu,\"queue_bytes\":%zu,"
 		      "\"mqtt_reconnects\":%llu,\"messages_in\":%llu,\"messages_out\":%llu,"
 		      "\"frames_out\":%llu,\"batches\":%llu,\"conflated\":%llu,\"gaps\":%llu,"
 		      "\"slow_client_closes\":%llu,\"dropped\":%llu,\"auth_failures\":%llu}",
 		      g->mqtt_connected ? "connected" : "disconnected", version, (long long)uptime_s,
-		      g->clients, g->channels, g->subscriptions, g->mqtt_filters, g->cache_topics,
+		      g->clients, g->channels, g->subscriptions, g->mqtt_filters,
+		      g->mqtt_filters_active, g->cache_topics,
 		      g->queued_bytes,
 		      (unsigned long long)(m->mqtt_connects ? m->mqtt_connects - 1 : 0),
 		      (unsigned long long)m->messages_in, (unsigned long long)m->events_out,

@@ -12,12 +12,19 @@
 
 #include <MQTTAsync.h>
 
-enum ev_type { EV_MSG, EV_UP, EV_DOWN, EV_CONNECT_FAILED };
+enum ev_type { EV_MSG, EV_UP, EV_DOWN, EV_CONNECT_FAILED, EV_SUBACK };
 
 struct ev {
 	struct ev *next;
 	enum ev_type type;
 	struct sb_msg *msg;
+	char *filter;          /* EV_SUBACK */
+};
+
+/* Context of one subscribe request: which filter the SUBACK is for. */
+struct sub_req {
+	struct sb_mqtt_link *link;
+	char filter[];
 };
 
 struct sb_mqtt_link {
@@ -39,16 +46,18 @@ struct sb_mqtt_link {
 
 /* ---- Paho's thread ----------------------------------------------------------- */
 
-static void push(struct sb_mqtt_link *l, enum ev_type type, struct sb_msg *m)
+static void push_ev(struct sb_mqtt_link *l, enum ev_type type, struct sb_msg *m, char *filter)
 {
 	struct ev *e = calloc(1, sizeof(*e));
 
 	if (!e) {
 		sb_msg_unref(m);
+		free(filter);
 		return;
 	}
 	e->type = type;
 	e->msg = m;
+	e->filter = filter;
 	pthread_mutex_lock(&l->lock);
 	if (l->tail)
 		l->tail->next = e;
@@ -59,6 +68,11 @@ static void push(struct sb_mqtt_link *l, enum ev_type type, struct sb_msg *m)
 		l->queued++;
 	pthread_mutex_unlock(&l->lock);
 	l->wakeup(l->ctx);
+}
+
+static void push(struct sb_mqtt_link *l, enum ev_type type, struct sb_msg *m)
+{
+	push_ev(l, type, m, NULL);
 }
 
 static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *pm)
@@ -108,11 +122,24 @@ static void on_connect_failure(void *ctx, MQTTAsync_failureData *resp)
 	push(ctx, EV_CONNECT_FAILED, NULL);
 }
 
+static void on_sub_success(void *ctx, MQTTAsync_successData *resp)
+{
+	struct sub_req *r = ctx;
+
+	if (resp && resp->alt.qos == 0x80)
+		sb_log(SB_LOG_ERR, "mqtt: subscribe %s refused by the broker", r->filter);
+	else
+		push_ev(r->link, EV_SUBACK, NULL, strdup(r->filter));
+	free(r);
+}
+
 static void on_sub_failure(void *ctx, MQTTAsync_failureData *resp)
 {
-	SB_UNUSED(ctx);
-	sb_log(SB_LOG_ERR, "mqtt: subscribe failed (code %d): %s", resp ? resp->code : 0,
+	struct sub_req *r = ctx;
+
+	sb_log(SB_LOG_ERR, "mqtt: subscribe %s failed (code %d): %s", r->filter, resp ? resp->code : 0,
 	       resp && resp->message ? resp->message : "refused by the broker");
+	free(r);
 }
 
 static void trace(enum MQTTASYNC_TRACE_LEVELS level, char *message)
@@ -249,6 +276,11 @@ size_t sb_mqtt_link_drain(struct sb_mqtt_link *l, struct sb_hub *hub, size_t max
 		case EV_DOWN:
 			sb_hub_mqtt_state(hub, 0);
 			break;
+		case EV_SUBACK:
+			if (e->filter)
+				sb_hub_mqtt_suback(hub, e->filter);
+			free(e->filter);
+			break;
 		case EV_CONNECT_FAILED:
 			/* Paho's automatic reconnect covers lost connections, not
 			 * a failed first connect: retry with our own backoff */
@@ -280,16 +312,27 @@ int64_t sb_mqtt_link_retry_in_ms(const struct sb_mqtt_link *l)
 void sb_mqtt_link_subscribe(struct sb_mqtt_link *l, const char *filter)
 {
 	MQTTAsync_responseOptions o = MQTTAsync_responseOptions_initializer;
+	struct sub_req *r;
+	size_t len = strlen(filter);
 	int rc;
 
 	if (!MQTTAsync_isConnected(l->client))
 		return;   /* the hub resubscribes everything on connect */
+	r = malloc(sizeof(*r) + len + 1);
+	if (!r) {
+		sb_log(SB_LOG_ERR, "mqtt: subscribe %s: out of memory (retried on reconnect)", filter);
+		return;
+	}
+	r->link = l;
+	memcpy(r->filter, filter, len + 1);
+	o.onSuccess = on_sub_success;
 	o.onFailure = on_sub_failure;
-	o.context = l;
+	o.context = r;
 	rc = MQTTAsync_subscribe(l->client, filter, 1, &o);
-	if (rc != MQTTASYNC_SUCCESS)
+	if (rc != MQTTASYNC_SUCCESS) {
+		free(r);
 		sb_log(SB_LOG_WARN, "mqtt: subscribe %s: code %d (retried on reconnect)", filter, rc);
-	else
+	} else
 		sb_log(SB_LOG_DEBUG, "mqtt: subscribe %s", filter);
 }
 
@@ -340,6 +383,7 @@ void sb_mqtt_link_destroy(struct sb_mqtt_link *l, int timeout_ms)
 	while ((e = l->head)) {
 		l->head = e->next;
 		sb_msg_unref(e->msg);
+		free(e->filter);
 		free(e);
 	}
 	pthread_mutex_destroy(&l->lock);

@@ -248,6 +248,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return ws_writeable(srv, wsi, pss);
 
 	case LWS_CALLBACK_CLOSED:
+		if (!pss)
+			return 0;
 		if (pss->client) {
 			sb_hub_client_gone(srv->hub, pss->client);
 			pss->client = NULL;
@@ -270,7 +272,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 	case LWS_CALLBACK_CLOSED_HTTP:
-		sb_http_pss_free(&pss->http);
+		/* no session data when the peer closed before a request */
+		if (pss)
+			sb_http_pss_free(&pss->http);
 		return 0;
 
 	case LWS_CALLBACK_HTTP_FILE_COMPLETION:

@@ -143,6 +143,7 @@ class Bridge(Process):
                            client_id=f"sb-test-{uuid.uuid4().hex[:8]}")
         cfg["mqtt"].pop("username", None)
         cfg["mqtt"].pop("password", None)
+        cfg["mqtt"].pop("password_file", None)
         cfg["listen"] = dict(cfg.get("listen", {}), host="127.0.0.1", port=self.port)
         cfg["listen"]["static_dir"] = None
         cfg["schemas_dir"] = SCHEMAS_DIR
@@ -188,6 +189,15 @@ class Bridge(Process):
             return st, json.loads(body) if body else {}
         except ValueError:
             return st, {}
+
+    def wait_subscribed(self, timeout=10):
+        """Waits until the broker acknowledged every MQTT subscription the
+        bridge holds: from then on nothing published is missed."""
+        def ok():
+            m = self.metrics()
+            return m.get("statusbus_mqtt_subscriptions_active") == \
+                m.get("statusbus_mqtt_subscriptions") and m.get("statusbus_mqtt_connected") == 1
+        wait_for(ok, timeout, what="MQTT subscriptions acknowledged")
 
     def metrics(self):
         """Prometheus text -> {name{labels}: value}."""
