@@ -247,7 +247,7 @@ function renderDeploy(d) {
   }
   const btn = el('button', 'deploy-open');
   btn.type = 'button';
-  btn.setAttribute('aria-label', `Open the log of deployment ${shortId(d.id)}`);
+  btn.title = `Open the log of deployment ${d.id}`;
   if (openDeploy === d.id) btn.setAttribute('aria-current', 'true');
   btn.addEventListener('click', () => openLogs(d.id));
   const app = data.app && resources.get(`app/${data.app}`);
@@ -377,15 +377,17 @@ function renderConnText(info = lastInfo) {
   lastInfo = info;
   const state = $('conn').dataset.state;
   const wait = retryAt ? Math.max(0, Math.ceil((retryAt - Date.now()) / 1000)) : null;
-  const next = wait ? `, next WebSocket try in ${wait}s` : '';
   const text = {
     connecting: 'Connecting…',
     connected: 'Live',
-    reconnecting: `Reconnecting…${info.attempt ? ` (attempt ${info.attempt}${next})` : ''}`,
-    polling: `Offline — polling over HTTP${next}`,
-    offline: info.retrying === false ? `Offline — ${info.reason === 'unauthorized' ? 'token rejected' : 'stopped'}` : `Offline — bridge unreachable, retrying${next}`,
+    reconnecting: 'Reconnecting…',
+    polling: 'Offline — polling over HTTP',
+    offline: info.retrying === false ? `Offline — ${info.reason === 'unauthorized' ? 'token rejected' : 'stopped'}` : 'Offline — bridge unreachable, retrying',
   }[state] || state;
-  $('conn-text').textContent = text;
+  // the live region changes only with the state; the countdown ticks beside it
+  if ($('conn-text').textContent !== text) $('conn-text').textContent = text;
+  const retrying = state === 'reconnecting' || state === 'polling' || (state === 'offline' && info.retrying !== false);
+  $('conn-next').textContent = retrying && wait ? `next WebSocket try in ${wait}s` : '';
 }
 
 // ---- log viewer --------------------------------------------------------------------
