@@ -96,13 +96,17 @@ char *sb_metrics_health_json(const struct sb_metrics *m, const struct sb_hub_gau
 	struct sb_buf b;
 
 	sb_buf_init(&b);
-	sb_buf_printf(&b, "{\"mqtt\":\"%s\",\"version\":\"%s\",\"uptime_s\":%lld,"
+	sb_buf_printf(&b, "{\"mqtt\":\"%s\",\"version\":",
+		      g->mqtt_connected ? "connected" : "disconnected");
+	/* the version is build data (git describe, a vendor suffix): escape it */
+	sb_buf_json_str(&b, version, strlen(version));
+	sb_buf_printf(&b, ",\"uptime_s\":%lld,"
 		      "\"connections\":%zu,\"channels\":%zu,\"subscriptions\":%zu,"
 		      "\"mqtt_subscriptions\":%zu,\"mqtt_subscriptions_active\":%zu,\"cache_topics\":%zu,\"queue_bytes\":%zu,"
 		      "\"mqtt_reconnects\":%llu,\"messages_in\":%llu,\"messages_out\":%llu,"
 		      "\"frames_out\":%llu,\"batches\":%llu,\"conflated\":%llu,\"gaps\":%llu,"
 		      "\"slow_client_closes\":%llu,\"dropped\":%llu,\"auth_failures\":%llu}",
-		      g->mqtt_connected ? "connected" : "disconnected", version, (long long)uptime_s,
+		      (long long)uptime_s,
 		      g->clients, g->channels, g->subscriptions, g->mqtt_filters,
 		      g->mqtt_filters_active, g->cache_topics,
 		      g->queued_bytes,
