@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * test_metrics.c - unit tests for bridge/src/metrics.c: GET /metrics is
+ * valid Prometheus text (every sample preceded by its HELP and TYPE lines)
+ * carrying the counters DESIGN.md section 7 lists, each with the value of
+ * the field behind it; GET /healthz is JSON that parses.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#include "metrics.h"
+
+/* Distinct values so a swapped field shows. */
+static void fill(struct sb_metrics *m, struct sb_hub_gauges *g)
+{
+	memset(m, 0, sizeof(*m));
+	memset(g, 0, sizeof(*g));
+	m->connections_total = 101;
+	m->connections_rejected = 102;
+	m->messages_in = 103;
+	m->bytes_in = 104;
+	m->events_out = 105;
+	m->frames_out = 106;
+	m->bytes_out = 107;
+	m->batches = 108;
+	m->drop_invalid_json = 109;
+	m->drop_schema = 110;
+	m->drop_oversize = 111;
+	m->drop_unknown_topic = 112;
+	m->drop_cache_full = 113;
+	m->drop_duplicate = 114;
+	m->drop_slow_lines = 115;
+	m->drop_nomem = 116;
+	m->drop_inbound_overflow = 117;
+	m->conflated_queue = 118;
+	m->conflated_interval = 119;
+	m->gaps = 120;
+	m->slow_closes = 121;
+	m->auth_failures = 122;
+	m->client_errors = 123;
+	m->rate_limited = 124;
+	m->mqtt_connects = 5;
+	m->mqtt_disconnects = 4;
+	m->rejected_published = 125;
+	m->retained_replays_skipped = 126;
+	m->history_served = 127;
+	m->history_gaps = 128;
+	g->clients = 7;
+	g->channels = 8;
+	g->subscriptions = 9;
+	g->mqtt_filters = 10;
+	g->mqtt_filters_active = 14;
+	g->mqtt_filters_active = 14;
+	g->cache_topics = 11;
+	g->queued_bytes = 12;
+	g->history_lines = 13;
+	g->mqtt_connected = 1;
+}
+
+/* The sample line "<name> <value>" (name may carry {labels}); -1 if absent. */
+static long long sample(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (strncmp(p, name, n) == 0 && p[n] == ' ')
+			return strtoll(p + n + 1, NULL, 10);
+	}
+	return -1;
+}
+
+static int has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, line, n) == 0 && (p[n] == '\n' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+static void expect_metric(const char *text, const char *name, const char *type, long long v)
+{
+	char line[256];
+
+	snprintf(line, sizeof(line), "# TYPE %s %s", name, type);
+	if (!has_line(text, line))
+		fail_msg("no line [%s]", line);
+	snprintf(line, sizeof(line), "# HELP %s ", name);
+	if (!strstr(text, line))
+		fail_msg("no HELP for %s", name);
+	if (sample(text, name) != v)
+		fail_msg("%s = %lld, want %lld", name, sample(text, name), v);
+}
+
+static void test_prometheus_values(void **state)
+{
+	struct sb_metrics m;
+	struct sb_hub_gauges g;
+	char *t;
+	(void)state;
+
+	fill(&m, &g);
+	t = sb_metrics_prometheus(&m, &g);
+	assert_non_null(t);
+	/* DESIGN section 7: connections, subscriptions, messages in/out, frames
+	 * out, batches, drops by reason, queue bytes, MQTT reconnects, auth
+	 * failures */
+	expect_metric(t, "statusbus_connections", "gauge", 7);
+	expect_metric(t, "statusbus_connections_total", "counter", 101);
+	expect_metric(t, "statusbus_connections_rejected_total", "counter", 102);
+	expect_metric(t, "statusbus_channels", "gauge", 8);
+	expect_metric(t, "statusbus_subscriptions", "gauge", 9);
+	expect_metric(t, "statusbus_mqtt_subscriptions", "gauge", 10);
+	expect_metric(t, "statusbus_mqtt_subscriptions_active", "gauge", 14);
+	expect_metric(t, "statusbus_mqtt_subscriptions_active", "gauge", 14);
+	expect_metric(t, "statusbus_mqtt_connected", "gauge", 1);
+	expect_metric(t, "statusbus_mqtt_connects_total", "counter", 5);
+	expect_metric(t, "statusbus_mqtt_reconnects_total", "counter", 4);
+	expect_metric(t, "statusbus_mqtt_disconnects_total", "counter", 4);
+	expect_metric(t, "statusbus_retained_cache_topics", "gauge", 11);
+	expect_metric(t, "statusbus_history_lines", "gauge", 13);
+	expect_metric(t, "statusbus_queue_bytes", "gauge", 12);
+	expect_metric(t, "statusbus_messages_in_total", "counter", 103);
+	expect_metric(t, "statusbus_bytes_in_total", "counter", 104);
+	expect_metric(t, "statusbus_messages_out_total", "counter", 105);
+	expect_metric(t, "statusbus_frames_out_total", "counter", 106);
+	expect_metric(t, "statusbus_bytes_out_total", "counter", 107);
+	expect_metric(t, "statusbus_batches_total", "counter", 108);
+	expect_metric(t, "statusbus_conflated_total", "counter", 118 + 119);
+	expect_metric(t, "statusbus_gaps_total", "counter", 120 + 128);
+	expect_metric(t, "statusbus_slow_client_closes_total", "counter", 121);
+	expect_metric(t, "statusbus_auth_failures_total", "counter", 122);
+	expect_metric(t, "statusbus_client_errors_total", "counter", 123);
+	expect_metric(t, "statusbus_rejected_republished_total", "counter", 125);
+	expect_metric(t, "statusbus_retained_replays_skipped_total", "counter", 126);
+	expect_metric(t, "statusbus_history_lines_served_total", "counter", 127);
+	/* drops by reason: one family, one labelled sample per reason */
+	assert_true(has_line(t, "# TYPE statusbus_dropped_total counter"));
+	assert_non_null(strstr(t, "# HELP statusbus_dropped_total "));
+	assert_int_equal(sample(t, "statusbus_dropped_total{reason=\"invalid_json\"}"), 109);
+	assert_int_equal(sample(t, "statusbus_dropped_total{reason=\"schema\"}"), 110);
+	assert_int_equal(sample(t, "statusbus_dropped_total{reason=\"oversize\"}"), 111);
+	assert_int_equal(sample(t, "statusbus_dropped_total{reason=\"unknown_topic\"}"), 112);
+	assert_int_equal(sample(t, "statusbus_dropped_total{reason=\"cache_full\"}"), 113);
+	assert_int_equal(sample(t, "statusbus_dropped_total{reason=\"duplicate\"}"), 114);
+	assert_int_equal(sample(t, "statusbus_dropped_total{reason=\"slow_client\"}"), 115);
+	assert_int_equal(sample(t, "statusbus_dropped_total{reason=\"out_of_memory\"}"), 116);
+	assert_int_equal(sample(t, "statusbus_dropped_total{reason=\"inbound_overflow\"}"), 117);
+	assert_int_equal(sample(t, "statusbus_dropped_total{reason=\"rate_limited\"}"), 124);
+	free(t);
+}
+
+/* Exposition format 0.0.4: every line is a comment or "name[{labels}]
+ * value"; each family has one HELP and one TYPE, before its samples; the
+ * text ends with a newline. */
+static void test_prometheus_format(void **state)
+{
+	struct sb_metrics m;
+	struct sb_hub_gauges g;
+	char *t, *copy, *line, *save = NULL;
+	char typed[64][80];
+	size_t ntyped = 0;
+	(void)state;
+
+	fill(&m, &g);
+	t = sb_metrics_prometheus(&m, &g);
+	assert_non_null(t);
+	assert_true(strlen(t) > 0);
+	assert_int_equal(t[strlen(t) - 1], '\n');
+	copy = strdup(t);
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char name[80];
+		size_t n = strcspn(line, "{ ");
+		if (strncmp(line, "# HELP ", 7) == 0)
+			continue;
+		if (strncmp(line, "# TYPE ", 7) == 0) {
+			char fam[80], type[16];
+			assert_int_equal(sscanf(line + 7, "%79s %15s", fam, type), 2);
+			assert_true(strcmp(type, "counter") == 0 || strcmp(type, "gauge") == 0);
+			for (size_t i = 0; i < ntyped; i++)
+				if (strcmp(typed[i], fam) == 0)
+					fail_msg("family %s typed twice", fam);
+			assert_true(ntyped < 64);
+			snprintf(typed[ntyped++], sizeof(typed[0]), "%s", fam);
+			continue;
+		}
+		assert_int_not_equal(line[0], '#');
+		assert_true(n > 0 && n < sizeof(name));
+		memcpy(name, line, n);
+		name[n] = '\0';
+		/* metric names: [a-zA-Z_:][a-zA-Z0-9_:]* */
+		for (size_t i = 0; i < n; i++)
+			assert_true((name[i] >= 'a' && name[i] <= 'z') || name[i] == '_' ||
+				    (i && name[i] >= '0' && name[i] <= '9'));
+		{
+			size_t i;
+			for (i = 0; i < ntyped; i++)
+				if (strcmp(typed[i], name) == 0)
+					break;
+			if (i == ntyped)
+				fail_msg("sample %s before its TYPE line", name);
+		}
+		/* value: an unsigned integer after one space (after labels) */
+		{
+			const char *v = strrchr(line, ' ');
+			char *end;
+			assert_non_null(v);
+			strtoull(v + 1, &end, 10);
+			assert_true(end > v + 1 && *end == '\0');
+		}
+	}
+	assert_true(ntyped >= 20);
+	free(copy);
+	free(t);
+}
+
+static void test_reconnects_start_at_zero(void **state)
+{
+	struct sb_metrics m;
+	struct sb_hub_gauges g;
+	char *t;
+	(void)state;
+
+	memset(&m, 0, sizeof(m));
+	memset(&g, 0, sizeof(g));
+	t = sb_metrics_prometheus(&m, &g);
+	assert_non_null(t);
+	assert_int_equal(sample(t, "statusbus_mqtt_reconnects_total"), 0);   /* not -1 wrapped */
+	assert_int_equal(sample(t, "statusbus_mqtt_connected"), 0);
+	assert_int_equal(sample(t, "statusbus_dropped_total{reason=\"schema\"}"), 0);
+	free(t);
+	m.mqtt_connects = 1;
+	t = sb_metrics_prometheus(&m, &g);
+	assert_int_equal(sample(t, "statusbus_mqtt_reconnects_total"), 0);   /* first connect */
+	free(t);
+}
+
+static double num(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	if (!cJSON_IsNumber(v))
+		fail_msg("health: %s is not a number", k);
+	return v->valuedouble;
+}
+
+static void test_health_json(void **state)
+{
+	struct sb_metrics m;
+	struct sb_hub_gauges g;
+	char *t;
+	cJSON *j;
+	(void)state;
+
+	fill(&m, &g);
+	t = sb_metrics_health_json(&m, &g, "0.1.0", 3600);
+	assert_non_null(t);
+	j = cJSON_Parse(t);
+	if (!cJSON_IsObject(j))
+		fail_msg("health is not a JSON object: %s", t);
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(j, "mqtt")->valuestring, "connected");
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(j, "version")->valuestring, "0.1.0");
+	assert_int_equal(num(j, "uptime_s"), 3600);
+	assert_int_equal(num(j, "connections"), 7);
+	assert_int_equal(num(j, "channels"), 8);
+	assert_int_equal(num(j, "subscriptions"), 9);
+	assert_int_equal(num(j, "mqtt_subscriptions"), 10);
+	assert_int_equal(num(j, "mqtt_subscriptions_active"), 14);
+	assert_int_equal(num(j, "mqtt_subscriptions_active"), 14);
+	assert_int_equal(num(j, "cache_topics"), 11);
+	assert_int_equal(num(j, "queue_bytes"), 12);
+	assert_int_equal(num(j, "mqtt_reconnects"), 4);
+	assert_int_equal(num(j, "messages_in"), 103);
+	assert_int_equal(num(j, "messages_out"), 105);
+	assert_int_equal(num(j, "frames_out"), 106);
+	assert_int_equal(num(j, "batches"), 108);
+	assert_int_equal(num(j, "conflated"), 118 + 119);
+	assert_int_equal(num(j, "gaps"), 120 + 128);
+	assert_int_equal(num(j, "slow_client_closes"), 121);
+	assert_int_equal(num(j, "auth_failures"), 122);
+	assert_true(num(j, "dropped") >= 109 + 110 + 111 + 112 + 115 + 116 + 117);
+	cJSON_Delete(j);
+	free(t);
+
+	/* link down */
+	g.mqtt_connected = 0;
+	t = sb_metrics_health_json(&m, &g, "0.1.0", 0);
+	j = cJSON_Parse(t);
+	assert_non_null(j);
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(j, "mqtt")->valuestring, "disconnected");
+	cJSON_Delete(j);
+	free(t);
+}
+
+static void test_health_json_escapes_version(void **state)
+{
+	struct sb_metrics m;
+	struct sb_hub_gauges g;
+	char *t;
+	cJSON *j;
+	(void)state;
+
+	fill(&m, &g);
+	/* a version string from a build (git describe, a vendor suffix) is data */
+	t = sb_metrics_health_json(&m, &g, "1.0-rc\"1\\x", 1);
+	assert_non_null(t);
+	j = cJSON_Parse(t);
+	if (!cJSON_IsObject(j))
+		fail_msg("health is not a JSON object: %s", t);
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(j, "version")->valuestring, "1.0-rc\"1\\x");
+	cJSON_Delete(j);
+	free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_prometheus_values),
+		cmocka_unit_test(test_prometheus_format),
+		cmocka_unit_test(test_reconnects_start_at_zero),
+		cmocka_unit_test(test_health_json),
+		cmocka_unit_test(test_health_json_escapes_version),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
