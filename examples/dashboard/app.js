@@ -251,7 +251,9 @@ function renderDeploy(d) {
   if (openDeploy === d.id) btn.setAttribute('aria-current', 'true');
   btn.addEventListener('click', () => openLogs(d.id));
   const app = data.app && resources.get(`app/${data.app}`);
-  const title = el('span', 'deploy-title', app ? app.name : data.app ? String(data.app) : `deployment ${shortId(d.id)}`);
+  // the app's name when the team view knows the app, else the deployment's own id
+  const title = el('span', 'deploy-title', app ? app.name : `deployment ${shortId(d.id)}`);
+  title.title = `deployment ${d.id}${data.app ? `, app ${data.app}` : ''}`;
   const commit = data.commit ? el('code', 'deploy-commit', String(data.commit).slice(0, 10)) : null;
   const head = el('span', 'deploy-head');
   head.append(title, badge(data.status));

@@ -178,6 +178,10 @@ test('history the bridge no longer holds is shown inline as missing lines', { sk
     const seqs = await logSeqs(late);
     assert.match(String(seqs[0]), /^gap:… 200 lines missing …$/);
     assert.deepEqual(seqs.slice(1), range(201, 1200));
+    // the reader scrolls up to the start: the gap is the first thing there
+    await late.hover('#log-lines');
+    await late.mouse.wheel(0, -100_000);
+    await late.waitForSelector('#log-jump', { state: 'visible', timeout: 2000 });
     await stack.screenshot(late, 'deploy-log-gap');
     await late.close();
   });
