@@ -435,6 +435,11 @@ static void status_key(char *buf, size_t len, const char *chan, const char *topi
 	snprintf(buf, len, "%s\x1f%s", chan, topic);
 }
 
+static struct sb_frame *build_batch(struct sb_hub *h, struct chan *ch, enum sb_proto_id p,
+				    void *arg);
+static void send_trimmed(struct sb_hub *h, struct sb_client *c, struct chan *ch, void *arg,
+			 int64_t from);
+
 /* Fans one frame per protocol out to every subscriber of ch. */
 static void fanout(struct sb_hub *h, struct chan *ch, enum sb_qkind kind, const char *topic,
 		   struct sb_frame *v1, struct sb_frame *(*build)(struct sb_hub *, struct chan *,
@@ -463,6 +468,13 @@ static void fanout(struct sb_hub *h, struct chan *ch, enum sb_qkind kind, const 
 		if (kind == SB_Q_LOG && s->expect_seq) {
 			if (s1 && s1 < s->expect_seq)
 				continue;   /* the resume already sent these */
+			if (s0 && s0 < s->expect_seq && build == build_batch) {
+				/* the batch straddles what the client already has:
+				 * send it only the rest (rare: per-client work) */
+				send_trimmed(h, c, ch, arg, s->expect_seq);
+				s->expect_seq = 0;
+				continue;
+			}
 			if (s0 > s->expect_seq) {
 				struct sb_frame *g = proto_of(h, c->proto)->gap(ch->name,
 					s->expect_seq, s0 - 1, (size_t)(s0 - s->expect_seq));
@@ -513,6 +525,7 @@ static void deliver_event(struct sb_hub *h, struct chan *ch, const struct sb_kin
 	}
 	fanout(h, ch, retained || ch->ref.tmpl->delivery.mode == SB_DELIVER_CONFLATE ?
 	       SB_Q_STATUS : SB_Q_EVENT, m->topic, v1, build_event, &a, 0, 0, 1);
+	sb_frame_unref(v1);
 }
 
 /* ---- batches, conflation, history -------------------------------------------- */
@@ -532,6 +545,23 @@ static struct sb_frame *build_batch(struct sb_hub *h, struct chan *ch, enum sb_p
 }
 
 static int64_t msg_seq(const struct sb_msg *m);
+
+static void send_trimmed(struct sb_hub *h, struct sb_client *c, struct chan *ch, void *arg,
+			 int64_t from)
+{
+	struct batch_arg *a = arg, t = { a->kind, a->items, a->n };
+	struct sb_frame *f;
+
+	while (t.n && msg_seq(t.items[0]) < from) {
+		t.items++;
+		t.n--;
+	}
+	if (!t.n)
+		return;
+	f = build_batch(h, ch, c->proto, &t);
+	enqueue(h, c, SB_Q_LOG, f, ch->name, msg_seq(t.items[0]), msg_seq(t.items[t.n - 1]), t.n);
+	sb_frame_unref(f);
+}
 
 static void flush_batch(struct sb_hub *h, struct chan *ch)
 {
@@ -629,8 +659,12 @@ static void deliver_batched(struct sb_hub *h, struct chan *ch, const struct sb_k
 		ch->last_seq = seq;
 	if (d->history_lines && seq)
 		hist_add(ch, m, seq);
-	if (!ch->nsubs)
-		return;   /* lingering: history only */
+	if (!ch->nsubs) {
+		/* lingering: history only, and nobody is owed these lines */
+		if (seq)
+			ch->flushed_seq = seq;
+		return;
+	}
 	if (ch->npending && ch->pending_kind != k)
 		flush_batch(h, ch);
 	if (!ch->pending) {
@@ -821,9 +855,18 @@ void sb_hub_on_message(struct sb_hub *h, struct sb_msg *m)
 		return;
 	}
 	{
-		cJSON *doc = cJSON_ParseWithLength(m->payload, m->payload_len);
+		const char *end = NULL;
+		cJSON *doc = cJSON_ParseWithLengthOpts(m->payload, m->payload_len, &end, 0);
 		const struct sb_schema *sch = NULL;
 
+		/* the payload is spliced into frames as is: nothing may follow */
+		while (doc && end < m->payload + m->payload_len &&
+		       (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+			end++;
+		if (doc && end != m->payload + m->payload_len) {
+			cJSON_Delete(doc);
+			doc = NULL;
+		}
 		if (!doc) {
 			reject(h, m, &h->m.drop_invalid_json, "payload is not JSON");
 			return;
