@@ -95,7 +95,7 @@ static int json_error(struct lws *wsi, struct sb_http_pss *pss, unsigned int sta
 		      const char *code, const char *msg, const char *cors)
 {
 	char body[512];
-	int n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"message\":\"%s\"}", code, msg);
+	int n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"code\":\"%s\",\"message\":\"%s\"}", code, code, msg);
 
 	return respond(wsi, pss, status, "application/json", body, (size_t)n, cors, NULL, NULL);
 }

@@ -1776,7 +1776,8 @@ error:
 	sb_jwt_claims_destroy(cl);
 	sb_buf_free(&b);
 	sb_buf_init(&b);
-	sb_buf_printf(&b, "{\"error\":\"%s\",\"message\":", sb_code_name(code));
+	sb_buf_printf(&b, "{\"error\":\"%s\",\"code\":\"%s\",\"message\":", sb_code_name(code),
+		      sb_code_name(code));
 	sb_buf_json_str(&b, reason, strlen(reason));
 	sb_buf_puts(&b, "}");
 	*body = sb_buf_str(&b) ? strdup(sb_buf_str(&b)) : NULL;
