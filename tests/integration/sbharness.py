@@ -395,3 +395,130 @@ class Stack:
             if getattr(p, "proc", None) is None:
                 continue
             print(f"\n===== {p.name} (pid {p.pid}) log =====\n{p.output()}")
+
+
+# ---- a publisher in a child process ------------------------------------------
+# Floods and paced streams are published from another process so that the
+# test's asyncio receiver is never starved of the GIL by paho, and so that
+# publish -> receive latency is measured between two independent processes
+# on one clock (every payload's "ts" is the wall-clock time of its publish).
+
+PUBLISHER_SCRIPT = r'''
+import heapq, json, sys, time, uuid
+from datetime import datetime, timezone
+import paho.mqtt.client as mqtt
+
+spec = json.loads(sys.argv[1])
+
+def now_iso():
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+STATUSES = ["running", "starting", "restarting", "degraded", "unhealthy", "stopped"]
+
+def payload(s, n):
+    pad = "x" * s.get("pad", 0)
+    k = s["kind"]
+    if k == "log":
+        return {"seq": n, "ts": now_iso(), "level": "info", "stream": "stdout",
+                "msg": "line %d %s" % (n, pad)}
+    if k == "stats":
+        return {"ts": now_iso(), "cpu": float(n % 6400), "mem": {"used": n, "limit": 1 << 30}}
+    if k == "status":
+        return {"ts": now_iso(), "status": STATUSES[n % len(STATUSES)], "reason": "n=%d %s" % (n, pad)}
+    if k == "notify":
+        return {"ts": now_iso(), "title": "n=%d" % n, "level": "info", "body": pad}
+    raise ValueError(k)
+
+c = mqtt.Client(client_id="pub-" + uuid.uuid4().hex[:8], protocol=mqtt.MQTTv311)
+c.max_inflight_messages_set(65535)
+c.max_queued_messages_set(0)
+ok = []
+c.on_connect = lambda cl, u, f, rc: ok.append(rc)
+c.connect("127.0.0.1", spec["port"], keepalive=30)
+c.loop_start()
+deadline = time.monotonic() + 10
+while not ok and time.monotonic() < deadline:
+    time.sleep(0.005)
+if ok != [0]:
+    print(json.dumps({"error": "connack %r" % ok}), flush=True)
+    sys.exit(1)
+qos = spec.get("qos", 1)
+t0 = time.monotonic()
+start_wall = time.time()
+heap = []
+for i, s in enumerate(spec["streams"]):
+    if s["count"] > 0:
+        heap.append((float(s.get("start", 0.0)), i, 0))
+heapq.heapify(heap)
+infos, last, counts = [], {}, [0] * len(spec["streams"])
+while heap:
+    at, i, k = heapq.heappop(heap)
+    s = spec["streams"][i]
+    wait = t0 + at - time.monotonic()
+    if wait > 0:
+        time.sleep(wait)   # pacing of the stream, not synchronisation
+    n = s.get("first", 1) + k
+    p = payload(s, n)
+    infos.append(c.publish(s["topic"], json.dumps(p), qos=qos, retain=s.get("retain", False)))
+    last[s["topic"]] = p
+    counts[i] += 1
+    if k + 1 < s["count"]:
+        rate = s.get("rate", 0)
+        heapq.heappush(heap, (at + (1.0 / rate if rate else 0.0), i, k + 1))
+sent_wall = time.time()
+for info in infos:
+    if qos:
+        info.wait_for_publish(30)
+print(json.dumps({"counts": counts, "start": start_wall, "sent": sent_wall,
+                  "acked": time.time(), "last": last}), flush=True)
+c.loop_stop()
+c.disconnect()
+'''
+
+
+class Publisher:
+    """Publishes `streams` from a child python process (PUBLISHER_SCRIPT).
+
+    Each stream: {"kind": "log"|"stats"|"status"|"notify", "topic": T,
+    "count": N, "first": 1, "rate": msgs/s (0 = as fast as paho can),
+    "retain": bool, "pad": extra bytes, "start": seconds after the first
+    publish}.  Payloads are valid for their
+    schema; log lines carry "seq" = first..first+N-1, stats "mem.used" = n,
+    statuses "reason" = "n=<n> ...", notifications "title" = "n=<n>", and
+    every payload's "ts" is the wall-clock time it was published."""
+
+    def __init__(self, mqtt_port, streams, qos=1):
+        import sys
+        spec = {"port": mqtt_port, "qos": qos, "streams": streams}
+        self.proc = subprocess.Popen([sys.executable, "-c", PUBLISHER_SCRIPT, json.dumps(spec)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.result = None
+
+    def wait(self, timeout=60.0):
+        """Waits for every publish to be acknowledged; returns the summary
+        {"counts", "start", "sent", "acked", "last": {topic: payload}}."""
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise
+        if self.proc.returncode != 0:
+            raise RuntimeError(f"publisher exited {self.proc.returncode}:\n{out}\n{err}")
+        self.result = json.loads(out.strip().splitlines()[-1])
+        return self.result
+
+    async def wait_async(self, timeout=60.0):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self.wait, timeout)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(5)
+
+
+def ts_epoch(ts):
+    """RFC 3339 'ts' (as Publisher writes it) -> seconds since the epoch."""
+    from datetime import datetime
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()

@@ -1,0 +1,518 @@
+# SPDX-License-Identifier: MIT
+"""Flow control of statusbus-bridge (issue 4, DESIGN.md section 6) against a
+real mosquitto and a real bridge: log batching, stats conflation, a client
+that stops reading (gap + latest statuses, or 4029 past the hard bound)
+without slowing the others, resume by seq, history gaps, and the flush of
+pending batches on SIGTERM.
+
+Messages are published from a child process (sbharness.Publisher) whose
+payloads carry their publish time in "ts", so publish -> receive latency is
+measured between two processes on one clock."""
+
+import asyncio
+import contextlib
+import json
+import math
+import signal
+import socket
+import time
+
+import pytest
+import websockets
+
+import sbharness
+from sbharness import Publisher, Ws, new_uuid, ts_epoch, wait_for
+
+# examples/bridge.json names mqtt.password_file; the harness drops username
+# and password but not password_file.  The test broker is anonymous.
+BASE_OVERRIDES = {"mqtt": {"password_file": None}}
+
+LOGS_TEMPLATE = "deploy.{deploy:uuid}.logs"
+SHIPPED_LOGS = next(c for c in sbharness.shipped_config()["channels"]
+                    if c["name"] == LOGS_TEMPLATE)["delivery"]
+
+
+def merged(overrides):
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in BASE_OVERRIDES.items()}
+    for k, v in (overrides or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = dict(out[k], **v)
+        else:
+            out[k] = v
+    return out
+
+
+def channels_with_logs_delivery(**delivery):
+    """The shipped channel map with the logs channel's delivery changed."""
+    chans = json.loads(json.dumps(sbharness.shipped_config()["channels"]))
+    for c in chans:
+        if c["name"] == LOGS_TEMPLATE:
+            c["delivery"] = dict(c["delivery"], **delivery)
+    return chans
+
+
+@pytest.fixture
+def start(stack_factory):
+    return lambda overrides=None, **kw: stack_factory(bridge_overrides=merged(overrides), **kw)
+
+
+@pytest.fixture
+def stack(start):
+    return start()
+
+
+def run(coro, timeout=120):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def announce_deploy(m, team="42"):
+    """Publishes the retained deploy status that makes deploy.<uuid>.logs
+    known (DESIGN 4); returns the uuid."""
+    d = new_uuid()
+    m.publish(f"team/{team}/deploy/{d}/status",
+              {"ts": "2024-06-01T12:00:00Z", "status": "running", "progress": 10,
+               "step": "Building image"}, retain=True)
+    return d
+
+
+def log_stream(deploy, count, rate=0, first=1, pad=40, start=0.0):
+    return {"kind": "log", "topic": f"deploy/{deploy}/logs", "count": count, "rate": rate,
+            "first": first, "pad": pad, "start": start}
+
+
+class Collector:
+    """Reads every frame of a Ws in a background task, stamping receipt
+    time; `until` waits (with a deadline) for a condition on what arrived."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.items = []            # (wall time received, frame)
+        self.close = None          # (code, reason) once closed
+        self._changed = asyncio.Event()
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self):
+        try:
+            async for raw in self.ws.conn:
+                self.items.append((time.time(), json.loads(raw)))
+                self._changed.set()
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.close = (self.ws.conn.close_code, self.ws.conn.close_reason)
+            self._changed.set()
+
+    async def until(self, pred, timeout, what):
+        deadline = time.monotonic() + timeout
+        while not pred():
+            left = deadline - time.monotonic()
+            if left <= 0 or (self.close and not pred()):
+                raise AssertionError(f"{what}: not reached within {timeout}s (closed: "
+                                     f"{self.close}); last frames: "
+                                     f"{[f for _, f in self.items[-3:]]}")
+            self._changed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), left)
+
+    def lines(self, channel):
+        """[("line", seq, t_received, event) | ("gap", from, to, t_received)]"""
+        out = []
+        for t, f in self.items:
+            if f.get("channel") != channel:
+                continue
+            if f.get("op") == "batch":
+                assert f["event"] == "deploy.log", f
+                out.extend(("line", e["seq"], t, e) for e in f["events"])
+            elif f.get("op") == "event" and f.get("event") == "deploy.log":
+                out.append(("line", f["data"]["seq"], t, f["data"]))
+            elif f.get("op") == "gap":
+                out.append(("gap", f["from"], f["to"], t))
+        return out
+
+    def seqs(self, channel):
+        return [x[1] for x in self.lines(channel) if x[0] == "line"]
+
+    def frames(self, op, channel=None):
+        return [f for _, f in self.items if f.get("op") == op and
+                (channel is None or f.get("channel") == channel)]
+
+    async def stop(self):
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ws.close(), 5)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.task, 5)
+
+
+def assert_covers(items, first, last):
+    """Every seq first..last arrives exactly once, in order, either as a line
+    or inside exactly one gap whose from/to join the lines around it."""
+    nxt = first
+    for it in items:
+        if it[0] == "line":
+            assert it[1] == nxt, f"expected seq {nxt}, got line {it[1]}"
+            nxt += 1
+        else:
+            assert it[1] == nxt and it[2] >= it[1], f"expected gap from {nxt}, got {it[:3]}"
+            nxt = it[2] + 1
+    assert nxt == last + 1, f"ended at {nxt - 1}, expected {last}"
+
+
+def pct(values, p):
+    v = sorted(values)
+    return v[min(len(v) - 1, max(0, math.ceil(p / 100 * len(v)) - 1))]
+
+
+def latencies(items):
+    return [t - ts_epoch(e["ts"]) for kind, _, t, e in (x for x in items if x[0] == "line")]
+
+
+# ---- batching ----------------------------------------------------------------------
+
+MAX_DELAY = SHIPPED_LOGS["max_delay_ms"] / 1000.0
+LATENCY_MARGIN = 0.15    # scheduling on a loaded 2-core CI machine
+
+
+def test_log_flood_is_batched_in_order_within_max_delay(stack):
+    m = stack.mqtt()
+    deploy = announce_deploy(m)
+    channel = f"deploy.{deploy}.logs"
+    n = 1000
+
+    async def body():
+        w = await Ws.connect(stack.bridge.url)
+        ack = await w.sub(channel)
+        assert ack["op"] == "ack", ack
+        c = Collector(w)
+        try:
+            pub = Publisher(stack.mosq.port, [log_stream(deploy, n)])
+            await c.until(lambda: n in c.seqs(channel), 30, f"line {n}")
+            res = await pub.wait_async()
+            items = c.lines(channel)
+            assert c.seqs(channel) == list(range(1, n + 1))
+            assert not [i for i in items if i[0] == "gap"], "gap on a fast client"
+            batches = c.frames("batch", channel)
+            lat = latencies(items)
+            print(f"\n{n} lines published in {res['sent'] - res['start']:.3f}s arrived in "
+                  f"{len(batches)} frames; latency p50 {pct(lat, 50) * 1000:.1f} ms, "
+                  f"p99 {pct(lat, 99) * 1000:.1f} ms, max {max(lat) * 1000:.1f} ms")
+            assert len(batches) <= math.ceil(n / SHIPPED_LOGS["max_events"]) * 1.1, len(batches)
+            assert max(lat) <= MAX_DELAY + LATENCY_MARGIN, \
+                f"a line took {max(lat) * 1000:.0f} ms (max_delay_ms {MAX_DELAY * 1000:.0f})"
+        finally:
+            await c.stop()
+    run(body())
+
+
+def test_stats_are_conflated_per_topic_and_the_last_value_wins(stack):
+    apps = [new_uuid(), new_uuid()]
+    topics = [f"team/42/app/{a}/stats" for a in apps]
+    per_topic, rate = 400, 200
+    interval = next(c for c in sbharness.shipped_config()["channels"]
+                    if c["name"] == "team.{team}.stats")["delivery"]["interval_ms"] / 1000.0
+
+    async def body():
+        w = await Ws.connect(stack.bridge.url)
+        await w.sub("team.42.stats")
+        c = Collector(w)
+        try:
+            pub = Publisher(stack.mosq.port, [
+                {"kind": "stats", "topic": t, "count": per_topic, "rate": rate} for t in topics])
+            res = await pub.wait_async()
+
+            def last_used(t):
+                evs = [f for f in c.frames("event", "team.42.stats") if f["topic"] == t]
+                return evs[-1]["data"]["mem"]["used"] if evs else None
+            await c.until(lambda: all(last_used(t) == per_topic for t in topics), 10,
+                          "the last value of every topic")
+            duration = res["sent"] - res["start"]
+            for t in topics:
+                evs = [f for f in c.frames("event", "team.42.stats") if f["topic"] == t]
+                used = [e["data"]["mem"]["used"] for e in evs]
+                assert used == sorted(used) and len(set(used)) == len(used), used
+                assert all(e["event"] == "app.stats" and e["retained"] is False for e in evs)
+                assert evs[-1]["data"] == res["last"][t]
+                print(f"{t}: {per_topic} published in {duration:.2f}s, {len(evs)} delivered")
+                # one flush per interval (4/s at 250 ms), plus the trailing one
+                assert len(evs) <= duration / interval + 2, (len(evs), duration)
+                assert len(evs) >= 2, "conflation must still deliver during the flood"
+            conflated = stack.bridge.metrics()["statusbus_conflated_total"]
+            assert conflated >= 2 * per_topic - sum(
+                len([f for f in c.frames("event") if f["topic"] == t]) for t in topics)
+        finally:
+            await c.stop()
+    run(body())
+
+
+# ---- a client that stops reading ------------------------------------------------
+
+STALL_LINES, STALL_RATE, STALL_PAD = 3000, 1000, 1000   # 3 MB in 3 s
+
+
+async def stalled_client(bridge):
+    """A client with a tiny receive buffer whose reading we can pause."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", bridge.port))
+    return await Ws.connect(bridge.url, sock=sock)
+
+
+def metric(bridge, name):
+    return bridge.metrics().get(name, 0.0)
+
+
+SLOW_DROPS = 'statusbus_dropped_total{reason="slow_client"}'
+
+
+async def flow_phase(stack, m, status_streams, with_stalled):
+    """Runs one flow (3000 log lines of 1 KB at 1000/s plus the status
+    streams of a fresh team) to a reading client A, and with_stalled: to a
+    client B that stops reading after subscribing.  Each phase uses its own
+    team so that no snapshot of an earlier phase fills the queues.  Returns
+    (A's collector, B's ws or None, publisher result, logs channel, status
+    channel, status topics)."""
+    deploy = announce_deploy(m)
+    channel = f"deploy.{deploy}.logs"
+    team = f"t{new_uuid()[:8]}"
+    status_channel = f"team.{team}"
+    a = await Ws.connect(stack.bridge.url)
+    for ch in (channel, status_channel):
+        assert (await a.sub(ch))["op"] == "ack"
+    ca = Collector(a)
+    b = None
+    if with_stalled:
+        b = await stalled_client(stack.bridge)
+        for ch in (channel, status_channel):
+            assert (await b.sub(ch))["op"] == "ack"
+        b.conn.transport.pause_reading()
+    streams = [log_stream(deploy, STALL_LINES, STALL_RATE, pad=STALL_PAD)] + status_streams(team)
+    pub = Publisher(stack.mosq.port, streams)
+    await ca.until(lambda: STALL_LINES in ca.seqs(channel), 60, "A's last line")
+    res = await pub.wait_async()
+    topics = [s["topic"] for s in streams[1:]]
+    await ca.until(lambda: all(
+        any(f["topic"] == t and f["data"] == res["last"][t]
+            for f in ca.frames("event", status_channel))
+        for t in topics), 10, "A's latest statuses")
+    return ca, b, res, channel, status_channel, topics
+
+
+def a_p95(ca, channel):
+    items = ca.lines(channel)
+    assert [x[1] for x in items if x[0] == "line"] == list(range(1, STALL_LINES + 1)), \
+        "the reading client lost lines"
+    return pct(latencies(items), 95)
+
+
+def gap_statuses(team):
+    """5 status topics, 15 updates each over the 3 s of the flow."""
+    return [{"kind": "status", "topic": f"team/{team}/app/{new_uuid()}/status", "count": 15,
+             "rate": 5, "retain": True, "pad": 200} for _ in range(5)]
+
+
+def many_statuses(team):
+    """300 distinct status topics of ~1 KB, 100/s: more than the hard bound
+    of statuses, which are never dropped, only conflated."""
+    return [{"kind": "status", "topic": f"team/{team}/app/{new_uuid()}/status", "count": 1,
+             "retain": True, "pad": 900, "start": i / 100.0} for i in range(300)]
+
+
+def test_stalled_client_gets_a_gap_and_latest_statuses_without_slowing_others(start):
+    s = start({"limits": {"send_queue_bytes": 65536, "send_queue_hard_bytes": 16 << 20}})
+    m = s.mqtt()
+
+    async def body():
+        ca, _, _, channel, _, _ = await flow_phase(s, m, gap_statuses, with_stalled=False)
+        base = a_p95(ca, channel)
+        await ca.stop()
+
+        before = s.bridge.metrics()
+        ca, b, res, channel, status_channel, topics = await flow_phase(
+            s, m, gap_statuses, with_stalled=True)
+        stalled = a_p95(ca, channel)
+        print(f"\nreading client p95 latency: {base * 1000:.1f} ms alone, "
+              f"{stalled * 1000:.1f} ms beside a stalled client")
+        assert stalled < 3 * base + 0.05, (base, stalled)
+        await ca.stop()
+
+        wait_for(lambda: metric(s.bridge, SLOW_DROPS) > before.get(SLOW_DROPS, 0), 10,
+                 what="slow-client drops counted")
+        b.conn.transport.resume_reading()
+        cb = Collector(b)
+        try:
+            def done():
+                evs = cb.frames("event", status_channel)
+                return STALL_LINES in cb.seqs(channel) and all(
+                    any(f["topic"] == t and f["data"] == res["last"][t] for f in evs)
+                    for t in topics)
+            await cb.until(done, 30, "B's last line and latest statuses")
+            items = cb.lines(channel)
+            gaps = [i for i in items if i[0] == "gap"]
+            assert gaps, "lines were dropped but no gap was sent"
+            assert_covers(items, 1, STALL_LINES)
+            print(f"stalled client: {len(cb.seqs(channel))} lines, gaps "
+                  f"{[(g[1], g[2]) for g in gaps]}")
+            # per topic, statuses come in order and end with the latest
+            for t in topics:
+                ns = [int(f["data"]["reason"].split()[0][2:])
+                      for f in cb.frames("event", status_channel) if f["topic"] == t]
+                assert ns == sorted(ns) and ns[-1] == 15, (t, ns)
+        finally:
+            await cb.stop()
+        after = s.bridge.metrics()
+        for name in (SLOW_DROPS, "statusbus_gaps_total", "statusbus_conflated_total"):
+            assert after[name] > before.get(name, 0), (name, before.get(name), after[name])
+        assert after["statusbus_slow_client_closes_total"] == \
+            before["statusbus_slow_client_closes_total"]
+    run(body(), 180)
+
+
+def test_stalled_client_past_the_hard_bound_is_closed_4029_without_slowing_others(start):
+    s = start({"limits": {"send_queue_bytes": 16384, "send_queue_hard_bytes": 32768}})
+    m = s.mqtt()
+
+    async def body():
+        ca, _, _, channel, _, _ = await flow_phase(s, m, many_statuses, with_stalled=False)
+        base = a_p95(ca, channel)
+        await ca.stop()
+
+        closes = metric(s.bridge, "statusbus_slow_client_closes_total")
+        ca, b, _, channel, _, _ = await flow_phase(s, m, many_statuses, with_stalled=True)
+        stalled = a_p95(ca, channel)
+        print(f"\nreading client p95 latency: {base * 1000:.1f} ms alone, "
+              f"{stalled * 1000:.1f} ms beside a client closed for slowness")
+        assert stalled < 3 * base + 0.05, (base, stalled)
+        await ca.stop()
+
+        wait_for(lambda: metric(s.bridge, "statusbus_slow_client_closes_total") > closes, 10,
+                 what="slow-client close counted")
+        b.conn.transport.resume_reading()
+        code, reason = await b.closed(10)
+        assert code == 4029, (code, reason)
+    run(body(), 180)
+
+
+# ---- resume ---------------------------------------------------------------------------
+
+def test_resume_with_since_gets_exactly_the_missing_lines(stack):
+    m = stack.mqtt()
+    deploy = announce_deploy(m)
+    channel = f"deploy.{deploy}.logs"
+    n = 600
+
+    async def body():
+        w1 = await Ws.connect(stack.bridge.url)
+        await w1.sub(channel)
+        c1 = Collector(w1)
+        pub = Publisher(stack.mosq.port, [log_stream(deploy, n, rate=600)])
+        await c1.until(lambda: any(x >= 150 for x in c1.seqs(channel)), 20, "line 150")
+        await c1.stop()
+        seen = c1.seqs(channel)
+        last = seen[-1]
+        assert seen == list(range(1, last + 1))
+
+        w2 = await Ws.connect(stack.bridge.url)
+        mid_stream = pub.proc.poll() is None
+        ack = await w2.sub(channel, since=last)
+        assert ack["op"] == "ack" and ack.get("recovered") is True, ack
+        c2 = Collector(w2)
+        try:
+            await c2.until(lambda: n in c2.seqs(channel), 20, f"line {n}")
+            await pub.wait_async()
+            items = c2.lines(channel)
+            assert not [i for i in items if i[0] == "gap"], items[:3]
+            assert c2.seqs(channel) == list(range(last + 1, n + 1))
+            print(f"\nresumed after line {last} ({'while' if mid_stream else 'after'} "
+                  f"the job was publishing)")
+        finally:
+            await c2.stop()
+    run(body())
+
+
+def test_resume_past_small_history_gets_one_gap_then_history_then_live(start):
+    hist = 50
+    s = start({"channels": channels_with_logs_delivery(history_lines=hist)})
+    m = s.mqtt()
+    deploy = announce_deploy(m)
+    channel = f"deploy.{deploy}.logs"
+
+    async def body():
+        w1 = await Ws.connect(s.bridge.url)
+        await w1.sub(channel)
+        c1 = Collector(w1)
+        Publisher(s.mosq.port, [log_stream(deploy, 50)]).wait()
+        await c1.until(lambda: 50 in c1.seqs(channel), 10, "line 50")
+        await c1.stop()
+        assert c1.seqs(channel) == list(range(1, 51))
+
+        # 250 more lines while nobody listens; history keeps the last 50
+        Publisher(s.mosq.port, [log_stream(deploy, 250, first=51)]).wait()
+
+        def history_last():
+            st, body = s.bridge.get(f"/v1/history?channel={channel}&since=0")
+            return st == 200 and json.loads(body).get("last_seq") == 300
+        wait_for(history_last, 10, what="the bridge has line 300")
+
+        w2 = await Ws.connect(s.bridge.url)
+        ack = await w2.sub(channel, since=50)
+        assert ack["op"] == "ack" and ack.get("recovered") is False, ack
+        c2 = Collector(w2)
+        try:
+            live = Publisher(s.mosq.port, [log_stream(deploy, 50, rate=100, first=301)])
+            await c2.until(lambda: 350 in c2.seqs(channel), 20, "live line 350")
+            live.wait()
+            items = c2.lines(channel)
+            gaps = [i for i in items if i[0] == "gap"]
+            assert [(g[1], g[2]) for g in gaps] == [(51, 300 - hist)], gaps
+            assert items[0][0] == "gap", items[:2]
+            assert c2.seqs(channel) == list(range(301 - hist, 351))
+            assert_covers(items, 51, 350)
+        finally:
+            await c2.stop()
+    run(body())
+
+
+# ---- shutdown ----------------------------------------------------------------------------
+
+def test_sigterm_flushes_the_pending_batch_before_closing_1001(start):
+    s = start({"channels": channels_with_logs_delivery(max_events=1000, max_delay_ms=30000)})
+    m = s.mqtt()
+    deploy = announce_deploy(m)
+    channel = f"deploy.{deploy}.logs"
+
+    async def body():
+        w = await Ws.connect(s.bridge.url)
+        await w.sub(channel)
+        c = Collector(w)
+        base = metric(s.bridge, "statusbus_messages_in_total")
+        Publisher(s.mosq.port, [log_stream(deploy, 7)]).wait()
+        wait_for(lambda: metric(s.bridge, "statusbus_messages_in_total") >= base + 7, 10,
+                 what="the bridge received the 7 lines")
+        assert c.seqs(channel) == [], "batch flushed before its deadline"
+        s.bridge.send_signal(signal.SIGTERM)
+        await c.until(lambda: c.close is not None, 10, "close")
+        assert c.seqs(channel) == list(range(1, 8))
+        assert c.close[0] == 1001, c.close
+    run(body())
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bridge bug: SIGSEGV at exit when a logs channel still lingers for resume: main.c "
+    "destroys the MQTT link before the hub, and sb_hub_destroy -> chan_free -> "
+    "filter_unref -> sb_mqtt_link_unsubscribe calls MQTTAsync_isConnected on the freed "
+    "client"))
+def test_sigterm_exits_0_while_a_logs_channel_keeps_history(stack):
+    m = stack.mqtt()
+    deploy = announce_deploy(m)
+    channel = f"deploy.{deploy}.logs"
+
+    async def body():
+        w = await Ws.connect(stack.bridge.url)
+        await w.sub(channel)
+        c = Collector(w)
+        Publisher(stack.mosq.port, [log_stream(deploy, 3)]).wait()
+        await c.until(lambda: 3 in c.seqs(channel), 10, "line 3")
+        stack.bridge.send_signal(signal.SIGTERM)
+        await c.until(lambda: c.close is not None, 10, "close")
+        assert c.close[0] == 1001, c.close
+    run(body())
+    assert stack.bridge.proc.wait(10) == 0, stack.bridge.output()
