@@ -38,6 +38,20 @@ static int json_int64(const cJSON *v, int64_t *out)
 	return 1;
 }
 
+/* 1 when a JSON text holds the escape \u0000 inside a string (a
+ * backslash-escaped backslash before "u0000" does not count). */
+static int has_escaped_nul(const char *d, size_t len)
+{
+	for (size_t i = 0; i + 5 < len; i++) {
+		if (d[i] != '\\')
+			continue;
+		if (d[i + 1] == 'u' && memcmp(d + i + 2, "0000", 4) == 0)
+			return 1;
+		i++;   /* skip the escaped character */
+	}
+	return 0;
+}
+
 enum sb_err sb_proto_parse(const char *data, size_t len, struct sb_req *out,
 			   int *has_id_out, int64_t *id_out, char *reason, size_t reasonlen)
 {
@@ -75,6 +89,12 @@ enum sb_err sb_proto_parse(const char *data, size_t len, struct sb_req *out,
 		out->has_id = 1;
 		*has_id_out = 1;
 		*id_out = out->id;
+	}
+	/* cJSON cuts strings at an escaped NUL, so "team.42\u0000x" would
+	 * silently become "team.42": no field of the protocol may hold one */
+	if (has_escaped_nul(data, len)) {
+		snprintf(reason, reasonlen, "NUL (\\u0000) is not allowed in any field");
+		goto bad;
 	}
 	op = cJSON_GetObjectItemCaseSensitive(root, "op");
 	if (!cJSON_IsString(op)) {
