@@ -459,7 +459,8 @@ while heap:
         time.sleep(wait)   # pacing of the stream, not synchronisation
     n = s.get("first", 1) + k
     p = payload(s, n)
-    infos.append(c.publish(s["topic"], json.dumps(p), qos=qos, retain=s.get("retain", False)))
+    infos.append(c.publish(s["topic"], json.dumps(p, separators=(",", ":")), qos=qos,
+                           retain=s.get("retain", False)))
     last[s["topic"]] = p
     counts[i] += 1
     if k + 1 < s["count"]:

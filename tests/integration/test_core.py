@@ -25,34 +25,14 @@ import websockets
 import sbharness
 from sbharness import Publisher, Ws, new_uuid, status_payload, wait_for
 
-# examples/bridge.json names mqtt.password_file; the harness drops username
-# and password but not password_file, and the bridge (rightly) refuses a
-# missing file.  The test broker is anonymous: no password file.
-BASE_OVERRIDES = {"mqtt": {"password_file": None}}
-
 TEAM_FILTERS = next(c for c in sbharness.shipped_config()["channels"]
                     if c["name"] == "team.{team}")["topics"]
-
-
-def merged(overrides):
-    out = {k: dict(v) if isinstance(v, dict) else v for k, v in BASE_OVERRIDES.items()}
-    for k, v in (overrides or {}).items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = dict(out[k], **v)
-        else:
-            out[k] = v
-    return out
 
 
 @pytest.fixture
 def start(stack_factory):
     """start(overrides=None, **kw) -> a started Stack (broker + bridge)."""
-    return lambda overrides=None, **kw: stack_factory(bridge_overrides=merged(overrides), **kw)
-
-
-@pytest.fixture
-def stack(start):
-    return start()
+    return lambda overrides=None, **kw: stack_factory(bridge_overrides=overrides, **kw)
 
 
 def run(coro, timeout=90):

@@ -23,23 +23,9 @@ import websockets
 import sbharness
 from sbharness import Publisher, Ws, new_uuid, ts_epoch, wait_for
 
-# examples/bridge.json names mqtt.password_file; the harness drops username
-# and password but not password_file.  The test broker is anonymous.
-BASE_OVERRIDES = {"mqtt": {"password_file": None}}
-
 LOGS_TEMPLATE = "deploy.{deploy:uuid}.logs"
 SHIPPED_LOGS = next(c for c in sbharness.shipped_config()["channels"]
                     if c["name"] == LOGS_TEMPLATE)["delivery"]
-
-
-def merged(overrides):
-    out = {k: dict(v) if isinstance(v, dict) else v for k, v in BASE_OVERRIDES.items()}
-    for k, v in (overrides or {}).items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = dict(out[k], **v)
-        else:
-            out[k] = v
-    return out
 
 
 def channels_with_logs_delivery(**delivery):
@@ -53,12 +39,7 @@ def channels_with_logs_delivery(**delivery):
 
 @pytest.fixture
 def start(stack_factory):
-    return lambda overrides=None, **kw: stack_factory(bridge_overrides=merged(overrides), **kw)
-
-
-@pytest.fixture
-def stack(start):
-    return start()
+    return lambda overrides=None, **kw: stack_factory(bridge_overrides=overrides, **kw)
 
 
 def run(coro, timeout=120):
