@@ -16,6 +16,7 @@
 #include <libwebsockets.h>
 
 #include "http_pss.h"
+#include "pusher.h"
 
 _Static_assert(LWS_PRE <= SB_FRAME_PRE, "frame headroom must fit LWS_PRE");
 
@@ -147,8 +148,50 @@ static void close_with(struct lws *wsi, int code, const char *reason)
 	lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
 }
 
+/* ---- Pusher on /app/<key> (pusher.c decides; this only carries) -------------- */
+
+static struct sb_pusher *pusher;   /* NULL unless the config has "pusher" */
+
+/* Pusher clients get Pusher's close codes (4200 reconnect, 4100 back off...). */
+static int close_code_for(struct lws *wsi, const struct pss *pss, int code, const char **reason)
+{
+	if (pss->kind != CONN_PUSHER)
+		return code;
+	return sb_pusher_close_code(lws_get_opaque_user_data(wsi), code, reason);
+}
+
+static void pusher_arm(struct lws *wsi, int64_t ms)
+{
+	if (ms >= 0)
+		lws_set_timer_usecs(wsi, (lws_usec_t)ms * LWS_US_PER_MS);
+}
+
+/* Checks the key and ?protocol=, queues connection_established or
+ * pusher:error (pusher.c), and starts the activity check. */
+static int pusher_established(struct sb_server *srv, struct lws *wsi, struct pss *pss)
+{
+	char uri[512], args[128];
+	const char *protocol;
+	struct sb_pusher_conn *pc;
+
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
+		uri[0] = '\0';
+	protocol = lws_get_urlarg_by_name(wsi, "protocol=", args, sizeof(args));
+	pc = pusher ? sb_pusher_open(pusher, pss->client, uri, protocol) : NULL;
+	if (!pc) {
+		sb_hub_client_gone(srv->hub, pss->client);
+		pss->client = NULL;
+		close_with(wsi, SB_PUSHER_CLOSE_OVER_CAPACITY, "out of memory");
+		return -1;
+	}
+	lws_set_opaque_user_data(wsi, pc);
+	pusher_arm(wsi, sb_pusher_timer(pc, sb_now_ms()));
+	return 0;
+}
+
 static int ws_receive(struct sb_server *srv, struct lws *wsi, struct pss *pss, void *in, size_t len)
 {
+	const char *why;
 	size_t max = (size_t)srv->cfg->max_frame_bytes;
 
 	if (lws_is_first_fragment(wsi)) {
@@ -158,7 +201,8 @@ static int ws_receive(struct sb_server *srv, struct lws *wsi, struct pss *pss, v
 	if (pss->rxlen + len > max) {
 		sb_log(SB_LOG_INFO, "client %s: frame over %zu bytes, closing 4009",
 		       sb_client_session(pss->client), max);
-		close_with(wsi, SB_CLOSE_TOO_LARGE, "frame too large");
+		why = "frame too large";
+		close_with(wsi, close_code_for(wsi, pss, SB_CLOSE_TOO_LARGE, &why), why);
 		return -1;
 	}
 	if (!pss->rx) {
@@ -171,11 +215,15 @@ static int ws_receive(struct sb_server *srv, struct lws *wsi, struct pss *pss, v
 	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
 		return 0;
 	if (pss->rx_binary) {
-		close_with(wsi, SB_CLOSE_PROTOCOL, "binary frames are not part of statusbus.v1");
+		why = "binary frames are not part of statusbus.v1";
+		close_with(wsi, close_code_for(wsi, pss, SB_CLOSE_PROTOCOL, &why), why);
 		return -1;
 	}
 	pss->rx[pss->rxlen] = '\0';
-	sb_hub_client_frame(srv->hub, pss->client, pss->rx, pss->rxlen);
+	if (pss->kind == CONN_PUSHER)
+		sb_pusher_frame(lws_get_opaque_user_data(wsi), pss->rx, pss->rxlen);
+	else
+		sb_hub_client_frame(srv->hub, pss->client, pss->rx, pss->rxlen);
 	pss->rxlen = 0;
 	return 0;
 }
@@ -199,6 +247,7 @@ static int ws_writeable(struct sb_server *srv, struct lws *wsi, struct pss *pss)
 	}
 	code = sb_client_close_code(pss->client, &reason);
 	if (code) {
+		code = close_code_for(wsi, pss, code, &reason);
 		close_with(wsi, code, reason);
 		return -1;
 	}
@@ -234,9 +283,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		pss->client = sb_hub_client_new(srv->hub, kind == CONN_PUSHER ? SB_PROTO_PUSHER :
 						SB_PROTO_V1, wsi);
 		if (!pss->client) {
-			close_with(wsi, SB_CLOSE_LIMIT, "too many connections");
+			close_with(wsi, kind == CONN_PUSHER ? SB_PUSHER_CLOSE_OVER_CAPACITY : SB_CLOSE_LIMIT,
+				   "too many connections");
 			return -1;
 		}
+		if (kind == CONN_PUSHER)
+			return pusher_established(srv, wsi, pss);
 		return 0;
 
 	case LWS_CALLBACK_RECEIVE:
@@ -250,12 +302,22 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_CLOSED:
 		if (!pss)
 			return 0;
+		if (pss->kind == CONN_PUSHER) {
+			sb_pusher_conn_gone(lws_get_opaque_user_data(wsi));
+			lws_set_opaque_user_data(wsi, NULL);
+		}
 		if (pss->client) {
 			sb_hub_client_gone(srv->hub, pss->client);
 			pss->client = NULL;
 		}
 		free(pss->rx);
 		pss->rx = NULL;
+		return 0;
+
+	case LWS_CALLBACK_TIMER:
+		/* Pusher's activity check: pusher:ping, then 4201 */
+		if (pss && pss->kind == CONN_PUSHER)
+			pusher_arm(wsi, sb_pusher_timer(lws_get_opaque_user_data(wsi), sb_now_ms()));
 		return 0;
 
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
@@ -362,6 +424,8 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 		return SB_ERR_NOMEM;
 	t->srv = srv;
 	hk->srv = srv;
+	if (cfg->pusher_enabled && !pusher && sb_pusher_create(&pusher, srv->hub, cfg) != SB_OK)
+		return SB_ERR_NOMEM;
 	srv->ctx = lws_create_context(&info);
 	if (!srv->ctx) {
 		snprintf(err, errlen, "listen: cannot listen on %s:%d (in use, or bad TLS files?)",
@@ -404,6 +468,8 @@ void sb_server_destroy(struct sb_server *srv)
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx);
 	srv->ctx = NULL;
+	sb_pusher_destroy(pusher);   /* after the context: its connections are gone */
+	pusher = NULL;
 	free(srv->timer);
 	free(srv->housekeeping);
 	srv->timer = srv->housekeeping = NULL;

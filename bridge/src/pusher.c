@@ -1,0 +1,970 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * pusher.c - Pusher Channels protocol 7 on top of the hub (see pusher.h).
+ *
+ * Channel names.  The hub keys channels by their statusbus name and builds
+ * one frame per channel fan-out for each encoder in use, but every Pusher
+ * subscriber must see the name it subscribed with ("private-team.42" and
+ * "private-cache-team.42" are two channels to pusher-js).  With a hub that
+ * carries the encoder per subscription (SB_HUB_SUB_ENCODING, hub.h) each
+ * name form is an encoder of its own: still one frame per form and fan-out,
+ * no per-client JSON.  A hub without it has a single Pusher encoder, so each
+ * statusbus channel then has exactly one Pusher name - "public.<p>" as is,
+ * everything else "private-<c>" - and the other forms are refused with
+ * subscription_error 501 rather than delivered under a name the client
+ * does not know.
+ *
+ * Trust is per subscription: a valid signature makes the client trusted for
+ * the one sb_hub_subscribe() call it authorizes, never for the next.
+ */
+#include "pusher.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "chanmap.h"
+#include "dict.h"
+#include "proto.h"
+
+/* the longest prefix plus the longest statusbus name */
+#define NAME_MAX_LEN (sizeof("private-cache-") - 1 + SB_CHAN_MAX_NAME)
+
+static const char *const prefixes[] = { "", "private-", "private-cache-", "cache-" };
+
+/* Subscribers of one private Pusher channel name on this bridge, for
+ * client events. */
+struct relay_set {
+	struct sb_pusher_conn **v;
+	size_t n, cap;
+};
+
+struct sb_pusher {
+	struct sb_hub *hub;
+	const struct sb_config *cfg;
+	int64_t (*now_ms)(void);
+	struct sb_dict *relay;       /* private channel name -> struct relay_set */
+	size_t nconns;
+	struct sb_pusher_stats st;
+};
+
+struct sb_pusher_conn {
+	struct sb_pusher *p;
+	struct sb_client *c;
+	char socket_id[SB_PUSHER_SOCKET_ID_MAX];
+	struct sb_dict *subs;        /* Pusher channel name -> (intptr_t)(form + 1) */
+	int open;                    /* handshake accepted */
+	int64_t last_rx_ms;          /* last frame from the client */
+	int64_t ping_sent_ms;        /* our unanswered pusher:ping, 0 = none */
+	double tokens, ce_tokens;    /* frames, client events */
+	int64_t tokens_ms, ce_ms;
+	int close_code;              /* set when this module closes it */
+	char close_reason[96];
+};
+
+static int64_t now_of(const struct sb_pusher *p)
+{
+	return p->now_ms ? p->now_ms() : sb_now_ms();
+}
+
+/* ---- names, socket ids, signatures ---------------------------------------- */
+
+enum sb_pusher_name sb_pusher_name_parse(const char *name, const char **base)
+{
+	*base = name;
+	if (strncmp(name, "presence-", 9) == 0 || strncmp(name, "private-encrypted-", 18) == 0)
+		return SB_PUSHER_UNSUPPORTED;
+	if (strncmp(name, "private-cache-", 14) == 0) {
+		*base = name + 14;
+		return SB_PUSHER_PRIVATE_CACHE;
+	}
+	if (strncmp(name, "private-", 8) == 0) {
+		*base = name + 8;
+		return SB_PUSHER_PRIVATE;
+	}
+	if (strncmp(name, "cache-", 6) == 0) {
+		*base = name + 6;
+		return SB_PUSHER_CACHE;
+	}
+	return SB_PUSHER_PUBLIC;
+}
+
+const char *sb_pusher_name_prefix(enum sb_pusher_name form)
+{
+	return (size_t)form < SB_ARRAY_LEN(prefixes) ? prefixes[form] : "";
+}
+
+static int is_private(enum sb_pusher_name form)
+{
+	return form == SB_PUSHER_PRIVATE || form == SB_PUSHER_PRIVATE_CACHE;
+}
+
+static int is_cache(enum sb_pusher_name form)
+{
+	return form == SB_PUSHER_PRIVATE_CACHE || form == SB_PUSHER_CACHE;
+}
+
+void sb_pusher_make_socket_id(const char *session, char *out, size_t outlen)
+{
+	char half[9];
+	unsigned long a = 0, b = 0;
+
+	if (strnlen(session, 16) == 16) {
+		memcpy(half, session, 8);
+		half[8] = '\0';
+		a = strtoul(half, NULL, 16);
+		memcpy(half, session + 8, 8);
+		b = strtoul(half, NULL, 16);
+	}
+	snprintf(out, outlen, "%lu.%lu", a, b);
+}
+
+int sb_pusher_socket_id_valid(const char *s)
+{
+	size_t a = 0, b = 0;
+
+	while (s[a] >= '0' && s[a] <= '9')
+		a++;
+	if (a == 0 || a > 20 || s[a] != '.')
+		return 0;
+	s += a + 1;
+	while (s[b] >= '0' && s[b] <= '9')
+		b++;
+	return b > 0 && b <= 20 && s[b] == '\0';
+}
+
+enum sb_err sb_pusher_sign(const char *secret, const char *socket_id, const char *channel,
+			   char hex[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	char msg[SB_PUSHER_SOCKET_ID_MAX + 1 + NAME_MAX_LEN + 1];
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	int n = snprintf(msg, sizeof(msg), "%s:%s", socket_id, channel);
+
+	hex[0] = '\0';
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		return SB_ERR_INVAL;
+	if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg,
+		  (size_t)n, mac, &maclen) || maclen != 32)
+		return SB_ERR_INTERNAL;
+	for (unsigned int i = 0; i < maclen; i++) {
+		hex[2 * i] = digits[mac[i] >> 4];
+		hex[2 * i + 1] = digits[mac[i] & 15];
+	}
+	hex[64] = '\0';
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return SB_OK;
+}
+
+enum sb_err sb_pusher_verify(const char *key, const char *secret, const char *socket_id,
+			     const char *channel, const char *auth, char *reason, size_t rlen)
+{
+	char want[65];
+	size_t kl = strlen(key);
+	const char *sig;
+	int diff;
+
+	if (!auth || !*auth) {
+		snprintf(reason, rlen, "%.200s needs an auth signature from the app's auth endpoint",
+			 channel);
+		return SB_ERR_DENIED;
+	}
+	/* the key is public: an ordinary comparison tells nothing secret */
+	if (strncmp(auth, key, kl) != 0 || auth[kl] != ':') {
+		snprintf(reason, rlen, "auth is not \"<app key>:<signature>\" for this app");
+		return SB_ERR_DENIED;
+	}
+	sig = auth + kl + 1;
+	if (strlen(sig) != 64) {
+		snprintf(reason, rlen, "the signature must be 64 hex digits (HMAC-SHA256)");
+		return SB_ERR_DENIED;
+	}
+	if (sb_pusher_sign(secret, socket_id, channel, want) != SB_OK) {
+		snprintf(reason, rlen, "cannot compute the signature");
+		return SB_ERR_DENIED;
+	}
+	/* constant time over all 64 bytes: no early exit on the first
+	 * differing digit */
+	diff = CRYPTO_memcmp(want, sig, 64);
+	OPENSSL_cleanse(want, sizeof(want));
+	if (diff) {
+		snprintf(reason, rlen, "invalid signature for %.200s on socket %s", channel, socket_id);
+		return SB_ERR_DENIED;
+	}
+	return SB_OK;
+}
+
+/* ---- client frames ------------------------------------------------------------ */
+
+void sb_pusher_msg_free(struct sb_pusher_msg *m)
+{
+	cJSON_Delete(m->data_doc);
+	cJSON_Delete(m->root);
+	m->data_doc = m->root = NULL;
+}
+
+/* 1 when a JSON text holds the escape \u0000 inside a string: cJSON cuts
+ * the string there, so "private-team.42\u0000x" would become another name
+ * (as proto.c refuses it for statusbus.v1). */
+static int has_escaped_nul(const char *d, size_t len)
+{
+	for (size_t i = 0; i + 5 < len; i++) {
+		if (d[i] != '\\')
+			continue;
+		if (d[i + 1] == 'u' && memcmp(d + i + 2, "0000", 4) == 0)
+			return 1;
+		i++;   /* skip the escaped character */
+	}
+	return 0;
+}
+
+static int name_ok(const cJSON *v)
+{
+	return cJSON_IsString(v) && strlen(v->valuestring) <= NAME_MAX_LEN;
+}
+
+enum sb_err sb_pusher_parse(const char *data, size_t len, struct sb_pusher_msg *out,
+			    char *reason, size_t rlen)
+{
+	cJSON *root, *ev, *d, *obj, *ch;
+
+	memset(out, 0, sizeof(*out));
+	root = cJSON_ParseWithLength(data, len);
+	if (!root) {
+		snprintf(reason, rlen, "frame is not JSON");
+		return SB_ERR_INVAL;
+	}
+	out->root = root;
+	if (has_escaped_nul(data, len)) {
+		snprintf(reason, rlen, "NUL (\\u0000) is not allowed in any field");
+		goto bad;
+	}
+	ev = cJSON_GetObjectItemCaseSensitive(root, "event");
+	if (!cJSON_IsObject(root) || !cJSON_IsString(ev)) {
+		snprintf(reason, rlen, "a frame is a JSON object with a string \"event\"");
+		goto bad;
+	}
+	if (strlen(ev->valuestring) > SB_PUSHER_MAX_EVENT_NAME) {
+		snprintf(reason, rlen, "event names are at most %d bytes", SB_PUSHER_MAX_EVENT_NAME);
+		goto bad;
+	}
+	out->event = ev->valuestring;
+	d = cJSON_GetObjectItemCaseSensitive(root, "data");
+	obj = d;
+	/* Pusher clients send data as an object or as a string of JSON */
+	if (cJSON_IsString(d) && has_escaped_nul(d->valuestring, strlen(d->valuestring))) {
+		snprintf(reason, rlen, "NUL (\\u0000) is not allowed in any field");
+		goto bad;
+	}
+	if (cJSON_IsString(d) && (out->data_doc = cJSON_Parse(d->valuestring)))
+		obj = out->data_doc;
+
+	if (!strcmp(ev->valuestring, "pusher:subscribe") ||
+	    !strcmp(ev->valuestring, "pusher:unsubscribe")) {
+		int sub = ev->valuestring[7] == 's';
+		const cJSON *auth;
+
+		out->op = sub ? SB_PUSHER_OP_SUBSCRIBE : SB_PUSHER_OP_UNSUBSCRIBE;
+		ch = cJSON_GetObjectItemCaseSensitive(obj, "channel");
+		if (!cJSON_IsObject(obj) || !cJSON_IsString(ch)) {
+			snprintf(reason, rlen, "%s needs data.channel", ev->valuestring);
+			goto bad;
+		}
+		if (!name_ok(ch)) {
+			snprintf(reason, rlen, "channel names are at most %zu bytes", NAME_MAX_LEN);
+			goto bad;
+		}
+		out->channel = ch->valuestring;
+		auth = cJSON_GetObjectItemCaseSensitive(obj, "auth");
+		if (sub && auth && !cJSON_IsNull(auth)) {
+			if (!cJSON_IsString(auth) || strlen(auth->valuestring) > 1024) {
+				snprintf(reason, rlen, "data.auth must be a string");
+				goto bad;
+			}
+			out->auth = auth->valuestring;
+		}
+	} else if (!strcmp(ev->valuestring, "pusher:ping")) {
+		out->op = SB_PUSHER_OP_PING;
+	} else if (!strcmp(ev->valuestring, "pusher:pong")) {
+		out->op = SB_PUSHER_OP_PONG;
+	} else if (!strncmp(ev->valuestring, "client-", 7)) {
+		out->op = SB_PUSHER_OP_CLIENT_EVENT;
+		ch = cJSON_GetObjectItemCaseSensitive(root, "channel");
+		if (!name_ok(ch)) {
+			snprintf(reason, rlen, "a client event needs a channel");
+			goto bad;
+		}
+		out->channel = ch->valuestring;
+		out->data = d;
+	} else {
+		out->op = SB_PUSHER_OP_OTHER;
+	}
+	return SB_OK;
+bad:
+	sb_pusher_msg_free(out);
+	return SB_ERR_INVAL;
+}
+
+/* ---- frames ------------------------------------------------------------------- */
+
+static void put_name(struct sb_buf *b, enum sb_pusher_name form, const char *channel)
+{
+	char name[NAME_MAX_LEN + 1];
+	int n = snprintf(name, sizeof(name), "%s%s", sb_pusher_name_prefix(form), channel);
+
+	sb_buf_json_str(b, name, n < 0 ? 0 : (size_t)n < sizeof(name) ? (size_t)n : sizeof(name) - 1);
+}
+
+/* {"event":E[,"channel":NAME],"data": */
+static void begin(struct sb_buf *b, const char *event, enum sb_pusher_name form,
+		  const char *channel)
+{
+	sb_buf_init(b);
+	sb_buf_puts(b, "{\"event\":");
+	sb_buf_json_str(b, event, strlen(event));
+	if (channel) {
+		sb_buf_puts(b, ",\"channel\":");
+		put_name(b, form, channel);
+	}
+}
+
+/* Appends ,"data":<in as a JSON string>} and makes the frame; frees in. */
+static struct sb_frame *finish(struct sb_buf *b, struct sb_buf *in)
+{
+	const char *s = sb_buf_str(in);
+
+	if (!s) {
+		sb_buf_free(in);
+		sb_buf_free(b);
+		return NULL;
+	}
+	sb_buf_puts(b, ",\"data\":");
+	sb_buf_json_str(b, s, in->len);
+	sb_buf_free(in);
+	sb_buf_puts(b, "}");
+	return sb_buf_to_frame(b);
+}
+
+/* A frame whose data is the JSON string of `json` (NULL: no data). */
+static struct sb_frame *simple(const char *event, enum sb_pusher_name form,
+			       const char *channel, const char *json)
+{
+	struct sb_buf b, in;
+
+	begin(&b, event, form, channel);
+	if (!json) {
+		sb_buf_puts(&b, "}");
+		return sb_buf_to_frame(&b);
+	}
+	sb_buf_init(&in);
+	sb_buf_puts(&in, json);
+	return finish(&b, &in);
+}
+
+struct sb_frame *sb_pusher_event_frame(enum sb_pusher_name form, const char *channel,
+				       const char *event, const char *topic, int retained,
+				       const char *data, size_t len)
+{
+	struct sb_buf b, in;
+
+	sb_buf_init(&in);
+	sb_buf_puts(&in, "{\"topic\":");
+	sb_buf_json_str(&in, topic, strlen(topic));
+	sb_buf_printf(&in, ",\"retained\":%s,\"data\":", retained ? "true" : "false");
+	if (data)
+		sb_buf_append(&in, data, len);
+	else
+		sb_buf_puts(&in, "null");
+	sb_buf_puts(&in, "}");
+	begin(&b, event, form, channel);
+	return finish(&b, &in);
+}
+
+struct sb_frame *sb_pusher_batch_frame(enum sb_pusher_name form, const char *channel,
+				       const char *event, struct sb_msg *const *items, size_t n)
+{
+	struct sb_buf b, in;
+	char name[SB_PUSHER_MAX_EVENT_NAME + 8];
+
+	snprintf(name, sizeof(name), "%.*s.batch", SB_PUSHER_MAX_EVENT_NAME, event);
+	sb_buf_init(&in);
+	sb_buf_puts(&in, "[");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			sb_buf_puts(&in, ",");
+		sb_buf_append(&in, items[i]->payload, items[i]->payload_len);
+	}
+	sb_buf_puts(&in, "]");
+	begin(&b, name, form, channel);
+	return finish(&b, &in);
+}
+
+struct sb_frame *sb_pusher_gap_frame(enum sb_pusher_name form, const char *channel,
+				     int64_t from, int64_t to, size_t lines)
+{
+	char json[96];
+
+	snprintf(json, sizeof(json), "{\"from\":%lld,\"to\":%lld,\"lines\":%zu}",
+		 (long long)from, (long long)to, lines);
+	return simple("statusbus:gap", form, channel, json);
+}
+
+/* pusher:error carries its data as an object (Pusher's protocol page);
+ * code < 0 writes null. */
+static struct sb_frame *error_frame(int code, const char *message)
+{
+	struct sb_buf b;
+
+	sb_buf_init(&b);
+	sb_buf_puts(&b, "{\"event\":\"pusher:error\",\"data\":{\"code\":");
+	if (code < 0)
+		sb_buf_puts(&b, "null");
+	else
+		sb_buf_printf(&b, "%d", code);
+	sb_buf_puts(&b, ",\"message\":");
+	sb_buf_json_str(&b, message, strlen(message));
+	sb_buf_puts(&b, "}}");
+	return sb_buf_to_frame(&b);
+}
+
+/* ---- encoders registered on the hub -------------------------------------------- */
+
+#define FORM_OPS(name, FORM)                                                          \
+	static struct sb_frame *name##_event(const char *ch, const char *ev,           \
+					     const char *topic, int retained,          \
+					     const char *data, size_t len)             \
+	{                                                                              \
+		return sb_pusher_event_frame(FORM, ch, ev, topic, retained, data, len); \
+	}                                                                              \
+	static struct sb_frame *name##_batch(const char *ch, const char *ev,           \
+					     struct sb_msg *const *items, size_t n)    \
+	{                                                                              \
+		return sb_pusher_batch_frame(FORM, ch, ev, items, n);                  \
+	}                                                                              \
+	static struct sb_frame *name##_gap(const char *ch, int64_t from, int64_t to,   \
+					   size_t lines)                               \
+	{                                                                              \
+		return sb_pusher_gap_frame(FORM, ch, from, to, lines);                 \
+	}                                                                              \
+	static const struct sb_proto_ops name##_ops = { name##_event, name##_batch,    \
+							name##_gap }
+
+#ifdef SB_HUB_SUB_ENCODING
+_Static_assert(SB_PROTO_PUSHER + SB_PUSHER_PUBLIC == SB_PROTO_PUSHER &&
+	       SB_PROTO_PUSHER + SB_PUSHER_PRIVATE == SB_PROTO_PUSHER_PRIVATE &&
+	       SB_PROTO_PUSHER + SB_PUSHER_PRIVATE_CACHE == SB_PROTO_PUSHER_PRIVATE_CACHE &&
+	       SB_PROTO_PUSHER + SB_PUSHER_CACHE == SB_PROTO_PUSHER_CACHE,
+	       "one hub encoder per Pusher name form, in enum sb_pusher_name order");
+FORM_OPS(public, SB_PUSHER_PUBLIC);
+FORM_OPS(private, SB_PUSHER_PRIVATE);
+FORM_OPS(private_cache, SB_PUSHER_PRIVATE_CACHE);
+FORM_OPS(cache, SB_PUSHER_CACHE);
+#else
+/* One encoder for every Pusher subscriber: the one name each statusbus
+ * channel has (DESIGN.md section 3 names the public channels public.<p>). */
+static enum sb_pusher_name only_form(const char *channel)
+{
+	return strncmp(channel, "public.", 7) == 0 ? SB_PUSHER_PUBLIC : SB_PUSHER_PRIVATE;
+}
+FORM_OPS(only, only_form(ch));
+#endif
+
+/* ---- the bridge side ------------------------------------------------------------ */
+
+static void relay_free(void *v)
+{
+	struct relay_set *r = v;
+
+	if (r)
+		free(r->v);
+	free(r);
+}
+
+enum sb_err sb_pusher_create(struct sb_pusher **out, struct sb_hub *hub,
+			     const struct sb_config *cfg)
+{
+	struct sb_pusher *p = calloc(1, sizeof(*p));
+
+	*out = NULL;
+	if (!p)
+		return SB_ERR_NOMEM;
+	p->hub = hub;
+	p->cfg = cfg;
+	p->relay = sb_dict_create(relay_free);
+	if (!p->relay) {
+		free(p);
+		return SB_ERR_NOMEM;
+	}
+#ifdef SB_HUB_SUB_ENCODING
+	sb_hub_register_proto(hub, SB_PROTO_PUSHER, &public_ops);
+	sb_hub_register_proto(hub, SB_PROTO_PUSHER_PRIVATE, &private_ops);
+	sb_hub_register_proto(hub, SB_PROTO_PUSHER_PRIVATE_CACHE, &private_cache_ops);
+	sb_hub_register_proto(hub, SB_PROTO_PUSHER_CACHE, &cache_ops);
+#else
+	sb_hub_register_proto(hub, SB_PROTO_PUSHER, &only_ops);
+#endif
+	sb_log(SB_LOG_INFO, "Pusher protocol %d on /app/%s (app_id %s, activity_timeout %d s, "
+	       "client events %s)", SB_PUSHER_PROTOCOL, cfg->pusher_key, cfg->pusher_app_id,
+	       cfg->pusher_activity_timeout_s, cfg->pusher_client_events ? "relayed" : "refused");
+	*out = p;
+	return SB_OK;
+}
+
+void sb_pusher_destroy(struct sb_pusher *p)
+{
+	if (!p)
+		return;
+	sb_dict_destroy(p->relay);
+	free(p);
+}
+
+void sb_pusher_set_clock(struct sb_pusher *p, int64_t (*now_ms)(void)) { p->now_ms = now_ms; }
+const struct sb_pusher_stats *sb_pusher_stats(const struct sb_pusher *p) { return &p->st; }
+const char *sb_pusher_socket_id(const struct sb_pusher_conn *pc) { return pc->socket_id; }
+
+/* Queues f (taking over the caller's reference). */
+static void queue_frame(struct sb_pusher_conn *pc, struct sb_frame *f)
+{
+	if (!f)
+		return;   /* out of memory: the hub counts what it drops */
+	sb_hub_client_send(pc->p->hub, pc->c, f);
+	sb_frame_unref(f);
+}
+
+static void send_error(struct sb_pusher_conn *pc, int code, const char *message)
+{
+	queue_frame(pc, error_frame(code, message));
+}
+
+/* Closes with a Pusher code after what is queued (an error frame first). */
+static void close_conn(struct sb_pusher_conn *pc, int code, const char *reason)
+{
+	if (pc->close_code)
+		return;
+	pc->close_code = code;
+	snprintf(pc->close_reason, sizeof(pc->close_reason), "%s", reason);
+	sb_hub_client_close(pc->p->hub, pc->c, code, pc->close_reason);
+}
+
+/* 0, or the Pusher close code refusing this handshake. */
+static int handshake(const struct sb_pusher *p, const char *path, const char *protocol,
+		     char *reason, size_t rlen)
+{
+	size_t n;
+
+	if (!path || strncmp(path, "/app/", 5) != 0 || strcmp(path + 5, p->cfg->pusher_key) != 0) {
+		snprintf(reason, rlen, "Application does not exist");
+		return SB_PUSHER_CLOSE_APP_UNKNOWN;
+	}
+	if (!protocol || !*protocol) {
+		snprintf(reason, rlen, "No protocol version supplied");
+		return SB_PUSHER_CLOSE_NO_PROTOCOL;
+	}
+	n = strspn(protocol, "0123456789");
+	if (protocol[n] != '\0' || n > 9) {
+		snprintf(reason, rlen, "Invalid version string format");
+		return SB_PUSHER_CLOSE_BAD_VERSION;
+	}
+	if (atoi(protocol) != SB_PUSHER_PROTOCOL) {
+		snprintf(reason, rlen, "Unsupported protocol version %s (this bridge speaks %d)",
+			 protocol, SB_PUSHER_PROTOCOL);
+		return SB_PUSHER_CLOSE_UNSUPPORTED_PROTOCOL;
+	}
+	return 0;
+}
+
+struct sb_pusher_conn *sb_pusher_open(struct sb_pusher *p, struct sb_client *c,
+				      const char *path, const char *protocol)
+{
+	struct sb_pusher_conn *pc = calloc(1, sizeof(*pc));
+	char reason[96], json[128];
+	int code;
+
+	if (!pc || !(pc->subs = sb_dict_create(NULL))) {
+		free(pc);
+		return NULL;
+	}
+	pc->p = p;
+	pc->c = c;
+	pc->last_rx_ms = pc->tokens_ms = pc->ce_ms = now_of(p);
+	pc->tokens = p->cfg->max_msgs_per_s + p->cfg->max_subscriptions;
+	pc->ce_tokens = SB_PUSHER_CLIENT_EVENTS_PER_S;
+	sb_pusher_make_socket_id(sb_client_session(c), pc->socket_id, sizeof(pc->socket_id));
+	p->nconns++;
+	code = handshake(p, path, protocol, reason, sizeof(reason));
+	if (code) {
+		p->st.refused++;
+		sb_log(SB_LOG_INFO, "pusher %s: refused, %d %s", sb_client_session(c), code, reason);
+		send_error(pc, code, reason);
+		close_conn(pc, code, reason);
+		return pc;
+	}
+	sb_hub_client_set_ready(p->hub, c, 0);
+	pc->open = 1;
+	p->st.connections++;
+	snprintf(json, sizeof(json), "{\"socket_id\":\"%s\",\"activity_timeout\":%d}",
+		 pc->socket_id, p->cfg->pusher_activity_timeout_s);
+	queue_frame(pc, simple("pusher:connection_established", SB_PUSHER_PUBLIC, NULL, json));
+	return pc;
+}
+
+/* ---- client events ---------------------------------------------------------------- */
+
+static void relay_add(struct sb_pusher_conn *pc, const char *name)
+{
+	struct sb_pusher *p = pc->p;
+	struct relay_set *r = sb_dict_get(p->relay, name);
+
+	if (!r) {
+		r = calloc(1, sizeof(*r));
+		if (!r || sb_dict_set(p->relay, name, r) != SB_OK) {
+			free(r);
+			return;
+		}
+	}
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 4;
+		struct sb_pusher_conn **v = realloc(r->v, cap * sizeof(*v));
+		if (!v)
+			return;
+		r->v = v;
+		r->cap = cap;
+	}
+	r->v[r->n++] = pc;
+}
+
+static void relay_remove(struct sb_pusher_conn *pc, const char *name)
+{
+	struct relay_set *r = sb_dict_get(pc->p->relay, name);
+
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n; i++)
+		if (r->v[i] == pc) {
+			r->v[i] = r->v[--r->n];
+			break;
+		}
+	if (!r->n)
+		sb_dict_del(pc->p->relay, name);
+}
+
+static int bucket(double *tokens, int64_t *last, int64_t now, double per_s, double burst)
+{
+	*tokens += (double)(now - *last) * per_s / 1000.0;
+	if (*tokens > burst)
+		*tokens = burst;
+	*last = now;
+	*tokens -= 1.0;
+	return *tokens >= 0.0;
+}
+
+static void on_client_event(struct sb_pusher_conn *pc, const struct sb_pusher_msg *m)
+{
+	struct sb_pusher *p = pc->p;
+	intptr_t have = (intptr_t)sb_dict_get(pc->subs, m->channel);
+	struct relay_set *r;
+	struct sb_buf b, in;
+	struct sb_frame *f;
+	char *printed = NULL;
+
+	if (!p->cfg->pusher_client_events) {
+		p->st.client_events_refused++;
+		send_error(pc, SB_PUSHER_ERR_CLIENT_EVENT,
+			   "Client events are disabled on this bridge (pusher.client_events)");
+		return;
+	}
+	if (!have || !is_private((enum sb_pusher_name)(have - 1))) {
+		p->st.client_events_refused++;
+		send_error(pc, -1, "Client events are only accepted on private channels this "
+			   "connection subscribed to");
+		return;
+	}
+	if (!bucket(&pc->ce_tokens, &pc->ce_ms, now_of(p), SB_PUSHER_CLIENT_EVENTS_PER_S,
+		    SB_PUSHER_CLIENT_EVENTS_PER_S)) {
+		p->st.client_events_refused++;
+		send_error(pc, SB_PUSHER_ERR_CLIENT_EVENT, "Client event rejected due to rate limit");
+		return;
+	}
+	r = sb_dict_get(p->relay, m->channel);
+	if (!r || r->n < 2)
+		return;   /* nobody else to tell */
+	/* data goes out as a string of JSON, as every server event does */
+	sb_buf_init(&in);
+	if (cJSON_IsString(m->data))
+		sb_buf_puts(&in, m->data->valuestring);
+	else if (m->data && (printed = cJSON_PrintUnformatted(m->data)))
+		sb_buf_puts(&in, printed);
+	else
+		sb_buf_puts(&in, "null");
+	free(printed);
+	begin(&b, m->event, SB_PUSHER_PUBLIC, m->channel);
+	f = finish(&b, &in);
+	if (!f)
+		return;
+	for (size_t i = 0; i < r->n; i++)
+		if (r->v[i] != pc)
+			sb_hub_client_send(p->hub, r->v[i]->c, f);
+	sb_frame_unref(f);
+	p->st.client_events++;
+}
+
+/* ---- subscriptions ------------------------------------------------------------------ */
+
+static void subscription_error(struct sb_pusher_conn *pc, const char *name, const char *type,
+			       int status, const char *error)
+{
+	struct sb_buf in, b;
+
+	pc->p->st.subscription_errors++;
+	/* signature failures are worth a line at info; the rest is the
+	 * client's business (and a client can send many) */
+	sb_log(status == 401 && !strncmp(name, "private-", 8) ? SB_LOG_INFO : SB_LOG_DEBUG,
+	       "pusher %s: %.300s refused (%d): %s", pc->socket_id, name, status, error);
+	sb_buf_init(&in);
+	sb_buf_puts(&in, "{\"type\":");
+	sb_buf_json_str(&in, type, strlen(type));
+	sb_buf_puts(&in, ",\"error\":");
+	sb_buf_json_str(&in, error, strlen(error));
+	sb_buf_printf(&in, ",\"status\":%d}", status);
+	begin(&b, "pusher:subscription_error", SB_PUSHER_PUBLIC, name);
+	queue_frame(pc, finish(&b, &in));
+}
+
+static int http_status(enum sb_code code, const char **type)
+{
+	*type = "AuthError";
+	switch (code) {
+	case SB_CODE_UNAUTHORIZED:
+	case SB_CODE_TOKEN_EXPIRED: return 401;
+	case SB_CODE_FORBIDDEN: return 403;
+	case SB_CODE_NOT_FOUND: return 404;
+	case SB_CODE_BAD_REQUEST: *type = "InvalidChannel"; return 400;
+	case SB_CODE_TOO_MANY_SUBSCRIPTIONS:
+	case SB_CODE_RATE_LIMITED: *type = "LimitReached"; return 429;
+	case SB_CODE_INTERNAL: break;
+	}
+	*type = "ServerError";
+	return 500;
+}
+
+static void on_subscribe(struct sb_pusher_conn *pc, const struct sb_pusher_msg *m)
+{
+	struct sb_pusher *p = pc->p;
+	const char *name = m->channel, *base, *type;
+	enum sb_pusher_name form = sb_pusher_name_parse(name, &base);
+	char reason[640];
+	enum sb_code code = SB_CODE_INTERNAL;
+	int recovered, trusted = is_private(form), status;
+	enum sb_err rc;
+	size_t before;
+
+	if (form == SB_PUSHER_UNSUPPORTED) {
+		subscription_error(pc, name, "UnsupportedChannel", 501,
+				   "presence and encrypted channels are not supported by statusbus");
+		return;
+	}
+	if (sb_dict_get(pc->subs, name)) {
+		/* pusher-js never does this; Pusher answers it again */
+		queue_frame(pc, simple("pusher_internal:subscription_succeeded", form, base, "{}"));
+		return;
+	}
+	if (trusted && sb_pusher_verify(p->cfg->pusher_key, p->cfg->pusher_secret, pc->socket_id,
+					name, m->auth, reason, sizeof(reason)) != SB_OK) {
+		p->st.signature_failures++;
+		subscription_error(pc, name, "AuthError", 401, reason);
+		return;
+	}
+#ifdef SB_HUB_SUB_ENCODING
+	sb_hub_client_set_encoding(p->hub, pc->c, (enum sb_proto_id)(SB_PROTO_PUSHER + form));
+#else
+	if (form == SB_PUSHER_PUBLIC && only_form(base) == SB_PUSHER_PRIVATE) {
+		snprintf(reason, sizeof(reason), "%.256s is not public: subscribe to private-%.256s "
+			 "with a signature from the app's auth endpoint", base, base);
+		subscription_error(pc, name, "AuthError", 401, reason);
+		return;
+	}
+	if (form != only_form(base)) {
+		snprintf(reason, sizeof(reason), "this bridge serves %.256s to Pusher clients as "
+			 "%s%.256s only (its hub has one Pusher encoder)", base,
+			 sb_pusher_name_prefix(only_form(base)), base);
+		subscription_error(pc, name, "UnsupportedChannel", 501, reason);
+		return;
+	}
+#endif
+	/* the signature authorizes this one channel: trusted for this call only */
+	if (trusted)
+		sb_hub_client_set_ready(p->hub, pc->c, 1);
+	rc = sb_hub_subscribe(p->hub, pc->c, base, strlen(base), 0, 0, &code, &recovered,
+			      reason, sizeof(reason));
+	if (trusted)
+		sb_hub_client_set_ready(p->hub, pc->c, 0);
+#ifdef SB_HUB_SUB_ENCODING
+	sb_hub_client_set_encoding(p->hub, pc->c, SB_PROTO_PUSHER);
+#endif
+	if (rc != SB_OK) {
+		status = http_status(code, &type);
+		if (rc == SB_ERR_EXISTS) {
+			status = 409;
+			type = "InvalidChannel";
+			snprintf(reason, sizeof(reason), "already subscribed to %.256s under another name",
+				 base);
+		} else if (code == SB_CODE_UNAUTHORIZED && !trusted) {
+			snprintf(reason, sizeof(reason), "%.256s is not public: subscribe to "
+				 "private-%.256s with a signature from the app's auth endpoint", base, base);
+		}
+		subscription_error(pc, name, type, status, reason);
+		return;
+	}
+	if (sb_dict_set(pc->subs, name, (void *)(intptr_t)(form + 1)) != SB_OK) {
+		sb_hub_unsubscribe(p->hub, pc->c, base);
+		subscription_error(pc, name, "ServerError", 500, "out of memory");
+		return;
+	}
+	if (trusted && p->cfg->pusher_client_events)
+		relay_add(pc, name);
+	p->st.subscriptions++;
+	sb_log(SB_LOG_DEBUG, "pusher %s: subscribed %s", pc->socket_id, name);
+	queue_frame(pc, simple("pusher_internal:subscription_succeeded", form, base, "{}"));
+	if (is_cache(form)) {
+		before = sb_client_queued_bytes(pc->c);
+		sb_hub_send_initial(p->hub, pc->c, base);
+		if (sb_client_queued_bytes(pc->c) == before)
+			queue_frame(pc, simple("pusher:cache_miss", form, base, NULL));
+	}
+}
+
+static void on_unsubscribe(struct sb_pusher_conn *pc, const struct sb_pusher_msg *m)
+{
+	intptr_t have = (intptr_t)sb_dict_get(pc->subs, m->channel);
+	const char *base;
+
+	if (!have)
+		return;   /* Pusher ignores what was not subscribed */
+	sb_pusher_name_parse(m->channel, &base);
+	sb_hub_unsubscribe(pc->p->hub, pc->c, base);
+	relay_remove(pc, m->channel);
+	sb_dict_del(pc->subs, m->channel);
+}
+
+void sb_pusher_frame(struct sb_pusher_conn *pc, const char *data, size_t len)
+{
+	struct sb_pusher *p;
+	struct sb_pusher_msg m;
+	char reason[256];
+	int64_t now;
+	int limited;
+
+	if (!pc || !pc->open || pc->close_code || sb_client_close_code(pc->c, NULL))
+		return;
+	p = pc->p;
+	now = now_of(p);
+	pc->last_rx_ms = now;
+	pc->ping_sent_ms = 0;
+	/* a reconnecting pusher-js resubscribes every channel at once: the
+	 * burst allows max_subscriptions on top of the per-second rate */
+	limited = !bucket(&pc->tokens, &pc->tokens_ms, now, p->cfg->max_msgs_per_s,
+			  p->cfg->max_msgs_per_s + p->cfg->max_subscriptions);
+	if (limited) {
+		p->st.rate_limited++;
+		if (pc->tokens < -(double)(p->cfg->max_msgs_per_s + p->cfg->max_subscriptions)) {
+			sb_log(SB_LOG_INFO, "pusher %s: over %d messages/s, closing %d", pc->socket_id,
+			       p->cfg->max_msgs_per_s, SB_PUSHER_CLOSE_RATE_LIMIT);
+			send_error(pc, SB_PUSHER_CLOSE_RATE_LIMIT, "Too many messages");
+			close_conn(pc, SB_PUSHER_CLOSE_RATE_LIMIT, "Too many messages");
+			return;
+		}
+	}
+	if (sb_pusher_parse(data, len, &m, reason, sizeof(reason)) != SB_OK) {
+		send_error(pc, -1, reason);
+		return;
+	}
+	if (limited) {
+		if (m.op == SB_PUSHER_OP_SUBSCRIBE)
+			subscription_error(pc, m.channel, "LimitReached", 429,
+					   "too many messages; subscribe again later");
+		else
+			send_error(pc, SB_PUSHER_CLOSE_RATE_LIMIT, "Too many messages; slow down");
+		sb_pusher_msg_free(&m);
+		return;
+	}
+	switch (m.op) {
+	case SB_PUSHER_OP_SUBSCRIBE: on_subscribe(pc, &m); break;
+	case SB_PUSHER_OP_UNSUBSCRIBE: on_unsubscribe(pc, &m); break;
+	case SB_PUSHER_OP_PING: queue_frame(pc, simple("pusher:pong", SB_PUSHER_PUBLIC, NULL, "{}")); break;
+	case SB_PUSHER_OP_PONG: break;   /* the activity is recorded above */
+	case SB_PUSHER_OP_CLIENT_EVENT: on_client_event(pc, &m); break;
+	case SB_PUSHER_OP_OTHER:
+		snprintf(reason, sizeof(reason), "Unsupported event %.200s", m.event);
+		send_error(pc, -1, reason);
+		break;
+	}
+	sb_pusher_msg_free(&m);
+}
+
+int64_t sb_pusher_timer(struct sb_pusher_conn *pc, int64_t now)
+{
+	int64_t idle;
+
+	if (!pc || !pc->open || pc->close_code || sb_client_close_code(pc->c, NULL))
+		return -1;
+	if (pc->ping_sent_ms) {
+		if (now - pc->ping_sent_ms < SB_PUSHER_PONG_TIMEOUT_MS)
+			return pc->ping_sent_ms + SB_PUSHER_PONG_TIMEOUT_MS - now;
+		pc->p->st.pong_timeouts++;
+		sb_log(SB_LOG_INFO, "pusher %s: no pong within %d s, closing %d", pc->socket_id,
+		       SB_PUSHER_PONG_TIMEOUT_MS / 1000, SB_PUSHER_CLOSE_PONG_TIMEOUT);
+		close_conn(pc, SB_PUSHER_CLOSE_PONG_TIMEOUT, "Pong reply not received");
+		return -1;
+	}
+	idle = (int64_t)pc->p->cfg->pusher_activity_timeout_s * 1000;
+	if (now - pc->last_rx_ms < idle)
+		return pc->last_rx_ms + idle - now;
+	pc->ping_sent_ms = now;
+	pc->p->st.pings_sent++;
+	queue_frame(pc, simple("pusher:ping", SB_PUSHER_PUBLIC, NULL, "{}"));
+	return SB_PUSHER_PONG_TIMEOUT_MS;
+}
+
+int sb_pusher_close_code(const struct sb_pusher_conn *pc, int code, const char **reason)
+{
+	const char *r = NULL;
+	int out = code;
+
+	if (pc && pc->close_code) {
+		if (reason)
+			*reason = pc->close_reason;
+		return pc->close_code;
+	}
+	switch (code) {
+	case SB_CLOSE_GOING_AWAY: out = SB_PUSHER_CLOSE_RECONNECT; r = "Bridge restarting; reconnect"; break;
+	case SB_CLOSE_SLOW: out = SB_PUSHER_CLOSE_OVER_CAPACITY; r = "Client too slow"; break;
+	case SB_CLOSE_LIMIT: out = SB_PUSHER_CLOSE_OVER_CAPACITY; r = "Over capacity"; break;
+	case SB_CLOSE_UNAUTHORIZED: out = SB_PUSHER_CLOSE_UNAUTHORIZED; r = "Unauthorized"; break;
+	case SB_CLOSE_TOO_LARGE: out = 1009; r = "Frame too large"; break;
+	case SB_CLOSE_PROTOCOL: out = 1003; r = "Binary frames are not part of the Pusher protocol"; break;
+	default: break;
+	}
+	if (reason && r)
+		*reason = r;
+	return out;
+}
+
+void sb_pusher_conn_gone(struct sb_pusher_conn *pc)
+{
+	struct sb_dict_iter it;
+	const char *name;
+
+	if (!pc)
+		return;
+	sb_dict_iter_init(&it, pc->subs);
+	while (sb_dict_next(&it, &name, NULL))
+		relay_remove(pc, name);
+	sb_dict_destroy(pc->subs);
+	pc->p->nconns--;
+	free(pc);
+}

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: MIT
+// Laravel Echo + pusher-js in headless Chromium against the bridge's Pusher
+// endpoint (DESIGN.md section 9), the way a Laravel frontend uses it:
+// Echo.private('team.42') authorized by the app backend's
+// /broadcasting/auth (examples/pusher-auth/server.py, proxied same-origin
+// like a Laravel app serves it), Echo.channel('public.acme') without auth,
+// a channel the backend refuses, Echo.private('cache-team.42') getting the
+// last status at once, and statuses published with mosquitto_pub showing up
+// in the page.
+//
+// No bundler: both libraries ship browser builds (pusher-js
+// dist/web/pusher.js sets window.Pusher; laravel-echo dist/echo.iife.js sets
+// window.Echo), served from tests/node_modules by a small HTTP server that
+// also serves the page.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { withStack, uuid, freePort, portOpen, waitFor, Proc, SOURCE_DIR } from './stack.mjs';
+import { skipReason, statusPayload } from './helpers.mjs';
+
+const skip = skipReason();
+const KEY = 'k';
+const SECRET = 's';
+const MODULES = path.join(SOURCE_DIR, 'tests', 'node_modules');
+const FILES = {
+  '/pusher.js': path.join(MODULES, 'pusher-js', 'dist', 'web', 'pusher.js'),
+  '/echo.iife.js': path.join(MODULES, 'laravel-echo', 'dist', 'echo.iife.js'),
+};
+
+function page(bridgePort) {
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>Echo on statusbus</title>
+<script src="/pusher.js"></script>
+<script src="/echo.iife.js"></script>
+</head><body data-state="new">
+<ul id="events"></ul><ul id="errors"></ul>
+<script>
+  const echo = new Echo.default({
+    broadcaster: 'pusher',
+    key: ${JSON.stringify(KEY)},
+    wsHost: '127.0.0.1',
+    wsPort: ${bridgePort},
+    forceTLS: false,
+    enabledTransports: ['ws', 'wss'],
+    cluster: '',
+    disableStats: true,
+    authEndpoint: '/broadcasting/auth',
+    auth: { headers: { Authorization: 'Bearer alice' } },   // the demo backend's login
+  });
+  echo.connector.pusher.connection.bind('state_change', (s) => { document.body.dataset.state = s.current; });
+  function show(channel, event) {
+    return (e) => {
+      const li = document.createElement('li');
+      li.dataset.channel = channel;
+      li.dataset.event = event;
+      li.dataset.topic = e.topic;
+      li.dataset.status = e.data && e.data.status;
+      li.textContent = channel + ' ' + event + ' ' + e.topic + ' ' + (e.data && e.data.status);
+      document.getElementById('events').appendChild(li);
+    };
+  }
+  function failed(channel) {
+    return (err) => {
+      const li = document.createElement('li');
+      li.dataset.channel = channel;
+      li.dataset.status = err && err.status;
+      li.textContent = channel + ' ' + JSON.stringify(err);
+      document.getElementById('errors').appendChild(li);
+    };
+  }
+  window.follow = (kind, name, event) => {
+    const ch = kind === 'private' ? echo.private(name) : echo.channel(name);
+    ch.listen(event, show(name, event)).error(failed(name));
+    ch.subscribed(() => { document.body.dataset['sub_' + name.replace(/[^a-z0-9]/gi, '_')] = 'yes'; });
+  };
+</script></body></html>`;
+}
+
+/** The page and the two libraries; /broadcasting/auth goes to the example backend. */
+function startWeb(bridgePort, authPort) {
+  const server = http.createServer(async (req, res) => {
+    if (req.method === 'POST' && req.url === '/broadcasting/auth') {
+      const chunks = [];
+      for await (const c of req) chunks.push(c);
+      const r = await fetch(`http://127.0.0.1:${authPort}/broadcasting/auth`, {
+        method: 'POST',
+        headers: { 'content-type': req.headers['content-type'] || '', authorization: req.headers.authorization || '' },
+        body: Buffer.concat(chunks),
+      });
+      res.writeHead(r.status, { 'content-type': 'application/json' });
+      res.end(Buffer.from(await r.arrayBuffer()));
+      return;
+    }
+    if (FILES[req.url]) {
+      res.writeHead(200, { 'content-type': 'text/javascript' });
+      fs.createReadStream(FILES[req.url]).pipe(res);
+      return;
+    }
+    if (req.url === '/') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(page(bridgePort));
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+function eventSelector(channel, topic, status) {
+  return `#events li[data-channel="${channel}"][data-topic="${topic}"][data-status="${status}"]`;
+}
+
+test('Laravel Echo: private channel through /broadcasting/auth, public channel, refused channel, live statuses', { skip }, async (t) => {
+  for (const f of Object.values(FILES)) {
+    if (!fs.existsSync(f)) throw new Error(`${f} is missing (cd tests && npm ci)`);
+  }
+  await withStack('echo', async (stack) => {
+    const authPort = await freePort();
+    const auth = new Proc('pusher-auth', ['python3', path.join(SOURCE_DIR, 'examples', 'pusher-auth', 'server.py'),
+      '--key', KEY, '--secret', SECRET, '--port', String(authPort), '--users', JSON.stringify({ alice: ['42'] })], stack.workdir);
+    stack.procs.push(auth);
+    await waitFor(async () => (await portOpen(authPort)) || !auth.alive(), { timeout: 10_000, what: 'pusher-auth port' });
+    assert.ok(auth.alive(), `pusher-auth exited:\n${auth.output()}`);
+    const web = await startWeb(stack.bridge.port, authPort);
+    try {
+      const a1 = uuid();
+      const a2 = uuid();
+      const p = stack.page = await stack.browser();
+      await p.goto(`http://127.0.0.1:${web.address().port}/`);
+      await p.waitForFunction(() => document.body.dataset.state === 'connected', null, { timeout: 15_000 });
+
+      await p.evaluate(() => {
+        window.follow('private', 'team.42', '.app.status');
+        window.follow('private', 'team.43', '.app.status');
+        window.follow('public', 'public.acme', '.public.status');
+      });
+      await p.waitForFunction(() => document.body.dataset.sub_team_42 === 'yes' && document.body.dataset.sub_public_acme === 'yes',
+        null, { timeout: 10_000 });
+      // the backend says alice is not in team 43: Echo's error callback gets the 403
+      await p.waitForSelector('#errors li[data-channel="team.43"][data-status="403"]', { timeout: 10_000 });
+
+      stack.publish(`team/42/app/${a1}/status`, statusPayload('running'), { retain: true });
+      stack.publish(`team/43/app/${a2}/status`, statusPayload('running'), { retain: true });
+      stack.publish('public/acme/status', { ts: new Date().toISOString(), status: 'operational', components: [] }, { retain: true });
+      await p.waitForSelector(eventSelector('team.42', `team/42/app/${a1}/status`, 'running'), { timeout: 10_000 });
+      await p.waitForSelector(eventSelector('public.acme', 'public/acme/status', 'operational'), { timeout: 10_000 });
+      stack.publish(`team/42/app/${a1}/status`, statusPayload('stopped', { old_status: 'running' }), { retain: true });
+      await p.waitForSelector(eventSelector('team.42', `team/42/app/${a1}/status`, 'stopped'), { timeout: 10_000 });
+      // another tab: Echo.private('cache-team.42') is private-cache-team.42,
+      // which gets the last status right after the subscription (a hub with
+      // one Pusher encoder refuses it with 501 instead)
+      const p2 = await stack.browserContext.newPage();
+      await p2.goto(`http://127.0.0.1:${web.address().port}/`);
+      await p2.waitForFunction(() => document.body.dataset.state === 'connected', null, { timeout: 15_000 });
+      await p2.evaluate(() => window.follow('private', 'cache-team.42', '.app.status'));
+      const got = await p2.waitForSelector(`${eventSelector('cache-team.42', `team/42/app/${a1}/status`, 'stopped')}, ` +
+        '#errors li[data-channel="cache-team.42"]', { timeout: 10_000 });
+      if (await got.evaluate((el) => el.parentElement.id) === 'errors') {
+        assert.equal(await got.getAttribute('data-status'), '501');
+        t.diagnostic('cache- channels refused (501): this hub has one Pusher encoder');
+      }
+      await stack.screenshot(p, 'echo');
+      // nothing of team 43 reached the page
+      assert.equal(await p.$$eval(`#events li[data-topic="team/43/app/${a2}/status"]`, (els) => els.length), 0);
+    } finally {
+      await new Promise((r) => web.close(r));
+    }
+  }, { overrides: { pusher: { app_id: '1', key: KEY, secret: SECRET } } });
+});
