@@ -63,8 +63,11 @@ def dropped(metrics, reason):
 
 
 def cases(app, dep):
-    """(topic, refused payload, retained, reason fragment, valid sentinel)."""
+    """(topic, refused payload, retained, reason fragment, valid sentinel).
+    One case per topic: two statuses of one topic may be conflated for a
+    slow client (DESIGN.md section 6), which would hide a sentinel."""
     app_topic = f"team/42/app/{app}/status"
+    app2_topic = f"team/42/app/{new_uuid()}/status"
     dep_topic = f"team/42/deploy/{dep}/status"
     log_topic = f"deploy/{dep}/logs"
     oversize = json.dumps({"ts": now(), "status": "running", "reason": "r" * 1000,
@@ -76,7 +79,7 @@ def cases(app, dep):
         (dep_topic, json.dumps({"ts": now(), "status": "running", "progress": 140}), True,
          "deploy-status.json: /progress: 140 is greater than maximum 100",
          {"ts": now(), "status": "running", "progress": 40}),
-        (app_topic, oversize, True,
+        (app2_topic, oversize, True,
          f"payload of {len(oversize)} bytes is over the limit of {MAX_PAYLOAD}",
          {"ts": now(), "status": "running"}),
         (log_topic, json.dumps({"seq": 0, "ts": now(), "level": "info", "stream": "stdout",
