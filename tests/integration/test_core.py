@@ -400,9 +400,10 @@ def test_client_without_hello_is_closed_4001_after_hello_timeout(start):
     s = start({"limits": {"hello_timeout_s": 1}})
 
     async def body():
+        # connected first: its hello deadline passes before the silent one's
+        polite = await Ws.connect(s.bridge.url)
         t0 = time.monotonic()
         silent = await Ws.connect(s.bridge.url, hello=False)
-        polite = await Ws.connect(s.bridge.url)
         try:
             code, _ = await silent.closed(5)
             elapsed = time.monotonic() - t0
