@@ -41,6 +41,7 @@ struct sub {
 	struct sb_client *client;
 	size_t idx;            /* position in chan->subs */
 	int64_t expect_seq;    /* resumed logs: next seq owed, 0 = none */
+	enum sb_proto_id enc;  /* encoder of this subscription's frames */
 };
 
 struct hist {
@@ -79,6 +80,7 @@ struct sb_client {
 	uint64_t id;
 	char session[33];
 	enum sb_proto_id proto;
+	enum sb_proto_id enc;  /* encoder of the next subscriptions */
 	void *transport;
 	int ready;             /* hello done (or trusted protocol) */
 	int trusted;           /* authorized per channel elsewhere (Pusher) */
@@ -438,7 +440,7 @@ static void status_key(char *buf, size_t len, const char *chan, const char *topi
 static struct sb_frame *build_batch(struct sb_hub *h, struct chan *ch, enum sb_proto_id p,
 				    void *arg);
 static void send_trimmed(struct sb_hub *h, struct sb_client *c, struct chan *ch, void *arg,
-			 int64_t from);
+			 int64_t from, enum sb_proto_id enc);
 
 /* Fans one frame per protocol out to every subscriber of ch. */
 static void fanout(struct sb_hub *h, struct chan *ch, enum sb_qkind kind, const char *topic,
@@ -471,12 +473,12 @@ static void fanout(struct sb_hub *h, struct chan *ch, enum sb_qkind kind, const 
 			if (s0 && s0 < s->expect_seq && build == build_batch) {
 				/* the batch straddles what the client already has:
 				 * send it only the rest (rare: per-client work) */
-				send_trimmed(h, c, ch, arg, s->expect_seq);
+				send_trimmed(h, c, ch, arg, s->expect_seq, s->enc);
 				s->expect_seq = 0;
 				continue;
 			}
 			if (s0 > s->expect_seq) {
-				struct sb_frame *g = proto_of(h, c->proto)->gap(ch->name,
+				struct sb_frame *g = proto_of(h, s->enc)->gap(ch->name,
 					s->expect_seq, s0 - 1, (size_t)(s0 - s->expect_seq));
 				h->m.history_gaps++;
 				enqueue(h, c, SB_Q_CTRL, g, NULL, 0, 0, 0);
@@ -484,7 +486,7 @@ static void fanout(struct sb_hub *h, struct chan *ch, enum sb_qkind kind, const 
 			}
 			s->expect_seq = 0;
 		}
-		enqueue(h, c, kind, frames[c->proto], k, s0, s1, n);
+		enqueue(h, c, kind, frames[s->enc], k, s0, s1, n);
 	}
 	for (int p = 0; p < SB_PROTO_COUNT; p++)
 		sb_frame_unref(frames[p]);
@@ -547,7 +549,7 @@ static struct sb_frame *build_batch(struct sb_hub *h, struct chan *ch, enum sb_p
 static int64_t msg_seq(const struct sb_msg *m);
 
 static void send_trimmed(struct sb_hub *h, struct sb_client *c, struct chan *ch, void *arg,
-			 int64_t from)
+			 int64_t from, enum sb_proto_id enc)
 {
 	struct batch_arg *a = arg, t = { a->kind, a->items, a->n };
 	struct sb_frame *f;
@@ -558,7 +560,7 @@ static void send_trimmed(struct sb_hub *h, struct sb_client *c, struct chan *ch,
 	}
 	if (!t.n)
 		return;
-	f = build_batch(h, ch, c->proto, &t);
+	f = build_batch(h, ch, enc, &t);
 	enqueue(h, c, SB_Q_LOG, f, ch->name, msg_seq(t.items[0]), msg_seq(t.items[t.n - 1]), t.n);
 	sb_frame_unref(f);
 }
@@ -972,6 +974,7 @@ struct sb_client *sb_hub_client_new(struct sb_hub *h, enum sb_proto_id proto, vo
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(c->session + 2 * i, 3, "%02x", rnd[i]);
 	c->proto = proto;
+	c->enc = proto;
 	c->transport = transport;
 	c->hello_deadline = now_ms(h) + (int64_t)h->p.cfg->hello_timeout_s * 1000;
 	c->rate_tokens = h->p.cfg->max_msgs_per_s;
@@ -1011,7 +1014,7 @@ static void sub_remove(struct sb_hub *h, struct sb_client *c, struct sub *s)
 
 	ch->subs[s->idx] = ch->subs[--ch->nsubs];
 	ch->subs[s->idx]->idx = s->idx;
-	ch->nproto[c->proto]--;
+	ch->nproto[s->enc]--;
 	h->nsubs--;
 	sb_dict_take(c->subs, ch->name);
 	sb_queue_forget_channel(&c->q, ch->name);
@@ -1104,7 +1107,8 @@ struct sb_frame *sb_hub_client_next(struct sb_hub *h, struct sb_client *c)
 		return f;
 	}
 	if (e->kind == SB_Q_GAP) {
-		f = proto_of(h, c->proto)->gap(e->key, e->seq_first, e->seq_last, e->nlines);
+		const struct sub *s = sb_dict_get(c->subs, e->key);
+		f = proto_of(h, s ? s->enc : c->proto)->gap(e->key, e->seq_first, e->seq_last, e->nlines);
 		if (!f)
 			h->m.drop_nomem++;
 	} else {
@@ -1116,6 +1120,12 @@ struct sb_frame *sb_hub_client_next(struct sb_hub *h, struct sb_client *c)
 		h->m.bytes_out += f->len;
 	}
 	return f ? f : sb_hub_client_next(h, c);
+}
+
+void sb_hub_client_set_encoding(struct sb_hub *h, struct sb_client *c, enum sb_proto_id enc)
+{
+	SB_UNUSED(h);
+	c->enc = enc;
 }
 
 void sb_hub_client_set_ready(struct sb_hub *h, struct sb_client *c, int trusted)
@@ -1195,7 +1205,8 @@ enum sb_err sb_hub_subscribe(struct sb_hub *h, struct sb_client *c, const char *
 	s->client = c;
 	s->idx = ch->nsubs;
 	ch->subs[ch->nsubs++] = s;
-	ch->nproto[c->proto]++;
+	s->enc = c->enc;
+	ch->nproto[s->enc]++;
 	h->nsubs++;
 	ch->linger_until = 0;   /* the timer stays armed only for pending work */
 	if (has_since && ch->ref.tmpl->delivery.history_lines > 0) {
@@ -1232,12 +1243,12 @@ void sb_hub_send_initial(struct sb_hub *h, struct sb_client *c, const char *chan
 	sb_dict_iter_init(&it, ch->snap);
 	while (sb_dict_next(&it, &topic, &v)) {
 		struct sb_frame *f = v;
-		if (c->proto != SB_PROTO_V1) {
+		if (s->enc != SB_PROTO_V1) {
 			struct sb_msg *m = sb_cache_get(h->cache, topic);
 			const struct sb_kind *k = m ? sb_kinds_lookup(h->p.kinds, topic) : NULL;
 			if (!k)
 				continue;
-			f = proto_of(h, c->proto)->event(ch->name, k->event, topic, 1, m->payload,
+			f = proto_of(h, s->enc)->event(ch->name, k->event, topic, 1, m->payload,
 							 m->payload_len);
 			status_key(key, sizeof(key), ch->name, topic);
 			enqueue(h, c, SB_Q_STATUS, f, key, 0, 0, 1);
@@ -1257,7 +1268,7 @@ void sb_hub_send_initial(struct sb_hub *h, struct sb_client *c, const char *chan
 
 		if (oldest > from && from <= ch->flushed_seq) {
 			int64_t to = oldest - 1 < ch->flushed_seq ? oldest - 1 : ch->flushed_seq;
-			struct sb_frame *g = proto_of(h, c->proto)->gap(ch->name, from, to,
+			struct sb_frame *g = proto_of(h, s->enc)->gap(ch->name, from, to,
 									(size_t)(to - from + 1));
 			h->m.history_gaps++;
 			enqueue(h, c, SB_Q_CTRL, g, NULL, 0, 0, 0);
@@ -1272,7 +1283,7 @@ void sb_hub_send_initial(struct sb_hub *h, struct sb_client *c, const char *chan
 			s1 = e->seq;
 			items[n++] = e->m;
 			if (n == SB_ARRAY_LEN(items) || n == (size_t)ch->ref.tmpl->delivery.max_events * 10) {
-				struct sb_frame *f = proto_of(h, c->proto)->batch(ch->name,
+				struct sb_frame *f = proto_of(h, s->enc)->batch(ch->name,
 					event_name(sb_kinds_lookup(h->p.kinds, e->m->topic)), items, n);
 				enqueue(h, c, SB_Q_LOG, f, ch->name, s0, s1, n);
 				sb_frame_unref(f);
@@ -1281,7 +1292,7 @@ void sb_hub_send_initial(struct sb_hub *h, struct sb_client *c, const char *chan
 			}
 		}
 		if (n) {
-			struct sb_frame *f = proto_of(h, c->proto)->batch(ch->name,
+			struct sb_frame *f = proto_of(h, s->enc)->batch(ch->name,
 				event_name(sb_kinds_lookup(h->p.kinds, items[0]->topic)), items, n);
 			enqueue(h, c, SB_Q_LOG, f, ch->name, s0, s1, n);
 			sb_frame_unref(f);
@@ -1622,6 +1633,8 @@ void sb_hub_register_proto(struct sb_hub *h, enum sb_proto_id id, const struct s
 }
 
 const struct sb_metrics *sb_hub_metrics(const struct sb_hub *h) { return &h->m; }
+
+void sb_hub_count_auth_failure(struct sb_hub *h) { h->m.auth_failures++; }
 
 void sb_hub_count_inbound_drop(struct sb_hub *h, uint64_t n) { h->m.drop_inbound_overflow += n; }
 

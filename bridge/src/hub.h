@@ -48,8 +48,23 @@ struct sb_hub_ops {
 };
 
 /* Per-protocol frame encoding, so one channel fan-out serves every protocol
- * with one frame each (serialize once per protocol, not per client). */
-enum sb_proto_id { SB_PROTO_V1 = 0, SB_PROTO_PUSHER, SB_PROTO_COUNT };
+ * with one frame each (serialize once per protocol, not per client).
+ *
+ * A subscription is encoded by its client's protocol unless the client
+ * chose another encoder first (sb_hub_client_set_encoding): Pusher names one
+ * statusbus channel four ways ("public.acme", "private-team.42",
+ * "private-cache-team.42", "cache-public.acme") and every subscriber must
+ * see the name it subscribed with, so each Pusher name form is an encoder
+ * of its own.  A fan-out builds one frame per encoder in use on the
+ * channel. */
+enum sb_proto_id {
+	SB_PROTO_V1 = 0,
+	SB_PROTO_PUSHER,                /* plain (public) Pusher channel names */
+	SB_PROTO_PUSHER_PRIVATE,        /* "private-<channel>" */
+	SB_PROTO_PUSHER_PRIVATE_CACHE,  /* "private-cache-<channel>" */
+	SB_PROTO_PUSHER_CACHE,          /* "cache-<channel>" */
+	SB_PROTO_COUNT
+};
 
 struct sb_proto_ops {
 	struct sb_frame *(*event)(const char *channel, const char *event,
@@ -148,6 +163,10 @@ enum sb_err sb_hub_unsubscribe(struct sb_hub *hub, struct sb_client *c,
 			       const char *channel);
 /* Queues a control frame (the queue takes its own reference). */
 void sb_hub_client_send(struct sb_hub *hub, struct sb_client *c, struct sb_frame *f);
+/* The encoder (a registered protocol) of c's subscriptions made from now
+ * on; a new client's is its own protocol. */
+void sb_hub_client_set_encoding(struct sb_hub *hub, struct sb_client *c,
+				enum sb_proto_id enc);
 /* Marks the client authorized without a token (Pusher: the app backend's
  * signature authorizes each private channel). */
 void sb_hub_client_set_ready(struct sb_hub *hub, struct sb_client *c, int trusted);
@@ -171,6 +190,8 @@ struct sb_hub_gauges {
 	int mqtt_connected;
 };
 void sb_hub_gauges(const struct sb_hub *hub, struct sb_hub_gauges *g);
+/* A credential refused outside the hub (a Pusher channel signature). */
+void sb_hub_count_auth_failure(struct sb_hub *hub);
 /* An inbound-queue overflow counted by the MQTT adapter. */
 void sb_hub_count_inbound_drop(struct sb_hub *hub, uint64_t n);
 

@@ -229,8 +229,11 @@ int main(int argc, char **argv)
 	sb_mqtt_link_start(server.link);
 	sb_server_run(&server);
 	sb_server_destroy(&server);
-	sb_mqtt_link_destroy(server.link, 1000);
+	/* the hub goes first: destroying channels unsubscribes through the link */
 	sb_hub_destroy(server.hub);
+	server.hub = NULL;
+	sb_mqtt_link_destroy(server.link, 1000);
+	server.link = NULL;
 	runtime_free(&rt);
 	sb_log(SB_LOG_INFO, "stopped");
 	return 0;

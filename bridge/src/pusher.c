@@ -5,14 +5,10 @@
  * Channel names.  The hub keys channels by their statusbus name and builds
  * one frame per channel fan-out for each encoder in use, but every Pusher
  * subscriber must see the name it subscribed with ("private-team.42" and
- * "private-cache-team.42" are two channels to pusher-js).  With a hub that
- * carries the encoder per subscription (SB_HUB_SUB_ENCODING, hub.h) each
- * name form is an encoder of its own: still one frame per form and fan-out,
- * no per-client JSON.  A hub without it has a single Pusher encoder, so each
- * statusbus channel then has exactly one Pusher name - "public.<p>" as is,
- * everything else "private-<c>" - and the other forms are refused with
- * subscription_error 501 rather than delivered under a name the client
- * does not know.
+ * "private-cache-team.42" are two channels to pusher-js).  The hub carries
+ * the encoder per subscription (sb_hub_client_set_encoding), so each name
+ * form is an encoder of its own: still one frame per form and fan-out, no
+ * per-client JSON.
  *
  * Trust is per subscription: a valid signature makes the client trusted for
  * the one sb_hub_subscribe() call it authorizes, never for the next.
@@ -454,7 +450,6 @@ static struct sb_frame *error_frame(int code, const char *message)
 	static const struct sb_proto_ops name##_ops = { name##_event, name##_batch,    \
 							name##_gap }
 
-#ifdef SB_HUB_SUB_ENCODING
 _Static_assert(SB_PROTO_PUSHER + SB_PUSHER_PUBLIC == SB_PROTO_PUSHER &&
 	       SB_PROTO_PUSHER + SB_PUSHER_PRIVATE == SB_PROTO_PUSHER_PRIVATE &&
 	       SB_PROTO_PUSHER + SB_PUSHER_PRIVATE_CACHE == SB_PROTO_PUSHER_PRIVATE_CACHE &&
@@ -464,15 +459,6 @@ FORM_OPS(public, SB_PUSHER_PUBLIC);
 FORM_OPS(private, SB_PUSHER_PRIVATE);
 FORM_OPS(private_cache, SB_PUSHER_PRIVATE_CACHE);
 FORM_OPS(cache, SB_PUSHER_CACHE);
-#else
-/* One encoder for every Pusher subscriber: the one name each statusbus
- * channel has (DESIGN.md section 3 names the public channels public.<p>). */
-static enum sb_pusher_name only_form(const char *channel)
-{
-	return strncmp(channel, "public.", 7) == 0 ? SB_PUSHER_PUBLIC : SB_PUSHER_PRIVATE;
-}
-FORM_OPS(only, only_form(ch));
-#endif
 
 /* ---- the bridge side ------------------------------------------------------------ */
 
@@ -500,14 +486,10 @@ enum sb_err sb_pusher_create(struct sb_pusher **out, struct sb_hub *hub,
 		free(p);
 		return SB_ERR_NOMEM;
 	}
-#ifdef SB_HUB_SUB_ENCODING
 	sb_hub_register_proto(hub, SB_PROTO_PUSHER, &public_ops);
 	sb_hub_register_proto(hub, SB_PROTO_PUSHER_PRIVATE, &private_ops);
 	sb_hub_register_proto(hub, SB_PROTO_PUSHER_PRIVATE_CACHE, &private_cache_ops);
 	sb_hub_register_proto(hub, SB_PROTO_PUSHER_CACHE, &cache_ops);
-#else
-	sb_hub_register_proto(hub, SB_PROTO_PUSHER, &only_ops);
-#endif
 	sb_log(SB_LOG_INFO, "Pusher protocol %d on /app/%s (app_id %s, activity_timeout %d s, "
 	       "client events %s)", SB_PUSHER_PROTOCOL, cfg->pusher_key, cfg->pusher_app_id,
 	       cfg->pusher_activity_timeout_s, cfg->pusher_client_events ? "relayed" : "refused");
@@ -776,26 +758,11 @@ static void on_subscribe(struct sb_pusher_conn *pc, const struct sb_pusher_msg *
 	if (trusted && sb_pusher_verify(p->cfg->pusher_key, p->cfg->pusher_secret, pc->socket_id,
 					name, m->auth, reason, sizeof(reason)) != SB_OK) {
 		p->st.signature_failures++;
+		sb_hub_count_auth_failure(p->hub);
 		subscription_error(pc, name, "AuthError", 401, reason);
 		return;
 	}
-#ifdef SB_HUB_SUB_ENCODING
 	sb_hub_client_set_encoding(p->hub, pc->c, (enum sb_proto_id)(SB_PROTO_PUSHER + form));
-#else
-	if (form == SB_PUSHER_PUBLIC && only_form(base) == SB_PUSHER_PRIVATE) {
-		snprintf(reason, sizeof(reason), "%.256s is not public: subscribe to private-%.256s "
-			 "with a signature from the app's auth endpoint", base, base);
-		subscription_error(pc, name, "AuthError", 401, reason);
-		return;
-	}
-	if (form != only_form(base)) {
-		snprintf(reason, sizeof(reason), "this bridge serves %.256s to Pusher clients as "
-			 "%s%.256s only (its hub has one Pusher encoder)", base,
-			 sb_pusher_name_prefix(only_form(base)), base);
-		subscription_error(pc, name, "UnsupportedChannel", 501, reason);
-		return;
-	}
-#endif
 	/* the signature authorizes this one channel: trusted for this call only */
 	if (trusted)
 		sb_hub_client_set_ready(p->hub, pc->c, 1);
@@ -803,9 +770,7 @@ static void on_subscribe(struct sb_pusher_conn *pc, const struct sb_pusher_msg *
 			      reason, sizeof(reason));
 	if (trusted)
 		sb_hub_client_set_ready(p->hub, pc->c, 0);
-#ifdef SB_HUB_SUB_ENCODING
 	sb_hub_client_set_encoding(p->hub, pc->c, SB_PROTO_PUSHER);
-#endif
 	if (rc != SB_OK) {
 		status = http_status(code, &type);
 		if (rc == SB_ERR_EXISTS) {

@@ -418,6 +418,8 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 	}
 	info.timeout_secs = 10;
 	info.max_http_header_pool = 64;
+	/* room for an Authorization: Bearer token as large as hello accepts */
+	info.max_http_header_data = SB_MAX_TOKEN + 4096;
 	srv->timer = t = calloc(1, sizeof(*t));
 	srv->housekeeping = hk = calloc(1, sizeof(*hk));
 	if (!t || !hk)

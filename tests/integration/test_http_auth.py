@@ -377,14 +377,8 @@ def sized_token(n, teams=(TEAM,)):
     raise AssertionError(f"cannot build a {n}-byte token")
 
 
-HEADER_BUG = ("a valid token over ~4 KB cannot be used on HTTP: lws's default header pool "
-              "(info.max_http_header_data, 4096 bytes, not set in ws_server.c) overflows, lws "
-              "logs 'Ran out of header data space' and drops the connection without a "
-              "response, so tokens the WebSocket accepts (up to 8192 bytes, docs/tokens.md) "
-              "are refused here and the 401 'token too large' path is unreachable")
 
 
-@pytest.mark.xfail(strict=True, reason=HEADER_BUG)
 def test_token_size_limit_over_http(stack_factory):
     """The HTTP fallback takes the same tokens as hello: up to 8192 bytes is
     verified (200); longer is 401, with no data."""

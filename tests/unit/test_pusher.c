@@ -885,7 +885,6 @@ static void test_public_channel(void **state)
 	env_free(&e);
 }
 
-#ifdef SB_HUB_SUB_ENCODING
 /* Every subscriber sees the name it subscribed with, whatever the others
  * on the same statusbus channel chose; cache- names get the snapshot. */
 static void test_cache_channels(void **state)
@@ -944,27 +943,6 @@ static void test_cache_channels(void **state)
 	conn_close(&e, &d);
 	env_free(&e);
 }
-#else
-/* A hub with one Pusher encoder: each statusbus channel has one Pusher
- * name; the other forms are refused, never delivered under a wrong name. */
-static void test_cache_channels(void **state)
-{
-	struct env e;
-	struct conn a;
-	(void)state;
-
-	env_init(&e, NULL, NULL);
-	a = open_conn(&e);
-	subscribe_signed(&a, "private-cache-team.42");
-	expect_sub_error(&e, &a, "private-cache-team.42", 501);
-	subscribe(&a, "cache-public.acme", NULL);
-	expect_sub_error(&e, &a, "cache-public.acme", 501);
-	subscribe_signed(&a, "private-public.acme");
-	expect_sub_error(&e, &a, "private-public.acme", 501);
-	conn_close(&e, &a);
-	env_free(&e);
-}
-#endif
 
 static void test_resubscribe_is_answered_again(void **state)
 {
