@@ -38,9 +38,7 @@ static int json_int64(const cJSON *v, int64_t *out)
 	return 1;
 }
 
-/* 1 when a JSON text holds the escape \u0000 inside a string (a
- * backslash-escaped backslash before "u0000" does not count). */
-static int has_escaped_nul(const char *d, size_t len)
+int sb_json_has_escaped_nul(const char *d, size_t len)
 {
 	for (size_t i = 0; i + 5 < len; i++) {
 		if (d[i] != '\\')
@@ -92,7 +90,7 @@ enum sb_err sb_proto_parse(const char *data, size_t len, struct sb_req *out,
 	}
 	/* cJSON cuts strings at an escaped NUL, so "team.42\u0000x" would
 	 * silently become "team.42": no field of the protocol may hold one */
-	if (has_escaped_nul(data, len)) {
+	if (sb_json_has_escaped_nul(data, len)) {
 		snprintf(reason, reasonlen, "NUL (\\u0000) is not allowed in any field");
 		goto bad;
 	}

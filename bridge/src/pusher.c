@@ -204,21 +204,6 @@ void sb_pusher_msg_free(struct sb_pusher_msg *m)
 	m->data_doc = m->root = NULL;
 }
 
-/* 1 when a JSON text holds the escape \u0000 inside a string: cJSON cuts
- * the string there, so "private-team.42\u0000x" would become another name
- * (as proto.c refuses it for statusbus.v1). */
-static int has_escaped_nul(const char *d, size_t len)
-{
-	for (size_t i = 0; i + 5 < len; i++) {
-		if (d[i] != '\\')
-			continue;
-		if (d[i + 1] == 'u' && memcmp(d + i + 2, "0000", 4) == 0)
-			return 1;
-		i++;   /* skip the escaped character */
-	}
-	return 0;
-}
-
 static int name_ok(const cJSON *v)
 {
 	return cJSON_IsString(v) && strlen(v->valuestring) <= NAME_MAX_LEN;
@@ -236,7 +221,7 @@ enum sb_err sb_pusher_parse(const char *data, size_t len, struct sb_pusher_msg *
 		return SB_ERR_INVAL;
 	}
 	out->root = root;
-	if (has_escaped_nul(data, len)) {
+	if (sb_json_has_escaped_nul(data, len)) {
 		snprintf(reason, rlen, "NUL (\\u0000) is not allowed in any field");
 		goto bad;
 	}
@@ -253,7 +238,7 @@ enum sb_err sb_pusher_parse(const char *data, size_t len, struct sb_pusher_msg *
 	d = cJSON_GetObjectItemCaseSensitive(root, "data");
 	obj = d;
 	/* Pusher clients send data as an object or as a string of JSON */
-	if (cJSON_IsString(d) && has_escaped_nul(d->valuestring, strlen(d->valuestring))) {
+	if (cJSON_IsString(d) && sb_json_has_escaped_nul(d->valuestring, strlen(d->valuestring))) {
 		snprintf(reason, rlen, "NUL (\\u0000) is not allowed in any field");
 		goto bad;
 	}
