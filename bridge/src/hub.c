@@ -810,8 +810,13 @@ static void reject(struct sb_hub *h, struct sb_msg *m, uint64_t *counter, const 
 		sb_buf_json_str(&b, m->topic, m->topic_len);
 		sb_buf_puts(&b, ",\"reason\":");
 		sb_buf_json_str(&b, reason, strlen(reason));
-		sb_buf_printf(&b, ",\"ts\":%lld,\"bytes\":%zu,\"payload\":", (long long)now,
-			      m->payload_len);
+		time_t t = (time_t)now;
+		struct tm tm;
+		char ts[32];
+
+		gmtime_r(&t, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		sb_buf_printf(&b, ",\"ts\":\"%s\",\"bytes\":%zu,\"payload\":", ts, m->payload_len);
 		sb_buf_json_str(&b, m->payload, show);
 		sb_buf_printf(&b, ",\"truncated\":%s}", show < m->payload_len ? "true" : "false");
 		if (sb_buf_str(&b)) {

@@ -13,6 +13,7 @@ in order)."""
 
 import asyncio
 import json
+import re
 import os
 import subprocess
 import time
@@ -132,6 +133,7 @@ def test_rejected_payloads_never_reach_browsers_and_are_republished(stack_factor
         r = next((v for k, v in got.items() if reason in k), None)
         assert r is not None, f"no rejection with {reason!r} in {list(got)}"
         assert r["topic"] == topic and r["bytes"] == len(bad.encode())
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", r["ts"]), r["ts"]
         if len(bad) > 1024:
             assert r["truncated"] is True and bad.startswith(r["payload"])
             assert len(r["payload"]) == 1024
