@@ -508,11 +508,6 @@ def test_sigterm_flushes_the_pending_batch_before_closing_1001(start):
     run(body())
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bridge bug: SIGSEGV at exit when a logs channel still lingers for resume: main.c "
-    "destroys the MQTT link before the hub, and sb_hub_destroy -> chan_free -> "
-    "filter_unref -> sb_mqtt_link_unsubscribe calls MQTTAsync_isConnected on the freed "
-    "client"))
 def test_sigterm_exits_0_while_a_logs_channel_keeps_history(stack):
     m = stack.mqtt()
     deploy = announce_deploy(m)
