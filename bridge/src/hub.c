@@ -376,15 +376,17 @@ static void client_fail(struct sb_hub *h, struct sb_client *c, int code, const c
 		h->ops.wake(h->ops.ctx, c);
 }
 
-static void enqueue(struct sb_hub *h, struct sb_client *c, enum sb_qkind kind,
-		    struct sb_frame *f, const char *key, int64_t s0, int64_t s1, size_t n)
+static void enqueue_ex(struct sb_hub *h, struct sb_client *c, enum sb_qkind kind,
+		       struct sb_frame *f, const char *key, int64_t s0, int64_t s1, size_t n,
+		       int shared)
 {
 	enum sb_err rc;
 	struct sb_queue_stats before = c->q.stats;
 
 	if (c->close_code || !f)
 		return;
-	rc = sb_queue_push(&c->q, kind, f, key, s0, s1, n);
+	rc = shared ? sb_queue_push_shared(&c->q, kind, f, key) :
+		      sb_queue_push(&c->q, kind, f, key, s0, s1, n);
 	h->m.conflated_queue += c->q.stats.conflated - before.conflated;
 	h->m.drop_slow_lines += c->q.stats.lines_dropped - before.lines_dropped;
 	h->m.gaps += c->q.stats.gaps - before.gaps;
@@ -407,6 +409,12 @@ static void enqueue(struct sb_hub *h, struct sb_client *c, enum sb_qkind kind,
 		h->m.events_out += n ? n : 1;
 	if (h->ops.wake)
 		h->ops.wake(h->ops.ctx, c);
+}
+
+static void enqueue(struct sb_hub *h, struct sb_client *c, enum sb_qkind kind,
+		    struct sb_frame *f, const char *key, int64_t s0, int64_t s1, size_t n)
+{
+	enqueue_ex(h, c, kind, f, key, s0, s1, n, 0);
 }
 
 void sb_hub_client_send(struct sb_hub *h, struct sb_client *c, struct sb_frame *f)
@@ -446,7 +454,7 @@ static void send_trimmed(struct sb_hub *h, struct sb_client *c, struct chan *ch,
 static void fanout(struct sb_hub *h, struct chan *ch, enum sb_qkind kind, const char *topic,
 		   struct sb_frame *v1, struct sb_frame *(*build)(struct sb_hub *, struct chan *,
 								  enum sb_proto_id, void *),
-		   void *arg, int64_t s0, int64_t s1, size_t n)
+		   void *arg, int64_t s0, int64_t s1, size_t n, int shared)
 {
 	struct sb_frame *frames[SB_PROTO_COUNT] = { v1 };
 	char key[SB_CHAN_MAX_NAME + SB_TOPIC_MAX + 8];
@@ -486,7 +494,11 @@ static void fanout(struct sb_hub *h, struct chan *ch, enum sb_qkind kind, const 
 			}
 			s->expect_seq = 0;
 		}
-		enqueue(h, c, kind, frames[s->enc], k, s0, s1, n);
+		/* a retained status's v1 frame is also the channel's snapshot
+		 * frame, and conflation keeps one per topic: bounded by the
+		 * number of topics, not by how fast the client reads */
+		enqueue_ex(h, c, kind, frames[s->enc], k, s0, s1, n,
+			   shared && s->enc == SB_PROTO_V1);
 	}
 	for (int p = 0; p < SB_PROTO_COUNT; p++)
 		sb_frame_unref(frames[p]);
@@ -526,7 +538,8 @@ static void deliver_event(struct sb_hub *h, struct chan *ch, const struct sb_kin
 			sb_frame_unref(v1);
 	}
 	fanout(h, ch, retained || ch->ref.tmpl->delivery.mode == SB_DELIVER_CONFLATE ?
-	       SB_Q_STATUS : SB_Q_EVENT, m->topic, v1, build_event, &a, 0, 0, 1);
+	       SB_Q_STATUS : SB_Q_EVENT, m->topic, v1, build_event, &a, 0, 0, 1,
+	       retained && !deleted);
 	sb_frame_unref(v1);
 }
 
@@ -577,7 +590,7 @@ static void flush_batch(struct sb_hub *h, struct chan *ch)
 	h->m.batches++;
 	if (s1 > ch->flushed_seq)
 		ch->flushed_seq = s1;
-	fanout(h, ch, SB_Q_LOG, NULL, NULL, build_batch, &a, s0, s1, ch->npending);
+	fanout(h, ch, SB_Q_LOG, NULL, NULL, build_batch, &a, s0, s1, ch->npending, 0);
 	for (size_t i = 0; i < ch->npending; i++)
 		sb_msg_unref(ch->pending[i]);
 	ch->npending = 0;
@@ -1261,7 +1274,9 @@ void sb_hub_send_initial(struct sb_hub *h, struct sb_client *c, const char *chan
 			continue;
 		}
 		status_key(key, sizeof(key), ch->name, topic);
-		enqueue(h, c, SB_Q_STATUS, f, key, 0, 0, 1);
+		/* the channel holds these frames anyway: a snapshot larger than
+		 * the queue's bounds does not make a reading client "slow" */
+		enqueue_ex(h, c, SB_Q_STATUS, f, key, 0, 0, 1, 1);
 	}
 	if (s->expect_seq && ch->hcount) {
 		/* replay history after `since` up to what was already flushed;

@@ -38,6 +38,8 @@ static void unlink_ent(struct sb_queue *q, struct sb_qent *e)
 		q->tail = e->prev;
 	q->bytes -= e->cost;
 	q->frames--;
+	if (e->shared)
+		q->shared_frames--;
 	if (e->kind == SB_Q_STATUS && e->key && sb_dict_get(q->status_idx, e->key) == e)
 		sb_dict_take(q->status_idx, e->key);
 	if (e->kind == SB_Q_GAP && e->key && sb_dict_get(q->gap_idx, e->key) == e)
@@ -61,7 +63,7 @@ void sb_queue_clear(struct sb_queue *q)
 		e = n;
 	}
 	q->head = q->tail = NULL;
-	q->bytes = q->frames = 0;
+	q->bytes = q->frames = q->shared_frames = 0;
 	sb_dict_destroy(q->status_idx);
 	sb_dict_destroy(q->gap_idx);
 	q->status_idx = q->gap_idx = NULL;
@@ -114,8 +116,8 @@ static int drop_oldest_log(struct sb_queue *q)
 	return 1;
 }
 
-enum sb_err sb_queue_push(struct sb_queue *q, enum sb_qkind kind, struct sb_frame *frame,
-			  const char *key, int64_t seq_first, int64_t seq_last, size_t nlines)
+static enum sb_err push(struct sb_queue *q, enum sb_qkind kind, struct sb_frame *frame,
+			const char *key, int64_t seq_first, int64_t seq_last, size_t nlines, int shared)
 {
 	struct sb_qent *e;
 
@@ -125,7 +127,12 @@ enum sb_err sb_queue_push(struct sb_queue *q, enum sb_qkind kind, struct sb_fram
 			q->bytes -= e->cost;
 			sb_frame_unref(e->frame);
 			e->frame = sb_frame_ref(frame);
-			e->cost = frame->len + sizeof(*e);
+			if (e->shared && !shared)
+				q->shared_frames--;
+			else if (!e->shared && shared)
+				q->shared_frames++;
+			e->shared = shared;
+			e->cost = (shared ? 0 : frame->len) + sizeof(*e);
 			q->bytes += e->cost;
 			q->stats.conflated++;
 			goto bounds;
@@ -143,7 +150,9 @@ enum sb_err sb_queue_push(struct sb_queue *q, enum sb_qkind kind, struct sb_fram
 	e->seq_first = seq_first;
 	e->seq_last = seq_last;
 	e->nlines = nlines;
-	e->cost = (frame ? frame->len : GAP_COST) + sizeof(*e);
+	e->shared = shared;
+	e->cost = (shared ? 0 : frame ? frame->len : GAP_COST) + sizeof(*e);
+	q->shared_frames += shared != 0;
 	e->prev = q->tail;
 	if (q->tail)
 		q->tail->next = e;
@@ -155,11 +164,24 @@ enum sb_err sb_queue_push(struct sb_queue *q, enum sb_qkind kind, struct sb_fram
 	if (kind == SB_Q_STATUS && key && sb_dict_set(q->status_idx, key, e) != SB_OK)
 		return SB_ERR_NOMEM;
 bounds:
-	while ((q->bytes > q->soft_bytes || q->frames > q->max_frames) && drop_oldest_log(q))
+	while ((q->bytes > q->soft_bytes || q->frames - q->shared_frames > q->max_frames) &&
+	       drop_oldest_log(q))
 		;
-	if (q->bytes > q->hard_bytes || q->frames > q->max_frames)
+	if (q->bytes > q->hard_bytes || q->frames - q->shared_frames > q->max_frames)
 		return SB_ERR_LIMIT;
 	return SB_OK;
+}
+
+enum sb_err sb_queue_push(struct sb_queue *q, enum sb_qkind kind, struct sb_frame *frame,
+			  const char *key, int64_t seq_first, int64_t seq_last, size_t nlines)
+{
+	return push(q, kind, frame, key, seq_first, seq_last, nlines, 0);
+}
+
+enum sb_err sb_queue_push_shared(struct sb_queue *q, enum sb_qkind kind, struct sb_frame *frame,
+				 const char *key)
+{
+	return push(q, kind, frame, key, 0, 0, 1, 1);
 }
 
 void sb_queue_forget_channel(struct sb_queue *q, const char *channel)

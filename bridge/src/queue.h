@@ -40,6 +40,7 @@ struct sb_qent {
 	int64_t seq_first, seq_last;
 	size_t nlines;            /* LOG: lines in the batch; GAP: lines lost */
 	size_t cost;              /* bytes charged to the queue */
+	int shared;               /* frame held elsewhere (a snapshot) */
 };
 
 struct sb_queue_stats {
@@ -51,6 +52,7 @@ struct sb_queue_stats {
 struct sb_queue {
 	struct sb_qent *head, *tail;
 	size_t bytes, frames;
+	size_t shared_frames;         /* entries pushed with _push_shared */
 	size_t soft_bytes, hard_bytes, max_frames;
 	struct sb_dict *status_idx;   /* key -> entry */
 	struct sb_dict *gap_idx;      /* channel -> open gap entry */
@@ -71,6 +73,14 @@ void sb_queue_clear(struct sb_queue *q);
 enum sb_err sb_queue_push(struct sb_queue *q, enum sb_qkind kind,
 			  struct sb_frame *frame, const char *key,
 			  int64_t seq_first, int64_t seq_last, size_t nlines);
+
+/* Like sb_queue_push for a frame that is held elsewhere for as long anyway
+ * (a channel's snapshot of last-known statuses): only the entry itself is
+ * charged, and it does not count towards max_frames, so a client that reads
+ * is never closed for the size of a channel's snapshot.  A newer status
+ * conflated into the entry is charged in full. */
+enum sb_err sb_queue_push_shared(struct sb_queue *q, enum sb_qkind kind,
+				 struct sb_frame *frame, const char *key);
 
 /* The oldest entry, or NULL.  Borrowed until sb_queue_pop(). */
 static inline struct sb_qent *sb_queue_peek(const struct sb_queue *q)

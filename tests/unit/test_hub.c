@@ -1085,7 +1085,7 @@ static void test_slow_client_closed_4029(void **state)
 {
 	struct env e;
 	struct sb_client *slow, *fast;
-	char topic[128], payload[300];
+	char payload[300];
 	const char *reason = NULL;
 	cJSON *j;
 	int n = 0;
@@ -1094,12 +1094,12 @@ static void test_slow_client_closed_4029(void **state)
 	env_init(&e, "{\"limits\":{\"send_queue_bytes\":1024,\"send_queue_hard_bytes\":4096}}", 0);
 	slow = client(&e, NULL);
 	fast = client(&e, NULL);
-	sub(&e, slow, 1, "team.42");
-	sub(&e, fast, 1, "team.42");
+	sub(&e, slow, 1, "user.u1");
+	sub(&e, fast, 1, "user.u1");
+	/* notifications are neither conflated nor droppable */
 	for (int i = 0; i < 40; i++) {
-		snprintf(topic, sizeof(topic), "team/42/app/aaaaaaaa-0000-0000-0000-%012d/status", i);
-		snprintf(payload, sizeof(payload), "{\"status\":\"running\",\"note\":\"%0200d\"}", i);
-		publish(&e, topic, payload, 0);
+		snprintf(payload, sizeof(payload), "{\"title\":\"n\",\"level\":\"info\",\"body\":\"%0200d\"}", i);
+		publish(&e, "user/u1/notify", payload, 0);
 		/* the fast one keeps up */
 		while ((j = pull(&e, fast))) {
 			n++;
@@ -1113,9 +1113,45 @@ static void test_slow_client_closed_4029(void **state)
 	assert_int_equal(sb_hub_metrics(e.hub)->slow_closes, 1);
 	/* nothing more is queued for it; the adapter closes once next is NULL */
 	expect_nothing(&e, slow);
-	publish(&e, "team/42/app/" A1 "/status", "{\"status\":\"x\"}", 0);
+	publish(&e, "user/u1/notify", "{\"title\":\"x\",\"level\":\"info\"}", 0);
 	expect_nothing(&e, slow);
+	sb_hub_client_gone(e.hub, fast);
 	sb_hub_client_gone(e.hub, slow);
+	env_fini(&e);
+}
+
+/* Statuses share the channel's snapshot frames and are conflated per topic:
+ * a client that does not read costs one small entry per topic, so a burst
+ * of distinct statuses larger than the hard bound does not close it, and
+ * when it reads it gets the latest of each. */
+static void test_status_burst_does_not_close_a_client(void **state)
+{
+	struct env e;
+	struct sb_client *c;
+	char topic[128], payload[300];
+	cJSON *j;
+	int n = 0;
+	(void)state;
+
+	env_init(&e, "{\"limits\":{\"send_queue_bytes\":1024,\"send_queue_hard_bytes\":8192}}", 0);
+	c = client(&e, NULL);
+	sub(&e, c, 1, "team.42");
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < 40; i++) {
+			snprintf(topic, sizeof(topic), "team/42/app/aaaaaaaa-0000-0000-0000-%012d/status", i);
+			snprintf(payload, sizeof(payload), "{\"status\":\"%s\",\"note\":\"%0200d\"}",
+				 round ? "stopped" : "running", i);
+			publish(&e, topic, payload, 0);
+		}
+	assert_int_equal(sb_client_close_code(c, NULL), 0);
+	while ((j = pull(&e, c))) {
+		const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "data");
+		assert_string_equal(cJSON_GetObjectItemCaseSensitive(d, "status")->valuestring, "stopped");
+		n++;
+		cJSON_Delete(j);
+	}
+	assert_int_equal(n, 40);
+	sb_hub_client_gone(e.hub, c);
 	env_fini(&e);
 }
 
@@ -1600,6 +1636,7 @@ int main(void)
 		cmocka_unit_test(test_resume_since_inside_pending_batch),
 		cmocka_unit_test(test_duplicate_log_line_dropped),
 		cmocka_unit_test(test_slow_client_closed_4029),
+		cmocka_unit_test(test_status_burst_does_not_close_a_client),
 		cmocka_unit_test(test_slow_client_status_conflated),
 		cmocka_unit_test(test_ping_and_bad_frames),
 		cmocka_unit_test(test_sub_before_hello),

@@ -508,6 +508,38 @@ static void test_forget_channel(void **state)
 	drain(&q);
 }
 
+/* A frame held elsewhere (a channel's snapshot) is charged only for its
+ * entry and does not count towards max_frames; conflating a full frame
+ * into it charges that in full. */
+static void test_shared_snapshot_entries(void **state)
+{
+	struct sb_queue q;
+	struct sb_frame *big = frame_of(4000, 's'), *live = frame_of(3000, 'l');
+	char key[32];
+	(void)state;
+
+	assert_int_equal(sb_queue_init(&q, 1024, 8192, 16), SB_OK);
+	for (int i = 0; i < 20; i++) {
+		snprintf(key, sizeof(key), "c\x1ftopic%d", i);
+		assert_int_equal(sb_queue_push_shared(&q, SB_Q_STATUS, big, key), SB_OK);
+	}
+	assert_int_equal(q.frames, 20);
+	assert_int_equal(q.shared_frames, 20);
+	assert_true(q.bytes < 20 * 200);
+	/* a live status replacing one of them is charged in full */
+	assert_int_equal(sb_queue_push(&q, SB_Q_STATUS, live, "c\x1ftopic3", 0, 0, 1), SB_OK);
+	assert_int_equal(q.shared_frames, 19);
+	assert_true(q.bytes > 3000);
+	/* popping keeps the counts straight */
+	while (sb_queue_peek(&q))
+		sb_queue_pop(&q);
+	assert_int_equal(q.bytes, 0);
+	assert_int_equal(q.shared_frames, 0);
+	sb_queue_clear(&q);
+	sb_frame_unref(big);
+	sb_frame_unref(live);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -524,6 +556,7 @@ int main(void)
 		cmocka_unit_test(test_ctrl_over_hard_is_limit),
 		cmocka_unit_test(test_max_frames),
 		cmocka_unit_test(test_forget_channel),
+		cmocka_unit_test(test_shared_snapshot_entries),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
