@@ -236,7 +236,7 @@ int sb_http_handle(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *p
 	}
 	if (strcmp(path, "/metrics") == 0) {
 		sb_hub_gauges(srv->hub, &g);
-		body = sb_metrics_prometheus(sb_hub_metrics(srv->hub), &g);
+		body = sb_metrics_prometheus(sb_hub_metrics(srv->hub), &g, sb_server_pusher_stats());
 		if (!body)
 			return -1;
 		rc = respond(wsi, pss, 200, "text/plain; version=0.0.4; charset=utf-8", body,

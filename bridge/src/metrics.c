@@ -4,6 +4,8 @@
  */
 #include "metrics.h"
 
+#include "pusher.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,7 +29,8 @@ static char *finish(struct sb_buf *b)
 	return s;
 }
 
-char *sb_metrics_prometheus(const struct sb_metrics *m, const struct sb_hub_gauges *g)
+char *sb_metrics_prometheus(const struct sb_metrics *m, const struct sb_hub_gauges *g,
+			    const struct sb_pusher_stats *pusher)
 {
 	struct sb_buf b;
 	static const char *drop_help = "# HELP statusbus_dropped_total Messages or lines not delivered, by reason.\n"
@@ -86,6 +89,28 @@ char *sb_metrics_prometheus(const struct sb_metrics *m, const struct sb_hub_gaug
 		for (size_t i = 0; i < SB_ARRAY_LEN(drops); i++)
 			sb_buf_printf(&b, "statusbus_dropped_total{reason=\"%s\"} %llu\n", drops[i].reason,
 				      (unsigned long long)drops[i].v);
+	}
+	if (pusher) {
+		counter(&b, "statusbus_pusher_connections_total", "Pusher handshakes accepted.",
+			pusher->connections);
+		counter(&b, "statusbus_pusher_connections_refused_total",
+			"Pusher handshakes refused (unknown key or protocol).", pusher->refused);
+		counter(&b, "statusbus_pusher_subscriptions_total", "Pusher subscriptions granted.",
+			pusher->subscriptions);
+		counter(&b, "statusbus_pusher_subscription_errors_total",
+			"Pusher subscriptions refused.", pusher->subscription_errors);
+		counter(&b, "statusbus_pusher_signature_failures_total",
+			"private- channels with a bad or missing signature.", pusher->signature_failures);
+		counter(&b, "statusbus_pusher_client_events_total", "client- events relayed.",
+			pusher->client_events);
+		counter(&b, "statusbus_pusher_client_events_refused_total", "client- events refused.",
+			pusher->client_events_refused);
+		counter(&b, "statusbus_pusher_pings_total", "pusher:ping sent after activity_timeout.",
+			pusher->pings_sent);
+		counter(&b, "statusbus_pusher_pong_timeouts_total", "Pusher clients closed 4201.",
+			pusher->pong_timeouts);
+		counter(&b, "statusbus_pusher_rate_limited_total", "Pusher frames over the rate limit.",
+			pusher->rate_limited);
 	}
 	return finish(&b);
 }

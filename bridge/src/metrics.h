@@ -8,8 +8,12 @@
 
 #include "hub.h"
 
-/* Both return a malloc'ed NUL-terminated text (caller frees), or NULL. */
-char *sb_metrics_prometheus(const struct sb_metrics *m, const struct sb_hub_gauges *g);
+struct sb_pusher_stats;
+
+/* Both return a malloc'ed NUL-terminated text (caller frees), or NULL.
+ * `pusher` may be NULL (no Pusher side configured). */
+char *sb_metrics_prometheus(const struct sb_metrics *m, const struct sb_hub_gauges *g,
+			    const struct sb_pusher_stats *pusher);
 char *sb_metrics_health_json(const struct sb_metrics *m, const struct sb_hub_gauges *g,
 			     const char *version, int64_t uptime_s);
 

@@ -152,6 +152,11 @@ static void close_with(struct lws *wsi, int code, const char *reason)
 
 static struct sb_pusher *pusher;   /* NULL unless the config has "pusher" */
 
+const struct sb_pusher_stats *sb_server_pusher_stats(void)
+{
+	return pusher ? sb_pusher_stats(pusher) : NULL;
+}
+
 /* Pusher clients get Pusher's close codes (4200 reconnect, 4100 back off...). */
 static int close_code_for(struct lws *wsi, const struct pss *pss, int code, const char **reason)
 {

@@ -44,6 +44,10 @@ void sb_server_hub_ops(struct sb_server *srv, struct sb_hub_ops *ops);
 /* Wakeup for mqtt_link (any thread). */
 void sb_server_wakeup(void *srv);
 
+struct sb_pusher_stats;
+/* The Pusher side's counters, or NULL when the config has no "pusher". */
+const struct sb_pusher_stats *sb_server_pusher_stats(void);
+
 /* http_api.c: answers an HTTP GET; returns 0 when handled (response
  * written or scheduled), -1 to close the connection. */
 struct sb_http_pss;

@@ -210,6 +210,10 @@ def test_wrong_signature_gets_subscription_error_and_no_data(pstack, clients):
     c.event("private-team.43", "app.status")
     assert c.seen(lambda m: m["type"] == "event" and m["channel"] == "private-team.42" and
                   m["event"] != "pusher:subscription_error") == []
+    # counted, in the Pusher counters and among the bridge's auth failures
+    m = pstack.bridge.metrics()
+    assert m["statusbus_pusher_signature_failures_total"] == 1
+    assert m["statusbus_auth_failures_total"] >= 1
 
 
 def test_signature_is_bound_to_socket_and_channel(pstack):

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "metrics.h"
+#include "pusher.h"
 
 /* Distinct values so a swapped field shows. */
 static void fill(struct sb_metrics *m, struct sb_hub_gauges *g)
@@ -109,7 +110,7 @@ static void test_prometheus_values(void **state)
 	(void)state;
 
 	fill(&m, &g);
-	t = sb_metrics_prometheus(&m, &g);
+	t = sb_metrics_prometheus(&m, &g, NULL);
 	assert_non_null(t);
 	/* DESIGN section 7: connections, subscriptions, messages in/out, frames
 	 * out, batches, drops by reason, queue bytes, MQTT reconnects, auth
@@ -172,7 +173,7 @@ static void test_prometheus_format(void **state)
 	(void)state;
 
 	fill(&m, &g);
-	t = sb_metrics_prometheus(&m, &g);
+	t = sb_metrics_prometheus(&m, &g, NULL);
 	assert_non_null(t);
 	assert_true(strlen(t) > 0);
 	assert_int_equal(t[strlen(t) - 1], '\n');
@@ -232,14 +233,14 @@ static void test_reconnects_start_at_zero(void **state)
 
 	memset(&m, 0, sizeof(m));
 	memset(&g, 0, sizeof(g));
-	t = sb_metrics_prometheus(&m, &g);
+	t = sb_metrics_prometheus(&m, &g, NULL);
 	assert_non_null(t);
 	assert_int_equal(sample(t, "statusbus_mqtt_reconnects_total"), 0);   /* not -1 wrapped */
 	assert_int_equal(sample(t, "statusbus_mqtt_connected"), 0);
 	assert_int_equal(sample(t, "statusbus_dropped_total{reason=\"schema\"}"), 0);
 	free(t);
 	m.mqtt_connects = 1;
-	t = sb_metrics_prometheus(&m, &g);
+	t = sb_metrics_prometheus(&m, &g, NULL);
 	assert_int_equal(sample(t, "statusbus_mqtt_reconnects_total"), 0);   /* first connect */
 	free(t);
 }
@@ -321,9 +322,36 @@ static void test_health_json_escapes_version(void **state)
 	free(t);
 }
 
+/* With a Pusher side, its counters are exported too (HELP and TYPE lines,
+ * values as given); without, none of them appear. */
+static void test_pusher_counters(void **state)
+{
+	struct sb_metrics m;
+	struct sb_hub_gauges g;
+	struct sb_pusher_stats p;
+	char *t;
+	(void)state;
+
+	memset(&m, 0, sizeof(m));
+	memset(&g, 0, sizeof(g));
+	memset(&p, 0, sizeof(p));
+	p.signature_failures = 7;
+	p.connections = 3;
+	t = sb_metrics_prometheus(&m, &g, &p);
+	assert_non_null(t);
+	assert_non_null(strstr(t, "# TYPE statusbus_pusher_signature_failures_total counter\n"
+				  "statusbus_pusher_signature_failures_total 7\n"));
+	assert_non_null(strstr(t, "statusbus_pusher_connections_total 3\n"));
+	free(t);
+	t = sb_metrics_prometheus(&m, &g, NULL);
+	assert_null(strstr(t, "statusbus_pusher_"));
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pusher_counters),
 		cmocka_unit_test(test_prometheus_values),
 		cmocka_unit_test(test_prometheus_format),
 		cmocka_unit_test(test_reconnects_start_at_zero),
