@@ -1722,52 +1722,35 @@ int sb_hub_http_query(struct sb_hub *h, const char *token, const char *channel, 
 	sb_buf_json_str(&b, name, strlen(name));
 	sb_buf_puts(&b, ",\"events\":[");
 	if (!history) {
-		/* from the channel's snapshot, or the cache when it is idle */
+		/* from the cache: one snapshot dict keyed by topic, so a topic
+		 * matched by two filters is listed once */
 		char **filters;
 		size_t nf, n = 0;
-		if (sb_chanmap_filters(&ref, &filters, &nf) == SB_OK) {
-			struct sb_dict *seen = sb_dict_create(NULL);
-			struct sb_dict_iter it;
-			for (size_t i = 0; i < nf && seen; i++) {
-				struct snap_ctx s;
-				struct chan tmp;
-				memset(&tmp, 0, sizeof(tmp));
-				tmp.name = name;
-				tmp.snap = sb_dict_create(free_frame);
-				if (!tmp.snap)
-					break;
-				s.h = h;
-				s.ch = &tmp;
-				sb_cache_foreach(h->cache, filters[i], snap_add, &s);
-				const char *topic;
-				void *v;
-				sb_dict_iter_init(&it, tmp.snap);
-				while (sb_dict_next(&it, &topic, &v)) {
-					struct sb_frame *f = v;
-					if (sb_dict_get(seen, topic))
-						continue;
-					sb_dict_set(seen, topic, (void *)1);
-					if (n++)
-						sb_buf_puts(&b, ",");
-					sb_buf_append(&b, sb_frame_data(f), f->len);
-				}
-				sb_dict_destroy(tmp.snap);
-			}
-			sb_dict_destroy(seen);
+		struct chan tmp;
+		struct snap_ctx sc = { h, &tmp };
+		struct sb_dict_iter it;
+		void *v;
+
+		memset(&tmp, 0, sizeof(tmp));
+		tmp.name = name;
+		tmp.snap = sb_dict_create(free_frame);
+		if (tmp.snap && sb_chanmap_filters(&ref, &filters, &nf) == SB_OK) {
+			for (size_t i = 0; i < nf; i++)
+				sb_cache_foreach(h->cache, filters[i], snap_add, &sc);
 			sb_chanmap_free_filters(filters, nf);
+			sb_dict_iter_init(&it, tmp.snap);
+			while (sb_dict_next(&it, NULL, &v)) {
+				struct sb_frame *f = v;
+				if (n++)
+					sb_buf_puts(&b, ",");
+				sb_buf_append(&b, sb_frame_data(f), f->len);
+			}
 		}
+		sb_dict_destroy(tmp.snap);
 		sb_buf_puts(&b, "]");
 		/* retained topics the bridge is not subscribed to are unknown
 		 * to it: say whether the answer is complete */
 		sb_buf_printf(&b, ",\"live\":%s}", ch ? "true" : "false");
-		if (!ch) {
-			/* start following it so that the next poll is complete */
-			struct chan *nc = chan_get(h, &ref, name);
-			if (nc && !nc->nsubs) {
-				nc->linger_until = now_ms(h) + LINGER_MS;
-				arm(h, nc);
-			}
-		}
 	} else {
 		size_t n = 0;
 		int64_t oldest = 0;
@@ -1789,12 +1772,13 @@ int sb_hub_http_query(struct sb_hub *h, const char *token, const char *channel, 
 			sb_buf_puts(&b, "null");
 		sb_buf_printf(&b, ",\"last_seq\":%lld,\"live\":%s}", ch ? (long long)ch->last_seq : 0LL,
 			      ch ? "true" : "false");
-		if (!ch) {
-			struct chan *nc = chan_get(h, &ref, name);
-			if (nc && !nc->nsubs) {
-				nc->linger_until = now_ms(h) + LINGER_MS;
-				arm(h, nc);
-			}
+	}
+	if (!ch) {
+		/* start following the channel so that the next poll is complete */
+		struct chan *nc = chan_get(h, &ref, name);
+		if (nc && !nc->nsubs) {
+			nc->linger_until = now_ms(h) + LINGER_MS;
+			arm(h, nc);
 		}
 	}
 	sb_jwt_claims_destroy(cl);
