@@ -114,8 +114,7 @@ static int live_of(struct fake *k, const char *filter) { return k->f[fidx(k, fil
 
 /* ---- environment ------------------------------------------------------------------ */
 
-static struct sb_chanmap *map;
-static struct sb_kinds *kinds;
+#include "core_fixture.h"
 
 struct env {
 	struct sb_config *cfg;
@@ -129,28 +128,6 @@ static const char *const TEAM_FILTERS[] = {
 	"team/42/server/+/reachability", "team/42/deploy/+/status", "team/42/incident/+",
 	"team/42/maintenance/+",
 };
-
-static int group_setup(void **state)
-{
-	char err[256];
-	(void)state;
-
-	if (sb_chanmap_default(&map, err, sizeof(err)) != SB_OK ||
-	    sb_kinds_load(&kinds, SB_SOURCE_DIR "/schemas/topics.json", err, sizeof(err)) != SB_OK) {
-		fprintf(stderr, "setup: %s\n", err);
-		return -1;
-	}
-	sb_log_set_level(SB_LOG_ERR);
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	sb_chanmap_destroy(map);
-	sb_kinds_destroy(kinds);
-	return 0;
-}
 
 /* `config`: JSON text; `auth`: 1 = HS256 key (SECRET), 0 = open mode */
 static void env_init(struct env *e, const char *config, int auth)

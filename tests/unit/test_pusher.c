@@ -69,8 +69,7 @@ static void op_wake(void *ctx, struct sb_client *c) { (void)ctx; (void)c; }
 
 /* ---- environment ------------------------------------------------------------------ */
 
-static struct sb_chanmap *map;
-static struct sb_kinds *kinds;
+#include "core_fixture.h"
 
 struct env {
 	struct sb_config *cfg;
@@ -83,28 +82,6 @@ struct conn {
 	struct sb_client *c;
 	struct sb_pusher_conn *pc;
 };
-
-static int group_setup(void **state)
-{
-	char err[256];
-	(void)state;
-
-	if (sb_chanmap_default(&map, err, sizeof(err)) != SB_OK ||
-	    sb_kinds_load(&kinds, SB_SOURCE_DIR "/schemas/topics.json", err, sizeof(err)) != SB_OK) {
-		fprintf(stderr, "setup: %s\n", err);
-		return -1;
-	}
-	sb_log_set_level(SB_LOG_ERR);
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	sb_chanmap_destroy(map);
-	sb_kinds_destroy(kinds);
-	return 0;
-}
 
 /* `pusher_extra` and `limits` are spliced into the config's sections. */
 static void env_init(struct env *e, const char *pusher_extra, const char *limits)
