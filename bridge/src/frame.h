@@ -29,6 +29,8 @@ struct sb_msg {
 	size_t payload_len;
 	int retained;           /* the broker's retain flag */
 	int64_t arrived_ms;     /* sb_now_ms() when it reached the bridge */
+	int64_t seq;            /* the payload's "seq" (log lines), 0 when
+				   absent; set by the hub when it parses */
 };
 
 /* Copies topic and payload; refs = 1.  NULL on out of memory. */

@@ -559,22 +559,20 @@ static struct sb_frame *build_batch(struct sb_hub *h, struct chan *ch, enum sb_p
 	return proto_of(h, p)->batch(ch->name, event_name(a->kind), a->items, a->n);
 }
 
-static int64_t msg_seq(const struct sb_msg *m);
-
 static void send_trimmed(struct sb_hub *h, struct sb_client *c, struct chan *ch, void *arg,
 			 int64_t from, enum sb_proto_id enc)
 {
 	struct batch_arg *a = arg, t = { a->kind, a->items, a->n };
 	struct sb_frame *f;
 
-	while (t.n && msg_seq(t.items[0]) < from) {
+	while (t.n && t.items[0]->seq < from) {
 		t.items++;
 		t.n--;
 	}
 	if (!t.n)
 		return;
 	f = build_batch(h, ch, enc, &t);
-	enqueue(h, c, SB_Q_LOG, f, ch->name, msg_seq(t.items[0]), msg_seq(t.items[t.n - 1]), t.n);
+	enqueue(h, c, SB_Q_LOG, f, ch->name, t.items[0]->seq, t.items[t.n - 1]->seq, t.n);
 	sb_frame_unref(f);
 }
 
@@ -585,8 +583,8 @@ static void flush_batch(struct sb_hub *h, struct chan *ch)
 
 	if (!ch->npending)
 		return;
-	s0 = msg_seq(ch->pending[0]);
-	s1 = msg_seq(ch->pending[ch->npending - 1]);
+	s0 = ch->pending[0]->seq;
+	s1 = ch->pending[ch->npending - 1]->seq;
 	h->m.batches++;
 	if (s1 > ch->flushed_seq)
 		ch->flushed_seq = s1;
@@ -609,30 +607,6 @@ static void flush_conflate(struct sb_hub *h, struct chan *ch)
 		deliver_event(h, ch, sb_kinds_lookup(h->p.kinds, m->topic), m, 0);
 		sb_dict_del(ch->latest, topic);
 	}
-}
-
-/* The payload's "seq" (set by the publishing job); 0 when absent.  The
- * payload was validated as JSON already; this is a cheap scan. */
-static int64_t msg_seq(const struct sb_msg *m)
-{
-	const char *p = m->payload;
-	cJSON *j, *s;
-	int64_t v = 0;
-
-	/* fast path: {"seq":N,... as publishers write it */
-	if (strncmp(p, "{\"seq\":", 7) == 0) {
-		char *end;
-		long long n = strtoll(p + 7, &end, 10);
-		if (end != p + 7 && (*end == ',' || *end == '}') && n > 0)
-			return n;
-	}
-	j = cJSON_ParseWithLength(m->payload, m->payload_len);
-	s = cJSON_GetObjectItemCaseSensitive(j, "seq");
-	if (cJSON_IsNumber(s) && s->valuedouble >= 1 && s->valuedouble < 9007199254740992.0 &&
-	    s->valuedouble == floor(s->valuedouble))
-		v = (int64_t)s->valuedouble;
-	cJSON_Delete(j);
-	return v;
 }
 
 static void hist_add(struct chan *ch, struct sb_msg *m, int64_t seq)
@@ -664,7 +638,7 @@ static void deliver_batched(struct sb_hub *h, struct chan *ch, const struct sb_k
 			    struct sb_msg *m)
 {
 	const struct sb_delivery *d = &ch->ref.tmpl->delivery;
-	int64_t seq = msg_seq(m);
+	int64_t seq = m->seq;
 
 	if (seq && seq <= ch->last_seq && d->history_lines) {
 		h->m.drop_duplicate++;   /* QoS 1 redelivery or a replayed line */
@@ -893,6 +867,14 @@ void sb_hub_on_message(struct sb_hub *h, struct sb_msg *m)
 		}
 		if (h->p.schemas && k && k->schema && h->p.cfg->validate_payloads)
 			sch = sb_schema_set_get(h->p.schemas, k->schema);
+		{
+			/* a log line's "seq", from the tree parsed once here */
+			const cJSON *sq = cJSON_GetObjectItemCaseSensitive(doc, "seq");
+			if (cJSON_IsNumber(sq) && sq->valuedouble >= 1 &&
+			    sq->valuedouble < 9007199254740992.0 &&
+			    sq->valuedouble == floor(sq->valuedouble))
+				m->seq = (int64_t)sq->valuedouble;
+		}
 		if (sch && sb_schema_validate(sch, doc, reason, sizeof(reason)) != SB_OK) {
 			char full[400];
 			cJSON_Delete(doc);
