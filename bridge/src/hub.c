@@ -44,11 +44,6 @@ struct sub {
 	enum sb_proto_id enc;  /* encoder of this subscription's frames */
 };
 
-struct hist {
-	struct sb_msg *m;
-	int64_t seq;
-};
-
 struct chan {
 	char *name;
 	struct sb_chan_ref ref;
@@ -67,7 +62,7 @@ struct chan {
 	struct sb_dict *latest;          /* topic -> sb_msg */
 	int64_t conflate_deadline;
 	/* history (batch channels with history_lines) */
-	struct hist *hist;
+	struct sb_msg **hist;            /* ring of lines, oldest at hstart */
 	size_t hcap, hstart, hcount, hbytes;
 	int64_t last_seq;                /* highest seq seen */
 	int64_t flushed_seq;             /* highest seq sent to subscribers */
@@ -257,7 +252,7 @@ static const struct sb_proto_ops *proto_of(const struct sb_hub *h, enum sb_proto
 static void hist_clear(struct chan *ch)
 {
 	for (size_t i = 0; i < ch->hcount; i++)
-		sb_msg_unref(ch->hist[(ch->hstart + i) % ch->hcap].m);
+		sb_msg_unref(ch->hist[(ch->hstart + i) % ch->hcap]);
 	free(ch->hist);
 	ch->hist = NULL;
 	ch->hcount = ch->hcap = ch->hstart = ch->hbytes = 0;
@@ -609,7 +604,7 @@ static void flush_conflate(struct sb_hub *h, struct chan *ch)
 	}
 }
 
-static void hist_add(struct chan *ch, struct sb_msg *m, int64_t seq)
+static void hist_add(struct chan *ch, struct sb_msg *m)
 {
 	const struct sb_delivery *d = &ch->ref.tmpl->delivery;
 
@@ -623,13 +618,13 @@ static void hist_add(struct chan *ch, struct sb_msg *m, int64_t seq)
 	}
 	while (ch->hcount && (ch->hcount == ch->hcap ||
 			      ch->hbytes + m->payload_len > d->history_bytes)) {
-		struct hist *o = &ch->hist[ch->hstart];
-		ch->hbytes -= o->m->payload_len;
-		sb_msg_unref(o->m);
+		struct sb_msg *o = ch->hist[ch->hstart];
+		ch->hbytes -= o->payload_len;
+		sb_msg_unref(o);
 		ch->hstart = (ch->hstart + 1) % ch->hcap;
 		ch->hcount--;
 	}
-	ch->hist[(ch->hstart + ch->hcount) % ch->hcap] = (struct hist){ sb_msg_ref(m), seq };
+	ch->hist[(ch->hstart + ch->hcount) % ch->hcap] = sb_msg_ref(m);
 	ch->hcount++;
 	ch->hbytes += m->payload_len;
 }
@@ -647,7 +642,7 @@ static void deliver_batched(struct sb_hub *h, struct chan *ch, const struct sb_k
 	if (seq)
 		ch->last_seq = seq;
 	if (d->history_lines && seq)
-		hist_add(ch, m, seq);
+		hist_add(ch, m);
 	if (!ch->nsubs) {
 		/* lingering: history only, and nobody is owed these lines */
 		if (seq)
@@ -1212,7 +1207,7 @@ enum sb_err sb_hub_subscribe(struct sb_hub *h, struct sb_client *c, const char *
 	if (has_since && ch->ref.tmpl->delivery.history_lines > 0) {
 		/* complete when history holds every line after since (or the
 		 * client is already ahead) */
-		int64_t oldest = ch->hcount ? ch->hist[ch->hstart].seq : 0;
+		int64_t oldest = ch->hcount ? ch->hist[ch->hstart]->seq : 0;
 		*recovered = since >= ch->flushed_seq ? (ch->last_seq > 0 || since == 0) :
 			     (oldest && oldest <= since + 1);
 		s->expect_seq = since + 1;
@@ -1266,7 +1261,7 @@ void sb_hub_send_initial(struct sb_hub *h, struct sb_client *c, const char *chan
 		struct sb_msg *items[256];
 		size_t n = 0;
 		int64_t from = s->expect_seq, s0 = 0, s1 = 0;
-		int64_t oldest = ch->hist[ch->hstart].seq;
+		int64_t oldest = ch->hist[ch->hstart]->seq;
 
 		if (oldest > from && from <= ch->flushed_seq) {
 			int64_t to = oldest - 1 < ch->flushed_seq ? oldest - 1 : ch->flushed_seq;
@@ -1277,16 +1272,16 @@ void sb_hub_send_initial(struct sb_hub *h, struct sb_client *c, const char *chan
 			sb_frame_unref(g);
 		}
 		for (size_t i = 0; i < ch->hcount; i++) {
-			struct hist *e = &ch->hist[(ch->hstart + i) % ch->hcap];
+			struct sb_msg *e = ch->hist[(ch->hstart + i) % ch->hcap];
 			if (e->seq < from || e->seq > ch->flushed_seq)
 				continue;
 			if (!n)
 				s0 = e->seq;
 			s1 = e->seq;
-			items[n++] = e->m;
+			items[n++] = e;
 			if (n == SB_ARRAY_LEN(items) || n == (size_t)ch->ref.tmpl->delivery.max_events * 10) {
 				struct sb_frame *f = proto_of(h, s->enc)->batch(ch->name,
-					event_name(sb_kinds_lookup(h->p.kinds, e->m->topic)), items, n);
+					event_name(sb_kinds_lookup(h->p.kinds, e->topic)), items, n);
 				enqueue(h, c, SB_Q_LOG, f, ch->name, s0, s1, n);
 				sb_frame_unref(f);
 				h->m.history_served += n;
@@ -1737,14 +1732,14 @@ int sb_hub_http_query(struct sb_hub *h, const char *token, const char *channel, 
 		size_t n = 0;
 		int64_t oldest = 0;
 		if (ch && ch->hcount)
-			oldest = ch->hist[ch->hstart].seq;
+			oldest = ch->hist[ch->hstart]->seq;
 		for (size_t i = 0; ch && i < ch->hcount; i++) {
-			struct hist *e = &ch->hist[(ch->hstart + i) % ch->hcap];
+			const struct sb_msg *e = ch->hist[(ch->hstart + i) % ch->hcap];
 			if (e->seq <= since)
 				continue;
 			if (n++)
 				sb_buf_puts(&b, ",");
-			sb_buf_append(&b, e->m->payload, e->m->payload_len);
+			sb_buf_append(&b, e->payload, e->payload_len);
 		}
 		sb_buf_puts(&b, "],\"gap\":");
 		if (oldest > since + 1)
