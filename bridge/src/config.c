@@ -23,7 +23,8 @@ struct ckey {
 	const char *def_str;
 	long def_num;
 	int reloadable;
-	int section_flag_off;   /* for T_SECTION: offset of the "enabled" int */
+	int section_flag_off;   /* T_SECTION: offset of the int set to 1 when
+				   the section is present, or -1 */
 };
 
 #define OFF(f) offsetof(struct sb_config, f)
@@ -31,10 +32,11 @@ struct ckey {
 #define INT(sec, name, f, min, max, def, rl) { sec, name, T_INT, OFF(f), min, max, NULL, def, rl, 0 }
 #define LNG(sec, name, f, min, max, def, rl) { sec, name, T_LONG, OFF(f), min, max, NULL, def, rl, 0 }
 #define BOOL(sec, name, f, def, rl) { sec, name, T_BOOL, OFF(f), 0, 1, NULL, def, rl, 0 }
-#define SECTION(name, flag) { NULL, name, T_SECTION, 0, 0, 0, NULL, 0, 0, (int)OFF(flag) }
+#define SECTION(name) { NULL, name, T_SECTION, 0, 0, 0, NULL, 0, 0, -1 }
+#define SECTION_FLAG(name, flag) { NULL, name, T_SECTION, 0, 0, 0, NULL, 0, 0, (int)OFF(flag) }
 
 static const struct ckey keys[] = {
-	SECTION("mqtt", mqtt_keepalive_s), /* flag unused: mqtt is mandatory */
+	SECTION("mqtt"),
 	STR("mqtt", "uri", mqtt_uri, "tcp://127.0.0.1:1883"),
 	STR("mqtt", "client_id", mqtt_client_id, "statusbus-1"),
 	STR("mqtt", "username", mqtt_username, NULL),
@@ -47,7 +49,7 @@ static const struct ckey keys[] = {
 	INT("mqtt", "reconnect_min_s", mqtt_reconnect_min_s, 1, 60, 1, 0),
 	INT("mqtt", "reconnect_max_s", mqtt_reconnect_max_s, 1, 3600, 30, 0),
 
-	SECTION("listen", listen_port),
+	SECTION("listen"),
 	STR("listen", "host", listen_host, "127.0.0.1"),
 	INT("listen", "port", listen_port, 0, 65535, 8080, 0),
 	STR("listen", "cert_file", listen_cert_file, NULL),
@@ -55,7 +57,7 @@ static const struct ckey keys[] = {
 	STR("listen", "static_dir", static_dir, NULL),
 	{ "listen", "allowed_origins", T_STRLIST, OFF(allowed_origins), 0, 256, NULL, 0, 1, 0 },
 
-	SECTION("auth", auth_enabled),
+	SECTION_FLAG("auth", auth_enabled),       /* no section: open dev mode */
 	STR("auth", "jwt_alg", jwt_alg, "HS256"),
 	STR("auth", "jwt_secret", jwt_secret, NULL),
 	STR("auth", "jwt_secret_file", jwt_secret_file, NULL),
@@ -64,20 +66,20 @@ static const struct ckey keys[] = {
 	STR("auth", "audience", audience, NULL),
 	INT("auth", "leeway_s", token_leeway_s, 0, 300, 30, 0),
 
-	SECTION("pusher", pusher_enabled),
+	SECTION_FLAG("pusher", pusher_enabled),
 	STR("pusher", "app_id", pusher_app_id, NULL),
 	STR("pusher", "key", pusher_key, NULL),
 	STR("pusher", "secret", pusher_secret, NULL),
 	INT("pusher", "activity_timeout_s", pusher_activity_timeout_s, 10, 600, 120, 0),
 	BOOL("pusher", "client_events", pusher_client_events, 0, 0),
 
-	SECTION("validation", validate_payloads),
+	SECTION("validation"),
 	BOOL("validation", "enabled", validate_payloads, 1, 0),
 	BOOL("validation", "reject_unknown_topics", reject_unknown_topics, 0, 0),
 	BOOL("validation", "republish_rejected", republish_rejected, 0, 0),
 	INT("validation", "log_interval_s", reject_log_interval_s, 1, 86400, 60, 0),
 
-	SECTION("limits", max_connections),
+	SECTION("limits"),
 	INT("limits", "max_connections", max_connections, 1, 1000000, 50000, 0),
 	INT("limits", "max_subscriptions", max_subscriptions, 1, 100000, 128, 0),
 	INT("limits", "max_frame_bytes", max_frame_bytes, 256, 16 << 20, 65536, 0),
@@ -358,10 +360,8 @@ enum sb_err sb_config_parse(struct sb_config **out, const char *text, const char
 			rc = SB_ERR_INVAL;
 			break;
 		}
-		if (strcmp(k->name, "auth") == 0)
-			cfg->auth_enabled = 1;
-		else if (strcmp(k->name, "pusher") == 0)
-			cfg->pusher_enabled = 1;
+		if (k->section_flag_off >= 0)
+			*(int *)((char *)cfg + k->section_flag_off) = 1;
 		cJSON_ArrayForEach(it, sec) {
 			const struct ckey *kk = lookup(sec->string, it->string);
 			if (!kk) {
