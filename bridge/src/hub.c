@@ -700,19 +700,10 @@ static void route_one(const char *name, const struct sb_chan_tmpl *t, void *user
 	if (!ch)
 		return;
 	if (r->deleted || (r->k && r->k->retained) || t->delivery.mode == SB_DELIVER_IMMEDIATE) {
-		if (ch->nsubs)
+		/* a lingering channel has no subscribers but keeps its
+		 * snapshot current: deliver_event does both */
+		if (ch->nsubs || (r->k && r->k->retained))
 			deliver_event(r->h, ch, r->k, r->m, r->deleted);
-		else if (r->k && r->k->retained) {
-			/* lingering channel: keep its snapshot current */
-			struct ev_arg a = { r->k, r->m, r->deleted };
-			if (r->deleted)
-				sb_dict_del(ch->snap, r->m->topic);
-			else {
-				struct sb_frame *f = build_event(r->h, ch, SB_PROTO_V1, &a);
-				if (f && sb_dict_set(ch->snap, r->m->topic, f) != SB_OK)
-					sb_frame_unref(f);
-			}
-		}
 	} else if (t->delivery.mode == SB_DELIVER_BATCH) {
 		deliver_batched(r->h, ch, r->k, r->m);
 	} else if (ch->nsubs) {
