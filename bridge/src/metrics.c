@@ -9,16 +9,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void metric(struct sb_buf *b, const char *type, const char *name, const char *help,
+		   uint64_t v)
+{
+	sb_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
+		      (unsigned long long)v);
+}
+
 static void counter(struct sb_buf *b, const char *name, const char *help, uint64_t v)
 {
-	sb_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
-		      (unsigned long long)v);
+	metric(b, "counter", name, help, v);
 }
 
 static void gauge(struct sb_buf *b, const char *name, const char *help, uint64_t v)
 {
-	sb_buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", name, help, name, name,
-		      (unsigned long long)v);
+	metric(b, "gauge", name, help, v);
 }
 
 static char *finish(struct sb_buf *b)
