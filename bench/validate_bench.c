@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * statusbus-validate-bench - how many payloads per second the bridge's
- * schema validator (bridge/src/schema.c) checks, per schema, on the
+ * schema validator (bridge/domain/schema.c) checks, per schema, on the
  * examples in schemas/examples/<schema>/{valid,invalid}/ (*.json).
  *
  * Three figures per schema, each measured for --seconds over the examples

@@ -2,19 +2,15 @@
 // Page-level helpers shared by the browser tests: what the user sees on the
 // dashboard, read from the DOM, waited for with deadlines.
 
-import fs from 'node:fs';
-import path from 'node:path';
-import { binary, missingPrerequisite, SOURCE_DIR, nowTs } from './stack.mjs';
+import { binary, missingPrerequisite, nowTs } from './stack.mjs';
 
 /**
- * A reason to skip: only when the bridge is not in the tree yet (no
- * bridge/src/main.c, so CMake builds no statusbus-bridge).  Any other
- * missing prerequisite is a failure, not a skip.
+ * Never a reason to skip: the bridge is always in the tree, so a missing
+ * binary or prerequisite is a failure.  Returns false for the callers'
+ * `skip:` option.
  */
 export function skipReason() {
-  if (!binary('statusbus-bridge') && !fs.existsSync(path.join(SOURCE_DIR, 'bridge', 'src', 'main.c'))) {
-    return 'statusbus-bridge is not in the tree yet (bridge/src/main.c missing)';
-  }
+  if (!binary('statusbus-bridge')) throw new Error('statusbus-bridge is not built (run scripts/setup.sh)');
   const missing = missingPrerequisite();
   if (missing) throw new Error(`browser test prerequisite missing: ${missing}`);
   return false;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_acl.c - unit tests for bridge/src/acl.c, the subscription rules of
+ * test_acl.c - unit tests for acl.c, the subscription rules of
  * DESIGN.md section 4 (default deny): team channels need the team in the
  * token, deploy channels need the deploy's owning team (unknown deploy =
  * not_found, another team's = forbidden without naming it), user.<u> needs

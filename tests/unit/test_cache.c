@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_cache.c - unit tests for bridge/src/cache.c, the bridge's cache of
+ * test_cache.c - unit tests for cache.c, the bridge's cache of
  * retained messages: put reports CHANGED/SAME, the cache holds its own
  * message references, snapshots by filter (foreach) work whether or not
  * the filter's first two levels are literal, eviction asks the keep

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_chanmap.c - unit tests for bridge/src/chanmap.c: the built-in map
+ * test_chanmap.c - unit tests for chanmap.c: the built-in map
  * equals "channels" of the shipped examples/bridge.json; channel names map
  * to MQTT filters and topics route back to channel names (DESIGN.md
  * section 3); channel parameters are validated before they come near a

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_config.c - unit tests for bridge/src/config.c (DESIGN.md section 11
+ * test_config.c - unit tests for config.c (DESIGN.md section 11
  * and STYLE "table-driven config"): the defaults, one error per mistake
  * naming the file and the key (the text --check-config prints), unknown
  * keys at every level, the open development mode refused on a non-loopback

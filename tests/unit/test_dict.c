@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_dict.c - unit tests for bridge/src/dict.c: ownership of values
+ * test_dict.c - unit tests for dict.c: ownership of values
  * through the destructor (replace, del, destroy; take hands the value
  * back), copied keys, growth past many entries, and iteration that deletes
  * the current entry.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_frame.c - unit tests for bridge/src/frame.c: JSON string escaping
+ * test_frame.c - unit tests for frame.c: JSON string escaping
  * (exact bytes out, and the output parsed back by cJSON), UTF-8 validation
  * (valid sequences kept, invalid bytes, overlong forms, surrogates and
  * code points past U+10FFFF each become U+FFFD), reference counts of

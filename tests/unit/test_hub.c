@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_hub.c - unit tests for bridge/src/hub.c, the engine, driven the way
+ * test_hub.c - unit tests for hub.c, the engine, driven the way
  * the adapters drive it but with a fake clock (sb_hub_params.now_ms and
  * wall_s) and fake sb_hub_ops that record MQTT (un)subscriptions, wake-ups
  * and timer deadlines.  Broker messages go in through sb_hub_on_message,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_jwt.c - unit tests for bridge/src/jwt.c.
+ * test_jwt.c - unit tests for jwt.c.
  *
  * Tokens are built here with this file's own base64url encoder and signed
  * directly with OpenSSL (keys generated at start-up), not with jwt.c, so a

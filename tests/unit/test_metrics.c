@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_metrics.c - unit tests for bridge/src/metrics.c: GET /metrics is
+ * test_metrics.c - unit tests for metrics.c: GET /metrics is
  * valid Prometheus text (every sample preceded by its HELP and TYPE lines)
  * carrying the counters DESIGN.md section 7 lists, each with the value of
  * the field behind it; GET /healthz is JSON that parses.

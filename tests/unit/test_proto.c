@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_proto.c - unit tests for bridge/src/proto.c, the statusbus.v1 codec
+ * test_proto.c - unit tests for proto.c, the statusbus.v1 codec
  * of DESIGN.md section 5: every client op parses into its fields; every
  * malformed frame is refused with a reason (and the id when it had a usable
  * one, so the error can carry it); each builder's frame parses back with
@@ -18,7 +18,7 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
-#include "proto.h"
+#include "proto_v1.h"
 
 #define UUID "0b8f7c1e-1111-2222-3333-444455556666"
 

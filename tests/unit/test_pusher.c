@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_pusher.c - unit tests for bridge/src/pusher.c, the Pusher Channels
+ * test_pusher.c - unit tests for pusher.c, the Pusher Channels
  * protocol 7 side of the bridge (DESIGN.md section 9).
  *
  * The pure parts first: channel name forms, socket ids, the HMAC-SHA256
@@ -30,7 +30,7 @@
 #include "config.h"
 #include "hub.h"
 #include "jwt.h"
-#include "proto.h"
+#include "proto_v1.h"
 #include "pusher.h"
 
 #define KEY "app-key"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_queue.c - unit tests for bridge/src/queue.c, a client's send queue
+ * test_queue.c - unit tests for queue.c, a client's send queue
  * and the slow-consumer policy of DESIGN.md section 6:
  *   - a newer status for the same key replaces the queued one in place;
  *     statuses are never dropped;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_schema.c - unit tests for the schema validator (bridge/src/schema.c).
+ * test_schema.c - unit tests for the schema validator (schema.c).
  *
  * (a) the official JSON Schema Test Suite, Debian package
  *     json-schema-test-suite: the draft 7 files (the newest it ships) of the

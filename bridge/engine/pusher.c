@@ -25,7 +25,7 @@
 
 #include "chanmap.h"
 #include "dict.h"
-#include "proto.h"
+#include "proto_v1.h"
 
 /* the longest prefix plus the longest statusbus name */
 #define NAME_MAX_LEN (sizeof("private-cache-") - 1 + SB_CHAN_MAX_NAME)

@@ -28,7 +28,7 @@
 #include "config.h"
 #include "frame.h"
 #include "jwt.h"
-#include "proto.h"
+#include "proto_v1.h"
 #include "queue.h"
 
 struct sb_hub;

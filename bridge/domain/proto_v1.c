@@ -2,7 +2,7 @@
  *
  * proto.c - statusbus.v1 frames.
  */
-#include "proto.h"
+#include "proto_v1.h"
 
 #include <math.h>
 #include <stdio.h>
