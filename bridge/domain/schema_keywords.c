@@ -39,6 +39,25 @@ static enum sb_err check_size(struct sb_schema_cctx *c, const cJSON *v)
 	return SB_OK;
 }
 
+/* The value of an object-valued keyword: checked, and a zeroed array with
+ * one `size` slot per member (and one more, so that {} allocates too). */
+static void *member_slots(struct sb_schema_cctx *c, const cJSON *v, size_t size,
+			  enum sb_err *rc)
+{
+	void *slots;
+
+	if (!cJSON_IsObject(v)) {
+		*rc = sb_schema_cfail(c, SB_ERR_INVAL, "must be an object");
+		return NULL;
+	}
+	if ((*rc = check_size(c, v)))
+		return NULL;
+	slots = calloc((size_t)cJSON_GetArraySize(v) + 1, size);
+	if (!slots)
+		*rc = sb_schema_cfail(c, SB_ERR_NOMEM, "out of memory");
+	return slots;
+}
+
 /* An array of unique strings, copied. */
 static enum sb_err string_set(struct sb_schema_cctx *c, const cJSON *v, char ***out, size_t *n)
 {
@@ -347,13 +366,8 @@ static enum sb_err kw_dependent_required(struct sb_schema_cctx *c, struct sb_sch
 	enum sb_err rc;
 	size_t old;
 
-	if (!cJSON_IsObject(v))
-		return sb_schema_cfail(c, SB_ERR_INVAL, "must be an object");
-	if ((rc = check_size(c, v)))
+	if (!(n->deps = member_slots(c, v, sizeof(*n->deps), &rc)))
 		return rc;
-	n->deps = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof(*n->deps));
-	if (!n->deps)
-		return sb_schema_cfail(c, SB_ERR_NOMEM, "out of memory");
 	cJSON_ArrayForEach(x, v) {
 		struct sb_schema_dep *d = &n->deps[n->n_deps++];
 
@@ -375,13 +389,8 @@ static enum sb_err kw_properties(struct sb_schema_cctx *c, struct sb_schema_node
 	enum sb_err rc;
 	size_t old;
 
-	if (!cJSON_IsObject(v))
-		return sb_schema_cfail(c, SB_ERR_INVAL, "must be an object");
-	if ((rc = check_size(c, v)))
+	if (!(n->props = member_slots(c, v, sizeof(*n->props), &rc)))
 		return rc;
-	n->props = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof(*n->props));
-	if (!n->props)
-		return sb_schema_cfail(c, SB_ERR_NOMEM, "out of memory");
 	cJSON_ArrayForEach(x, v) {
 		struct sb_schema_prop *p = &n->props[n->n_props];
 
@@ -409,13 +418,8 @@ static enum sb_err kw_pattern_properties(struct sb_schema_cctx *c, struct sb_sch
 	enum sb_err rc;
 	size_t old;
 
-	if (!cJSON_IsObject(v))
-		return sb_schema_cfail(c, SB_ERR_INVAL, "must be an object");
-	if ((rc = check_size(c, v)))
+	if (!(n->pprops = member_slots(c, v, sizeof(*n->pprops), &rc)))
 		return rc;
-	n->pprops = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof(*n->pprops));
-	if (!n->pprops)
-		return sb_schema_cfail(c, SB_ERR_NOMEM, "out of memory");
 	cJSON_ArrayForEach(x, v) {
 		struct sb_schema_pprop *p = &n->pprops[n->n_pprops];
 
