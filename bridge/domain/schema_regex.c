@@ -347,46 +347,34 @@ static bool class_atom(const char **s, uint32_t *cp, char *named,
 	return true;
 }
 
-/* Translates the class at s[0] == '['; returns the bytes consumed or 0. */
-static size_t translate_class(const char *s0, struct buf *out, char *why, size_t whylen)
+/* Reads the items of a class up to and including its `]` into k,
+ * advancing *s; false with `why` filled when the class is malformed. */
+static bool class_parse(const char **s, struct cls *k, char *why, size_t whylen)
 {
-	const char *s = s0 + 1;
-	struct cls *k = calloc(1, sizeof(*k));
-	const char *items[8];
-	size_t nitems = 0, expanded = 0;
-	bool neg = false, any;
 	char named, named2;
 	uint32_t a, b;
 
-	if (!k) {
-		snprintf(why, whylen, "out of memory");
-		return 0;
-	}
-	if (*s == '^') {
-		neg = true;
-		s++;
-	}
 	for (;;) {
-		if (!*s) {
+		if (!**s) {
 			snprintf(why, whylen, "unterminated character class");
-			goto fail;
+			return false;
 		}
-		if (*s == ']') {
-			s++;
-			break;
+		if (**s == ']') {
+			(*s)++;
+			return true;
 		}
-		if (!class_atom(&s, &a, &named, why, whylen))
-			goto fail;
+		if (!class_atom(s, &a, &named, why, whylen))
+			return false;
 		if (named) {
 			k->named[named == 'd' ? 0 : named == 'w' ? 1 : 2] = true;
 			continue;
 		}
-		if (s[0] == '-' && s[1] && s[1] != ']') {
-			const char *t = s + 1;
+		if ((*s)[0] == '-' && (*s)[1] && (*s)[1] != ']') {
+			const char *t = *s + 1;
 
 			if (!class_atom(&t, &b, &named2, why, whylen))
-				goto fail;
-			s = t;
+				return false;
+			*s = t;
 			if (named2) {
 				/* Annex B: [a-\d] is a, -, digits */
 				if (!cls_add(k, a) || !cls_add(k, '-'))
@@ -396,7 +384,7 @@ static size_t translate_class(const char *s0, struct buf *out, char *why, size_t
 			}
 			if (b < a) {
 				snprintf(why, whylen, "range out of order in character class");
-				goto fail;
+				return false;
 			}
 			if (!cls_add_range(k, a, b))
 				goto full;
@@ -405,21 +393,34 @@ static size_t translate_class(const char *s0, struct buf *out, char *why, size_t
 		if (!cls_add(k, a))
 			goto full;
 	}
+full:
+	snprintf(why, whylen, "character class has more than %d items", MAX_CLASS_ITEMS);
+	return false;
+}
+
+/* Writes the POSIX bracket for k; false with `why` filled when its
+ * non-ASCII ranges spell out too many code points. */
+static bool class_emit(const struct cls *k, bool neg, struct buf *out, char *why,
+		       size_t whylen)
+{
+	const char *items[8];
+	size_t nitems = 0, expanded = 0;
+	bool any;
 
 	any = k->ns || k->nr || k->named[0] || k->named[1] || k->named[2] ||
 	      k->rb || k->lb || k->dash || k->caret;
 	if (!any) {
 		if (!neg) {
 			snprintf(why, whylen, "the empty class [] never matches; not supported");
-			goto fail;
+			return false;
 		}
 		b_puts(out, ".");       /* [^] is any character, newlines too */
-		goto done;
+		return true;
 	}
 	if (!neg && k->caret && !k->rb && !k->ns && !k->nr && !k->named[0] &&
 	    !k->named[1] && !k->named[2] && !k->lb && !k->dash) {
 		b_puts(out, "\\^");
-		goto done;
+		return true;
 	}
 	b_puts(out, neg ? "[^" : "[");
 	if (k->rb)
@@ -443,7 +444,7 @@ static size_t translate_class(const char *s0, struct buf *out, char *why, size_t
 			if (++expanded > MAX_CLASS_EXPAND) {
 				snprintf(why, whylen, "ranges beyond ASCII may cover at most %d code points",
 					 MAX_CLASS_EXPAND);
-				goto fail;
+				return false;
 			}
 			b_put_utf8(out, cp);
 		}
@@ -470,14 +471,27 @@ static size_t translate_class(const char *s0, struct buf *out, char *why, size_t
 	for (size_t i = 0; i < nitems; i++)
 		b_puts(out, items[i]);
 	b_puts(out, "]");
-done:
+	return true;
+}
+
+/* Translates the class at s[0] == '['; returns the bytes consumed or 0. */
+static size_t translate_class(const char *s0, struct buf *out, char *why, size_t whylen)
+{
+	const char *s = s0 + 1;
+	struct cls *k = calloc(1, sizeof(*k));
+	bool neg = false, ok;
+
+	if (!k) {
+		snprintf(why, whylen, "out of memory");
+		return 0;
+	}
+	if (*s == '^') {
+		neg = true;
+		s++;
+	}
+	ok = class_parse(&s, k, why, whylen) && class_emit(k, neg, out, why, whylen);
 	free(k);
-	return (size_t)(s - s0);
-full:
-	snprintf(why, whylen, "character class has more than %d items", MAX_CLASS_ITEMS);
-fail:
-	free(k);
-	return 0;
+	return ok ? (size_t)(s - s0) : 0;
 }
 
 /* {n}, {n,}, {n,m} at s: its length, or 0 when `{` is a literal. */
@@ -495,6 +509,40 @@ static size_t quant_len(const char *s)
 			p++;
 	}
 	return *p == '}' ? (size_t)(p + 1 - s) : 0;
+}
+
+/* A group opening at s[0] == '(': (, (?: and (?<name> all become a POSIX
+ * group (names are only labels); returns the bytes consumed, or 0 with
+ * `why` filled for lookaround and other (? forms. */
+static size_t group_open(const char *s, struct buf *out, char *why, size_t whylen)
+{
+	const char *p;
+
+	if (s[1] != '?') {
+		b_puts(out, "(");
+		return 1;
+	}
+	if (s[2] == ':') {
+		b_puts(out, "(");
+		return 3;
+	}
+	if (s[2] == '<' && s[3] != '=' && s[3] != '!') {
+		p = s + 3;
+		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		       (*p >= '0' && *p <= '9') || *p == '_' || *p == '$')
+			p++;
+		if (*p != '>' || p == s + 3) {
+			snprintf(why, whylen, "bad group name");
+			return 0;
+		}
+		b_puts(out, "(");
+		return (size_t)(p + 1 - s);
+	}
+	if (s[2] == '=' || s[2] == '!' || s[2] == '<')
+		snprintf(why, whylen, "lookaround assertions are not supported");
+	else
+		snprintf(why, whylen, "(?%c is not supported", s[2] ? s[2] : ' ');
+	return 0;
 }
 
 /* ECMA-262 (no flags) -> POSIX ERE with the same match/no-match answer. */
@@ -535,31 +583,10 @@ static bool re_translate(const char *src, struct buf *out, char *why, size_t why
 			break;
 		case '(':
 			parens++;
-			if (s[1] != '?') {
-				b_puts(out, "(");
-				s++;
-			} else if (s[2] == ':') {
-				b_puts(out, "(");
-				s += 3;
-			} else if (s[2] == '<' && s[3] != '=' && s[3] != '!') {
-				const char *p = s + 3;
-
-				while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-				       (*p >= '0' && *p <= '9') || *p == '_' || *p == '$')
-					p++;
-				if (*p != '>' || p == s + 3) {
-					snprintf(why, whylen, "bad group name");
-					return false;
-				}
-				b_puts(out, "(");
-				s = p + 1;
-			} else if (s[2] == '=' || s[2] == '!' || s[2] == '<') {
-				snprintf(why, whylen, "lookaround assertions are not supported");
+			n = group_open(s, out, why, whylen);
+			if (!n)
 				return false;
-			} else {
-				snprintf(why, whylen, "(?%c is not supported", s[2] ? s[2] : ' ');
-				return false;
-			}
+			s += n;
 			break;
 		case ')':
 			if (parens-- == 0) {

@@ -510,6 +510,53 @@ static bool v_object(struct vctx *v, const struct sb_schema_node *n, const cJSON
 	return true;
 }
 
+/* The in-place applicators: $ref, allOf, then anyOf, oneOf and not, whose
+ * failing branches are expected and so are checked quietly. */
+static bool v_applicators(struct vctx *v, const struct sb_schema_node *n, const cJSON *x,
+			  int depth)
+{
+	if (n->ref && !v_node(v, n->ref, x, depth + 1))
+		return false;
+	for (size_t i = 0; i < n->n_all; i++)
+		if (!v_node(v, n->all_of[i], x, depth + 1))
+			return false;
+	if (n->n_any || n->n_one || n->not_schema) {
+		bool quiet = v->quiet;
+		size_t hits = 0;
+
+		v->quiet = true;
+		for (size_t i = 0; n->n_any && i < n->n_any && !hits; i++)
+			hits += v_node(v, n->any_of[i], x, depth + 1);
+		v->quiet = quiet;
+		if (n->n_any && !hits) {
+			vfail(v, "matches no schema in anyOf");
+			return false;
+		}
+		hits = 0;
+		v->quiet = true;
+		for (size_t i = 0; i < n->n_one && hits < 2; i++)
+			hits += v_node(v, n->one_of[i], x, depth + 1);
+		v->quiet = quiet;
+		if (n->n_one && hits != 1) {
+			if (hits)
+				vfail(v, "matches more than one schema in oneOf");
+			else
+				vfail(v, "matches no schema in oneOf");
+			return false;
+		}
+		if (n->not_schema) {
+			v->quiet = true;
+			hits = v_node(v, n->not_schema, x, depth + 1);
+			v->quiet = quiet;
+			if (hits) {
+				vfail(v, "must not match the schema in not");
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
 static bool v_node(struct vctx *v, const struct sb_schema_node *n, const cJSON *x, int depth)
 {
 	unsigned t;
@@ -562,46 +609,7 @@ static bool v_node(struct vctx *v, const struct sb_schema_node *n, const cJSON *
 		return false;
 	if ((t & T_OBJECT) && !v_object(v, n, x, depth))
 		return false;
-	if (n->ref && !v_node(v, n->ref, x, depth + 1))
-		return false;
-	for (size_t i = 0; i < n->n_all; i++)
-		if (!v_node(v, n->all_of[i], x, depth + 1))
-			return false;
-	if (n->n_any || n->n_one || n->not_schema) {
-		bool quiet = v->quiet;
-		size_t hits = 0;
-
-		v->quiet = true;
-		for (size_t i = 0; n->n_any && i < n->n_any && !hits; i++)
-			hits += v_node(v, n->any_of[i], x, depth + 1);
-		v->quiet = quiet;
-		if (n->n_any && !hits) {
-			vfail(v, "matches no schema in anyOf");
-			return false;
-		}
-		hits = 0;
-		v->quiet = true;
-		for (size_t i = 0; i < n->n_one && hits < 2; i++)
-			hits += v_node(v, n->one_of[i], x, depth + 1);
-		v->quiet = quiet;
-		if (n->n_one && hits != 1) {
-			if (hits)
-				vfail(v, "matches more than one schema in oneOf");
-			else
-				vfail(v, "matches no schema in oneOf");
-			return false;
-		}
-		if (n->not_schema) {
-			v->quiet = true;
-			hits = v_node(v, n->not_schema, x, depth + 1);
-			v->quiet = quiet;
-			if (hits) {
-				vfail(v, "must not match the schema in not");
-				return false;
-			}
-		}
-	}
-	return true;
+	return v_applicators(v, n, x, depth);
 }
 
 enum sb_err sb_schema_validate(const struct sb_schema *schema, const cJSON *doc,
