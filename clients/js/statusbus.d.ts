@@ -8,7 +8,7 @@ export const PROTOCOL: 'statusbus.v1';
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'polling' | 'offline';
 export const STATES: readonly ConnectionState[];
 
-/** Event names of DESIGN §5, plus the client-side "gap". */
+/** Event names of docs/protocol.md §5.5, plus the client-side "gap". */
 export type EventName =
   | 'app.status' | 'db.status' | 'service.status' | 'server.reachability'
   | 'deploy.status' | 'app.stats' | 'incident' | 'maintenance' | 'deploy.log'

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /**
  * statusbus.js — a dependency-free ES module client for the statusbus.v1
- * WebSocket protocol (DESIGN.md §5) with the HTTP polling fallback of §7.
+ * WebSocket protocol (docs/protocol.md §5) with the HTTP polling fallback
+ * of §7.
  *
  * One StatusBus object holds one WebSocket to the bridge.  It multiplexes any
  * number of channel subscriptions over it, resubscribes after every
@@ -78,7 +79,7 @@ function base64UrlDecode(s) {
   return new TextDecoder().decode(bytes);
 }
 
-/** True for a channel name the bridge could accept (DESIGN §3). */
+/** True for a channel name the bridge could accept (docs/protocol.md §3.3). */
 export function isValidChannel(channel) {
   return typeof channel === 'string' && channel.length > 0 &&
     !/[+#/\u0000]/.test(channel) && !channel.split('.').some((s) => s === '');

@@ -6,7 +6,7 @@
  * line ("app 6f1c2a3b… running (was starting)").
  *
  * Subscribes to team/<T>/+/+/status and team/<T>/server/+/reachability at
- * QoS 1.  The broker's ACL (broker-conf/, DESIGN.md section 4) lets a
+ * QoS 1.  The broker's ACL (broker-conf/, docs/protocol.md §4.4) lets a
  * device read its own team only.  Retained messages give the current state
  * at every (re)connect.
  *

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
  * sb_publish.h - libstatusbus-publish: what a backend job links to publish
- * statusbus status records and deploy logs (DESIGN.md sections 2 and 8).
+ * statusbus status records and deploy logs (docs/protocol.md §2 topic tree,
+ * §8 payload validation).
  *
  * Two layers:
  *   - pure functions (no MQTT, no threads): build the topic and JSON payload

@@ -35,7 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 SOCKET_ID = re.compile(r"\A\d{1,20}\.\d{1,20}\Z")
 ID = r"[A-Za-z0-9_-]{1,64}"
 UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-# the private statusbus channels (DESIGN.md section 3) and who may see them
+# the private statusbus channels (docs/protocol.md §3) and who may see them
 TEAM = re.compile(rf"\A(?:team)\.({ID})(?:\.stats)?\Z")
 DEPLOY = re.compile(rf"\Adeploy\.({UUID})(?:\.logs)?\Z")
 USER = re.compile(rf"\Auser\.({ID})\Z")

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """statusbus platform simulator: publishes what a deployment platform's
-backend jobs would publish to the broker (DESIGN.md section 2), with payloads
+backend jobs would publish to the broker (docs/protocol.md §2), with payloads
 that follow schemas/*.json.
 
 Several teams (42, 43, acme), each with apps, databases, services and

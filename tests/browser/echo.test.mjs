@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Laravel Echo + pusher-js in headless Chromium against the bridge's Pusher
-// endpoint (DESIGN.md section 9), the way a Laravel frontend uses it:
+// endpoint (docs/protocol.md §9), the way a Laravel frontend uses it:
 // Echo.private('team.42') authorized by the app backend's
 // /broadcasting/auth (examples/pusher-auth/server.py, proxied same-origin
 // like a Laravel app serves it), Echo.channel('public.acme') without auth,

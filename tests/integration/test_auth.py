@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""The attack matrix of DESIGN.md section 4 against the real bridge.
+"""The attack matrix of docs/protocol.md §4 against the real bridge.
 
 Every case runs a real mosquitto and a real statusbus-bridge with an `auth`
 section, connects real WebSocket clients and asserts two things: what the
@@ -430,8 +430,8 @@ async def test_refused_token_at_hello(stack_factory, make, code):
 
 @run
 async def test_leeway_accepts_small_clock_skew(stack_factory):
-    """The 30 s leeway of DESIGN section 4: nbf/iat 10 s ahead and exp 10 s
-    ago are still accepted (the refusals above are beyond it)."""
+    """The 30 s leeway of docs/protocol.md §4.1: nbf/iat 10 s ahead and exp
+    10 s ago are still accepted (the refusals above are beyond it)."""
     async def body(env):
         now = int(time.time())
         for tok in (mint(nbf=now + 10), mint(iat=now + 10), mint(ttl=-10)):

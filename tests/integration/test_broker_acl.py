@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """The production broker config (broker-conf/, scripts/broker-*.sh) enforces
-DESIGN.md section 4 for backend jobs, devices and the bridge.
+docs/protocol.md §4.4 for backend jobs, devices and the bridge.
 
 Every test makes a fresh broker directory with scripts/broker-init.sh, runs a
 real `mosquitto -c` with the generated config on free loopback ports and

@@ -2,8 +2,8 @@
 """Core behaviour of statusbus-bridge (issue 2) against a real mosquitto and
 a real bridge: retained snapshots and the bridge's cache, one MQTT
 subscription per filter, live order, deletions, unsub, broker restarts, the
-statusbus.v1 error contract (DESIGN.md section 5), hello timeout, SIGTERM,
-the command line (section 11) and where the bridge listens.
+statusbus.v1 error contract (docs/protocol.md §5), hello timeout, SIGTERM,
+the command line (§11) and where the bridge listens.
 
 Absence is proved with a sentinel: the message that must not arrive is
 published first, an allowed one after it on the same MQTT connection and
@@ -121,8 +121,8 @@ def test_second_client_gets_snapshot_from_cache_with_one_mqtt_subscription_per_f
 
 def test_live_status_updates_arrive_in_publish_order(stack):
     """Each topic's updates arrive in publish order and end with its latest.
-    A newer status replaces a queued one of the same topic (DESIGN 6), so a
-    client may see a subsequence; order across topics is checked for
+    A newer status replaces a queued one of the same topic (docs/protocol.md
+    §6), so a client may see a subsequence; order across topics is checked for
     events that are never conflated (next test)."""
     m = stack.mqtt()
     topics = [app_topic() for _ in range(5)]

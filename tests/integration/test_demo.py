@@ -2,7 +2,7 @@
 """The demo (scripts/demo.sh) and its simulator (examples/simulator/).
 
 test_simulator_*: the simulator's --once round, published through the
-production broker config as the `backend` user, is what DESIGN.md section 2
+production broker config as the `backend` user, is what docs/protocol.md §2
 and schemas/*.json describe: every family of topics, retained where it must
 be, every payload valid, one complete deployment with a few hundred log
 lines numbered from 1.
@@ -137,7 +137,7 @@ def test_simulator_once_publishes_the_documented_topics_with_valid_payloads(brok
     seqs = [s for _, s in log_seqs]
     assert seqs == list(range(1, len(seqs) + 1)) and 200 <= len(seqs) <= 1000
 
-    # retained exactly where DESIGN says: check with a fresh subscriber
+    # retained exactly as in docs/protocol.md §2 (checked by a fresh subscriber)
     with open(os.path.join(broker.dir, "secrets", "bridge.password")) as f:
         late = sbharness.Mqtt(broker.port, username="bridge", password=f.read())
     late.subscribe("#")

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Flow control of statusbus-bridge (issue 4, DESIGN.md section 6) against a
+"""Flow control of statusbus-bridge (issue 4, docs/protocol.md §6) against a
 real mosquitto and a real bridge: log batching, stats conflation, a client
 that stops reading (gap + latest statuses, or 4029 past the hard bound)
 without slowing the others, resume by seq, history gaps, and the flush of
@@ -48,7 +48,7 @@ def run(coro, timeout=120):
 
 def announce_deploy(m, team="42"):
     """Publishes the retained deploy status that makes deploy.<uuid>.logs
-    known (DESIGN 4); returns the uuid."""
+    known (docs/protocol.md §4); returns the uuid."""
     d = new_uuid()
     m.publish(f"team/{team}/deploy/{d}/status",
               {"ts": "2024-06-01T12:00:00Z", "status": "running", "progress": 10,

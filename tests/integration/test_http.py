@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""HTTP on the bridge's port (DESIGN.md section 7): /healthz, /metrics,
+"""HTTP on the bridge's port (docs/protocol.md §7): /healthz, /metrics,
 /v1/snapshot, /v1/history and static files, including traversal attempts."""
 
 import json

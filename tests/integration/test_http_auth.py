@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""The HTTP fallback (DESIGN.md section 7) under the ACL of section 4, against
+"""The HTTP fallback (docs/protocol.md §7) under the ACL of §4, against
 the real bridge: `GET /v1/snapshot?channel=C` and `GET /v1/history?channel=C&since=N`
 with `Authorization: Bearer <jwt>`.
 

@@ -315,7 +315,7 @@ def test_log_stream_runs_a_command_and_reports_its_exit_status(stack):
         assert r.returncode == 3, r          # the command's exit status
         assert r.stdout == ""                # --quiet
         # the bridge may conflate the two statuses of one topic for a client
-        # (DESIGN section 6): the latest is what it must deliver
+        # (docs/protocol.md §6): the latest is what it must deliver
         await until(ws, lambda: any(e.get("topic") == status_topic and
                                     e["data"]["status"] == "failed" for e in ws.events()),
                     15, "final deploy status")

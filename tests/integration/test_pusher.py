@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Pusher Channels protocol 7 on /app/<key> (DESIGN.md section 9), tested with
+"""Pusher Channels protocol 7 on /app/<key> (docs/protocol.md §9), tested with
 the real pusher-js (its Node build, tests/node_modules, driven by
 tests/pusher/client.mjs) against a real bridge and mosquitto; statuses are
 published with mosquitto_pub.  Raw WebSocket clients check what pusher-js

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Payload validation in the bridge (DESIGN.md section 8): payloads that are
+"""Payload validation in the bridge (docs/protocol.md §8): payloads that are
 not JSON, invalid for their topic's schema or over limits.max_payload_bytes,
 published with mosquitto_pub, never reach a subscribed WebSocket client;
 with validation.republish_rejected they appear under
@@ -66,7 +66,7 @@ def dropped(metrics, reason):
 def cases(app, dep):
     """(topic, refused payload, retained, reason fragment, valid sentinel).
     One case per topic: two statuses of one topic may be conflated for a
-    slow client (DESIGN.md section 6), which would hide a sentinel."""
+    slow client (docs/protocol.md §6), which would hide a sentinel."""
     app_topic = f"team/42/app/{app}/status"
     app2_topic = f"team/42/app/{new_uuid()}/status"
     dep_topic = f"team/42/deploy/{dep}/status"
