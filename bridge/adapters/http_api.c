@@ -13,7 +13,7 @@
 #include <libwebsockets.h>
 
 #include "http_pss.h"
-#include "metrics.h"
+#include "metrics_view.h"
 #include "sb_version.h"
 #include "ws_server.h"
 
@@ -225,8 +225,8 @@ int sb_http_handle(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *p
 		return json_error(wsi, pss, 405, "bad_request", "only GET", cors);
 	if (strcmp(path, "/healthz") == 0) {
 		sb_hub_gauges(srv->hub, &g);
-		body = sb_metrics_health_json(sb_hub_metrics(srv->hub), &g, SB_VERSION,
-					      (sb_now_ms() - srv->started_ms) / 1000);
+		body = sb_metrics_view_health_json(sb_hub_metrics(srv->hub), &g, SB_VERSION,
+						   (sb_now_ms() - srv->started_ms) / 1000);
 		if (!body)
 			return -1;
 		rc = respond(wsi, pss, g.mqtt_connected ? 200 : 503, "application/json", body,
@@ -236,7 +236,7 @@ int sb_http_handle(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *p
 	}
 	if (strcmp(path, "/metrics") == 0) {
 		sb_hub_gauges(srv->hub, &g);
-		body = sb_metrics_prometheus(sb_hub_metrics(srv->hub), &g, sb_server_pusher_stats());
+		body = sb_metrics_view_prometheus(sb_hub_metrics(srv->hub), &g, sb_server_pusher_stats());
 		if (!body)
 			return -1;
 		rc = respond(wsi, pss, 200, "text/plain; version=0.0.4; charset=utf-8", body,

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_metrics.c - unit tests for metrics.c: GET /metrics is
- * valid Prometheus text (every sample preceded by its HELP and TYPE lines)
- * carrying the counters DESIGN.md section 7 lists, each with the value of
- * the field behind it; GET /healthz is JSON that parses.
+ * test_metrics.c - unit tests for the counter registry (domain/metrics.c:
+ * labels, HELP and TYPE once per family, escaping, counter vs gauge, values
+ * read at render) and for the view built on it (engine/metrics_view.c):
+ * GET /metrics is valid Prometheus text (every sample preceded by its HELP
+ * and TYPE lines) carrying the counters docs/protocol.md lists, each with
+ * the value of the field behind it; GET /healthz is JSON that parses.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 #include <cmocka.h>
 
 #include "metrics.h"
+#include "metrics_view.h"
 #include "pusher.h"
 
 /* Distinct values so a swapped field shows. */
@@ -110,9 +113,9 @@ static void test_prometheus_values(void **state)
 	(void)state;
 
 	fill(&m, &g);
-	t = sb_metrics_prometheus(&m, &g, NULL);
+	t = sb_metrics_view_prometheus(&m, &g, NULL);
 	assert_non_null(t);
-	/* DESIGN section 7: connections, subscriptions, messages in/out, frames
+	/* docs/protocol.md: connections, subscriptions, messages in/out, frames
 	 * out, batches, drops by reason, queue bytes, MQTT reconnects, auth
 	 * failures */
 	expect_metric(t, "statusbus_connections", "gauge", 7);
@@ -173,7 +176,7 @@ static void test_prometheus_format(void **state)
 	(void)state;
 
 	fill(&m, &g);
-	t = sb_metrics_prometheus(&m, &g, NULL);
+	t = sb_metrics_view_prometheus(&m, &g, NULL);
 	assert_non_null(t);
 	assert_true(strlen(t) > 0);
 	assert_int_equal(t[strlen(t) - 1], '\n');
@@ -233,14 +236,14 @@ static void test_reconnects_start_at_zero(void **state)
 
 	memset(&m, 0, sizeof(m));
 	memset(&g, 0, sizeof(g));
-	t = sb_metrics_prometheus(&m, &g, NULL);
+	t = sb_metrics_view_prometheus(&m, &g, NULL);
 	assert_non_null(t);
 	assert_int_equal(sample(t, "statusbus_mqtt_reconnects_total"), 0);   /* not -1 wrapped */
 	assert_int_equal(sample(t, "statusbus_mqtt_connected"), 0);
 	assert_int_equal(sample(t, "statusbus_dropped_total{reason=\"schema\"}"), 0);
 	free(t);
 	m.mqtt_connects = 1;
-	t = sb_metrics_prometheus(&m, &g, NULL);
+	t = sb_metrics_view_prometheus(&m, &g, NULL);
 	assert_int_equal(sample(t, "statusbus_mqtt_reconnects_total"), 0);   /* first connect */
 	free(t);
 }
@@ -263,7 +266,7 @@ static void test_health_json(void **state)
 	(void)state;
 
 	fill(&m, &g);
-	t = sb_metrics_health_json(&m, &g, "0.1.0", 3600);
+	t = sb_metrics_view_health_json(&m, &g, "0.1.0", 3600);
 	assert_non_null(t);
 	j = cJSON_Parse(t);
 	if (!cJSON_IsObject(j))
@@ -294,7 +297,7 @@ static void test_health_json(void **state)
 
 	/* link down */
 	g.mqtt_connected = 0;
-	t = sb_metrics_health_json(&m, &g, "0.1.0", 0);
+	t = sb_metrics_view_health_json(&m, &g, "0.1.0", 0);
 	j = cJSON_Parse(t);
 	assert_non_null(j);
 	assert_string_equal(cJSON_GetObjectItemCaseSensitive(j, "mqtt")->valuestring, "disconnected");
@@ -312,7 +315,7 @@ static void test_health_json_escapes_version(void **state)
 
 	fill(&m, &g);
 	/* a version string from a build (git describe, a vendor suffix) is data */
-	t = sb_metrics_health_json(&m, &g, "1.0-rc\"1\\x", 1);
+	t = sb_metrics_view_health_json(&m, &g, "1.0-rc\"1\\x", 1);
 	assert_non_null(t);
 	j = cJSON_Parse(t);
 	if (!cJSON_IsObject(j))
@@ -337,20 +340,212 @@ static void test_pusher_counters(void **state)
 	memset(&p, 0, sizeof(p));
 	p.signature_failures = 7;
 	p.connections = 3;
-	t = sb_metrics_prometheus(&m, &g, &p);
+	t = sb_metrics_view_prometheus(&m, &g, &p);
 	assert_non_null(t);
 	assert_non_null(strstr(t, "# TYPE statusbus_pusher_signature_failures_total counter\n"
 				  "statusbus_pusher_signature_failures_total 7\n"));
 	assert_non_null(strstr(t, "statusbus_pusher_connections_total 3\n"));
 	free(t);
-	t = sb_metrics_prometheus(&m, &g, NULL);
+	t = sb_metrics_view_prometheus(&m, &g, NULL);
 	assert_null(strstr(t, "statusbus_pusher_"));
 	free(t);
+}
+
+/* ---- the registry on its own ---- */
+
+static struct sb_metrics_reg *reg_new(void)
+{
+	struct sb_metrics_reg *r = NULL;
+
+	assert_int_equal(sb_metrics_create(&r), SB_OK);
+	assert_non_null(r);
+	return r;
+}
+
+static size_t count(const char *text, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+/* Labelled series of one family share one HELP and one TYPE line, come
+ * right after them in the order added, and families keep the order of
+ * their first series even when a later series joins an earlier family. */
+static void test_reg_family_once(void **state)
+{
+	struct sb_metrics_reg *r = reg_new();
+	const struct sb_metrics_label a[] = { { "reason", "a" }, { "side", "in" } };
+	const struct sb_metrics_label b[] = { { "reason", "b" }, { "side", "in" } };
+	const uint64_t one = 1, two = 2;
+	char *t;
+	(void)state;
+
+	assert_int_equal(sb_metrics_add(r, &(struct sb_metrics_series){
+		.type = SB_METRICS_COUNTER, .name = "x_total", .help = "X.",
+		.labels = a, .n_labels = 2, .src = &one }), SB_OK);
+	assert_int_equal(sb_metrics_gauge(r, "y", "Y.", 5), SB_OK);
+	assert_int_equal(sb_metrics_add(r, &(struct sb_metrics_series){
+		.type = SB_METRICS_COUNTER, .name = "x_total", .help = "ignored",
+		.labels = b, .n_labels = 2, .src = &two }), SB_OK);
+	t = sb_metrics_render_prometheus(r);
+	assert_non_null(t);
+	assert_string_equal(t,
+		"# HELP x_total X.\n"
+		"# TYPE x_total counter\n"
+		"x_total{reason=\"a\",side=\"in\"} 1\n"
+		"x_total{reason=\"b\",side=\"in\"} 2\n"
+		"# HELP y Y.\n"
+		"# TYPE y gauge\n"
+		"y 5\n");
+	assert_int_equal(count(t, "# TYPE x_total "), 1);
+	free(t);
+	sb_metrics_destroy(r);
+}
+
+/* Label values and HELP text are data: backslash, double quote (label
+ * values only) and newline are escaped, so no value can forge a line. */
+static void test_reg_escaping(void **state)
+{
+	struct sb_metrics_reg *r = reg_new();
+	const struct sb_metrics_label l = { "v", "a\"b\\c\nd" };
+	char *t;
+	(void)state;
+
+	assert_int_equal(sb_metrics_add(r, &(struct sb_metrics_series){
+		.type = SB_METRICS_GAUGE, .name = "e", .help = "say \"hi\" \\ then\nx 9",
+		.labels = &l, .n_labels = 1, .value = 3 }), SB_OK);
+	t = sb_metrics_render_prometheus(r);
+	assert_non_null(t);
+	assert_string_equal(t,
+		"# HELP e say \"hi\" \\\\ then\\nx 9\n"
+		"# TYPE e gauge\n"
+		"e{v=\"a\\\"b\\\\c\\nd\"} 3\n");
+	assert_int_equal(sample(t, "x"), -1);
+	free(t);
+	sb_metrics_destroy(r);
+}
+
+/* A counter is read through its pointer at every render; a gauge given by
+ * value keeps that value.  The TYPE line says which is which. */
+static void test_reg_counter_vs_gauge(void **state)
+{
+	struct sb_metrics_reg *r = reg_new();
+	uint64_t hits = 1;
+	char *t;
+	(void)state;
+
+	assert_int_equal(sb_metrics_counter(r, "hits_total", "Hits.", &hits), SB_OK);
+	assert_int_equal(sb_metrics_gauge(r, "depth", "Depth.", 4), SB_OK);
+	t = sb_metrics_render_prometheus(r);
+	assert_true(has_line(t, "# TYPE hits_total counter"));
+	assert_true(has_line(t, "# TYPE depth gauge"));
+	assert_int_equal(sample(t, "hits_total"), 1);
+	free(t);
+	hits = 41;
+	t = sb_metrics_render_prometheus(r);
+	assert_int_equal(sample(t, "hits_total"), 41);
+	assert_int_equal(sample(t, "depth"), 4);
+	free(t);
+	/* one family, one type: a gauge of a counter's name is refused */
+	assert_int_equal(sb_metrics_gauge(r, "hits_total", "Hits.", 1), SB_ERR_INVAL);
+	sb_metrics_destroy(r);
+}
+
+/* Names the exposition format would not parse, a reserved label name and a
+ * series registered twice are refused; the first failure sticks, so a view
+ * that adds unchecked gets NULL at render instead of a partial page. */
+static void test_reg_refusals(void **state)
+{
+	const struct sb_metrics_label reserved = { "__name__", "x" }, colon = { "a:b", "x" };
+	const struct sb_metrics_label same = { "k", "v" };
+	const char *bad_names[] = { "", "1abc", "a-b", "a b", "a{b}" };
+	struct sb_metrics_reg *r;
+	(void)state;
+
+	for (size_t i = 0; i < SB_ARRAY_LEN(bad_names); i++) {
+		r = reg_new();
+		assert_int_equal(sb_metrics_gauge(r, bad_names[i], "h", 1), SB_ERR_INVAL);
+		sb_metrics_destroy(r);
+	}
+	r = reg_new();
+	assert_int_equal(sb_metrics_gauge(r, "ns:ok_1", "h", 1), SB_OK);
+	assert_int_equal(sb_metrics_add(r, &(struct sb_metrics_series){
+		.type = SB_METRICS_GAUGE, .name = "g", .labels = &reserved, .n_labels = 1 }), SB_ERR_INVAL);
+	sb_metrics_destroy(r);
+	r = reg_new();
+	assert_int_equal(sb_metrics_add(r, &(struct sb_metrics_series){
+		.type = SB_METRICS_GAUGE, .name = "g", .labels = &colon, .n_labels = 1 }), SB_ERR_INVAL);
+	sb_metrics_destroy(r);
+
+	r = reg_new();
+	assert_int_equal(sb_metrics_add(r, &(struct sb_metrics_series){
+		.type = SB_METRICS_GAUGE, .name = "g", .labels = &same, .n_labels = 1 }), SB_OK);
+	assert_int_equal(sb_metrics_add(r, &(struct sb_metrics_series){
+		.type = SB_METRICS_GAUGE, .name = "g", .labels = &same, .n_labels = 1 }), SB_ERR_INVAL);
+	/* sticky: a valid add after the failure reports it and adds nothing */
+	assert_int_equal(sb_metrics_gauge(r, "h", "h", 1), SB_ERR_INVAL);
+	assert_null(sb_metrics_render_prometheus(r));
+	sb_metrics_destroy(r);
+
+	r = reg_new();
+	assert_int_equal(sb_metrics_gauge(r, "u", "h", 1), SB_OK);
+	assert_int_equal(sb_metrics_gauge(r, "u", "h", 2), SB_ERR_INVAL);   /* unlabelled twice */
+	sb_metrics_destroy(r);
+	sb_metrics_destroy(NULL);
+}
+
+/* An empty registry renders as an empty page, not NULL. */
+static void test_reg_empty(void **state)
+{
+	struct sb_metrics_reg *r = reg_new();
+	char *t;
+	(void)state;
+
+	t = sb_metrics_render_prometheus(r);
+	assert_non_null(t);
+	assert_string_equal(t, "");
+	free(t);
+	sb_metrics_destroy(r);
+}
+
+/* The view's registration into a registry the caller keeps: hub counters
+ * are read live at each render (a later increment shows), gauges are the
+ * values at registration. */
+static void test_view_register_live(void **state)
+{
+	struct sb_metrics m;
+	struct sb_hub_gauges g;
+	struct sb_metrics_reg *r = reg_new();
+	char *t;
+	(void)state;
+
+	fill(&m, &g);
+	sb_metrics_view_register(r, &m, &g, NULL);
+	m.messages_in++;
+	m.drop_schema++;
+	g.clients++;
+	t = sb_metrics_render_prometheus(r);
+	assert_non_null(t);
+	assert_int_equal(sample(t, "statusbus_messages_in_total"), 104);
+	assert_int_equal(sample(t, "statusbus_dropped_total{reason=\"schema\"}"), 111);
+	assert_int_equal(sample(t, "statusbus_connections"), 7);
+	assert_int_equal(count(t, "# TYPE statusbus_dropped_total "), 1);
+	free(t);
+	sb_metrics_destroy(r);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reg_family_once),
+		cmocka_unit_test(test_reg_escaping),
+		cmocka_unit_test(test_reg_counter_vs_gauge),
+		cmocka_unit_test(test_reg_refusals),
+		cmocka_unit_test(test_reg_empty),
+		cmocka_unit_test(test_view_register_live),
 		cmocka_unit_test(test_pusher_counters),
 		cmocka_unit_test(test_prometheus_values),
 		cmocka_unit_test(test_prometheus_format),

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * metrics_view.c - the list of what /metrics exports: one line per series
+ * (name, help, where its value comes from), in the order of the output.
+ * A new counter in struct sb_metrics or struct sb_pusher_stats is exported
+ * by one more line here.  Sums shared with /healthz are computed once,
+ * below, so both endpoints agree.
+ */
+#include "metrics_view.h"
+
+#include "pusher.h"
+
+#include <stdlib.h>
+
+/* Reconnections are connections after the first. */
+static uint64_t reconnects(const struct sb_metrics *m)
+{
+	return m->mqtt_connects ? m->mqtt_connects - 1 : 0;
+}
+
+static uint64_t conflated(const struct sb_metrics *m)
+{
+	return m->conflated_queue + m->conflated_interval;
+}
+
+/* Gap notices, live (dropped lines) and on resume (history too short). */
+static uint64_t gaps(const struct sb_metrics *m)
+{
+	return m->gaps + m->history_gaps;
+}
+
+/* A counter whose value is computed now rather than read at render. */
+static void sum(struct sb_metrics_reg *r, const char *name, const char *help, uint64_t v)
+{
+	sb_metrics_add(r, &(struct sb_metrics_series){
+		.type = SB_METRICS_COUNTER, .name = name, .help = help, .value = v });
+}
+
+/* One series of statusbus_dropped_total{reason=...}. */
+static void dropped(struct sb_metrics_reg *r, const char *reason, const uint64_t *src)
+{
+	const struct sb_metrics_label l = { "reason", reason };
+
+	sb_metrics_add(r, &(struct sb_metrics_series){
+		.type = SB_METRICS_COUNTER, .name = "statusbus_dropped_total",
+		.help = "Messages or lines not delivered, by reason.",
+		.labels = &l, .n_labels = 1, .src = src });
+}
+
+static void pusher_view(struct sb_metrics_reg *r, const struct sb_pusher_stats *p)
+{
+	sb_metrics_counter(r, "statusbus_pusher_connections_total", "Pusher handshakes accepted.",
+			   &p->connections);
+	sb_metrics_counter(r, "statusbus_pusher_connections_refused_total",
+			   "Pusher handshakes refused (unknown key or protocol).", &p->refused);
+	sb_metrics_counter(r, "statusbus_pusher_subscriptions_total", "Pusher subscriptions granted.",
+			   &p->subscriptions);
+	sb_metrics_counter(r, "statusbus_pusher_subscription_errors_total",
+			   "Pusher subscriptions refused.", &p->subscription_errors);
+	sb_metrics_counter(r, "statusbus_pusher_signature_failures_total",
+			   "private- channels with a bad or missing signature.", &p->signature_failures);
+	sb_metrics_counter(r, "statusbus_pusher_client_events_total", "client- events relayed.",
+			   &p->client_events);
+	sb_metrics_counter(r, "statusbus_pusher_client_events_refused_total", "client- events refused.",
+			   &p->client_events_refused);
+	sb_metrics_counter(r, "statusbus_pusher_pings_total", "pusher:ping sent after activity_timeout.",
+			   &p->pings_sent);
+	sb_metrics_counter(r, "statusbus_pusher_pong_timeouts_total", "Pusher clients closed 4201.",
+			   &p->pong_timeouts);
+	sb_metrics_counter(r, "statusbus_pusher_rate_limited_total", "Pusher frames over the rate limit.",
+			   &p->rate_limited);
+}
+
+void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics *m,
+			      const struct sb_hub_gauges *g, const struct sb_pusher_stats *pusher)
+{
+	sb_metrics_gauge(r, "statusbus_connections", "Open client connections.", g->clients);
+	sb_metrics_counter(r, "statusbus_connections_total", "Client connections accepted.",
+			   &m->connections_total);
+	sb_metrics_counter(r, "statusbus_connections_rejected_total",
+			   "Connections refused at max_connections.", &m->connections_rejected);
+	sb_metrics_gauge(r, "statusbus_channels", "Channels with subscribers (or lingering history).",
+			 g->channels);
+	sb_metrics_gauge(r, "statusbus_subscriptions", "Client subscriptions to channels.",
+			 g->subscriptions);
+	sb_metrics_gauge(r, "statusbus_mqtt_subscriptions",
+			 "MQTT topic filters the bridge is subscribed to.", g->mqtt_filters);
+	sb_metrics_gauge(r, "statusbus_mqtt_subscriptions_active",
+			 "MQTT topic filters the broker has acknowledged (SUBACK).", g->mqtt_filters_active);
+	sb_metrics_gauge(r, "statusbus_mqtt_connected", "1 while the broker link is up.",
+			 g->mqtt_connected ? 1 : 0);
+	sb_metrics_counter(r, "statusbus_mqtt_connects_total", "Successful connections to the broker.",
+			   &m->mqtt_connects);
+	sum(r, "statusbus_mqtt_reconnects_total", "Reconnections after a lost broker link.",
+	    reconnects(m));
+	sb_metrics_counter(r, "statusbus_mqtt_disconnects_total", "Broker link losses.",
+			   &m->mqtt_disconnects);
+	sb_metrics_gauge(r, "statusbus_retained_cache_topics", "Retained topics in the bridge's cache.",
+			 g->cache_topics);
+	sb_metrics_gauge(r, "statusbus_history_lines", "Log lines held for resume.", g->history_lines);
+	sb_metrics_gauge(r, "statusbus_queue_bytes", "Bytes queued to clients.", g->queued_bytes);
+	sb_metrics_counter(r, "statusbus_messages_in_total", "MQTT messages received.", &m->messages_in);
+	sb_metrics_counter(r, "statusbus_bytes_in_total", "MQTT payload bytes received.", &m->bytes_in);
+	sb_metrics_counter(r, "statusbus_messages_out_total", "Events placed in client queues.",
+			   &m->events_out);
+	sb_metrics_counter(r, "statusbus_frames_out_total", "WebSocket frames written to clients.",
+			   &m->frames_out);
+	sb_metrics_counter(r, "statusbus_bytes_out_total", "WebSocket payload bytes written to clients.",
+			   &m->bytes_out);
+	sb_metrics_counter(r, "statusbus_batches_total", "Batch frames built.", &m->batches);
+	sb_metrics_counter(r, "statusbus_coalesced_total",
+			   "Queued batch frames merged into the frame before them.", &m->coalesced);
+	sum(r, "statusbus_conflated_total", "Events replaced by a newer one for the same topic.",
+	    conflated(m));
+	sum(r, "statusbus_gaps_total", "Gap notices sent to clients (dropped or unrecoverable lines).",
+	    gaps(m));
+	sb_metrics_counter(r, "statusbus_slow_client_closes_total",
+			   "Clients closed with 4029 (queue overflow).", &m->slow_closes);
+	sb_metrics_counter(r, "statusbus_auth_failures_total", "Refused tokens.", &m->auth_failures);
+	sb_metrics_counter(r, "statusbus_client_errors_total", "Error frames sent to clients.",
+			   &m->client_errors);
+	sb_metrics_counter(r, "statusbus_rejected_republished_total",
+			   "Rejected payloads republished to $statusbus/rejected/.", &m->rejected_published);
+	sb_metrics_counter(r, "statusbus_retained_replays_skipped_total",
+			   "Broker retained replays identical to the cache, not sent again.",
+			   &m->retained_replays_skipped);
+	sb_metrics_counter(r, "statusbus_history_lines_served_total",
+			   "Log lines replayed from history on resume.", &m->history_served);
+	dropped(r, "invalid_json", &m->drop_invalid_json);
+	dropped(r, "schema", &m->drop_schema);
+	dropped(r, "oversize", &m->drop_oversize);
+	dropped(r, "unknown_topic", &m->drop_unknown_topic);
+	dropped(r, "duplicate", &m->drop_duplicate);
+	dropped(r, "slow_client", &m->drop_slow_lines);
+	dropped(r, "out_of_memory", &m->drop_nomem);
+	dropped(r, "cache_full", &m->drop_cache_full);
+	dropped(r, "rate_limited", &m->rate_limited);
+	dropped(r, "inbound_overflow", &m->drop_inbound_overflow);
+	if (pusher)
+		pusher_view(r, pusher);
+}
+
+char *sb_metrics_view_prometheus(const struct sb_metrics *m, const struct sb_hub_gauges *g,
+				 const struct sb_pusher_stats *pusher)
+{
+	struct sb_metrics_reg *reg;
+	char *text;
+
+	if (sb_metrics_create(&reg) != SB_OK)
+		return NULL;
+	sb_metrics_view_register(reg, m, g, pusher);
+	text = sb_metrics_render_prometheus(reg);
+	sb_metrics_destroy(reg);
+	return text;
+}
+
+char *sb_metrics_view_health_json(const struct sb_metrics *m, const struct sb_hub_gauges *g,
+				  const char *version, int64_t uptime_s)
+{
+	/* "dropped" sums the reasons it always has (not duplicate, cache_full
+	 * or rate_limited); /metrics has every reason on its own */
+	const struct sb_metrics_health h = {
+		.mqtt_connected = g->mqtt_connected,
+		.version = version,
+		.uptime_s = uptime_s,
+		.connections = g->clients,
+		.channels = g->channels,
+		.subscriptions = g->subscriptions,
+		.mqtt_subscriptions = g->mqtt_filters,
+		.mqtt_subscriptions_active = g->mqtt_filters_active,
+		.cache_topics = g->cache_topics,
+		.queue_bytes = g->queued_bytes,
+		.mqtt_reconnects = reconnects(m),
+		.messages_in = m->messages_in,
+		.messages_out = m->events_out,
+		.frames_out = m->frames_out,
+		.batches = m->batches,
+		.conflated = conflated(m),
+		.gaps = gaps(m),
+		.slow_client_closes = m->slow_closes,
+		.dropped = m->drop_invalid_json + m->drop_schema + m->drop_oversize +
+			   m->drop_unknown_topic + m->drop_slow_lines + m->drop_nomem +
+			   m->drop_inbound_overflow,
+		.auth_failures = m->auth_failures,
+	};
+
+	return sb_metrics_health_json(&h);
+}
