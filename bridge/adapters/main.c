@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
  * main.c - statusbus-bridge: command line, configuration, wiring of the
- * core (hub) to its adapters (mqtt_link, ws_server), signals.
+ * core (hub) to its adapters (mqtt_link through the inbox, whose events
+ * mqtt_events.c hands to the hub; ws_server), signals.
  *
  * Exit codes: 0 clean stop or valid config, 1 bad config or start failure,
  * 2 usage error.
@@ -15,6 +16,7 @@
 #include "chanmap.h"
 #include "config.h"
 #include "hub.h"
+#include "inbox.h"
 #include "jwt.h"
 #include "mqtt_link.h"
 #include "schema.h"
@@ -213,8 +215,18 @@ int main(int argc, char **argv)
 		runtime_free(&rt);
 		return 1;
 	}
-	if (sb_mqtt_link_create(&server.link, rt.cfg, sb_server_wakeup, &server, err, sizeof(err))) {
+	/* the inbox wakes the service thread; what its events mean is
+	 * mqtt_events.c's business, drained by ws_server.c */
+	if (sb_inbox_create(&server.inbox, (size_t)rt.cfg->inbound_queue_msgs,
+			    (size_t)rt.cfg->inbound_queue_bytes, sb_server_wakeup, &server) != SB_OK) {
+		sb_log(SB_LOG_ERR, "out of memory");
+		sb_hub_destroy(server.hub);
+		runtime_free(&rt);
+		return 1;
+	}
+	if (sb_mqtt_link_create(&server.link, rt.cfg, server.inbox, err, sizeof(err))) {
 		sb_log(SB_LOG_ERR, "%s: %s", path, err);
+		sb_inbox_destroy(server.inbox);
 		sb_hub_destroy(server.hub);
 		runtime_free(&rt);
 		return 1;
@@ -222,18 +234,25 @@ int main(int argc, char **argv)
 	if (sb_server_create(&server, err, sizeof(err)) != SB_OK) {
 		sb_log(SB_LOG_ERR, "%s: %s", path, err);
 		sb_mqtt_link_destroy(server.link, 0);
+		sb_inbox_destroy(server.inbox);
 		sb_hub_destroy(server.hub);
 		runtime_free(&rt);
 		return 1;
 	}
 	sb_mqtt_link_start(server.link);
 	sb_server_run(&server);
+	/* Paho's thread keeps pushing until the link is destroyed: from here
+	 * on it must not wake the lws context being destroyed */
+	sb_inbox_set_wake(server.inbox, NULL, NULL);
 	sb_server_destroy(&server);
 	/* the hub goes first: destroying channels unsubscribes through the link */
 	sb_hub_destroy(server.hub);
 	server.hub = NULL;
 	sb_mqtt_link_destroy(server.link, 1000);
 	server.link = NULL;
+	/* what Paho pushed since the last drain goes with it */
+	sb_inbox_destroy(server.inbox);
+	server.inbox = NULL;
 	runtime_free(&rt);
 	sb_log(SB_LOG_INFO, "stopped");
 	return 0;

@@ -1,25 +1,18 @@
 /* SPDX-License-Identifier: MIT
  *
  * mqtt_link.c - Paho MQTTAsync adapter (see mqtt_link.h for the thread
- * rules).
+ * rules).  Paho's callbacks only push into the inbox; the first-connect
+ * retry state belongs to the service thread.
  */
 #include "mqtt_link.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <MQTTAsync.h>
 
-enum ev_type { EV_MSG, EV_UP, EV_DOWN, EV_CONNECT_FAILED, EV_SUBACK };
-
-struct ev {
-	struct ev *next;
-	enum ev_type type;
-	struct sb_msg *msg;
-	char *filter;          /* EV_SUBACK */
-};
+#include "sb_common.h"
 
 /* Context of one subscribe request: which filter the SUBACK is for. */
 struct sub_req {
@@ -29,117 +22,117 @@ struct sub_req {
 
 struct sb_mqtt_link {
 	const struct sb_config *cfg;
+	struct sb_inbox *inbox;       /* borrowed */
 	MQTTAsync client;
 	char *password;               /* from password or password_file */
-	void (*wakeup)(void *ctx);
-	void *ctx;
-	pthread_mutex_t lock;
-	struct ev *head, *tail;       /* guarded by lock */
-	size_t queued;                /* guarded by lock */
-	uint64_t backpressure;        /* guarded by lock */
+	int64_t drop_logged_ms;       /* Paho's thread only */
 	/* service thread only */
-	int64_t retry_at;             /* initial connect retry, 0 = none */
+	int64_t retry_at;             /* first-connect retry, 0 = none */
 	int retry_s;
-	uint64_t reconnects;
 	int ever_connected;
 };
 
-/* ---- Paho's thread ----------------------------------------------------------- */
+/* ---- Paho's thread ------------------------------------------------------------ */
 
-static void push_ev(struct sb_mqtt_link *l, enum ev_type type, struct sb_msg *m, char *filter)
+static void log_if_lost(enum sb_err rc, const char *what)
 {
-	struct ev *e = calloc(1, sizeof(*e));
-
-	if (!e) {
-		sb_msg_unref(m);
-		free(filter);
-		return;
-	}
-	e->type = type;
-	e->msg = m;
-	e->filter = filter;
-	pthread_mutex_lock(&l->lock);
-	if (l->tail)
-		l->tail->next = e;
-	else
-		l->head = e;
-	l->tail = e;
-	if (type == EV_MSG)
-		l->queued++;
-	pthread_mutex_unlock(&l->lock);
-	l->wakeup(l->ctx);
-}
-
-static void push(struct sb_mqtt_link *l, enum ev_type type, struct sb_msg *m)
-{
-	push_ev(l, type, m, NULL);
+	if (rc != SB_OK)
+		sb_log(SB_LOG_ERR, "mqtt: out of memory: %s event lost", what);
 }
 
 static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *pm)
 {
 	struct sb_mqtt_link *l = ctx;
-	struct sb_msg *m;
 	size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
-	int full;
+	size_t plen = pm->payloadlen > 0 ? (size_t)pm->payloadlen : 0;
+	int64_t now;
 
-	pthread_mutex_lock(&l->lock);
-	full = l->queued >= (size_t)l->cfg->inbound_queue_msgs;
-	if (full)
-		l->backpressure++;
-	pthread_mutex_unlock(&l->lock);
-	if (full) {
-		/* returning 0 makes Paho deliver it again later: backpressure to
-		 * the broker instead of a silent drop */
-		l->wakeup(l->ctx);
+	switch (sb_inbox_push_message(l->inbox, topic, tlen, pm->payload, plen, pm->retained)) {
+	case SB_INBOX_FULL:
+		/* 0 makes Paho keep the message and offer it again later:
+		 * back pressure instead of a silent drop */
 		return 0;
+	case SB_INBOX_DROPPED:
+		/* counted by the inbox (inbound_overflow); logged at most every
+		 * 10 s, as out of memory tends to last */
+		now = sb_now_ms();
+		if (now - l->drop_logged_ms >= 10000) {
+			l->drop_logged_ms = now;
+			sb_log(SB_LOG_ERR, "mqtt: out of memory copying a message on %.*s: dropped",
+			       (int)tlen, topic);
+		}
+		break;
+	case SB_INBOX_ACCEPTED:
+		break;
 	}
-	m = sb_msg_create(topic, tlen, pm->payload, (size_t)(pm->payloadlen > 0 ? pm->payloadlen : 0),
-			  pm->retained);
-	if (!m)
-		return 0;   /* out of memory: let Paho retry */
-	push(l, EV_MSG, m);
 	MQTTAsync_freeMessage(&pm);
 	MQTTAsync_free(topic);
 	return 1;
 }
 
+/* With a clean session the broker never has one to resume, and Paho's
+ * connected callback does not carry the CONNACK flag: session_present is 0. */
 static void on_connected(void *ctx, char *cause)
 {
-	SB_UNUSED(cause);
-	push(ctx, EV_UP, NULL);
+	struct sb_mqtt_link *l = ctx;
+
+	log_if_lost(sb_inbox_push_connected(l->inbox, 0, cause), "connected");
 }
 
 static void on_lost(void *ctx, char *cause)
 {
-	sb_log(SB_LOG_WARN, "mqtt: connection lost: %s", cause ? cause : "unknown cause");
-	push(ctx, EV_DOWN, NULL);
+	struct sb_mqtt_link *l = ctx;
+
+	log_if_lost(sb_inbox_push_lost(l->inbox, cause ? cause : "unknown cause"),
+		    "connection lost");
+}
+
+static void failure_text(char *buf, size_t len, const MQTTAsync_failureData *resp,
+			 const char *fallback)
+{
+	snprintf(buf, len, "%s (code %d)", resp && resp->message ? resp->message : fallback,
+		 resp ? resp->code : 0);
 }
 
 static void on_connect_failure(void *ctx, MQTTAsync_failureData *resp)
 {
-	sb_log(SB_LOG_WARN, "mqtt: connect failed: %s (code %d)",
-	       resp && resp->message ? resp->message : "no reason given", resp ? resp->code : 0);
-	push(ctx, EV_CONNECT_FAILED, NULL);
+	struct sb_mqtt_link *l = ctx;
+	char cause[256];
+
+	failure_text(cause, sizeof(cause), resp, "no reason given");
+	log_if_lost(sb_inbox_push_connect_failed(l->inbox, cause), "connect failed");
 }
 
 static void on_sub_success(void *ctx, MQTTAsync_successData *resp)
 {
 	struct sub_req *r = ctx;
+	int qos = resp ? resp->alt.qos : 0;
+	struct sb_inbox *in = r->link->inbox;
 
-	if (resp && resp->alt.qos == 0x80)
-		sb_log(SB_LOG_ERR, "mqtt: subscribe %s refused by the broker", r->filter);
+	if (qos == 0x80)
+		log_if_lost(sb_inbox_push_suback(in, r->filter, -1, "refused by the broker"), "SUBACK");
 	else
-		push_ev(r->link, EV_SUBACK, NULL, strdup(r->filter));
+		log_if_lost(sb_inbox_push_suback(in, r->filter, qos, NULL), "SUBACK");
 	free(r);
 }
 
 static void on_sub_failure(void *ctx, MQTTAsync_failureData *resp)
 {
 	struct sub_req *r = ctx;
+	char cause[256];
 
-	sb_log(SB_LOG_ERR, "mqtt: subscribe %s failed (code %d): %s", r->filter, resp ? resp->code : 0,
-	       resp && resp->message ? resp->message : "refused by the broker");
+	failure_text(cause, sizeof(cause), resp, "refused by the broker");
+	log_if_lost(sb_inbox_push_suback(r->link->inbox, r->filter, -1, cause), "SUBACK");
 	free(r);
+}
+
+static void on_publish_failure(void *ctx, MQTTAsync_failureData *resp)
+{
+	struct sb_mqtt_link *l = ctx;
+	char cause[256];
+
+	failure_text(cause, sizeof(cause), resp, "not sent");
+	log_if_lost(sb_inbox_push_publish_failed(l->inbox, cause), "publish failed");
 }
 
 static void trace(enum MQTTASYNC_TRACE_LEVELS level, char *message)
@@ -186,7 +179,7 @@ static int connect_now(struct sb_mqtt_link *l)
 }
 
 enum sb_err sb_mqtt_link_create(struct sb_mqtt_link **out, const struct sb_config *cfg,
-				void (*wakeup)(void *ctx), void *ctx, char *err, size_t errlen)
+				struct sb_inbox *inbox, char *err, size_t errlen)
 {
 	struct sb_mqtt_link *l;
 	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
@@ -197,10 +190,8 @@ enum sb_err sb_mqtt_link_create(struct sb_mqtt_link **out, const struct sb_confi
 	if (!l)
 		return SB_ERR_NOMEM;
 	l->cfg = cfg;
-	l->wakeup = wakeup;
-	l->ctx = ctx;
+	l->inbox = inbox;
 	l->retry_s = cfg->mqtt_reconnect_min_s;
-	pthread_mutex_init(&l->lock, NULL);
 	if (cfg->mqtt_password_file) {
 		enum sb_err e = sb_read_file(cfg->mqtt_password_file, 4096, 1, &l->password, NULL);
 		if (e) {
@@ -235,78 +226,36 @@ enum sb_err sb_mqtt_link_start(struct sb_mqtt_link *l)
 	return connect_now(l) == 0 ? SB_OK : SB_ERR_IO;
 }
 
-size_t sb_mqtt_link_drain(struct sb_mqtt_link *l, struct sb_hub *hub, size_t max)
+void sb_mqtt_link_tick(struct sb_mqtt_link *l)
 {
-	size_t n = 0;
-
 	if (l->retry_at && sb_now_ms() >= l->retry_at) {
 		l->retry_at = 0;
 		if (connect_now(l) != 0)
 			l->retry_at = sb_now_ms() + (int64_t)l->retry_s * 1000;
 	}
-	while (n < max) {
-		struct ev *e;
-
-		pthread_mutex_lock(&l->lock);
-		e = l->head;
-		if (e) {
-			l->head = e->next;
-			if (!l->head)
-				l->tail = NULL;
-			if (e->type == EV_MSG)
-				l->queued--;
-		}
-		pthread_mutex_unlock(&l->lock);
-		if (!e)
-			break;
-		switch (e->type) {
-		case EV_MSG:
-			sb_hub_on_message(hub, e->msg);
-			sb_msg_unref(e->msg);
-			n++;
-			break;
-		case EV_UP:
-			if (l->ever_connected)
-				l->reconnects++;
-			l->ever_connected = 1;
-			l->retry_s = l->cfg->mqtt_reconnect_min_s;
-			sb_log(SB_LOG_INFO, "mqtt: connected to %s", l->cfg->mqtt_uri);
-			sb_hub_mqtt_state(hub, 1);
-			break;
-		case EV_DOWN:
-			sb_hub_mqtt_state(hub, 0);
-			break;
-		case EV_SUBACK:
-			if (e->filter)
-				sb_hub_mqtt_suback(hub, e->filter);
-			free(e->filter);
-			break;
-		case EV_CONNECT_FAILED:
-			/* Paho's automatic reconnect covers lost connections, not
-			 * a failed first connect: retry with our own backoff */
-			if (!MQTTAsync_isConnected(l->client)) {
-				sb_hub_mqtt_state(hub, 0);
-				if (!l->ever_connected) {
-					l->retry_at = sb_now_ms() + (int64_t)l->retry_s * 1000;
-					l->retry_s = l->retry_s * 2 > l->cfg->mqtt_reconnect_max_s ?
-						     l->cfg->mqtt_reconnect_max_s : l->retry_s * 2;
-				}
-			}
-			break;
-		}
-		free(e);
-	}
-	return n;
 }
 
-int64_t sb_mqtt_link_retry_in_ms(const struct sb_mqtt_link *l)
+void sb_mqtt_link_note_connected(struct sb_mqtt_link *l)
 {
-	int64_t d;
+	l->ever_connected = 1;
+	l->retry_s = l->cfg->mqtt_reconnect_min_s;
+	l->retry_at = 0;
+	sb_log(SB_LOG_INFO, "mqtt: connected to %s", l->cfg->mqtt_uri);
+}
 
-	if (!l->retry_at)
-		return -1;
-	d = l->retry_at - sb_now_ms();
-	return d < 0 ? 0 : d;
+int sb_mqtt_link_note_connect_failed(struct sb_mqtt_link *l)
+{
+	if (MQTTAsync_isConnected(l->client))
+		return 0;
+	/* Paho's automatic reconnect covers lost connections, not a failed
+	 * first connect: retry that with our own backoff */
+	if (!l->ever_connected) {
+		l->retry_at = sb_now_ms() + (int64_t)l->retry_s * 1000;
+		l->retry_s *= 2;
+		if (l->retry_s > l->cfg->mqtt_reconnect_max_s)
+			l->retry_s = l->cfg->mqtt_reconnect_max_s;
+	}
+	return 1;
 }
 
 void sb_mqtt_link_subscribe(struct sb_mqtt_link *l, const char *filter)
@@ -317,7 +266,7 @@ void sb_mqtt_link_subscribe(struct sb_mqtt_link *l, const char *filter)
 	int rc;
 
 	if (!MQTTAsync_isConnected(l->client))
-		return;   /* the hub resubscribes everything on connect */
+		return;   /* every live filter is subscribed again on connect */
 	r = malloc(sizeof(*r) + len + 1);
 	if (!r) {
 		sb_log(SB_LOG_ERR, "mqtt: subscribe %s: out of memory (retried on reconnect)", filter);
@@ -360,16 +309,15 @@ void sb_mqtt_link_publish(struct sb_mqtt_link *l, const char *topic, const void 
 	m.payloadlen = (int)len;
 	m.qos = 0;
 	m.retained = 0;
+	/* a failure after the send started comes back through the inbox */
+	o.onFailure = on_publish_failure;
+	o.context = l;
 	if (MQTTAsync_sendMessage(l->client, topic, &m, &o) != MQTTASYNC_SUCCESS)
 		sb_log(SB_LOG_WARN, "mqtt: publish to %s failed", topic);
 }
 
-uint64_t sb_mqtt_link_reconnects(const struct sb_mqtt_link *l) { return l->reconnects; }
-
 void sb_mqtt_link_destroy(struct sb_mqtt_link *l, int timeout_ms)
 {
-	struct ev *e;
-
 	if (!l)
 		return;
 	if (l->client) {
@@ -380,13 +328,6 @@ void sb_mqtt_link_destroy(struct sb_mqtt_link *l, int timeout_ms)
 		}
 		MQTTAsync_destroy(&l->client);
 	}
-	while ((e = l->head)) {
-		l->head = e->next;
-		sb_msg_unref(e->msg);
-		free(e->filter);
-		free(e);
-	}
-	pthread_mutex_destroy(&l->lock);
 	free(l->password);
 	free(l);
 }

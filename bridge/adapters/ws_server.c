@@ -16,6 +16,7 @@
 #include <libwebsockets.h>
 
 #include "http_pss.h"
+#include "mqtt_events.h"
 #include "pusher.h"
 
 _Static_assert(LWS_PRE <= SB_FRAME_PRE, "frame headroom must fit LWS_PRE");
@@ -328,7 +329,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		/* MQTT messages (or a signal) are waiting */
 		if (srv && srv->link && srv->hub)
-			sb_mqtt_link_drain(srv->link, srv->hub, 100000);
+			sb_mqtt_events_drain(srv->inbox, srv->link, srv->hub, 100000);
 		return 0;
 
 	case LWS_CALLBACK_HTTP:
@@ -382,7 +383,7 @@ static void housekeeping_cb(lws_sorted_usec_list_t *sul)
 	struct sb_server *srv = h->srv;
 
 	/* MQTT first-connect retries and the stop flag */
-	sb_mqtt_link_drain(srv->link, srv->hub, 100000);
+	sb_mqtt_events_drain(srv->inbox, srv->link, srv->hub, 100000);
 	lws_sul_schedule(srv->ctx, 0, sul, housekeeping_cb, 200 * LWS_US_PER_MS);
 }
 

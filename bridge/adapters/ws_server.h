@@ -4,7 +4,7 @@
  * serving the statusbus.v1 WebSocket protocol on /v1/ws, the HTTP
  * endpoints of DESIGN.md section 7 (http_api.c) and static files.  All of
  * it runs on the lws service thread; the only call from another thread is
- * lws_cancel_service() (mqtt_link.c's wakeup and the signal handler).
+ * lws_cancel_service() (the MQTT inbox's wake and the signal handler).
  */
 #ifndef SB_WS_SERVER_H
 #define SB_WS_SERVER_H
@@ -23,6 +23,7 @@ struct sb_server {
 	const struct sb_config *cfg;
 	struct sb_hub *hub;
 	struct sb_mqtt_link *link;
+	struct sb_inbox *inbox;     /* MQTT events, drained on EVENT_WAIT_CANCELLED */
 	struct lws_context *ctx;
 	int64_t started_ms;
 	volatile sig_atomic_t stop;
@@ -41,7 +42,7 @@ void sb_server_destroy(struct sb_server *srv);
 
 /* Hub ops bound to the server (ctx = srv). */
 void sb_server_hub_ops(struct sb_server *srv, struct sb_hub_ops *ops);
-/* Wakeup for mqtt_link (any thread). */
+/* Wake for the MQTT inbox (any thread). */
 void sb_server_wakeup(void *srv);
 
 struct sb_pusher_stats;

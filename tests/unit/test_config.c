@@ -94,6 +94,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c->send_queue_hard_bytes, 4 * 1048576);   /* 0 = 4x soft */
 	assert_int_equal(c->send_queue_frames, 10000);
 	assert_int_equal(c->max_payload_bytes, 65536);
+	assert_int_equal(c->inbound_queue_msgs, 100000);
+	assert_int_equal(c->inbound_queue_bytes, 64L << 20);
 	assert_int_equal(c->hello_timeout_s, 10);                  /* DESIGN: within 10 s */
 	assert_int_equal(c->heartbeat_s, 25);
 	assert_true(c->idle_timeout_s > c->heartbeat_s);

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * mqtt_events.c - inbox events to hub calls (see mqtt_events.h).  The
+ * link's events are logged here, on the service thread, in order with
+ * what the hub logs about them.
+ */
+#include "mqtt_events.h"
+
+#include "sb_common.h"
+
+struct ctx {
+	struct sb_mqtt_link *link;
+	struct sb_hub *hub;
+};
+
+static void on_message(void *p, struct sb_msg *m)
+{
+	struct ctx *c = p;
+
+	sb_hub_on_message(c->hub, m);
+}
+
+static void on_connected(void *p, int session_present, const char *cause)
+{
+	struct ctx *c = p;
+
+	SB_UNUSED(session_present);   /* clean sessions: the hub resubscribes anyway */
+	SB_UNUSED(cause);
+	sb_mqtt_link_note_connected(c->link);
+	sb_hub_mqtt_state(c->hub, 1);
+}
+
+static void on_lost(void *p, const char *cause)
+{
+	struct ctx *c = p;
+
+	sb_log(SB_LOG_WARN, "mqtt: connection lost: %s", cause ? cause : "unknown cause");
+	sb_hub_mqtt_state(c->hub, 0);
+}
+
+static void on_connect_failed(void *p, const char *cause)
+{
+	struct ctx *c = p;
+
+	sb_log(SB_LOG_WARN, "mqtt: connect failed: %s", cause ? cause : "no reason given");
+	if (sb_mqtt_link_note_connect_failed(c->link))
+		sb_hub_mqtt_state(c->hub, 0);
+}
+
+static void on_suback(void *p, const char *filter, int granted_qos, const char *cause)
+{
+	struct ctx *c = p;
+
+	if (granted_qos >= 0)
+		sb_hub_mqtt_suback(c->hub, filter);
+	else
+		sb_log(SB_LOG_ERR, "mqtt: subscribe %s failed: %s", filter,
+		       cause ? cause : "refused by the broker");
+}
+
+static void on_publish_failed(void *p, const char *cause)
+{
+	SB_UNUSED(p);
+	sb_log(SB_LOG_WARN, "mqtt: publish failed: %s", cause ? cause : "no reason given");
+}
+
+static void on_dropped(void *p, uint64_t n)
+{
+	struct ctx *c = p;
+
+	sb_hub_count_inbound_drop(c->hub, n);
+}
+
+static const struct sb_inbox_ops ops = {
+	.message = on_message,
+	.connected = on_connected,
+	.lost = on_lost,
+	.connect_failed = on_connect_failed,
+	.suback = on_suback,
+	.publish_failed = on_publish_failed,
+	.dropped = on_dropped,
+};
+
+size_t sb_mqtt_events_drain(struct sb_inbox *inbox, struct sb_mqtt_link *link,
+			    struct sb_hub *hub, size_t max)
+{
+	struct ctx c = { link, hub };
+
+	sb_mqtt_link_tick(link);
+	return sb_inbox_drain(inbox, &ops, &c, max);
+}

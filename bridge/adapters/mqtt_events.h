@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * mqtt_events.h - what the MQTT link's inbox events mean to the bridge:
+ * the composition root's wiring of inbox.h's ops table to the hub (and
+ * back to the link for its first-connect retry).  Service thread only.
+ *
+ *   message        -> sb_hub_on_message
+ *   connected      -> sb_hub_mqtt_state(1) (the hub resubscribes)
+ *   lost           -> sb_hub_mqtt_state(0)
+ *   connect_failed -> retry scheduled by the link; sb_hub_mqtt_state(0)
+ *   suback         -> sb_hub_mqtt_suback, or a logged refusal
+ *   publish_failed -> logged
+ *   dropped        -> sb_hub_count_inbound_drop (inbound_overflow)
+ */
+#ifndef SB_MQTT_EVENTS_H
+#define SB_MQTT_EVENTS_H
+
+#include <stddef.h>
+
+#include "hub.h"
+#include "inbox.h"
+#include "mqtt_link.h"
+
+/* Makes the link's due retry, then drains up to `max` inbox events into
+ * the hub; returns how many were drained.  Called when the inbox wakes the
+ * service thread, and now and then as a timer. */
+size_t sb_mqtt_events_drain(struct sb_inbox *inbox, struct sb_mqtt_link *link,
+			    struct sb_hub *hub, size_t max);
+
+#endif
