@@ -679,3 +679,13 @@ def take_over_client_id(port, client_id):
         c.disconnect()
         c.loop_stop()
     return rc[0]
+
+
+def channels_with_delivery(template, **delivery):
+    """The shipped channel map with the delivery settings of the channel
+    template named `template` (e.g. "deploy.{deploy:uuid}.logs") changed."""
+    chans = json.loads(json.dumps(shipped_config()["channels"]))
+    for c in chans:
+        if c["name"] == template:
+            c["delivery"] = dict(c["delivery"], **delivery)
+    return chans

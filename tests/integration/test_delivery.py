@@ -27,7 +27,7 @@ import jwt
 import pytest
 
 import sbharness
-from checker import Recorder, compact, coverage_problem
+from checker import Recorder, compact, coverage_problem, history_problem
 from sbharness import new_uuid, status_payload, wait_for
 
 LOGS = "deploy.{deploy:uuid}.logs"
@@ -35,15 +35,6 @@ LOGS = "deploy.{deploy:uuid}.logs"
 
 def run(coro, timeout=120):
     return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-def logs_delivery(**delivery):
-    """The shipped channel map with the deploy logs channel's delivery changed."""
-    chans = json.loads(json.dumps(sbharness.shipped_config()["channels"]))
-    for c in chans:
-        if c["name"] == LOGS:
-            c["delivery"] = dict(c["delivery"], **delivery)
-    return chans
 
 
 def deploy_status(m, deploy, status, team="42", progress=10):
@@ -80,12 +71,6 @@ def history(bridge, channel, since=0):
     st, body = bridge.get(f"/v1/history?channel={channel}&since={since}")
     assert st == 200, (st, body)
     return json.loads(body)
-
-
-def history_items(h):
-    """/v1/history answer -> log items (its gap first, as it precedes the events)."""
-    items = [("gap", h["gap"]["from"], h["gap"]["to"])] if h.get("gap") else []
-    return items + [("line", e["seq"]) for e in h["events"]]
 
 
 # ---- 1. an ack means live ---------------------------------------------------------------
@@ -290,10 +275,10 @@ def test_3_a_link_flap_loses_nothing_silently(stack, fault):
                 await r.stop()
 
             h = history(b, channel, 0)
-            p = coverage_problem(history_items(h), 1, 400)
+            p = history_problem(h, 1, 400)
             if p:
-                problems.append(f"/v1/history since=0: {p}; gap: {h.get('gap')}, "
-                                f"{compact(history_items(h))}")
+                problems.append(f"/v1/history since=0: {p}; gap: {h.get('gap')}, events "
+                                f"{compact([('line', e['seq']) for e in h['events']])}")
             assert not problems, "\n".join(problems)
         finally:
             await a.stop()
@@ -310,8 +295,8 @@ def test_4_recovered_true_is_never_followed_by_a_gap(stack_factory):
     client that saw lines 1-50 earlier (through another bridge, or before a
     restart) resumes with since=50.  Its `recovered` must tell the truth: if
     true, lines 51 onwards arrive with no gap."""
-    s = stack_factory(bridge_overrides={"channels": logs_delivery(max_events=20,
-                                                                  max_delay_ms=10000)})
+    s = stack_factory(bridge_overrides={"channels": sbharness.channels_with_delivery(
+        LOGS, max_events=20, max_delay_ms=10000)})
     b, m = s.bridge, s.mqtt()
     deploy = new_uuid()
     channel = f"deploy.{deploy}.logs"
@@ -370,7 +355,7 @@ def test_5_a_late_viewer_gets_the_log_from_line_1(stack, when):
         deploy_status(m, deploy, "finished", progress=100)
         deploy_known(b, deploy, "finished")     # the bridge has read past line 30
         h = history(b, channel, 0)
-        p = coverage_problem(history_items(h), 1, 30)
+        p = history_problem(h, 1, 30)
         assert p is None, f"first /v1/history of a finished deploy: {p}; answer {h}"
     last = 60 if when == "mid_deploy" else 30
 
