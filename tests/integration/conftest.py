@@ -51,3 +51,9 @@ def stack_factory(request, workdir):
 @pytest.fixture
 def stack(stack_factory):
     return stack_factory()
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "consistency: the seeded fault-injecting consistency checker (slow; "
+        "CTest label `consistency`); deselect with -m 'not consistency'")

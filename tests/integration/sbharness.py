@@ -523,3 +523,169 @@ def ts_epoch(ts):
     """RFC 3339 'ts' (as Publisher writes it) -> seconds since the epoch."""
     from datetime import datetime
     return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+
+
+# ---- a slow broker link and link faults (issue 11) ----------------------------------
+# Conditions a real deployment meets and a test must be able to create on
+# purpose: a broker that answers late, a TCP connection cut under the bridge,
+# another client taking over the bridge's MQTT client id.
+
+PROXY_SCRIPT = r'''
+import socket, sys, threading, time, collections
+listen_port, target_port = int(sys.argv[1]), int(sys.argv[2])
+delays = {"up": float(sys.argv[3]), "down": float(sys.argv[4])}
+
+def close(*socks):
+    for s in socks:
+        try:
+            s.close()
+        except OSError:
+            pass
+
+def pump(src, dst, delay):
+    # every chunk is forwarded `delay` seconds after it was read, in order
+    q, cv = collections.deque(), threading.Condition()
+    def reader():
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                data = b""
+            with cv:
+                q.append((time.monotonic() + delay, data))
+                cv.notify()
+            if not data:
+                return
+    def writer():
+        while True:
+            with cv:
+                while not q:
+                    cv.wait()
+                due, data = q.popleft()
+            wait = due - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            if not data:
+                break
+            try:
+                dst.sendall(data)
+            except OSError:
+                break
+        close(src, dst)
+    threading.Thread(target=reader, daemon=True).start()
+    threading.Thread(target=writer, daemon=True).start()
+
+srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", listen_port))
+srv.listen(16)
+print("listening", flush=True)
+while True:
+    c, _ = srv.accept()
+    try:
+        u = socket.create_connection(("127.0.0.1", target_port), timeout=5)
+        u.settimeout(None)
+    except OSError:
+        close(c)
+        continue
+    for s in (c, u):
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    pump(c, u, delays["up"])
+    pump(u, c, delays["down"])
+'''
+
+
+class DelayProxy(Process):
+    """A TCP forwarder on a free loopback port to `target_port`, in a child
+    process, that delivers every byte `up_delay` seconds late towards the
+    target and `down_delay` seconds late back (a distant or busy broker).
+    Order is kept; a close on either side closes both."""
+
+    def __init__(self, workdir, target_port, up_delay=0.0, down_delay=0.0):
+        import sys
+        self.port = free_port()
+        super().__init__(f"proxy-{self.port}", [sys.executable, "-c", PROXY_SCRIPT, str(self.port),
+                                                str(target_port), str(up_delay), str(down_delay)],
+                         workdir)
+        wait_for(lambda: port_open(self.port) or not self.alive(), 10, what="proxy")
+        if not self.alive():
+            raise RuntimeError("proxy failed to start:\n" + self.output())
+
+
+def stack_proxy(stack, up_delay=0.0, down_delay=0.0):
+    """A DelayProxy in front of the stack's broker, stopped with the stack."""
+    p = DelayProxy(stack.workdir, stack.mosq.port, up_delay, down_delay)
+    stack.procs.append(p)
+    return p
+
+
+def stack_bridge_at(stack, mqtt_port, overrides=None, **kw):
+    """A bridge of the stack that connects to mqtt_port (e.g. a proxy)
+    instead of the broker's own port; stopped with the stack."""
+    b = Bridge.__new__(Bridge)
+    try:
+        Bridge.__init__(b, stack.workdir, mqtt_port, overrides, **kw)
+    finally:
+        if getattr(b, "proc", None) is not None:
+            stack.procs.append(b)
+    return b
+
+
+def bridge_mqtt_port(bridge):
+    """The broker port the bridge's config points at."""
+    return int(bridge.config["mqtt"]["uri"].rsplit(":", 1)[1])
+
+
+def tcp_links(pid, remote_port):
+    """Local ports of pid's established TCP connections to 127.0.0.1:remote_port."""
+    out = subprocess.run(["ss", "-tnpH", "state", "established", f"( dport = :{remote_port} )"],
+                         capture_output=True, text=True, check=True).stdout
+    ports = []
+    for line in out.splitlines():
+        if f"pid={pid}," in line:
+            ports.append(int(line.split()[2].rsplit(":", 1)[1]))
+    return ports
+
+
+def cut_tcp(local_port, remote_port):
+    """Destroys both ends of one loopback TCP connection with `ss -K` (the
+    kernel resets it, as a middlebox or a network fault would)."""
+    f = (f"( sport = :{local_port} and dport = :{remote_port} ) or "
+         f"( sport = :{remote_port} and dport = :{local_port} )")
+    subprocess.run(["ss", "-K", "-tnH", f], capture_output=True, text=True, check=True)
+
+
+def cut_bridge_link(bridge):
+    """Cuts the bridge's TCP connection(s) to its broker; returns how many."""
+    port = bridge_mqtt_port(bridge)
+    links = tcp_links(bridge.pid, port)
+    for lp in links:
+        cut_tcp(lp, port)
+    return len(links)
+
+
+def take_over_client_id(port, client_id):
+    """Connects with another client's MQTT client id and a clean session, which
+    makes the broker close that client's connection and discard its session,
+    then disconnects."""
+    c = mqtt.Client(client_id=client_id, clean_session=True, protocol=mqtt.MQTTv311)
+    rc = []
+    c.on_connect = lambda cl, u, f, r: rc.append(r)
+    c.connect("127.0.0.1", port, keepalive=30)
+    c.loop_start()
+    try:
+        wait_for(lambda: rc, 10, what="connack of the take-over client")
+    finally:
+        c.disconnect()
+        c.loop_stop()
+    return rc[0]
+
+
+def channels_with_delivery(template, **delivery):
+    """The shipped channel map with the delivery settings of the channel
+    template named `template` (e.g. "deploy.{deploy:uuid}.logs") changed."""
+    chans = json.loads(json.dumps(shipped_config()["channels"]))
+    for c in chans:
+        if c["name"] == template:
+            c["delivery"] = dict(c["delivery"], **delivery)
+    return chans
