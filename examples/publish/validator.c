@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
  * validator.c - local payload validation for publishers: the bridge's own
- * schema validator (schema.h) and topic kinds (chanmap.h, topics.json),
- * applied in the bridge's order (size, JSON, schema), so that a payload
- * refused here is one the bridge would refuse, and the reason reads the
- * same.  Pure module.
+ * verdict (ingest.h: size, strict JSON, seq, schema) over the same topic
+ * kinds (topics.json), so that a payload refused here is one the bridge
+ * would refuse, and the reason reads the same.  Pure module.
  */
 #include "sb_publish.h"
 
@@ -13,9 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "chanmap.h"
+#include "ingest.h"
 #include "schema.h"
 
 #ifndef SB_PUB_INSTALLED_SCHEMAS
@@ -92,10 +90,8 @@ enum sb_err sb_validator_check(const struct sb_validator *v, const char *topic,
 			       int *retained, char *err, size_t errlen)
 {
 	const struct sb_kind *k = sb_kinds_lookup(v->kinds, topic);
-	const struct sb_schema *sch;
-	char reason[512];
-	cJSON *doc;
-	enum sb_err rc;
+	struct sb_ingest_rules rules = { v->kinds, v->schemas, 0, 1, 1 };
+	struct sb_ingest_result res;
 
 	if (retained)
 		*retained = k ? k->retained : 0;
@@ -104,41 +100,31 @@ enum sb_err sb_validator_check(const struct sb_validator *v, const char *topic,
 			snprintf(err, errlen, "topic %s is not in %s/topics.json", topic, v->dir);
 		return SB_ERR_NOTFOUND;
 	}
-	if (!max_bytes)
-		max_bytes = SB_PUBLISH_MAX_PAYLOAD;
-	if (len > max_bytes) {
-		if (err)
-			snprintf(err, errlen, "payload of %zu bytes is over the limit of %zu", len,
-				 max_bytes);
-		return SB_ERR_LIMIT;
-	}
-	if (len == 0) {
-		if (k->retained)
-			return SB_OK;   /* clears the retained status */
+	if (len == 0 && !k->retained) {
 		if (err)
 			snprintf(err, errlen, "empty payload on %s, whose messages are not retained",
 				 topic);
 		return SB_ERR_INVAL;
 	}
-	if (!k->schema)
-		return SB_OK;
-	sch = sb_schema_set_get(v->schemas, k->schema);
-	if (!sch) {
+	if (len && k->schema && !sb_schema_set_get(v->schemas, k->schema)) {
 		if (err)
 			snprintf(err, errlen, "schema %s (for %s) is not in %s", k->schema, topic,
 				 v->dir);
 		return SB_ERR_NOTFOUND;
 	}
-	doc = cJSON_ParseWithLength(payload, len);
-	if (!doc) {
-		if (err)
-			snprintf(err, errlen, "payload invalid for %s: payload is not JSON", k->schema);
-		return SB_ERR_INVAL;
+	/* the rest is the bridge's own verdict (ingest.h), word for word */
+	rules.max_payload_bytes = max_bytes ? max_bytes : SB_PUBLISH_MAX_PAYLOAD;
+	sb_ingest_check(&rules, topic, strlen(topic), payload, len, k->retained, &res);
+	if (res.verdict != SB_INGEST_REJECT)
+		return SB_OK;
+	if (err) {
+		if (res.reason == SB_INGEST_SCHEMA)
+			snprintf(err, errlen, "payload invalid for %s", res.why);
+		else if (res.reason == SB_INGEST_NOT_JSON)
+			snprintf(err, errlen, "payload invalid for %s: %s", k->schema ? k->schema : topic,
+				 res.why);
+		else
+			snprintf(err, errlen, "%s", res.why);
 	}
-	reason[0] = '\0';
-	rc = sb_schema_validate(sch, doc, reason, sizeof(reason));
-	cJSON_Delete(doc);
-	if (rc != SB_OK && err)
-		snprintf(err, errlen, "payload invalid for %s: %s", k->schema, reason);
-	return rc == SB_OK ? SB_OK : SB_ERR_INVAL;
+	return res.reason == SB_INGEST_OVERSIZE ? SB_ERR_LIMIT : SB_ERR_INVAL;
 }

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * owners.h - which team owns each deploy, learned from the retained
+ * statuses on team/<team>/deploy/<uuid>/status (docs/protocol.md §4: a
+ * deploy's channels are allowed to its owner's members).
+ *
+ * The first team seen for a deploy keeps it: a status under another team's
+ * prefix does not move it.  Pure module, never logs: every call says what
+ * happened and the caller logs.
+ */
+#ifndef SB_OWNERS_H
+#define SB_OWNERS_H
+
+#include <stddef.h>
+
+#include "sb_common.h"
+
+struct sb_owners;
+
+enum sb_owner_change {
+	SB_OWNER_IGNORED = 0,  /* not a deploy status topic, or bad ids */
+	SB_OWNER_SAME,         /* already known with this team */
+	SB_OWNER_LEARNED,      /* a new deploy and its team */
+	SB_OWNER_CONFLICT,     /* known under another team: kept, not moved */
+	SB_OWNER_FORGOTTEN,    /* the status was deleted: owner dropped */
+	SB_OWNER_NOMEM,        /* could not record it */
+};
+
+/* Caller frees with sb_owners_destroy() (accepts NULL). */
+enum sb_err sb_owners_create(struct sb_owners **out);
+void sb_owners_destroy(struct sb_owners *o);
+
+/* Learns from a message on `topic` (deleted: an empty retained payload).
+ * For SB_OWNER_CONFLICT, *owner (may be NULL) points at the team that keeps
+ * the deploy, valid until the next call. */
+enum sb_owner_change sb_owners_learn(struct sb_owners *o, const char *topic, int deleted,
+				     const char **owner);
+/* The owning team of `deploy`, or NULL; borrowed. */
+const char *sb_owners_get(const struct sb_owners *o, const char *deploy);
+size_t sb_owners_count(const struct sb_owners *o);
+
+#endif

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * filters.c - reference-counted MQTT filters and their SUBACK state (see
+ * filters.h).
+ */
+#include "filters.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "dict.h"
+#include "topic.h"
+
+struct sb_filters {
+	struct sb_filter_ops ops;
+	struct sb_dict *refs;     /* filter -> (intptr_t) users */
+	struct sb_dict *active;   /* filters the broker acknowledged */
+};
+
+enum sb_err sb_filters_create(struct sb_filters **out, const struct sb_filter_ops *ops)
+{
+	struct sb_filters *fs = calloc(1, sizeof(*fs));
+
+	*out = NULL;
+	if (!fs)
+		return SB_ERR_NOMEM;
+	fs->ops = *ops;
+	fs->refs = sb_dict_create(NULL);
+	fs->active = sb_dict_create(NULL);
+	if (!fs->refs || !fs->active) {
+		sb_filters_destroy(fs);
+		return SB_ERR_NOMEM;
+	}
+	*out = fs;
+	return SB_OK;
+}
+
+void sb_filters_destroy(struct sb_filters *fs)
+{
+	if (!fs)
+		return;
+	sb_dict_destroy(fs->refs);
+	sb_dict_destroy(fs->active);
+	free(fs);
+}
+
+enum sb_err sb_filters_ref(struct sb_filters *fs, const char *f)
+{
+	intptr_t n = (intptr_t)sb_dict_get(fs->refs, f);
+	enum sb_err rc = sb_dict_set(fs->refs, f, (void *)(n + 1));
+
+	if (rc != SB_OK)
+		return rc;
+	if (n == 0 && fs->ops.subscribe)
+		fs->ops.subscribe(fs->ops.ctx, f);
+	return SB_OK;
+}
+
+int sb_filters_unref(struct sb_filters *fs, const char *f)
+{
+	intptr_t n = (intptr_t)sb_dict_get(fs->refs, f);
+
+	if (n > 1) {
+		sb_dict_set(fs->refs, f, (void *)(n - 1));   /* replaces: cannot fail */
+		return 0;
+	}
+	if (n != 1)
+		return 0;
+	sb_dict_del(fs->refs, f);
+	sb_dict_del(fs->active, f);
+	if (fs->ops.unsubscribe)
+		fs->ops.unsubscribe(fs->ops.ctx, f);
+	return 1;
+}
+
+void sb_filters_link(struct sb_filters *fs, int up)
+{
+	struct sb_dict_iter it;
+	const char *f;
+
+	if (!up) {
+		sb_dict_iter_init(&it, fs->active);
+		while (sb_dict_next(&it, &f, NULL))
+			sb_dict_del(fs->active, f);
+		return;
+	}
+	sb_dict_iter_init(&it, fs->refs);
+	while (sb_dict_next(&it, &f, NULL))
+		if (fs->ops.subscribe)
+			fs->ops.subscribe(fs->ops.ctx, f);
+}
+
+void sb_filters_suback(struct sb_filters *fs, const char *f)
+{
+	if (sb_dict_get(fs->refs, f))
+		sb_dict_set(fs->active, f, (void *)1);
+}
+
+int sb_filters_cover(const struct sb_filters *fs, const char *topic)
+{
+	struct sb_dict_iter it;
+	const char *f;
+
+	sb_dict_iter_init(&it, fs->refs);
+	while (sb_dict_next(&it, &f, NULL))
+		if (sb_topic_matches(f, topic))
+			return 1;
+	return 0;
+}
+
+size_t sb_filters_count(const struct sb_filters *fs) { return sb_dict_size(fs->refs); }
+size_t sb_filters_active(const struct sb_filters *fs) { return sb_dict_size(fs->active); }
+
+size_t sb_filters_list(const struct sb_filters *fs, const char **out, size_t max)
+{
+	struct sb_dict_iter it;
+	const char *f;
+	size_t n = 0;
+
+	sb_dict_iter_init(&it, fs->refs);
+	while (sb_dict_next(&it, &f, NULL)) {
+		if (n < max)
+			out[n] = f;
+		n++;
+	}
+	return n;
+}

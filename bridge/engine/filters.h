@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * filters.h - the bridge's MQTT subscriptions, reference-counted over
+ * channels: N channels (and so N browsers) on one filter cost one broker
+ * subscription, and the last release unsubscribes.  Also the set the
+ * broker acknowledged (SUBACK), cleared when the link drops, and the
+ * resubscription of every filter when it comes back (Paho does not).
+ *
+ * Knows no protocol and no channel: it calls subscribe/unsubscribe through
+ * the ops it is given.  Single-threaded (the service thread).
+ */
+#ifndef SB_FILTERS_H
+#define SB_FILTERS_H
+
+#include <stddef.h>
+
+#include "sb_common.h"
+
+struct sb_filters;
+
+struct sb_filter_ops {
+	void *ctx;
+	void (*subscribe)(void *ctx, const char *filter);     /* may be NULL */
+	void (*unsubscribe)(void *ctx, const char *filter);   /* may be NULL */
+};
+
+/* Caller frees with sb_filters_destroy() (accepts NULL).  ops is copied. */
+enum sb_err sb_filters_create(struct sb_filters **out, const struct sb_filter_ops *ops);
+void sb_filters_destroy(struct sb_filters *fs);
+
+/* One more user of `filter`; the first subscribes. */
+enum sb_err sb_filters_ref(struct sb_filters *fs, const char *filter);
+/* One user less.  Returns 1 when that was the last one (the filter was
+ * unsubscribed), 0 otherwise. */
+int sb_filters_unref(struct sb_filters *fs, const char *filter);
+/* The link came up (every filter is subscribed again) or went down (no
+ * filter is acknowledged any more). */
+void sb_filters_link(struct sb_filters *fs, int up);
+/* The broker acknowledged `filter` (ignored when nobody uses it). */
+void sb_filters_suback(struct sb_filters *fs, const char *filter);
+/* 1 when some filter in use matches topic. */
+int sb_filters_cover(const struct sb_filters *fs, const char *topic);
+size_t sb_filters_count(const struct sb_filters *fs);
+size_t sb_filters_active(const struct sb_filters *fs);
+/* Up to max filters in use (borrowed strings); returns how many exist. */
+size_t sb_filters_list(const struct sb_filters *fs, const char **out, size_t max);
+
+#endif
