@@ -27,13 +27,16 @@
 #include "acl.h"
 #include "cache.h"
 #include "dict.h"
+#include "filters.h"
+#include "history.h"
+#include "ingest.h"
+#include "owners.h"
 #include "schema.h"
 #include "topic.h"
 
 #define DEPLOY_STATUS_FILTER "team/+/deploy/+/status"
 #define LINGER_MS 60000
 #define REJECT_LOG_MAX 10000
-#define SB_TOPIC_MAX 512          /* longer topics are refused */
 #define COALESCE_MAX_BYTES 65536  /* merged batch frames stay below this */
 
 struct sub {
@@ -62,8 +65,7 @@ struct chan {
 	struct sb_dict *latest;          /* topic -> sb_msg */
 	int64_t conflate_deadline;
 	/* history (batch channels with history_lines) */
-	struct sb_msg **hist;            /* ring of lines, oldest at hstart */
-	size_t hcap, hstart, hcount, hbytes;
+	struct sb_history hist;          /* logs kept for resume */
 	int64_t last_seq;                /* highest seq seen */
 	int64_t flushed_seq;             /* highest seq sent to subscribers */
 	int64_t linger_until;            /* 0 = has subscribers */
@@ -96,9 +98,9 @@ struct sb_hub {
 	struct sb_hub_ops ops;
 	const struct sb_proto_ops *protos[SB_PROTO_COUNT];
 	struct sb_dict *chans;
-	struct sb_dict *filters;     /* filter -> (intptr_t) refs */
-	struct sb_dict *active;      /* filters the broker acknowledged */
-	struct sb_dict *owners;      /* deploy -> team (char *) */
+	struct sb_filters *filters;  /* refcounted MQTT filters, SUBACK set */
+	struct sb_owners *owners;    /* deploy -> team */
+	struct sb_ingest_rules rules;
 	struct sb_dict *reject_log;  /* topic -> (intptr_t) last log s */
 	struct sb_cache *cache;
 	struct sb_client *clients;
@@ -201,45 +203,20 @@ int64_t sb_hub_next_deadline(const struct sb_hub *h)
 
 static void filter_ref(struct sb_hub *h, const char *f)
 {
-	intptr_t n = (intptr_t)sb_dict_get(h->filters, f);
-
-	if (sb_dict_set(h->filters, f, (void *)(n + 1)) != SB_OK) {
+	if (sb_filters_ref(h->filters, f) != SB_OK)
 		h->m.drop_nomem++;
-		return;
-	}
-	if (n == 0 && h->ops.mqtt_subscribe)
-		h->ops.mqtt_subscribe(h->ops.ctx, f);
 }
 
 static int covered(const char *topic, void *user)
 {
-	struct sb_hub *h = user;
-	struct sb_dict_iter it;
-	const char *f;
-
-	sb_dict_iter_init(&it, h->filters);
-	while (sb_dict_next(&it, &f, NULL))
-		if (sb_topic_matches(f, topic))
-			return 1;
-	return 0;
+	return sb_filters_cover(user, topic);
 }
 
 static void filter_unref(struct sb_hub *h, const char *f)
 {
-	intptr_t n = (intptr_t)sb_dict_get(h->filters, f);
-
-	if (n > 1) {
-		sb_dict_set(h->filters, f, (void *)(n - 1));
-		return;
-	}
-	if (n == 1) {
-		sb_dict_del(h->filters, f);
-		sb_dict_del(h->active, f);
-		if (h->ops.mqtt_unsubscribe)
-			h->ops.mqtt_unsubscribe(h->ops.ctx, f);
-		/* no update reaches what nothing covers any more */
-		sb_cache_evict(h->cache, f, covered, h);
-	}
+	/* no update reaches what nothing covers any more */
+	if (sb_filters_unref(h->filters, f))
+		sb_cache_evict(h->cache, f, covered, h->filters);
 }
 
 /* ---- channels ----------------------------------------------------------------- */
@@ -247,15 +224,6 @@ static void filter_unref(struct sb_hub *h, const char *f)
 static const struct sb_proto_ops *proto_of(const struct sb_hub *h, enum sb_proto_id id)
 {
 	return h->protos[id] ? h->protos[id] : &v1_ops;
-}
-
-static void hist_clear(struct chan *ch)
-{
-	for (size_t i = 0; i < ch->hcount; i++)
-		sb_msg_unref(ch->hist[(ch->hstart + i) % ch->hcap]);
-	free(ch->hist);
-	ch->hist = NULL;
-	ch->hcount = ch->hcap = ch->hstart = ch->hbytes = 0;
 }
 
 static void chan_free(struct sb_hub *h, struct chan *ch)
@@ -269,7 +237,7 @@ static void chan_free(struct sb_hub *h, struct chan *ch)
 	free(ch->pending);
 	sb_dict_destroy(ch->latest);
 	sb_dict_destroy(ch->snap);
-	hist_clear(ch);
+	sb_history_clear(&ch->hist);
 	free(ch->subs);
 	free(ch->name);
 	free(ch);
@@ -316,6 +284,9 @@ static struct chan *chan_get(struct sb_hub *h, const struct sb_chan_ref *ref, co
 	ch->name = strdup(name);
 	ch->ref = *ref;
 	ch->snap = sb_dict_create(free_frame);
+	sb_history_init(&ch->hist, ref->tmpl->delivery.history_lines > 0 ?
+			(size_t)ref->tmpl->delivery.history_lines : 0,
+			(size_t)ref->tmpl->delivery.history_bytes);
 	if (!ch->name || !ch->snap ||
 	    sb_chanmap_filters(ref, &ch->filters, &ch->nfilters) != SB_OK) {
 		sb_dict_destroy(ch->snap);
@@ -604,31 +575,6 @@ static void flush_conflate(struct sb_hub *h, struct chan *ch)
 	}
 }
 
-static void hist_add(struct chan *ch, struct sb_msg *m)
-{
-	const struct sb_delivery *d = &ch->ref.tmpl->delivery;
-
-	if (!ch->hist) {
-		ch->hcap = (size_t)d->history_lines;
-		ch->hist = calloc(ch->hcap, sizeof(*ch->hist));
-		if (!ch->hist) {
-			ch->hcap = 0;
-			return;
-		}
-	}
-	while (ch->hcount && (ch->hcount == ch->hcap ||
-			      ch->hbytes + m->payload_len > d->history_bytes)) {
-		struct sb_msg *o = ch->hist[ch->hstart];
-		ch->hbytes -= o->payload_len;
-		sb_msg_unref(o);
-		ch->hstart = (ch->hstart + 1) % ch->hcap;
-		ch->hcount--;
-	}
-	ch->hist[(ch->hstart + ch->hcount) % ch->hcap] = sb_msg_ref(m);
-	ch->hcount++;
-	ch->hbytes += m->payload_len;
-}
-
 static void deliver_batched(struct sb_hub *h, struct chan *ch, const struct sb_kind *k,
 			    struct sb_msg *m)
 {
@@ -641,8 +587,8 @@ static void deliver_batched(struct sb_hub *h, struct chan *ch, const struct sb_k
 	}
 	if (seq)
 		ch->last_seq = seq;
-	if (d->history_lines && seq)
-		hist_add(ch, m);
+	if (d->history_lines && seq && sb_history_add(&ch->hist, m) != SB_OK)
+		h->m.drop_nomem++;
 	if (!ch->nsubs) {
 		/* lingering: history only, and nobody is owed these lines */
 		if (seq)
@@ -713,44 +659,18 @@ static void route_one(const char *name, const struct sb_chan_tmpl *t, void *user
 
 static void learn_owner(struct sb_hub *h, const char *topic, int deleted)
 {
-	/* team/<t>/deploy/<d>/status */
-	char team[SB_PARAM_MAX + 1], deploy[64];
-	const char *p = topic + 5, *e;
+	const char *owner = NULL;
 
-	if (strncmp(topic, "team/", 5) != 0 || !(e = strchr(p, '/')) ||
-	    (size_t)(e - p) > SB_PARAM_MAX)
-		return;
-	memcpy(team, p, (size_t)(e - p));
-	team[e - p] = '\0';
-	if (strncmp(e, "/deploy/", 8) != 0)
-		return;
-	p = e + 8;
-	if (!(e = strchr(p, '/')) || strcmp(e, "/status") != 0 || (size_t)(e - p) >= sizeof(deploy))
-		return;
-	memcpy(deploy, p, (size_t)(e - p));
-	deploy[e - p] = '\0';
-	if (deleted) {
-		sb_dict_del(h->owners, deploy);
-		return;
-	}
-	if (!sb_uuid_valid(deploy, strlen(deploy)) || !sb_id_valid(team, strlen(team)))
-		return;
-	{
-		const char *old = sb_dict_get(h->owners, deploy);
-		char *t;
-		if (old && strcmp(old, team) == 0)
-			return;
-		if (old) {
-			/* a deploy cannot change teams: keep the first owner */
-			sb_log(SB_LOG_WARN, "deploy %s: status under team %s, but it belongs to %s; ignored",
-			       deploy, team, old);
-			return;
-		}
-		t = strdup(team);
-		if (!t || sb_dict_set(h->owners, deploy, t) != SB_OK) {
-			free(t);
-			h->m.drop_nomem++;
-		}
+	switch (sb_owners_learn(h->owners, topic, deleted, &owner)) {
+	case SB_OWNER_CONFLICT:
+		/* a deploy cannot change teams: keep the first owner */
+		sb_log(SB_LOG_WARN, "%s: deploy belongs to team %s; ignored", topic, owner);
+		break;
+	case SB_OWNER_NOMEM:
+		h->m.drop_nomem++;
+		break;
+	default:
+		break;
 	}
 }
 
@@ -773,104 +693,52 @@ static void reject(struct sb_hub *h, struct sb_msg *m, uint64_t *counter, const 
 		}
 	}
 	if (h->p.cfg->republish_rejected && h->ops.publish) {
-		struct sb_buf b;
 		char topic[1100];
-		size_t show = m->payload_len > 1024 ? 1024 : m->payload_len;
+		size_t len = 0;
+		char *body = sb_ingest_reject_report(m->topic, m->topic_len, m->payload,
+						     m->payload_len, reason, now, &len);
 
 		snprintf(topic, sizeof(topic), "$statusbus/rejected/%s", m->topic);
-		sb_buf_init(&b);
-		sb_buf_puts(&b, "{\"topic\":");
-		sb_buf_json_str(&b, m->topic, m->topic_len);
-		sb_buf_puts(&b, ",\"reason\":");
-		sb_buf_json_str(&b, reason, strlen(reason));
-		time_t t = (time_t)now;
-		struct tm tm;
-		char ts[32];
-
-		gmtime_r(&t, &tm);
-		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		sb_buf_printf(&b, ",\"ts\":\"%s\",\"bytes\":%zu,\"payload\":", ts, m->payload_len);
-		sb_buf_json_str(&b, m->payload, show);
-		sb_buf_printf(&b, ",\"truncated\":%s}", show < m->payload_len ? "true" : "false");
-		if (sb_buf_str(&b)) {
-			h->ops.publish(h->ops.ctx, topic, sb_buf_str(&b), b.len);
+		if (body) {
+			h->ops.publish(h->ops.ctx, topic, body, len);
 			h->m.rejected_published++;
+		} else {
+			h->m.drop_nomem++;
 		}
-		sb_buf_free(&b);
+		free(body);
 	}
 }
 
 void sb_hub_on_message(struct sb_hub *h, struct sb_msg *m)
 {
-	const struct sb_kind *k = sb_kinds_lookup(h->p.kinds, m->topic);
-	struct route_ctx r = { h, m, k, 0 };
-	char reason[256];
-
+	struct sb_ingest_result v;
+	struct route_ctx r = { h, m, NULL, 0 };
 	h->m.messages_in++;
 	h->m.bytes_in += m->payload_len;
-	if (m->topic[0] == '$')
+	sb_ingest_check(&h->rules, m->topic, m->topic_len, m->payload, m->payload_len,
+			m->retained, &v);
+	r.k = v.kind;
+	switch (v.verdict) {
+	case SB_INGEST_IGNORE:
 		return;
-	if (m->topic_len > SB_TOPIC_MAX) {
-		reject(h, m, &h->m.drop_oversize, "topic longer than 512 bytes");
+	case SB_INGEST_REJECT:
+		reject(h, m, v.reason == SB_INGEST_OVERSIZE ? &h->m.drop_oversize :
+			     v.reason == SB_INGEST_UNKNOWN_TOPIC ? &h->m.drop_unknown_topic :
+			     v.reason == SB_INGEST_NOT_JSON ? &h->m.drop_invalid_json :
+			     &h->m.drop_schema, v.why);
 		return;
-	}
-	if (!k && h->p.cfg->reject_unknown_topics) {
-		reject(h, m, &h->m.drop_unknown_topic, "topic has no schema in topics.json");
-		return;
-	}
-	if (m->payload_len == 0) {
-		if (!(k ? k->retained : m->retained))
-			return;   /* an empty non-status message means nothing */
+	case SB_INGEST_DELETE:
 		r.deleted = 1;
 		learn_owner(h, m->topic, 1);
 		if (!sb_cache_del(h->cache, m->topic) && m->retained)
 			return;   /* deleting what we never had */
 		sb_chanmap_route(h->p.map, m->topic, route_one, &r);
 		return;
+	case SB_INGEST_ACCEPT:
+		break;
 	}
-	if ((long)m->payload_len > h->p.cfg->max_payload_bytes) {
-		snprintf(reason, sizeof(reason), "payload of %zu bytes is over the limit of %ld",
-			 m->payload_len, h->p.cfg->max_payload_bytes);
-		reject(h, m, &h->m.drop_oversize, reason);
-		return;
-	}
-	{
-		const char *end = NULL;
-		cJSON *doc = cJSON_ParseWithLengthOpts(m->payload, m->payload_len, &end, 0);
-		const struct sb_schema *sch = NULL;
-
-		/* the payload is spliced into frames as is: nothing may follow */
-		while (doc && end < m->payload + m->payload_len &&
-		       (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
-			end++;
-		if (doc && end != m->payload + m->payload_len) {
-			cJSON_Delete(doc);
-			doc = NULL;
-		}
-		if (!doc) {
-			reject(h, m, &h->m.drop_invalid_json, "payload is not JSON");
-			return;
-		}
-		if (h->p.schemas && k && k->schema && h->p.cfg->validate_payloads)
-			sch = sb_schema_set_get(h->p.schemas, k->schema);
-		{
-			/* a log line's "seq", from the tree parsed once here */
-			const cJSON *sq = cJSON_GetObjectItemCaseSensitive(doc, "seq");
-			if (cJSON_IsNumber(sq) && sq->valuedouble >= 1 &&
-			    sq->valuedouble < 9007199254740992.0 &&
-			    sq->valuedouble == floor(sq->valuedouble))
-				m->seq = (int64_t)sq->valuedouble;
-		}
-		if (sch && sb_schema_validate(sch, doc, reason, sizeof(reason)) != SB_OK) {
-			char full[400];
-			cJSON_Delete(doc);
-			snprintf(full, sizeof(full), "%s: %s", k->schema, reason);
-			reject(h, m, &h->m.drop_schema, full);
-			return;
-		}
-		cJSON_Delete(doc);
-	}
-	if (k && k->retained) {
+	m->seq = v.seq;
+	if (v.kind && v.kind->retained) {
 		enum sb_cache_result cr;
 
 		learn_owner(h, m->topic, 0);
@@ -888,47 +756,29 @@ void sb_hub_on_message(struct sb_hub *h, struct sb_msg *m)
 
 void sb_hub_mqtt_state(struct sb_hub *h, int connected)
 {
-	struct sb_dict_iter it;
-	const char *f;
-
 	if (connected == h->mqtt_up)
 		return;
 	h->mqtt_up = connected;
 	if (!connected) {
 		h->m.mqtt_disconnects++;
-		sb_dict_destroy(h->active);
-		h->active = sb_dict_create(NULL);
+		sb_filters_link(h->filters, 0);
 		return;
 	}
 	h->m.mqtt_connects++;
 	/* Paho does not resubscribe after a reconnect: do it here */
-	sb_dict_iter_init(&it, h->filters);
-	while (sb_dict_next(&it, &f, NULL))
-		if (h->ops.mqtt_subscribe)
-			h->ops.mqtt_subscribe(h->ops.ctx, f);
+	sb_filters_link(h->filters, 1);
 }
 
 int sb_hub_mqtt_connected(const struct sb_hub *h) { return h->mqtt_up; }
 
 void sb_hub_mqtt_suback(struct sb_hub *h, const char *filter)
 {
-	if (h->active && sb_dict_get(h->filters, filter))
-		sb_dict_set(h->active, filter, (void *)1);
+	sb_filters_suback(h->filters, filter);
 }
 
 size_t sb_hub_filters(const struct sb_hub *h, const char **out, size_t max)
 {
-	struct sb_dict_iter it;
-	const char *f;
-	size_t n = 0;
-
-	sb_dict_iter_init(&it, h->filters);
-	while (sb_dict_next(&it, &f, NULL)) {
-		if (n < max)
-			out[n] = f;
-		n++;
-	}
-	return n;
+	return sb_filters_list(h->filters, out, max);
 }
 
 /* ---- clients ------------------------------------------------------------------------ */
@@ -1124,7 +974,7 @@ void sb_hub_client_set_ready(struct sb_hub *h, struct sb_client *c, int trusted)
 
 static const char *owner_lookup(const char *deploy, void *user)
 {
-	return sb_dict_get(((struct sb_hub *)user)->owners, deploy);
+	return sb_owners_get(((struct sb_hub *)user)->owners, deploy);
 }
 
 static enum sb_err authorize(struct sb_hub *h, const struct sb_jwt_claims *claims, int trusted,
@@ -1198,7 +1048,7 @@ enum sb_err sb_hub_subscribe(struct sb_hub *h, struct sb_client *c, const char *
 	if (has_since && ch->ref.tmpl->delivery.history_lines > 0) {
 		/* complete when history holds every line after since (or the
 		 * client is already ahead) */
-		int64_t oldest = ch->hcount ? ch->hist[ch->hstart]->seq : 0;
+		int64_t oldest = sb_history_first_seq(&ch->hist);
 		*recovered = since >= ch->flushed_seq ? (ch->last_seq > 0 || since == 0) :
 			     (oldest && oldest <= since + 1);
 		s->expect_seq = since + 1;
@@ -1246,13 +1096,13 @@ void sb_hub_send_initial(struct sb_hub *h, struct sb_client *c, const char *chan
 		 * the queue's bounds does not make a reading client "slow" */
 		enqueue_ex(h, c, SB_Q_STATUS, f, key, 0, 0, 1, 1);
 	}
-	if (s->expect_seq && ch->hcount) {
+	if (s->expect_seq && ch->hist.count) {
 		/* replay history after `since` up to what was already flushed;
 		 * the pending batch brings the rest */
 		struct sb_msg *items[256];
 		size_t n = 0;
 		int64_t from = s->expect_seq, s0 = 0, s1 = 0;
-		int64_t oldest = ch->hist[ch->hstart]->seq;
+		int64_t oldest = sb_history_first_seq(&ch->hist);
 
 		if (oldest > from && from <= ch->flushed_seq) {
 			int64_t to = oldest - 1 < ch->flushed_seq ? oldest - 1 : ch->flushed_seq;
@@ -1262,8 +1112,8 @@ void sb_hub_send_initial(struct sb_hub *h, struct sb_client *c, const char *chan
 			enqueue(h, c, SB_Q_CTRL, g, NULL, 0, 0, 0);
 			sb_frame_unref(g);
 		}
-		for (size_t i = 0; i < ch->hcount; i++) {
-			struct sb_msg *e = ch->hist[(ch->hstart + i) % ch->hcap];
+		for (size_t i = 0; i < ch->hist.count; i++) {
+			struct sb_msg *e = sb_history_at(&ch->hist, i);
 			if (e->seq < from || e->seq > ch->flushed_seq)
 				continue;
 			if (!n)
@@ -1576,12 +1426,22 @@ enum sb_err sb_hub_create(struct sb_hub **out, const struct sb_hub_params *p,
 	h->p = *p;
 	h->ops = *ops;
 	h->chans = sb_dict_create(free_chan_v);
-	h->filters = sb_dict_create(NULL);
-	h->active = sb_dict_create(NULL);
-	h->owners = sb_dict_create(free);
+	{
+		struct sb_filter_ops fo = { ops->ctx, ops->mqtt_subscribe, ops->mqtt_unsubscribe };
+		if (sb_filters_create(&h->filters, &fo) != SB_OK ||
+		    sb_owners_create(&h->owners) != SB_OK) {
+			sb_hub_destroy(h);
+			return SB_ERR_NOMEM;
+		}
+	}
+	h->rules.kinds = p->kinds;
+	h->rules.schemas = p->schemas;
+	h->rules.max_payload_bytes = (size_t)p->cfg->max_payload_bytes;
+	h->rules.reject_unknown_topics = p->cfg->reject_unknown_topics;
+	h->rules.validate = p->cfg->validate_payloads;
 	h->reject_log = sb_dict_create(NULL);
 	h->cache = sb_cache_create((size_t)p->cfg->cache_max_topics);
-	if (!h->chans || !h->filters || !h->active || !h->owners || !h->reject_log || !h->cache) {
+	if (!h->chans || !h->reject_log || !h->cache) {
 		sb_hub_destroy(h);
 		return SB_ERR_NOMEM;
 	}
@@ -1607,9 +1467,8 @@ void sb_hub_destroy(struct sb_hub *h)
 			chan_free(h, v);
 	}
 	sb_dict_destroy(h->chans);
-	sb_dict_destroy(h->filters);
-	sb_dict_destroy(h->active);
-	sb_dict_destroy(h->owners);
+	sb_filters_destroy(h->filters);
+	sb_owners_destroy(h->owners);
 	sb_dict_destroy(h->reject_log);
 	sb_cache_destroy(h->cache);
 	free(h);
@@ -1635,15 +1494,15 @@ void sb_hub_gauges(const struct sb_hub *h, struct sb_hub_gauges *g)
 	g->clients = h->nclients;
 	g->channels = sb_dict_size(h->chans);
 	g->subscriptions = h->nsubs;
-	g->mqtt_filters = sb_dict_size(h->filters);
-	g->mqtt_filters_active = h->active ? sb_dict_size(h->active) : 0;
+	g->mqtt_filters = sb_filters_count(h->filters);
+	g->mqtt_filters_active = sb_filters_active(h->filters);
 	g->cache_topics = sb_cache_size(h->cache);
 	g->mqtt_connected = h->mqtt_up;
 	for (const struct sb_client *c = h->clients; c; c = c->next)
 		g->queued_bytes += c->q.bytes;
 	sb_dict_iter_init(&it, h->chans);
 	while (sb_dict_next(&it, NULL, &v))
-		g->history_lines += ((struct chan *)v)->hcount;
+		g->history_lines += ((struct chan *)v)->hist.count;
 }
 
 /* ---- HTTP fallbacks ------------------------------------------------------------------ */
@@ -1722,10 +1581,10 @@ int sb_hub_http_query(struct sb_hub *h, const char *token, const char *channel, 
 	} else {
 		size_t n = 0;
 		int64_t oldest = 0;
-		if (ch && ch->hcount)
-			oldest = ch->hist[ch->hstart]->seq;
-		for (size_t i = 0; ch && i < ch->hcount; i++) {
-			const struct sb_msg *e = ch->hist[(ch->hstart + i) % ch->hcap];
+		if (ch && ch->hist.count)
+			oldest = sb_history_first_seq(&ch->hist);
+		for (size_t i = 0; ch && i < ch->hist.count; i++) {
+			const struct sb_msg *e = sb_history_at(&ch->hist, i);
 			if (e->seq <= since)
 				continue;
 			if (n++)
