@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * http_api.c - the HTTP endpoints of DESIGN.md section 7 on the bridge's
+ * http_api.c - the HTTP endpoints of docs/protocol.md §7 on the bridge's
  * port: /healthz, /metrics, /v1/snapshot, /v1/history, and static files
  * from listen.static_dir (no path traversal: ".." segments, NUL and
  * backslashes are refused before the file system is touched).

@@ -2,7 +2,7 @@
  *
  * ws_server.h - the libwebsockets adapter: one vhost on listen.host:port
  * serving the statusbus.v1 WebSocket protocol on /v1/ws, the HTTP
- * endpoints of DESIGN.md section 7 (http_api.c) and static files.  All of
+ * endpoints of docs/protocol.md §7 (http_api.c) and static files.  All of
  * it runs on the lws service thread; the only call from another thread is
  * lws_cancel_service() (the MQTT inbox's wake and the signal handler).
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * acl.h - the channel authorization rules of DESIGN.md section 4, default
+ * acl.h - the channel authorization rules of docs/protocol.md §4, default
  * deny.  Pure module: the caller supplies the verified claims and a lookup
  * of deploy owners (learned from retained deploy statuses).
  */

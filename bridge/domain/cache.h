@@ -3,7 +3,7 @@
  * cache.h - the bridge's cache of retained messages: the last-known status
  * of every retained topic it is subscribed to, so that a browser joining a
  * channel whose MQTT subscription already exists gets the snapshot at once
- * (DESIGN.md section 3).  Indexed by the first two topic levels
+ * (docs/protocol.md §3).  Indexed by the first two topic levels
  * ("team/42") so a team's snapshot does not scan other teams.  Pure
  * module, single-threaded.
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * chanmap.h - the channel map of DESIGN.md section 3: channel name templates
+ * chanmap.h - the channel map of docs/protocol.md §3: channel name templates
  * ("deploy.{deploy:uuid}.logs") with their MQTT topic templates
  * ("deploy/{deploy}/logs"), ACL rule and delivery mode.
  *

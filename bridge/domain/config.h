@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * config.h - the bridge's JSON configuration (DESIGN.md section 11), read
+ * config.h - the bridge's JSON configuration (docs/protocol.md §11), read
  * through one table of keys with type, range, default and SIGHUP
  * reloadability (config.c).  Unknown keys are errors naming the file and
  * key.  Pure module.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * jwt.h - JSON Web Token verification (RFC 7519/7515) with OpenSSL, for the
- * `hello`/`refresh` tokens of statusbus.v1 (DESIGN.md section 4).
+ * `hello`/`refresh` tokens of statusbus.v1 (docs/protocol.md §4).
  *
  * The algorithm is pinned by configuration: a key is created for exactly one
  * of HS256, RS256, ES256 and a token whose header names any other alg
@@ -55,7 +55,7 @@ struct sb_jwt_claims {
 
 struct sb_jwt_verify_opts {
 	int64_t now_s;          /* current time, seconds since the epoch */
-	int leeway_s;           /* for exp, nbf and iat; DESIGN says 30 */
+	int leeway_s;           /* for exp, nbf and iat; docs/protocol.md says 30 */
 	const char *issuer;     /* when non-NULL, "iss" must equal it */
 	const char *audience;   /* when non-NULL, "aud" (string or array)
 				   must contain it */

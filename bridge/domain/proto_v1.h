@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
- * proto.h - the statusbus.v1 WebSocket protocol codec (DESIGN.md section
- * 5): parsing client frames into requests and building server frames.
+ * proto_v1.h - the statusbus.v1 WebSocket protocol codec (docs/protocol.md
+ * §5): parsing client frames into requests and building server frames.
  * Pure module: no I/O, no state.
  */
 #ifndef SB_PROTO_H
@@ -22,7 +22,7 @@ enum sb_code {
 	SB_CODE_TOKEN_EXPIRED, SB_CODE_INTERNAL,
 };
 
-/* WebSocket close codes of DESIGN.md section 5. */
+/* WebSocket close codes of docs/protocol.md §5. */
 #define SB_CLOSE_PROTOCOL 4000
 #define SB_CLOSE_UNAUTHORIZED 4001
 #define SB_CLOSE_LIMIT 4008

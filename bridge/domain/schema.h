@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * schema.h - a JSON Schema (2020-12 subset) validator on cJSON, for the
- * payload contract of DESIGN.md section 8.
+ * payload contract of docs/protocol.md §8.
  *
  * Supported keywords are listed in docs/schemas.md.  A schema is compiled
  * once (sb_schema_compile) and then validates many documents; validation

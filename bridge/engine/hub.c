@@ -1446,7 +1446,7 @@ enum sb_err sb_hub_create(struct sb_hub **out, const struct sb_hub_params *p,
 		return SB_ERR_NOMEM;
 	}
 	h->last_sweep = now_ms(h);
-	/* deploy owners are always learned (DESIGN.md section 4) */
+	/* deploy owners are always learned (docs/protocol.md §4) */
 	filter_ref(h, DEPLOY_STATUS_FILTER);
 	*out = h;
 	return SB_OK;

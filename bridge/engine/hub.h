@@ -195,7 +195,7 @@ void sb_hub_count_auth_failure(struct sb_hub *hub);
 /* An inbound-queue overflow counted by the MQTT adapter. */
 void sb_hub_count_inbound_drop(struct sb_hub *hub, uint64_t n);
 
-/* ---- HTTP fallbacks (DESIGN.md section 7) ---- */
+/* ---- HTTP fallbacks (docs/protocol.md §7) ---- */
 /* Authorizes a bearer token (NULL = none) for `channel` and writes the JSON
  * body of /v1/snapshot (history=0) or /v1/history (history=1, since) into
  * *body (malloc'ed, caller frees).  Returns the HTTP status. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * queue.h - a client's bounded send queue and its slow-consumer policy
- * (DESIGN.md section 6).
+ * (docs/protocol.md §6).
  *
  *  - STATUS entries are conflated: a newer status for the same key (channel
  *    + topic) replaces the queued frame in place; the latest status is never

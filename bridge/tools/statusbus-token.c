@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
  * statusbus-token - mints HS256 development tokens for statusbus and
- * verifies any statusbus token the way the bridge does (DESIGN.md sections
- * 4 and 11).
+ * verifies any statusbus token the way the bridge does (docs/protocol.md
+ * §4 and §11).
  *
  * Minting builds the claims with cJSON, signs them with sb_jwt_sign_hs256()
  * and then verifies the result with sb_jwt_verify() before printing it, so

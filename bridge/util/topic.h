@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * topic.h - MQTT topic names and filters (MQTT 3.1.1 section 4.7) and the
- * id rules of DESIGN.md section 2.  Pure functions, no allocation.
+ * id rules of docs/protocol.md §2.  Pure functions, no allocation.
  */
 #ifndef SB_TOPIC_H
 #define SB_TOPIC_H

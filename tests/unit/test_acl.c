@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * test_acl.c - unit tests for acl.c, the subscription rules of
- * DESIGN.md section 4 (default deny): team channels need the team in the
+ * docs/protocol.md §4 (default deny): team channels need the team in the
  * token, deploy channels need the deploy's owning team (unknown deploy =
  * not_found, another team's = forbidden without naming it), user.<u> needs
  * sub = u, public.<p> is always allowed, a missing token is
@@ -121,7 +121,7 @@ static void test_team(void **state)
 	expect_allowed(&u1, "team.7");
 	expect_allowed(&u1, "team.42.stats");
 	v = expect_forbidden(&u1, "team.43");
-	assert_string_equal(v.reason, "team 43 is not in your token");   /* DESIGN's example */
+	assert_string_equal(v.reason, "team 43 is not in your token");   /* the example of docs/protocol.md §5 */
 	expect_forbidden(&u1, "team.43.stats");
 	expect_forbidden(&u1, "team.4");         /* no prefix matching */
 	expect_forbidden(&u1, "team.420");

@@ -2,8 +2,8 @@
  *
  * test_chanmap.c - unit tests for chanmap.c: the built-in map
  * equals "channels" of the shipped examples/bridge.json; channel names map
- * to MQTT filters and topics route back to channel names (DESIGN.md
- * section 3); channel parameters are validated before they come near a
+ * to MQTT filters and topics route back to channel names (docs/protocol.md
+ * §3); channel parameters are validated before they come near a
  * topic; config errors name the entry and key; schemas/topics.json loads
  * and covers every topic of the default map.
  */
@@ -221,7 +221,7 @@ static void test_default_equals_example(void **state)
 
 static void test_default_matches_design(void **state)
 {
-	/* DESIGN.md section 3, row by row */
+	/* docs/protocol.md §3, row by row */
 	static const struct {
 		const char *name;
 		enum sb_acl_rule acl;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_config.c - unit tests for config.c (DESIGN.md section 11
+ * test_config.c - unit tests for config.c (docs/protocol.md §11
  * and STYLE "table-driven config"): the defaults, one error per mistake
  * naming the file and the key (the text --check-config prints), unknown
  * keys at every level, the open development mode refused on a non-loopback
@@ -78,7 +78,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->n_allowed_origins, 1);
 	assert_string_equal(c->allowed_origins[0], "*");
 	assert_int_equal(c->auth_enabled, 0);            /* no auth section: open mode */
-	assert_int_equal(c->token_leeway_s, 30);         /* DESIGN: 30 s leeway */
+	assert_int_equal(c->token_leeway_s, 30);         /* docs/protocol.md: 30 s leeway */
 	assert_int_equal(c->pusher_enabled, 0);
 	assert_int_equal(c->pusher_activity_timeout_s, 120);
 	assert_string_equal(c->schemas_dir, "schemas");
@@ -86,7 +86,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->reject_unknown_topics, 0);
 	assert_int_equal(c->republish_rejected, 0);
 	assert_int_equal(c->reject_log_interval_s, 60);
-	/* DESIGN section 11 */
+	/* docs/protocol.md §11 */
 	assert_int_equal(c->max_connections, 50000);
 	assert_int_equal(c->max_subscriptions, 128);
 	assert_int_equal(c->max_frame_bytes, 65536);
@@ -96,7 +96,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->max_payload_bytes, 65536);
 	assert_int_equal(c->inbound_queue_msgs, 100000);
 	assert_int_equal(c->inbound_queue_bytes, 64L << 20);
-	assert_int_equal(c->hello_timeout_s, 10);                  /* DESIGN: within 10 s */
+	assert_int_equal(c->hello_timeout_s, 10);                  /* docs/protocol.md: within 10 s */
 	assert_int_equal(c->heartbeat_s, 25);
 	assert_true(c->idle_timeout_s > c->heartbeat_s);
 	assert_string_equal(c->log_level, "info");

@@ -1019,7 +1019,7 @@ static void test_resume_since_inside_pending_batch(void **state)
 	sub(&e, a, 1, "deploy." D1 ".logs");
 	for (int i = 1; i <= 25; i++)     /* 1-20 flushed here, 21-25 pending */
 		log_line(&e, D1, i);
-	/* a browser coming from another bridge (DESIGN section 10) already has
+	/* a browser coming from another bridge (docs/protocol.md §10) already has
 	 * up to 23 */
 	b = client(&e, NULL);
 	sub_since(&e, b, 1, "deploy." D1 ".logs", 23);

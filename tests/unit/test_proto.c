@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * test_proto.c - unit tests for proto.c, the statusbus.v1 codec
- * of DESIGN.md section 5: every client op parses into its fields; every
+ * of docs/protocol.md §5: every client op parses into its fields; every
  * malformed frame is refused with a reason (and the id when it had a usable
  * one, so the error can carry it); each builder's frame parses back with
  * cJSON into exactly the fields the protocol documents.

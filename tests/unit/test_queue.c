@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * test_queue.c - unit tests for queue.c, a client's send queue
- * and the slow-consumer policy of DESIGN.md section 6:
+ * and the slow-consumer policy of docs/protocol.md §6:
  *   - a newer status for the same key replaces the queued one in place;
  *     statuses are never dropped;
  *   - past the soft bound log batches are dropped oldest-first, and each

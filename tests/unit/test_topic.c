@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
  * test_topic.c - unit tests for topic.c: MQTT 3.1.1 section 4.7
- * topic filter matching and validity, and the id/uuid rules of DESIGN.md
- * section 2.  Every case is a (filter, topic, expected) row so that a
+ * topic filter matching and validity, and the id/uuid rules of docs/protocol.md
+ * §2.  Every case is a (filter, topic, expected) row so that a
  * failure names the row.
  */
 #include <setjmp.h>
