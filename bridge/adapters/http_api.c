@@ -15,6 +15,7 @@
 #include "http_pss.h"
 #include "metrics_view.h"
 #include "sb_version.h"
+#include "session_pusher.h"
 #include "ws_server.h"
 
 void sb_http_pss_free(struct sb_http_pss *pss)
@@ -164,6 +165,7 @@ static int query(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *pss
 	char chbuf[300], sbuf[300], auth[SB_MAX_TOKEN + 16], *body = NULL;
 	const char *token = NULL, *channel, *since_s;
 	long long since = 0;
+	enum sb_code code = SB_CODE_INTERNAL;
 	int status;
 
 	/* lws returns a pointer past "name=" inside the buffer */
@@ -187,7 +189,8 @@ static int query(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *pss
 			return json_error(wsi, pss, 401, "unauthorized", "Authorization must be Bearer <token>", cors);
 		token = auth + 7;
 	}
-	status = sb_hub_http_query(srv->hub, token, channel, history, since, &body);
+	status = sb_hub_query(srv->hub, token, channel, history, since, &body, &code) == SB_OK ?
+		 200 : sb_code_http_status(code);
 	if (!body)
 		return json_error(wsi, pss, 500, "internal", "out of memory", cors);
 	status = respond(wsi, pss, (unsigned int)status, "application/json", body, strlen(body), cors,
@@ -236,7 +239,8 @@ int sb_http_handle(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *p
 	}
 	if (strcmp(path, "/metrics") == 0) {
 		sb_hub_gauges(srv->hub, &g);
-		body = sb_metrics_view_prometheus(sb_hub_metrics(srv->hub), &g, sb_server_pusher_stats());
+		body = sb_metrics_view_prometheus(sb_hub_metrics(srv->hub), &g,
+						  srv->pusher ? sb_pusher_stats(srv->pusher) : NULL);
 		if (!body)
 			return -1;
 		rc = respond(wsi, pss, 200, "text/plain; version=0.0.4; charset=utf-8", body,

@@ -20,10 +20,13 @@
 #include "jwt.h"
 #include "mqtt_link.h"
 #include "schema.h"
+#include "session_pusher.h"
+#include "session_v1.h"
 #include "sb_version.h"
 #include "ws_server.h"
 
 static struct sb_server server;
+
 
 static void usage(FILE *f)
 {
@@ -142,6 +145,59 @@ static int load(struct runtime *rt, const char *path)
 	return 0;
 }
 
+/* ---- the hub's MQTT side: filters and rejected reports go to the link ----
+ * Before the link exists (hub creation) there is nothing to do: the hub
+ * subscribes every live filter when the link comes up. */
+static void op_subscribe(void *ctx, const char *f)
+{
+	struct sb_server *srv = ctx;
+
+	if (srv->link)
+		sb_mqtt_link_subscribe(srv->link, f);
+}
+
+static void op_unsubscribe(void *ctx, const char *f)
+{
+	struct sb_server *srv = ctx;
+
+	if (srv->link)
+		sb_mqtt_link_unsubscribe(srv->link, f);
+}
+
+static void op_publish(void *ctx, const char *topic, const void *p, size_t len)
+{
+	struct sb_server *srv = ctx;
+
+	if (srv->link)
+		sb_mqtt_link_publish(srv->link, topic, p, len);
+}
+
+/* The hub and the protocols it serves: statusbus.v1 always, Pusher when
+ * configured. */
+static enum sb_err make_hub(struct runtime *rt)
+{
+	struct sb_hub_params hp;
+	struct sb_hub_ops ops;
+
+	memset(&hp, 0, sizeof(hp));
+	hp.cfg = rt->cfg;
+	hp.map = rt->map;
+	hp.kinds = rt->kinds;
+	hp.schemas = rt->schemas;
+	hp.jwt_key = rt->key;
+	memset(&ops, 0, sizeof(ops));
+	ops.mqtt_subscribe = op_subscribe;
+	ops.mqtt_unsubscribe = op_unsubscribe;
+	ops.publish = op_publish;
+	sb_server_hub_ops(&server, &ops);
+	if (sb_hub_create(&server.hub, &hp, &ops) != SB_OK ||
+	    !(server.v1 = sb_session_v1_add(server.hub)))
+		return SB_ERR_NOMEM;
+	if (rt->cfg->pusher_enabled)
+		return sb_pusher_create(&server.pusher, server.hub, rt->cfg);
+	return SB_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -155,8 +211,6 @@ int main(int argc, char **argv)
 	const char *path = NULL;
 	int check = 0, verbose = 0, c;
 	struct runtime rt;
-	struct sb_hub_params hp;
-	struct sb_hub_ops ops;
 	char err[1024];
 	struct sigaction sa;
 
@@ -203,15 +257,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	server.cfg = rt.cfg;
-	memset(&hp, 0, sizeof(hp));
-	hp.cfg = rt.cfg;
-	hp.map = rt.map;
-	hp.kinds = rt.kinds;
-	hp.schemas = rt.schemas;
-	hp.jwt_key = rt.key;
-	sb_server_hub_ops(&server, &ops);
-	if (sb_hub_create(&server.hub, &hp, &ops) != SB_OK) {
+	if (make_hub(&rt) != SB_OK) {
 		sb_log(SB_LOG_ERR, "out of memory");
+		sb_pusher_destroy(server.pusher);
+		sb_hub_destroy(server.hub);
 		runtime_free(&rt);
 		return 1;
 	}
@@ -220,6 +269,7 @@ int main(int argc, char **argv)
 	if (sb_inbox_create(&server.inbox, (size_t)rt.cfg->inbound_queue_msgs,
 			    (size_t)rt.cfg->inbound_queue_bytes, sb_server_wakeup, &server) != SB_OK) {
 		sb_log(SB_LOG_ERR, "out of memory");
+		sb_pusher_destroy(server.pusher);
 		sb_hub_destroy(server.hub);
 		runtime_free(&rt);
 		return 1;
@@ -227,6 +277,7 @@ int main(int argc, char **argv)
 	if (sb_mqtt_link_create(&server.link, rt.cfg, server.inbox, err, sizeof(err))) {
 		sb_log(SB_LOG_ERR, "%s: %s", path, err);
 		sb_inbox_destroy(server.inbox);
+		sb_pusher_destroy(server.pusher);
 		sb_hub_destroy(server.hub);
 		runtime_free(&rt);
 		return 1;
@@ -235,6 +286,7 @@ int main(int argc, char **argv)
 		sb_log(SB_LOG_ERR, "%s: %s", path, err);
 		sb_mqtt_link_destroy(server.link, 0);
 		sb_inbox_destroy(server.inbox);
+		sb_pusher_destroy(server.pusher);
 		sb_hub_destroy(server.hub);
 		runtime_free(&rt);
 		return 1;
@@ -245,6 +297,9 @@ int main(int argc, char **argv)
 	 * on it must not wake the lws context being destroyed */
 	sb_inbox_set_wake(server.inbox, NULL, NULL);
 	sb_server_destroy(&server);
+	/* after the context: its connections are gone */
+	sb_pusher_destroy(server.pusher);
+	server.pusher = NULL;
 	/* the hub goes first: destroying channels unsubscribes through the link */
 	sb_hub_destroy(server.hub);
 	server.hub = NULL;

@@ -17,7 +17,7 @@
 
 #include "http_pss.h"
 #include "mqtt_events.h"
-#include "pusher.h"
+#include "session_pusher.h"
 
 _Static_assert(LWS_PRE <= SB_FRAME_PRE, "frame headroom must fit LWS_PRE");
 
@@ -37,33 +37,7 @@ static struct sb_server *server_of(struct lws *wsi)
 	return lws_context_user(lws_get_context(wsi));
 }
 
-/* ---- hub ops ---------------------------------------------------------------- */
-
-/* Before the link exists (hub creation) there is nothing to do: the hub
- * subscribes every live filter when the link comes up. */
-static void op_subscribe(void *ctx, const char *f)
-{
-	struct sb_server *srv = ctx;
-
-	if (srv->link)
-		sb_mqtt_link_subscribe(srv->link, f);
-}
-
-static void op_unsubscribe(void *ctx, const char *f)
-{
-	struct sb_server *srv = ctx;
-
-	if (srv->link)
-		sb_mqtt_link_unsubscribe(srv->link, f);
-}
-
-static void op_publish(void *ctx, const char *topic, const void *p, size_t len)
-{
-	struct sb_server *srv = ctx;
-
-	if (srv->link)
-		sb_mqtt_link_publish(srv->link, topic, p, len);
-}
+/* ---- hub ops (the socket side; main.c wires the MQTT side) ------------------ */
 
 static void op_wake(void *ctx, struct sb_client *c)
 {
@@ -108,11 +82,7 @@ static void hub_timer_cb(lws_sorted_usec_list_t *sul)
 
 void sb_server_hub_ops(struct sb_server *srv, struct sb_hub_ops *ops)
 {
-	memset(ops, 0, sizeof(*ops));
 	ops->ctx = srv;
-	ops->mqtt_subscribe = op_subscribe;
-	ops->mqtt_unsubscribe = op_unsubscribe;
-	ops->publish = op_publish;
 	ops->wake = op_wake;
 	ops->timer = op_timer;
 }
@@ -149,22 +119,19 @@ static void close_with(struct lws *wsi, int code, const char *reason)
 	lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
 }
 
-/* ---- Pusher on /app/<key> (pusher.c decides; this only carries) -------------- */
-
-static struct sb_pusher *pusher;   /* NULL unless the config has "pusher" */
-
-const struct sb_pusher_stats *sb_server_pusher_stats(void)
+/* A verdict of this adapter (frame too large, binary frame): the client's
+ * session maps it to its protocol's close code (Pusher: 1009, 1003...). */
+static void close_verdict(struct sb_server *srv, struct lws *wsi, struct pss *pss, int code,
+			  const char *why)
 {
-	return pusher ? sb_pusher_stats(pusher) : NULL;
+	const char *reason = why;
+
+	sb_hub_client_close(srv->hub, pss->client, code, why);
+	code = sb_client_close_code(pss->client, &reason);
+	close_with(wsi, code, reason);
 }
 
-/* Pusher clients get Pusher's close codes (4200 reconnect, 4100 back off...). */
-static int close_code_for(struct lws *wsi, const struct pss *pss, int code, const char **reason)
-{
-	if (pss->kind != CONN_PUSHER)
-		return code;
-	return sb_pusher_close_code(lws_get_opaque_user_data(wsi), code, reason);
-}
+/* ---- Pusher on /app/<key> (session_pusher.c decides; this only carries) ----- */
 
 static void pusher_arm(struct lws *wsi, int64_t ms)
 {
@@ -183,7 +150,7 @@ static int pusher_established(struct sb_server *srv, struct lws *wsi, struct pss
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
 		uri[0] = '\0';
 	protocol = lws_get_urlarg_by_name(wsi, "protocol=", args, sizeof(args));
-	pc = pusher ? sb_pusher_open(pusher, pss->client, uri, protocol) : NULL;
+	pc = srv->pusher ? sb_pusher_open(srv->pusher, pss->client, uri, protocol) : NULL;
 	if (!pc) {
 		sb_hub_client_gone(srv->hub, pss->client);
 		pss->client = NULL;
@@ -197,7 +164,6 @@ static int pusher_established(struct sb_server *srv, struct lws *wsi, struct pss
 
 static int ws_receive(struct sb_server *srv, struct lws *wsi, struct pss *pss, void *in, size_t len)
 {
-	const char *why;
 	size_t max = (size_t)srv->cfg->max_frame_bytes;
 
 	if (lws_is_first_fragment(wsi)) {
@@ -207,8 +173,7 @@ static int ws_receive(struct sb_server *srv, struct lws *wsi, struct pss *pss, v
 	if (pss->rxlen + len > max) {
 		sb_log(SB_LOG_INFO, "client %s: frame over %zu bytes, closing 4009",
 		       sb_client_session(pss->client), max);
-		why = "frame too large";
-		close_with(wsi, close_code_for(wsi, pss, SB_CLOSE_TOO_LARGE, &why), why);
+		close_verdict(srv, wsi, pss, SB_CLOSE_TOO_LARGE, "frame too large");
 		return -1;
 	}
 	if (!pss->rx) {
@@ -221,15 +186,13 @@ static int ws_receive(struct sb_server *srv, struct lws *wsi, struct pss *pss, v
 	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
 		return 0;
 	if (pss->rx_binary) {
-		why = "binary frames are not part of statusbus.v1";
-		close_with(wsi, close_code_for(wsi, pss, SB_CLOSE_PROTOCOL, &why), why);
+		close_verdict(srv, wsi, pss, SB_CLOSE_PROTOCOL,
+			      "binary frames are not part of statusbus.v1");
 		return -1;
 	}
 	pss->rx[pss->rxlen] = '\0';
-	if (pss->kind == CONN_PUSHER)
-		sb_pusher_frame(lws_get_opaque_user_data(wsi), pss->rx, pss->rxlen);
-	else
-		sb_hub_client_frame(srv->hub, pss->client, pss->rx, pss->rxlen);
+	/* to the client's session: statusbus.v1 or Pusher */
+	sb_hub_client_frame(srv->hub, pss->client, pss->rx, pss->rxlen);
 	pss->rxlen = 0;
 	return 0;
 }
@@ -251,9 +214,8 @@ static int ws_writeable(struct sb_server *srv, struct lws *wsi, struct pss *pss)
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
-	code = sb_client_close_code(pss->client, &reason);
+	code = sb_client_close_code(pss->client, &reason);   /* the session's code */
 	if (code) {
-		code = close_code_for(wsi, pss, code, &reason);
 		close_with(wsi, code, reason);
 		return -1;
 	}
@@ -286,8 +248,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (path_kind(srv, wsi, &kind) != 0)
 			kind = CONN_V1;
 		pss->kind = kind;
-		pss->client = sb_hub_client_new(srv->hub, kind == CONN_PUSHER ? SB_PROTO_PUSHER :
-						SB_PROTO_V1, wsi);
+		pss->client = sb_hub_client_new(srv->hub, kind == CONN_PUSHER ?
+						sb_pusher_session(srv->pusher) : srv->v1, wsi);
 		if (!pss->client) {
 			close_with(wsi, kind == CONN_PUSHER ? SB_PUSHER_CLOSE_OVER_CAPACITY : SB_CLOSE_LIMIT,
 				   "too many connections");
@@ -432,8 +394,6 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 		return SB_ERR_NOMEM;
 	t->srv = srv;
 	hk->srv = srv;
-	if (cfg->pusher_enabled && !pusher && sb_pusher_create(&pusher, srv->hub, cfg) != SB_OK)
-		return SB_ERR_NOMEM;
 	srv->ctx = lws_create_context(&info);
 	if (!srv->ctx) {
 		snprintf(err, errlen, "listen: cannot listen on %s:%d (in use, or bad TLS files?)",
@@ -476,8 +436,6 @@ void sb_server_destroy(struct sb_server *srv)
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx);
 	srv->ctx = NULL;
-	sb_pusher_destroy(pusher);   /* after the context: its connections are gone */
-	pusher = NULL;
 	free(srv->timer);
 	free(srv->housekeeping);
 	srv->timer = srv->housekeeping = NULL;

@@ -22,6 +22,8 @@ struct lws;
 struct sb_server {
 	const struct sb_config *cfg;
 	struct sb_hub *hub;
+	const struct sb_session *v1;     /* the sessions of /v1/ws and /app/<key> */
+	struct sb_pusher *pusher;        /* NULL unless the config has "pusher" */
 	struct sb_mqtt_link *link;
 	struct sb_inbox *inbox;     /* MQTT events, drained on EVENT_WAIT_CANCELLED */
 	struct lws_context *ctx;
@@ -41,6 +43,7 @@ int sb_server_run(struct sb_server *srv);
 void sb_server_destroy(struct sb_server *srv);
 
 /* Hub ops bound to the server (ctx = srv). */
+/* Fills the socket side of the hub's ops (wake, timer); ctx = srv. */
 void sb_server_hub_ops(struct sb_server *srv, struct sb_hub_ops *ops);
 /* Wake for the MQTT inbox (any thread). */
 void sb_server_wakeup(void *srv);

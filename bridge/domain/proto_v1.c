@@ -18,6 +18,21 @@ const char *sb_code_name(enum sb_code code)
 	return (size_t)code < SB_ARRAY_LEN(code_names) ? code_names[code] : "internal";
 }
 
+int sb_code_http_status(enum sb_code code)
+{
+	switch (code) {
+	case SB_CODE_BAD_REQUEST: return 400;
+	case SB_CODE_UNAUTHORIZED:
+	case SB_CODE_TOKEN_EXPIRED: return 401;
+	case SB_CODE_FORBIDDEN: return 403;
+	case SB_CODE_NOT_FOUND: return 404;
+	case SB_CODE_TOO_MANY_SUBSCRIPTIONS:
+	case SB_CODE_RATE_LIMITED: return 429;
+	case SB_CODE_INTERNAL: break;
+	}
+	return 500;
+}
+
 void sb_req_free(struct sb_req *req)
 {
 	cJSON_Delete(req->root);

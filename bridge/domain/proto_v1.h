@@ -62,6 +62,9 @@ void sb_req_free(struct sb_req *req);
 int sb_json_has_escaped_nul(const char *d, size_t len);
 
 const char *sb_code_name(enum sb_code code);
+/* The HTTP status of an error code (docs/protocol.md §7): 400, 401, 403,
+ * 404, 429 or 500. */
+int sb_code_http_status(enum sb_code code);
 
 /* Builders: NULL on out of memory.  Caller owns the frame (refs = 1). */
 struct sb_frame *sb_proto_welcome(const char *session, int heartbeat_s,

@@ -1,22 +1,27 @@
 /* SPDX-License-Identifier: MIT
  *
- * hub.h - the bridge's engine: clients, channels, reference-counted MQTT
- * subscriptions, the retained cache, payload validation, delivery modes
- * (immediate, batch, conflate), log history and resume, ACL, and metrics.
+ * hub.h - the bridge's engine, as the adapters and the protocol sessions
+ * see it: one registry of clients, channels, MQTT filters and the retained
+ * cache, and the orchestration between them (docs/architecture.md walks a
+ * message through it).
  *
- * Pure core: it includes neither MQTTAsync.h nor libwebsockets.h.  The
- * adapters drive it, all on the one service thread:
- *   - mqtt_link.c hands over messages (sb_hub_on_message) and link state;
- *   - ws_server.c creates clients, feeds their text frames, pulls frames to
- *     write when the socket is writeable (sb_hub_client_next) and closes
- *     them when the hub asks (close_code);
- *   - a timer calls sb_hub_tick at sb_hub_next_deadline.
- * The hub calls back through struct sb_hub_ops to (un)subscribe MQTT
- * filters, ask for a writeable callback, re-arm the timer and publish
- * rejected payloads.
+ * The hub names no protocol.  Protocols plug in through two const tables
+ * registered at run time (like Redis's pubSubType and lws's role ops):
+ *   - struct sb_encoder: how an event, a batch and a gap look on the wire;
+ *     a channel fan-out builds one frame per encoder in use (serialize
+ *     once, fan out by reference);
+ *   - struct sb_session_ops: what a connection's text frames mean, and how
+ *     the engine's close verdicts map to the protocol's close codes.
+ * statusbus.v1 (session_v1.c) and Pusher (session_pusher.c) are two such
+ * sessions, on equal footing: the same subscribe call with options, the
+ * same snapshot cache per encoder, the same queue charging, one rate
+ * limiter.
  *
- * Protocols: statusbus.v1 is built in; other protocols (Pusher) register a
- * struct sb_proto_ops and share channels, queues, ACL and metrics.
+ * Pure core: no libwebsockets, no Paho, no threads.  Everything runs on
+ * the service thread: the adapters hand in messages and frames, pull
+ * frames to write when a socket is writeable (sb_hub_client_next), and call
+ * sb_hub_tick at sb_hub_next_deadline.  The hub calls back through struct
+ * sb_hub_ops.
  */
 #ifndef SB_HUB_H
 #define SB_HUB_H
@@ -30,6 +35,10 @@
 #include "jwt.h"
 #include "proto_v1.h"
 #include "queue.h"
+
+#ifndef SB_HUB_MAX_ENCODERS
+#define SB_HUB_MAX_ENCODERS 8
+#endif
 
 struct sb_hub;
 struct sb_client;
@@ -47,26 +56,9 @@ struct sb_hub_ops {
 	void (*timer)(void *ctx, int64_t deadline_ms);
 };
 
-/* Per-protocol frame encoding, so one channel fan-out serves every protocol
- * with one frame each (serialize once per protocol, not per client).
- *
- * A subscription is encoded by its client's protocol unless the client
- * chose another encoder first (sb_hub_client_set_encoding): Pusher names one
- * statusbus channel four ways ("public.acme", "private-team.42",
- * "private-cache-team.42", "cache-public.acme") and every subscriber must
- * see the name it subscribed with, so each Pusher name form is an encoder
- * of its own.  A fan-out builds one frame per encoder in use on the
- * channel. */
-enum sb_proto_id {
-	SB_PROTO_V1 = 0,
-	SB_PROTO_PUSHER,                /* plain (public) Pusher channel names */
-	SB_PROTO_PUSHER_PRIVATE,        /* "private-<channel>" */
-	SB_PROTO_PUSHER_PRIVATE_CACHE,  /* "private-cache-<channel>" */
-	SB_PROTO_PUSHER_CACHE,          /* "cache-<channel>" */
-	SB_PROTO_COUNT
-};
-
-struct sb_proto_ops {
+/* One wire encoding of channel traffic.  Frames are returned with one
+ * reference (NULL when out of memory).  `channel` is the statusbus name. */
+struct sb_encoder {
 	struct sb_frame *(*event)(const char *channel, const char *event,
 				  const char *topic, int retained,
 				  const char *data, size_t len);
@@ -75,7 +67,30 @@ struct sb_proto_ops {
 				  struct sb_msg *const *items, size_t n);
 	struct sb_frame *(*gap)(const char *channel, int64_t from, int64_t to,
 				size_t lines);
+	/* Optional: the byte range [start, end) of a batch frame's item list,
+	 * so that queued batches of one channel can be merged into one frame
+	 * (0 when f is not such a frame).  NULL = never merged. */
+	int (*batch_items)(const struct sb_frame *f, size_t *start, size_t *end);
 };
+
+/* A protocol's handling of its connections.  `self` is the protocol's own
+ * state, given at sb_hub_add_session. */
+struct sb_session_ops {
+	const char *name;
+	/* One text frame from the client (NUL-terminated, len bytes), after
+	 * the engine's checks (the client is not closing). */
+	void (*frame)(void *self, struct sb_hub *hub, struct sb_client *c,
+		      const char *data, size_t len);
+	/* An error the engine tells the client about on its own (token expiry,
+	 * a subscription a refreshed token no longer allows); may be NULL. */
+	void (*error)(void *self, struct sb_hub *hub, struct sb_client *c,
+		      enum sb_code code, const char *channel, const char *message);
+	/* The WebSocket close code for the engine's verdict `code` (an
+	 * SB_CLOSE_* of proto_v1.h, or 1001), and *reason; NULL = as is. */
+	int (*close_code)(void *self, const struct sb_client *c, int code, const char **reason);
+};
+
+struct sb_session;   /* a registered protocol: ops + self + default encoder */
 
 struct sb_metrics {
 	uint64_t connections_total, connections_rejected;
@@ -111,8 +126,14 @@ enum sb_err sb_hub_create(struct sb_hub **out, const struct sb_hub_params *p,
 /* Frees every client, channel and cached message.  Accepts NULL. */
 void sb_hub_destroy(struct sb_hub *hub);
 
-void sb_hub_register_proto(struct sb_hub *hub, enum sb_proto_id id,
-			   const struct sb_proto_ops *ops);
+/* Registers an encoder (borrowed, static); returns its id, or -1 when
+ * SB_HUB_MAX_ENCODERS are registered. */
+int sb_hub_add_encoder(struct sb_hub *hub, const struct sb_encoder *enc);
+/* Registers a protocol whose subscriptions use encoder `enc` unless the
+ * subscribe call names another.  ops borrowed (static); the hub owns the
+ * returned handle.  NULL when out of memory. */
+const struct sb_session *sb_hub_add_session(struct sb_hub *hub, const struct sb_session_ops *ops,
+					    void *self, int enc);
 
 /* ---- MQTT side ---- */
 /* The link came up (resubscribes every live filter) or went down. */
@@ -127,49 +148,80 @@ void sb_hub_on_message(struct sb_hub *hub, struct sb_msg *m);
 size_t sb_hub_filters(const struct sb_hub *hub, const char **out, size_t max);
 
 /* ---- clients ---- */
-/* A new connection.  `transport` is the adapter's handle.  NULL when
- * max_connections is reached or memory ran out. */
-struct sb_client *sb_hub_client_new(struct sb_hub *hub, enum sb_proto_id proto,
+/* A new connection speaking `sess`.  `transport` is the adapter's handle.
+ * NULL when max_connections is reached or memory ran out. */
+struct sb_client *sb_hub_client_new(struct sb_hub *hub, const struct sb_session *sess,
 				    void *transport);
 void *sb_client_transport(const struct sb_client *c);
 const char *sb_client_session(const struct sb_client *c);
-/* Non-zero once the hub wants the connection closed with that code; the
- * adapter closes after sb_hub_client_next() returns NULL. */
+/* The protocol's per-connection state (owned by the protocol). */
+void *sb_client_data(const struct sb_client *c);
+void sb_client_set_data(struct sb_client *c, void *data);
+/* Non-zero once the hub wants the connection closed: the protocol's close
+ * code for it.  The adapter closes after sb_hub_client_next() returns NULL. */
 int sb_client_close_code(const struct sb_client *c, const char **reason);
 /* The connection is gone: unsubscribes and frees c. */
 void sb_hub_client_gone(struct sb_hub *hub, struct sb_client *c);
-/* The adapter's own verdict (frame too big, binary frame, rate): queues
- * nothing, marks c for close with code. */
+/* A verdict from the adapter or a session (frame too big, binary frame,
+ * rate, a protocol's own close code): marks c for close with code after
+ * what is queued. */
 void sb_hub_client_close(struct sb_hub *hub, struct sb_client *c, int code,
 			 const char *reason);
-/* One statusbus.v1 text frame from the client. */
+/* One text frame from the client: handed to its session. */
 void sb_hub_client_frame(struct sb_hub *hub, struct sb_client *c,
 			 const char *data, size_t len);
 /* The next frame to write (the caller owns the returned reference), or
  * NULL when the queue is empty. */
 struct sb_frame *sb_hub_client_next(struct sb_hub *hub, struct sb_client *c);
 size_t sb_client_queued_bytes(const struct sb_client *c);
+/* hello done, or a protocol that needs none (Pusher): requests are served. */
+void sb_hub_client_set_ready(struct sb_hub *hub, struct sb_client *c);
+int sb_client_ready(const struct sb_client *c);
+/* The token's claims (NULL in open mode or before hello); borrowed. */
+const struct sb_jwt_claims *sb_client_claims(const struct sb_client *c);
 
-/* ---- operations shared by protocols (used by the Pusher adapter) ---- */
-/* Authorizes and subscribes.  On failure returns the error code for the
- * client and writes a message into reason. */
+/* ---- operations shared by the protocols ---- */
+struct sb_sub_opts {
+	const char *channel;   /* statusbus name, len bytes */
+	size_t len;
+	int has_since;
+	int64_t since;
+	int enc;               /* encoder id for its frames; -1 = the session's */
+	int trusted;           /* the protocol authorized this channel itself */
+};
+struct sb_sub_result {
+	enum sb_code code;     /* on failure */
+	int recovered;         /* -1 = no since; else 0/1 */
+	char name[SB_CHAN_MAX_NAME + 1];   /* canonical channel name */
+	char reason[256];      /* on failure */
+};
+/* Authorizes and subscribes.  On failure returns the error with code and
+ * reason in *res; SB_ERR_EXISTS when already subscribed. */
 enum sb_err sb_hub_subscribe(struct sb_hub *hub, struct sb_client *c,
-			     const char *channel, size_t len, int has_since,
-			     int64_t since, enum sb_code *code_out, int *recovered_out,
-			     char *reason, size_t reasonlen);
-/* After a successful subscribe: queue the snapshot / history replay. */
-void sb_hub_send_initial(struct sb_hub *hub, struct sb_client *c, const char *channel);
+			     const struct sb_sub_opts *o, struct sb_sub_result *res);
+/* After a successful subscribe and its acknowledgement: queues the
+ * snapshot (from the channel's per-encoder frame cache) and the history
+ * replay.  Returns how many snapshot events were queued. */
+size_t sb_hub_send_initial(struct sb_hub *hub, struct sb_client *c, const char *channel);
 enum sb_err sb_hub_unsubscribe(struct sb_hub *hub, struct sb_client *c,
 			       const char *channel);
 /* Queues a control frame (the queue takes its own reference). */
 void sb_hub_client_send(struct sb_hub *hub, struct sb_client *c, struct sb_frame *f);
-/* The encoder (a registered protocol) of c's subscriptions made from now
- * on; a new client's is its own protocol. */
-void sb_hub_client_set_encoding(struct sb_hub *hub, struct sb_client *c,
-				enum sb_proto_id enc);
-/* Marks the client authorized without a token (Pusher: the app backend's
- * signature authorizes each private channel). */
-void sb_hub_client_set_ready(struct sb_hub *hub, struct sb_client *c, int trusted);
+/* Queues a control frame and drops the caller's reference; a NULL frame
+ * (out of memory) is counted. */
+void sb_hub_client_send_owned(struct sb_hub *hub, struct sb_client *c, struct sb_frame *f);
+/* Verifies a token (counted as an auth failure when refused). */
+enum sb_err sb_hub_verify_token(struct sb_hub *hub, const char *token, size_t len,
+				struct sb_jwt_claims **out, enum sb_code *code,
+				char *reason, size_t rlen);
+/* Replaces c's claims (taking ownership), re-checks every subscription and
+ * drops (telling the client through its session) those no longer allowed. */
+void sb_hub_client_set_claims(struct sb_hub *hub, struct sb_client *c,
+			      struct sb_jwt_claims *claims);
+/* The shared token bucket of a client's requests: 1 when one more request
+ * fits in per_s with `burst`.  *debt gets how far below zero it is. */
+int sb_hub_client_rate(struct sb_hub *hub, struct sb_client *c, double per_s, double burst,
+		       double *debt);
 
 /* ---- time ---- */
 /* Flushes due batches and conflation windows, expires lingering channels,
@@ -181,6 +233,9 @@ int64_t sb_hub_next_deadline(const struct sb_hub *hub);
 void sb_hub_flush_all(struct sb_hub *hub);
 /* Marks every client for close with `code` (after its queue drains). */
 void sb_hub_close_all(struct sb_hub *hub, int code, const char *reason);
+int64_t sb_hub_now_ms(const struct sb_hub *hub);
+const struct sb_config *sb_hub_config(const struct sb_hub *hub);
+int sb_hub_open_mode(const struct sb_hub *hub);
 
 /* ---- introspection ---- */
 const struct sb_metrics *sb_hub_metrics(const struct sb_hub *hub);
@@ -192,14 +247,18 @@ struct sb_hub_gauges {
 void sb_hub_gauges(const struct sb_hub *hub, struct sb_hub_gauges *g);
 /* A credential refused outside the hub (a Pusher channel signature). */
 void sb_hub_count_auth_failure(struct sb_hub *hub);
+/* An error frame a session sent its client. */
+void sb_hub_count_client_error(struct sb_hub *hub);
 /* An inbound-queue overflow counted by the MQTT adapter. */
 void sb_hub_count_inbound_drop(struct sb_hub *hub, uint64_t n);
 
-/* ---- HTTP fallbacks (docs/protocol.md §7) ---- */
+/* ---- queries (docs/protocol.md §7) ---- */
 /* Authorizes a bearer token (NULL = none) for `channel` and writes the JSON
- * body of /v1/snapshot (history=0) or /v1/history (history=1, since) into
- * *body (malloc'ed, caller frees).  Returns the HTTP status. */
-int sb_hub_http_query(struct sb_hub *hub, const char *token, const char *channel,
-		      int history, int64_t since, char **body);
+ * body of a snapshot (history=0) or of the history after `since`
+ * (history=1) into *body (malloc'ed, caller frees; NULL when out of
+ * memory).  On refusal, *code says why and *body is the error object; the
+ * HTTP adapter maps the code with sb_code_http_status(). */
+enum sb_err sb_hub_query(struct sb_hub *hub, const char *token, const char *channel,
+			 int history, int64_t since, char **body, enum sb_code *code);
 
 #endif

@@ -8,7 +8,7 @@
  */
 #include "metrics_view.h"
 
-#include "pusher.h"
+#include "session_pusher.h"
 
 #include <stdlib.h>
 

@@ -25,7 +25,7 @@
 #include "hub.h"
 #include "jwt.h"
 #include "proto_v1.h"
-#include "pusher.h"
+#include "session_pusher.h"
 
 #include "core_fixture.h"
 #include "pusher_json.h"
@@ -159,7 +159,7 @@ static inline struct conn open_conn(struct env *e)
 	struct conn k;
 	cJSON *j;
 
-	k.c = sb_hub_client_new(e->hub, SB_PROTO_PUSHER, (void *)1);
+	k.c = sb_hub_client_new(e->hub, sb_pusher_session(e->p), (void *)1);
 	assert_non_null(k.c);
 	k.pc = sb_pusher_open(e->p, k.c, "/app/" KEY, "7");
 	assert_non_null(k.pc);

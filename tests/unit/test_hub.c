@@ -27,6 +27,7 @@
 #include "chanmap.h"
 #include "config.h"
 #include "hub.h"
+#include "session_v1.h"
 #include "jwt.h"
 
 #define D1 "0b8f7c1e-1111-2222-3333-444455556666"
@@ -120,6 +121,7 @@ struct env {
 	struct sb_config *cfg;
 	struct sb_jwt_key *key;
 	struct sb_hub *hub;
+	const struct sb_session *v1;
 	struct fake fake;
 };
 
@@ -154,6 +156,19 @@ static void env_init(struct env *e, const char *config, int auth)
 	p.wall_s = wall_fn;
 	ops.ctx = &e->fake;
 	assert_int_equal(sb_hub_create(&e->hub, &p, &ops), SB_OK);
+	e->v1 = sb_session_v1_add(e->hub);
+	assert_non_null(e->v1);
+}
+
+/* The HTTP query as http_api.c answers it: body and status. */
+static int http_query(struct sb_hub *hub, const char *token, const char *channel, int history,
+		      int64_t since, char **body)
+{
+	enum sb_code code = SB_CODE_INTERNAL;
+
+	if (sb_hub_query(hub, token, channel, history, since, body, &code) == SB_OK)
+		return 200;
+	return sb_code_http_status(code);
 }
 
 static void env_fini(struct env *e)
@@ -265,7 +280,7 @@ static void expect_error_code(struct env *e, struct sb_client *c, const char *co
 /* A client after hello (open mode or with `token`), welcome consumed. */
 static struct sb_client *client(struct env *e, const char *token)
 {
-	struct sb_client *c = sb_hub_client_new(e->hub, SB_PROTO_V1, NULL);
+	struct sb_client *c = sb_hub_client_new(e->hub, e->v1, NULL);
 	char hello[4096];
 	cJSON *j;
 
@@ -1201,7 +1216,7 @@ static void test_sub_before_hello(void **state)
 	(void)state;
 
 	env_init(&e, "{}", 0);
-	c = sb_hub_client_new(e.hub, SB_PROTO_V1, NULL);
+	c = sb_hub_client_new(e.hub, e.v1, NULL);
 	tx(&e, c, "{\"op\":\"sub\",\"id\":1,\"channel\":\"team.42\"}");
 	j = expect_op(&e, c, "error");
 	assert_string_equal(sget(j, "code"), "unauthorized");
@@ -1223,7 +1238,7 @@ static void test_hello_timeout(void **state)
 	(void)state;
 
 	env_init(&e, "{}", 0);
-	c = sb_hub_client_new(e.hub, SB_PROTO_V1, NULL);
+	c = sb_hub_client_new(e.hub, e.v1, NULL);
 	ok = client(&e, NULL);
 	for (int i = 0; i < 9; i++)
 		advance(&e, 1000);
@@ -1373,14 +1388,14 @@ static void test_auth_decisions(void **state)
 	expect_error_code(&e, anon, "unauthorized");
 	assert_int_equal(sb_client_close_code(anon, NULL), 0);
 	/* a bad token: error, then 4001 */
-	c = sb_hub_client_new(e.hub, SB_PROTO_V1, NULL);
+	c = sb_hub_client_new(e.hub, e.v1, NULL);
 	snprintf(hello, sizeof(hello), "{\"op\":\"hello\",\"token\":\"a.b.c\"}");
 	tx(&e, c, hello);
 	expect_error_code(&e, c, "unauthorized");
 	assert_int_equal(sb_client_close_code(c, NULL), 4001);
 	assert_true(sb_hub_metrics(e.hub)->auth_failures >= 1);
 	/* an expired token at hello: token_expired, 4001 */
-	c = sb_hub_client_new(e.hub, SB_PROTO_V1, NULL);
+	c = sb_hub_client_new(e.hub, e.v1, NULL);
 	t = token("u1", W0 - 3600, "\"42\"");
 	snprintf(hello, sizeof(hello), "{\"op\":\"hello\",\"token\":\"%s\"}", t);
 	free(t);
@@ -1522,7 +1537,7 @@ static void test_http_fallbacks(void **state)
 	publish(&e, "team/42/app/" A1 "/status", "{\"status\":\"running\"}", 0);
 	publish(&e, "team/42/deploy/" D1 "/status", "{\"state\":\"running\"}", 1);
 	/* snapshot: same events as the WebSocket snapshot */
-	assert_int_equal(sb_hub_http_query(e.hub, t, "team.42", 0, 0, &body), 200);
+	assert_int_equal(http_query(e.hub, t, "team.42", 0, 0, &body), 200);
 	j = cJSON_Parse(body);
 	assert_non_null(j);
 	assert_string_equal(sget(j, "channel"), "team.42");
@@ -1532,18 +1547,18 @@ static void test_http_fallbacks(void **state)
 	cJSON_Delete(j);
 	free(body);
 	/* same ACL: no token is 401, another team 403, unknown channel 404 */
-	assert_int_equal(sb_hub_http_query(e.hub, NULL, "team.42", 0, 0, &body), 401);
+	assert_int_equal(http_query(e.hub, NULL, "team.42", 0, 0, &body), 401);
 	j = cJSON_Parse(body);
 	assert_string_equal(sget(j, "error"), "unauthorized");
 	cJSON_Delete(j);
 	free(body);
-	assert_int_equal(sb_hub_http_query(e.hub, t, "team.43", 0, 0, &body), 403);
+	assert_int_equal(http_query(e.hub, t, "team.43", 0, 0, &body), 403);
 	free(body);
-	assert_int_equal(sb_hub_http_query(e.hub, t, "nope.x", 0, 0, &body), 404);
+	assert_int_equal(http_query(e.hub, t, "nope.x", 0, 0, &body), 404);
 	free(body);
-	assert_int_equal(sb_hub_http_query(e.hub, t, "team.+", 0, 0, &body), 400);
+	assert_int_equal(http_query(e.hub, t, "team.+", 0, 0, &body), 400);
 	free(body);
-	assert_int_equal(sb_hub_http_query(e.hub, "x.y.z", "team.42", 0, 0, &body), 401);
+	assert_int_equal(http_query(e.hub, "x.y.z", "team.42", 0, 0, &body), 401);
 	free(body);
 	/* history of a logs channel after since */
 	while ((j = pull(&e, a)))
@@ -1551,7 +1566,7 @@ static void test_http_fallbacks(void **state)
 	sub(&e, a, 2, "deploy." D1 ".logs");
 	for (int i = 1; i <= 12; i++)
 		log_line(&e, D1, i);
-	assert_int_equal(sb_hub_http_query(e.hub, t, "deploy." D1 ".logs", 1, 8, &body), 200);
+	assert_int_equal(http_query(e.hub, t, "deploy." D1 ".logs", 1, 8, &body), 200);
 	j = cJSON_Parse(body);
 	assert_non_null(j);
 	ev = cJSON_GetObjectItemCaseSensitive(j, "events");
@@ -1562,7 +1577,7 @@ static void test_http_fallbacks(void **state)
 	cJSON_Delete(j);
 	free(body);
 	/* a status channel has no history */
-	assert_int_equal(sb_hub_http_query(e.hub, t, "team.42", 1, 0, &body), 400);
+	assert_int_equal(http_query(e.hub, t, "team.42", 1, 0, &body), 400);
 	free(body);
 	free(t);
 	env_fini(&e);
@@ -1575,13 +1590,13 @@ static void test_max_connections(void **state)
 	(void)state;
 
 	env_init(&e, "{\"limits\":{\"max_connections\":1}}", 0);
-	a = sb_hub_client_new(e.hub, SB_PROTO_V1, NULL);
+	a = sb_hub_client_new(e.hub, e.v1, NULL);
 	assert_non_null(a);
-	b = sb_hub_client_new(e.hub, SB_PROTO_V1, NULL);
+	b = sb_hub_client_new(e.hub, e.v1, NULL);
 	assert_null(b);
 	assert_int_equal(sb_hub_metrics(e.hub)->connections_rejected, 1);
 	sb_hub_client_gone(e.hub, a);
-	a = sb_hub_client_new(e.hub, SB_PROTO_V1, NULL);
+	a = sb_hub_client_new(e.hub, e.v1, NULL);
 	assert_non_null(a);
 	assert_int_equal(strlen(sb_client_session(a)), 32);
 	env_fini(&e);

@@ -20,7 +20,7 @@
 
 #include "metrics.h"
 #include "metrics_view.h"
-#include "pusher.h"
+#include "session_pusher.h"
 
 /* Distinct values so a swapped field shows. */
 static void fill(struct sb_metrics *m, struct sb_hub_gauges *g)

@@ -19,7 +19,7 @@ static void test_handshake(void **state)
 	(void)state;
 
 	env_init(&e, "\"activity_timeout_s\":30", NULL);
-	k.c = sb_hub_client_new(e.hub, SB_PROTO_PUSHER, (void *)1);
+	k.c = sb_hub_client_new(e.hub, sb_pusher_session(e.p), (void *)1);
 	k.pc = sb_pusher_open(e.p, k.c, "/app/" KEY, "7");
 	j = expect(&e, &k, "pusher:connection_established", NULL);
 	assert_true(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "data")));
@@ -45,7 +45,7 @@ static void refused(struct env *e, const char *path, const char *protocol, int c
 	cJSON *j, *d;
 	const char *reason = NULL;
 
-	k.c = sb_hub_client_new(e->hub, SB_PROTO_PUSHER, (void *)1);
+	k.c = sb_hub_client_new(e->hub, sb_pusher_session(e->p), (void *)1);
 	k.pc = sb_pusher_open(e->p, k.c, path, protocol);
 	assert_non_null(k.pc);
 	j = expect(e, &k, "pusher:error", NULL);

@@ -1,20 +1,20 @@
 /* SPDX-License-Identifier: MIT
  *
- * pusher.c - the Pusher Channels protocol 7 session on top of the hub (see
- * pusher.h); what goes on the wire is domain/pusher_codec.c.
+ * session_pusher.c - the Pusher Channels protocol 7 session on top of the hub
+ * (see session_pusher.h); what goes on the wire is domain/pusher_codec.c.
  *
  * Channel names.  The hub keys channels by their statusbus name and builds
  * one frame per channel fan-out for each encoder in use, but every Pusher
  * subscriber must see the name it subscribed with ("private-team.42" and
- * "private-cache-team.42" are two channels to pusher-js).  The hub carries
- * the encoder per subscription (sb_hub_client_set_encoding), so each name
- * form is an encoder of its own: still one frame per form and fan-out, no
+ * "private-cache-team.42" are two channels to pusher-js).  Each name form
+ * is an encoder of its own, named per subscription in sb_sub_opts: still
+ * one frame per form and fan-out (and one snapshot cache per form), no
  * per-client JSON.
  *
- * Trust is per subscription: a valid signature makes the client trusted for
- * the one sb_hub_subscribe() call it authorizes, never for the next.
+ * Trust is per subscription: a valid signature is the `trusted` option of
+ * the one sb_hub_subscribe() call it authorizes, never of the next.
  */
-#include "pusher.h"
+#include "session_pusher.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +32,8 @@ struct relay_set {
 
 struct sb_pusher {
 	struct sb_hub *hub;
+	const struct sb_session *sess;
+	int enc[SB_PUSHER_CACHE + 1];   /* hub encoder id per name form */
 	const struct sb_config *cfg;
 	int64_t (*now_ms)(void);
 	struct sb_dict *relay;       /* private channel name -> struct relay_set */
@@ -47,8 +49,8 @@ struct sb_pusher_conn {
 	int open;                    /* handshake accepted */
 	int64_t last_rx_ms;          /* last frame from the client */
 	int64_t ping_sent_ms;        /* our unanswered pusher:ping, 0 = none */
-	double tokens, ce_tokens;    /* frames, client events */
-	int64_t tokens_ms, ce_ms;
+	double ce_tokens;            /* client events (frames: the hub's bucket) */
+	int64_t ce_ms;
 	int close_code;              /* set when this module closes it */
 	char close_reason[96];
 };
@@ -77,18 +79,37 @@ static int64_t now_of(const struct sb_pusher *p)
 	{                                                                              \
 		return sb_pusher_gap_frame(FORM, ch, from, to, lines);                 \
 	}                                                                              \
-	static const struct sb_proto_ops name##_ops = { name##_event, name##_batch,    \
-							name##_gap }
+	static const struct sb_encoder name##_ops = { name##_event, name##_batch,      \
+						      name##_gap, NULL }
 
-_Static_assert(SB_PROTO_PUSHER + SB_PUSHER_PUBLIC == SB_PROTO_PUSHER &&
-	       SB_PROTO_PUSHER + SB_PUSHER_PRIVATE == SB_PROTO_PUSHER_PRIVATE &&
-	       SB_PROTO_PUSHER + SB_PUSHER_PRIVATE_CACHE == SB_PROTO_PUSHER_PRIVATE_CACHE &&
-	       SB_PROTO_PUSHER + SB_PUSHER_CACHE == SB_PROTO_PUSHER_CACHE,
-	       "one hub encoder per Pusher name form, in enum sb_pusher_name order");
 FORM_OPS(public, SB_PUSHER_PUBLIC);
 FORM_OPS(private, SB_PUSHER_PRIVATE);
 FORM_OPS(private_cache, SB_PUSHER_PRIVATE_CACHE);
 FORM_OPS(cache, SB_PUSHER_CACHE);
+
+/* ---- the session the hub calls ---------------------------------------------------- */
+
+static void session_frame(void *self, struct sb_hub *hub, struct sb_client *c,
+			  const char *data, size_t len)
+{
+	SB_UNUSED(self);
+	SB_UNUSED(hub);
+	sb_pusher_frame(sb_client_data(c), data, len);
+}
+
+static int session_close_code(void *self, const struct sb_client *c, int code,
+			      const char **reason)
+{
+	SB_UNUSED(self);
+	return sb_pusher_close_code(sb_client_data(c), code, reason);
+}
+
+static const struct sb_session_ops session_ops = {
+	.name = "pusher",
+	.frame = session_frame,
+	.error = NULL,   /* Pusher has no token to expire */
+	.close_code = session_close_code,
+};
 
 /* ---- the bridge side ------------------------------------------------------------ */
 
@@ -116,10 +137,16 @@ enum sb_err sb_pusher_create(struct sb_pusher **out, struct sb_hub *hub,
 		free(p);
 		return SB_ERR_NOMEM;
 	}
-	sb_hub_register_proto(hub, SB_PROTO_PUSHER, &public_ops);
-	sb_hub_register_proto(hub, SB_PROTO_PUSHER_PRIVATE, &private_ops);
-	sb_hub_register_proto(hub, SB_PROTO_PUSHER_PRIVATE_CACHE, &private_cache_ops);
-	sb_hub_register_proto(hub, SB_PROTO_PUSHER_CACHE, &cache_ops);
+	p->enc[SB_PUSHER_PUBLIC] = sb_hub_add_encoder(hub, &public_ops);
+	p->enc[SB_PUSHER_PRIVATE] = sb_hub_add_encoder(hub, &private_ops);
+	p->enc[SB_PUSHER_PRIVATE_CACHE] = sb_hub_add_encoder(hub, &private_cache_ops);
+	p->enc[SB_PUSHER_CACHE] = sb_hub_add_encoder(hub, &cache_ops);
+	p->sess = sb_hub_add_session(hub, &session_ops, p, p->enc[SB_PUSHER_PUBLIC]);
+	if (!p->sess) {
+		sb_dict_destroy(p->relay);
+		free(p);
+		return SB_ERR_NOMEM;
+	}
 	sb_log(SB_LOG_INFO, "Pusher protocol %d on /app/%s (app_id %s, activity_timeout %d s, "
 	       "client events %s)", SB_PUSHER_PROTOCOL, cfg->pusher_key, cfg->pusher_app_id,
 	       cfg->pusher_activity_timeout_s, cfg->pusher_client_events ? "relayed" : "refused");
@@ -135,6 +162,7 @@ void sb_pusher_destroy(struct sb_pusher *p)
 	free(p);
 }
 
+const struct sb_session *sb_pusher_session(const struct sb_pusher *p) { return p->sess; }
 void sb_pusher_set_clock(struct sb_pusher *p, int64_t (*now_ms)(void)) { p->now_ms = now_ms; }
 const struct sb_pusher_stats *sb_pusher_stats(const struct sb_pusher *p) { return &p->st; }
 const char *sb_pusher_socket_id(const struct sb_pusher_conn *pc) { return pc->socket_id; }
@@ -203,11 +231,11 @@ struct sb_pusher_conn *sb_pusher_open(struct sb_pusher *p, struct sb_client *c,
 	}
 	pc->p = p;
 	pc->c = c;
-	pc->last_rx_ms = pc->tokens_ms = pc->ce_ms = now_of(p);
-	pc->tokens = p->cfg->max_msgs_per_s + p->cfg->max_subscriptions;
+	pc->last_rx_ms = pc->ce_ms = now_of(p);
 	pc->ce_tokens = SB_PUSHER_CLIENT_EVENTS_PER_S;
 	sb_pusher_make_socket_id(sb_client_session(c), pc->socket_id, sizeof(pc->socket_id));
 	p->nconns++;
+	sb_client_set_data(c, pc);
 	code = handshake(p, path, protocol, reason, sizeof(reason));
 	if (code) {
 		p->st.refused++;
@@ -216,7 +244,7 @@ struct sb_pusher_conn *sb_pusher_open(struct sb_pusher *p, struct sb_client *c,
 		close_conn(pc, code, reason);
 		return pc;
 	}
-	sb_hub_client_set_ready(p->hub, c, 0);
+	sb_hub_client_set_ready(p->hub, c);   /* no hello in Pusher */
 	pc->open = 1;
 	p->st.connections++;
 	queue_frame(pc, sb_pusher_connection_established_frame(pc->socket_id,
@@ -347,11 +375,11 @@ static void on_subscribe(struct sb_pusher_conn *pc, const struct sb_pusher_msg *
 	struct sb_pusher *p = pc->p;
 	const char *name = m->channel, *base, *type;
 	enum sb_pusher_name form = sb_pusher_name_parse(name, &base);
+	int trusted = sb_pusher_name_is_private(form), status;
+	struct sb_sub_opts o = { base, 0, 0, 0, -1, trusted };
+	struct sb_sub_result res;
 	char reason[640];
-	enum sb_code code = SB_CODE_INTERNAL;
-	int recovered, trusted = sb_pusher_name_is_private(form), status;
 	enum sb_err rc;
-	size_t before;
 
 	if (form == SB_PUSHER_UNSUPPORTED) {
 		subscription_error(pc, name, "UnsupportedChannel", 501,
@@ -370,23 +398,19 @@ static void on_subscribe(struct sb_pusher_conn *pc, const struct sb_pusher_msg *
 		subscription_error(pc, name, "AuthError", 401, reason);
 		return;
 	}
-	sb_hub_client_set_encoding(p->hub, pc->c, (enum sb_proto_id)(SB_PROTO_PUSHER + form));
 	/* the signature authorizes this one channel: trusted for this call only */
-	if (trusted)
-		sb_hub_client_set_ready(p->hub, pc->c, 1);
-	rc = sb_hub_subscribe(p->hub, pc->c, base, strlen(base), 0, 0, &code, &recovered,
-			      reason, sizeof(reason));
-	if (trusted)
-		sb_hub_client_set_ready(p->hub, pc->c, 0);
-	sb_hub_client_set_encoding(p->hub, pc->c, SB_PROTO_PUSHER);
+	o.len = strlen(base);
+	o.enc = p->enc[form];
+	rc = sb_hub_subscribe(p->hub, pc->c, &o, &res);
 	if (rc != SB_OK) {
-		status = http_status(code, &type);
+		snprintf(reason, sizeof(reason), "%s", res.reason);
+		status = http_status(res.code, &type);
 		if (rc == SB_ERR_EXISTS) {
 			status = 409;
 			type = "InvalidChannel";
 			snprintf(reason, sizeof(reason), "already subscribed to %.256s under another name",
 				 base);
-		} else if (code == SB_CODE_UNAUTHORIZED && !trusted) {
+		} else if (res.code == SB_CODE_UNAUTHORIZED && !trusted) {
 			snprintf(reason, sizeof(reason), "%.256s is not public: subscribe to "
 				 "private-%.256s with a signature from the app's auth endpoint", base, base);
 		}
@@ -403,12 +427,11 @@ static void on_subscribe(struct sb_pusher_conn *pc, const struct sb_pusher_msg *
 	p->st.subscriptions++;
 	sb_log(SB_LOG_DEBUG, "pusher %s: subscribed %s", pc->socket_id, name);
 	queue_frame(pc, sb_pusher_subscription_succeeded_frame(form, base));
-	if (sb_pusher_name_is_cache(form)) {
-		before = sb_client_queued_bytes(pc->c);
-		sb_hub_send_initial(p->hub, pc->c, base);
-		if (sb_client_queued_bytes(pc->c) == before)
-			queue_frame(pc, sb_pusher_cache_miss_frame(form, base));
-	}
+	/* cache channels get the last event of each topic, from the channel's
+	 * snapshot frames for this form (shared, like v1's); an empty one is
+	 * pusher:cache_miss */
+	if (sb_pusher_name_is_cache(form) && !sb_hub_send_initial(p->hub, pc->c, base))
+		queue_frame(pc, sb_pusher_cache_miss_frame(form, base));
 }
 
 static void on_unsubscribe(struct sb_pusher_conn *pc, const struct sb_pusher_msg *m)
@@ -424,6 +447,13 @@ static void on_unsubscribe(struct sb_pusher_conn *pc, const struct sb_pusher_msg
 	sb_dict_del(pc->subs, m->channel);
 }
 
+/* a reconnecting pusher-js resubscribes every channel at once: the burst
+ * allows max_subscriptions on top of the per-second rate */
+static double p_burst(const struct sb_pusher_conn *pc)
+{
+	return (double)pc->p->cfg->max_msgs_per_s + pc->p->cfg->max_subscriptions;
+}
+
 void sb_pusher_frame(struct sb_pusher_conn *pc, const char *data, size_t len)
 {
 	struct sb_pusher *p;
@@ -431,6 +461,7 @@ void sb_pusher_frame(struct sb_pusher_conn *pc, const char *data, size_t len)
 	char reason[256];
 	int64_t now;
 	int limited;
+	double burst, debt;
 
 	if (!pc || !pc->open || pc->close_code || sb_client_close_code(pc->c, NULL))
 		return;
@@ -438,13 +469,11 @@ void sb_pusher_frame(struct sb_pusher_conn *pc, const char *data, size_t len)
 	now = now_of(p);
 	pc->last_rx_ms = now;
 	pc->ping_sent_ms = 0;
-	/* a reconnecting pusher-js resubscribes every channel at once: the
-	 * burst allows max_subscriptions on top of the per-second rate */
-	limited = !bucket(&pc->tokens, &pc->tokens_ms, now, p->cfg->max_msgs_per_s,
-			  p->cfg->max_msgs_per_s + p->cfg->max_subscriptions);
+	burst = p_burst(pc);
+	limited = !sb_hub_client_rate(p->hub, pc->c, p->cfg->max_msgs_per_s, burst, &debt);
 	if (limited) {
 		p->st.rate_limited++;
-		if (pc->tokens < -(double)(p->cfg->max_msgs_per_s + p->cfg->max_subscriptions)) {
+		if (debt > burst) {
 			sb_log(SB_LOG_INFO, "pusher %s: over %d messages/s, closing %d", pc->socket_id,
 			       p->cfg->max_msgs_per_s, SB_PUSHER_CLOSE_RATE_LIMIT);
 			send_error(pc, SB_PUSHER_CLOSE_RATE_LIMIT, "Too many messages");
@@ -538,6 +567,7 @@ void sb_pusher_conn_gone(struct sb_pusher_conn *pc)
 	while (sb_dict_next(&it, &name, NULL))
 		relay_remove(pc, name);
 	sb_dict_destroy(pc->subs);
+	sb_client_set_data(pc->c, NULL);
 	pc->p->nconns--;
 	free(pc);
 }

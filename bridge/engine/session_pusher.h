@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT
  *
- * pusher.h - the Pusher Channels protocol 7 session on /app/<key>
+ * session_pusher.h - the Pusher Channels protocol 7 session on /app/<key>
  * (docs/pusher.md), so that frontends written for pusher-js and Laravel
  * Echo connect to the bridge unchanged.  The wire format (channel names,
  * socket ids, signatures, frames, close codes) is domain/pusher_codec.h.
  *
- * A Pusher connection is an ordinary hub client (protocol SB_PROTO_PUSHER):
+ * A Pusher connection is an ordinary hub client (session sb_pusher_session()):
  * channels, queues, slow-consumer policy, limits, ACL and metrics are the
  * hub's.  This module adds what is Pusher's own:
  *   - the handshake (app key, protocol version, socket id,
@@ -59,6 +59,8 @@ enum sb_err sb_pusher_create(struct sb_pusher **out, struct sb_hub *hub,
 /* Accepts NULL. */
 void sb_pusher_destroy(struct sb_pusher *p);
 /* Monotonic clock for tests; NULL = sb_now_ms. */
+/* The session handle for sb_hub_client_new() of a Pusher connection. */
+const struct sb_session *sb_pusher_session(const struct sb_pusher *p);
 void sb_pusher_set_clock(struct sb_pusher *p, int64_t (*now_ms)(void));
 const struct sb_pusher_stats *sb_pusher_stats(const struct sb_pusher *p);
 
