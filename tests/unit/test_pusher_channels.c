@@ -5,7 +5,8 @@
  * hub in auth mode with a fake clock (pusher_fixture.h): private channels
  * (trust for one subscription only, the signature bound to the socket id),
  * public and cache channels, the name each subscriber sees, unsubscribe,
- * log batches and the subscription limit.
+ * log batches, the subscription limit, and a cache- snapshot larger than
+ * the send queue's hard bound.
  */
 #include "pusher_fixture.h"
 
@@ -205,6 +206,54 @@ static void test_cache_channels(void **state)
 	env_free(&e);
 }
 
+/* A cache- snapshot larger than the send queue's hard bound: its frames are
+ * the channel's (built once for the form, shared by every subscriber), so a
+ * client that reads is not "slow" and gets every topic, as a statusbus.v1
+ * subscriber does (both sessions share channel.c's snapshot path). */
+static void test_big_cache_snapshot_keeps_reader(void **state)
+{
+	struct env e;
+	struct conn k[2];
+	char topic[128], payload[300];
+	cJSON *j;
+	(void)state;
+
+	env_init(&e, NULL, "\"send_queue_bytes\":1024,\"send_queue_hard_bytes\":8192");
+	for (int i = 0; i < 60; i++) {
+		snprintf(topic, sizeof(topic), "team/42/app/aaaaaaaa-0000-0000-0000-%012d/status", i);
+		snprintf(payload, sizeof(payload), "{\"status\":\"running\",\"note\":\"%0200d\"}", i);
+		publish(&e, topic, payload, 1);
+	}
+	for (int c = 0; c < 2; c++) {
+		int n = 0;
+
+		k[c] = open_conn(&e);
+		subscribe_signed(&k[c], "private-cache-team.42");
+		expect_subscribed(&e, &k[c], "private-cache-team.42");
+		/* 60 x ~400 bytes queued at once: well over 8192 */
+		assert_true(sb_client_queued_bytes(k[c].c) < 8192);
+		assert_int_equal(sb_client_close_code(k[c].c, NULL), 0);
+		while ((j = next(&e, &k[c]))) {
+			assert_string_equal(str(j, "event"), "app.status");
+			assert_string_equal(str(j, "channel"), "private-cache-team.42");
+			n++;
+			cJSON_Delete(j);
+		}
+		assert_int_equal(n, 60);
+		assert_int_equal(sb_client_close_code(k[c].c, NULL), 0);
+	}
+	assert_int_equal(sb_hub_metrics(e.hub)->slow_closes, 0);
+	/* and it stays subscribed: the next status arrives */
+	publish(&e, "team/42/app/aaaaaaaa-0000-0000-0000-000000000007/status",
+		STATUS("stopped"), 1);
+	for (int c = 0; c < 2; c++) {
+		j = expect(&e, &k[c], "app.status", "private-cache-team.42");
+		cJSON_Delete(j);
+		conn_close(&e, &k[c]);
+	}
+	env_free(&e);
+}
+
 static void test_resubscribe_is_answered_again(void **state)
 {
 	struct env e;
@@ -323,6 +372,7 @@ int main(void)
 		cmocka_unit_test(test_private_bypasses_jwt_acl_only_for_that_channel),
 		cmocka_unit_test(test_public_channel),
 		cmocka_unit_test(test_cache_channels),
+		cmocka_unit_test(test_big_cache_snapshot_keeps_reader),
 		cmocka_unit_test(test_resubscribe_is_answered_again),
 		cmocka_unit_test(test_unsubscribe),
 		cmocka_unit_test(test_log_batch_is_one_event),
