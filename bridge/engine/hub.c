@@ -33,7 +33,6 @@ int64_t sb_hub__wall(const struct sb_hub *h)
 	return h->p.wall_s ? h->p.wall_s() : (int64_t)time(NULL);
 }
 
-int64_t sb_hub_now_ms(const struct sb_hub *h) { return sb_hub__now(h); }
 const struct sb_config *sb_hub_config(const struct sb_hub *h) { return h->p.cfg; }
 int sb_hub_open_mode(const struct sb_hub *h) { return h->p.jwt_key == NULL; }
 

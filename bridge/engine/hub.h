@@ -233,7 +233,6 @@ int64_t sb_hub_next_deadline(const struct sb_hub *hub);
 void sb_hub_flush_all(struct sb_hub *hub);
 /* Marks every client for close with `code` (after its queue drains). */
 void sb_hub_close_all(struct sb_hub *hub, int code, const char *reason);
-int64_t sb_hub_now_ms(const struct sb_hub *hub);
 const struct sb_config *sb_hub_config(const struct sb_hub *hub);
 int sb_hub_open_mode(const struct sb_hub *hub);
 
