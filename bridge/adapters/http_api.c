@@ -13,6 +13,7 @@
 #include <libwebsockets.h>
 
 #include "http_pss.h"
+#include "inbox.h"
 #include "metrics_view.h"
 #include "sb_version.h"
 #include "session_pusher.h"
@@ -238,9 +239,15 @@ int sb_http_handle(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *p
 		return rc;
 	}
 	if (strcmp(path, "/metrics") == 0) {
+		struct sb_inbox_stats in;
+
 		sb_hub_gauges(srv->hub, &g);
+		/* a copy: Paho's thread keeps updating the inbox meanwhile */
+		if (srv->inbox)
+			sb_inbox_stats(srv->inbox, &in);
 		body = sb_metrics_view_prometheus(sb_hub_metrics(srv->hub), &g,
-						  srv->pusher ? sb_pusher_stats(srv->pusher) : NULL);
+						  srv->pusher ? sb_pusher_stats(srv->pusher) : NULL,
+						  srv->inbox ? &in : NULL);
 		if (!body)
 			return -1;
 		rc = respond(wsi, pss, 200, "text/plain; version=0.0.4; charset=utf-8", body,

@@ -274,6 +274,8 @@ int main(int argc, char **argv)
 		runtime_free(&rt);
 		return 1;
 	}
+	/* a full inbox makes Paho's thread wait this long, then drop */
+	sb_inbox_set_wait(server.inbox, (unsigned)rt.cfg->inbound_wait_ms);
 	if (sb_mqtt_link_create(&server.link, rt.cfg, server.inbox, err, sizeof(err))) {
 		sb_log(SB_LOG_ERR, "%s: %s", path, err);
 		sb_inbox_destroy(server.inbox);
@@ -294,8 +296,10 @@ int main(int argc, char **argv)
 	sb_mqtt_link_start(server.link);
 	sb_server_run(&server);
 	/* Paho's thread keeps pushing until the link is destroyed: from here
-	 * on it must not wake the lws context being destroyed */
+	 * on it must not wake the lws context being destroyed, nor wait for
+	 * room that no drain will make (that would slow the disconnect) */
 	sb_inbox_set_wake(server.inbox, NULL, NULL);
+	sb_inbox_set_wait(server.inbox, 0);
 	sb_server_destroy(&server);
 	/* after the context: its connections are gone */
 	sb_pusher_destroy(server.pusher);

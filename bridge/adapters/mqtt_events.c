@@ -35,6 +35,7 @@ static void on_lost(void *p, const char *cause)
 	struct ctx *c = p;
 
 	sb_log(SB_LOG_WARN, "mqtt: connection lost: %s", cause ? cause : "unknown cause");
+	sb_mqtt_link_note_lost(c->link);
 	sb_hub_mqtt_state(c->hub, 0);
 }
 

@@ -5,12 +5,15 @@
  * back to the link for its first-connect retry).  Service thread only.
  *
  *   message        -> sb_hub_on_message
- *   connected      -> sb_hub_mqtt_state(1) (the hub resubscribes)
- *   lost           -> sb_hub_mqtt_state(0)
+ *   connected      -> the link notes it is up; sb_hub_mqtt_state(1) (the
+ *                     hub resubscribes)
+ *   lost           -> the link notes it is down; sb_hub_mqtt_state(0)
  *   connect_failed -> retry scheduled by the link; sb_hub_mqtt_state(0)
  *   suback         -> sb_hub_mqtt_suback, or a logged refusal
  *   publish_failed -> logged
- *   dropped        -> sb_hub_count_inbound_drop (inbound_overflow)
+ *   dropped        -> sb_hub_count_inbound_drop (inbound_overflow: the
+ *                     inbox stayed full past limits.inbound_wait_ms, or
+ *                     out of memory)
  */
 #ifndef SB_MQTT_EVENTS_H
 #define SB_MQTT_EVENTS_H

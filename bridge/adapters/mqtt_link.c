@@ -2,7 +2,16 @@
  *
  * mqtt_link.c - Paho MQTTAsync adapter (see mqtt_link.h for the thread
  * rules).  Paho's callbacks only push into the inbox; the first-connect
- * retry state belongs to the service thread.
+ * retry state and the link state the service thread acts on belong to the
+ * service thread.
+ *
+ * The service thread never asks Paho whether the link is up
+ * (MQTTAsync_isConnected) before subscribing or publishing: that takes
+ * Paho's client mutex, which Paho's receive thread holds while it runs
+ * messageArrived, and messageArrived may be waiting for the service
+ * thread to drain the inbox.  It follows the connected/lost events of the
+ * inbox instead; a call made in the short while before a loss is drained
+ * fails in Paho and is logged (subscriptions are made again on connect).
  */
 #include "mqtt_link.h"
 
@@ -25,11 +34,14 @@ struct sb_mqtt_link {
 	struct sb_inbox *inbox;       /* borrowed */
 	MQTTAsync client;
 	char *password;               /* from password or password_file */
-	int64_t drop_logged_ms;       /* Paho's thread only */
+	/* Paho's receive thread only */
+	int64_t drop_logged_ms;       /* last overflow/out-of-memory log line */
+	uint64_t drops_unlogged;      /* drops since that line */
 	/* service thread only */
 	int64_t retry_at;             /* first-connect retry, 0 = none */
 	int retry_s;
 	int ever_connected;
+	int up;                       /* as of the last connected/lost event drained */
 };
 
 /* ---- Paho's thread ------------------------------------------------------------ */
@@ -40,27 +52,54 @@ static void log_if_lost(enum sb_err rc, const char *what)
 		sb_log(SB_LOG_ERR, "mqtt: out of memory: %s event lost", what);
 }
 
+/* Logs a lost message at most every 10 s (a full inbox or out of memory
+ * tend to last), with how many went since the last line; every one is
+ * counted in statusbus_dropped_total{reason="inbound_overflow"}. */
+static void log_drop(struct sb_mqtt_link *l, const char *why, const char *topic, size_t tlen)
+{
+	int64_t now = sb_now_ms();
+
+	l->drops_unlogged++;
+	if (l->drop_logged_ms && now - l->drop_logged_ms < 10000)
+		return;
+	sb_log(SB_LOG_WARN, "mqtt: %s: dropped a message on %.*s (%llu dropped since the last "
+	       "report; counted in statusbus_dropped_total{reason=\"inbound_overflow\"})",
+	       why, (int)tlen, topic, (unsigned long long)l->drops_unlogged);
+	l->drop_logged_ms = now;
+	l->drops_unlogged = 0;
+}
+
+/* A full inbox makes this wait, up to limits.inbound_wait_ms, for the
+ * service thread to drain; still full, the message is dropped and counted.
+ * It always returns 1.
+ *
+ * Returning 0 ("not received, offer it again") looks like loss-free back
+ * pressure but is not, in Paho C 1.3 (MQTTAsyncUtils.c, MQTTProtocolClient.c):
+ * a QoS 1 message is acknowledged to the broker whatever this returns, so
+ * the broker does not slow down; the message is kept in a queue inside Paho
+ * that has no bound; while that queue is not empty every new message is
+ * appended to it; and Paho offers its head again at most once per round of
+ * its receive loop that read something from the socket.  A burst larger
+ * than the inbox thus leaves a backlog that drains one message per packet
+ * received, and not at all once the broker goes quiet: the link stalls
+ * (reproduced with limits.inbound_queue_msgs = 16 and a 5000-message QoS 1
+ * burst).  Waiting here instead slows Paho's reading of the socket, so
+ * TCP and the broker's queue hold the rest, and the budget bounds how long
+ * Paho's thread (which holds its client lock meanwhile) can be held up by
+ * a service thread that is stuck.  That lock is also why the service
+ * thread must not call MQTTAsync_isConnected (see the top of the file). */
 static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *pm)
 {
 	struct sb_mqtt_link *l = ctx;
 	size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
 	size_t plen = pm->payloadlen > 0 ? (size_t)pm->payloadlen : 0;
-	int64_t now;
 
 	switch (sb_inbox_push_message(l->inbox, topic, tlen, pm->payload, plen, pm->retained)) {
-	case SB_INBOX_FULL:
-		/* 0 makes Paho keep the message and offer it again later:
-		 * back pressure instead of a silent drop */
-		return 0;
-	case SB_INBOX_DROPPED:
-		/* counted by the inbox (inbound_overflow); logged at most every
-		 * 10 s, as out of memory tends to last */
-		now = sb_now_ms();
-		if (now - l->drop_logged_ms >= 10000) {
-			l->drop_logged_ms = now;
-			sb_log(SB_LOG_ERR, "mqtt: out of memory copying a message on %.*s: dropped",
-			       (int)tlen, topic);
-		}
+	case SB_INBOX_OVERFLOW:
+		log_drop(l, "inbound queue still full after limits.inbound_wait_ms", topic, tlen);
+		break;
+	case SB_INBOX_NOMEM:
+		log_drop(l, "out of memory copying a message", topic, tlen);
 		break;
 	case SB_INBOX_ACCEPTED:
 		break;
@@ -238,15 +277,24 @@ void sb_mqtt_link_tick(struct sb_mqtt_link *l)
 void sb_mqtt_link_note_connected(struct sb_mqtt_link *l)
 {
 	l->ever_connected = 1;
+	l->up = 1;
 	l->retry_s = l->cfg->mqtt_reconnect_min_s;
 	l->retry_at = 0;
 	sb_log(SB_LOG_INFO, "mqtt: connected to %s", l->cfg->mqtt_uri);
 }
 
+void sb_mqtt_link_note_lost(struct sb_mqtt_link *l)
+{
+	l->up = 0;
+}
+
+/* A failed attempt is rare and carries no messages: asking Paho here
+ * cannot meet a messageArrived waiting on the inbox for long. */
 int sb_mqtt_link_note_connect_failed(struct sb_mqtt_link *l)
 {
 	if (MQTTAsync_isConnected(l->client))
 		return 0;
+	l->up = 0;
 	/* Paho's automatic reconnect covers lost connections, not a failed
 	 * first connect: retry that with our own backoff */
 	if (!l->ever_connected) {
@@ -265,7 +313,7 @@ void sb_mqtt_link_subscribe(struct sb_mqtt_link *l, const char *filter)
 	size_t len = strlen(filter);
 	int rc;
 
-	if (!MQTTAsync_isConnected(l->client))
+	if (!l->up)
 		return;   /* every live filter is subscribed again on connect */
 	r = malloc(sizeof(*r) + len + 1);
 	if (!r) {
@@ -289,7 +337,7 @@ void sb_mqtt_link_unsubscribe(struct sb_mqtt_link *l, const char *filter)
 {
 	MQTTAsync_responseOptions o = MQTTAsync_responseOptions_initializer;
 
-	if (!MQTTAsync_isConnected(l->client))
+	if (!l->up)
 		return;
 	if (MQTTAsync_unsubscribe(l->client, filter, &o) != MQTTASYNC_SUCCESS)
 		sb_log(SB_LOG_WARN, "mqtt: unsubscribe %s failed", filter);
@@ -303,7 +351,7 @@ void sb_mqtt_link_publish(struct sb_mqtt_link *l, const char *topic, const void 
 	MQTTAsync_message m = MQTTAsync_message_initializer;
 	MQTTAsync_responseOptions o = MQTTAsync_responseOptions_initializer;
 
-	if (!MQTTAsync_isConnected(l->client))
+	if (!l->up)
 		return;
 	m.payload = (void *)payload;
 	m.payloadlen = (int)len;

@@ -42,15 +42,10 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen);
 int sb_server_run(struct sb_server *srv);
 void sb_server_destroy(struct sb_server *srv);
 
-/* Hub ops bound to the server (ctx = srv). */
 /* Fills the socket side of the hub's ops (wake, timer); ctx = srv. */
 void sb_server_hub_ops(struct sb_server *srv, struct sb_hub_ops *ops);
 /* Wake for the MQTT inbox (any thread). */
 void sb_server_wakeup(void *srv);
-
-struct sb_pusher_stats;
-/* The Pusher side's counters, or NULL when the config has no "pusher". */
-const struct sb_pusher_stats *sb_server_pusher_stats(void);
 
 /* http_api.c: answers an HTTP GET; returns 0 when handled (response
  * written or scheduled), -1 to close the connection. */

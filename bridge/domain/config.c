@@ -90,6 +90,8 @@ static const struct ckey keys[] = {
 	LNG("limits", "cache_max_topics", cache_max_topics, 16, 100000000, 1000000, 0),
 	LNG("limits", "inbound_queue_msgs", inbound_queue_msgs, 16, 100000000, 100000, 0),
 	LNG("limits", "inbound_queue_bytes", inbound_queue_bytes, 65536, 1L << 36, 64L << 20, 0),
+	/* Paho's thread waits this long for room; far below any keepalive */
+	INT("limits", "inbound_wait_ms", inbound_wait_ms, 0, 1000, 100, 0),
 	INT("limits", "hello_timeout_s", hello_timeout_s, 1, 600, 10, 0),
 	INT("limits", "heartbeat_s", heartbeat_s, 5, 3600, 25, 0),
 	INT("limits", "idle_timeout_s", idle_timeout_s, 10, 7200, 60, 0),

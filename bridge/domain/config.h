@@ -46,6 +46,7 @@ struct sb_config {
 	long send_queue_bytes, send_queue_hard_bytes, send_queue_frames;
 	long max_payload_bytes, cache_max_topics, inbound_queue_msgs;
 	long inbound_queue_bytes;       /* MQTT hand-off: topic + payload bytes */
+	int inbound_wait_ms;            /* MQTT hand-off: wait for room, then drop */
 	int hello_timeout_s, heartbeat_s, idle_timeout_s;
 	int max_msgs_per_s;             /* client frames per second */
 	/* misc */

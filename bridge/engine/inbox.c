@@ -7,12 +7,18 @@
  * copy happens outside it: a refused message costs no allocation, the
  * service thread never waits on a producer's malloc, and concurrent
  * producers cannot overshoot a bound between checking and linking.
+ *
+ * A producer that finds no room waits on `room`, which the drain signals
+ * whenever it pops a message while someone waits; the deadline is on
+ * CLOCK_MONOTONIC, so a wall-clock step neither cuts a wait short nor
+ * stretches it.
  */
 #include "inbox.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum ev_kind { EV_MESSAGE, EV_CONNECTED, EV_LOST, EV_CONNECT_FAILED, EV_SUBACK, EV_PUBLISH_FAILED };
 
@@ -28,15 +34,32 @@ struct ev {
 
 struct sb_inbox {
 	pthread_mutex_t lock;
+	pthread_cond_t room;      /* a message left the queue */
 	/* everything below is guarded by lock */
 	struct ev *head, *tail;
 	size_t max_msgs, max_bytes;
 	size_t msgs, bytes;       /* queued plus reserved messages */
 	uint64_t unreported;      /* drops not yet given to ops->dropped */
+	unsigned wait_ms;         /* budget of a push waiting for room */
+	size_t waiting;           /* pushes waiting on room now */
 	sb_inbox_wake_fn wake;
 	void *wake_ctx;
 	struct sb_inbox_stats st; /* counters only; gauges filled on read */
 };
+
+static int cond_init(pthread_cond_t *c)
+{
+	pthread_condattr_t a;
+	int rc;
+
+	if (pthread_condattr_init(&a) != 0)
+		return -1;
+	rc = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(c, &a);
+	pthread_condattr_destroy(&a);
+	return rc;
+}
 
 enum sb_err sb_inbox_create(struct sb_inbox **out, size_t max_msgs, size_t max_bytes,
 			    sb_inbox_wake_fn wake, void *wake_ctx)
@@ -50,6 +73,11 @@ enum sb_err sb_inbox_create(struct sb_inbox **out, size_t max_msgs, size_t max_b
 	if (!in)
 		return SB_ERR_NOMEM;
 	if (pthread_mutex_init(&in->lock, NULL) != 0) {
+		free(in);
+		return SB_ERR_INTERNAL;
+	}
+	if (cond_init(&in->room) != 0) {
+		pthread_mutex_destroy(&in->lock);
 		free(in);
 		return SB_ERR_INTERNAL;
 	}
@@ -77,8 +105,16 @@ void sb_inbox_destroy(struct sb_inbox *in)
 		in->head = e->next;
 		ev_free(e);
 	}
+	pthread_cond_destroy(&in->room);
 	pthread_mutex_destroy(&in->lock);
 	free(in);
+}
+
+void sb_inbox_set_wait(struct sb_inbox *in, unsigned wait_ms)
+{
+	pthread_mutex_lock(&in->lock);
+	in->wait_ms = wait_ms;
+	pthread_mutex_unlock(&in->lock);
 }
 
 void sb_inbox_set_wake(struct sb_inbox *in, sb_inbox_wake_fn wake, void *wake_ctx)
@@ -131,6 +167,41 @@ static int fits(const struct sb_inbox *in, size_t charge)
 	return in->bytes <= in->max_bytes && charge <= in->max_bytes - in->bytes;
 }
 
+/* lock held.  Waits up to the budget for room for `charge`; 1 when it
+ * fits.  Only message pops make room, and the drain signals each one. */
+static int wait_for_room(struct sb_inbox *in, size_t charge)
+{
+	struct timespec until;
+
+	if (!in->wait_ms || clock_gettime(CLOCK_MONOTONIC, &until) != 0)
+		return 0;
+	until.tv_sec += (time_t)(in->wait_ms / 1000);
+	until.tv_nsec += (long)(in->wait_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	in->waiting++;
+	/* 0 is a signal (or a spurious wake-up): look again; anything else
+	 * is ETIMEDOUT, or an error that must not spin */
+	while (!fits(in, charge))
+		if (pthread_cond_timedwait(&in->room, &in->lock, &until) != 0)
+			break;
+	in->waiting--;
+	return fits(in, charge);
+}
+
+/* lock held: a message lost here, to be reported by the next drain */
+static void count_drop(struct sb_inbox *in)
+{
+	int was_idle = idle(in);
+
+	in->st.drop_inbound_overflow++;
+	in->unreported++;
+	if (was_idle)
+		wake(in);
+}
+
 enum sb_inbox_verdict sb_inbox_push_message(struct sb_inbox *in, const char *topic,
 					    size_t topic_len, const void *payload,
 					    size_t payload_len, int retained)
@@ -142,8 +213,11 @@ enum sb_inbox_verdict sb_inbox_push_message(struct sb_inbox *in, const char *top
 	pthread_mutex_lock(&in->lock);
 	if (!fits(in, charge)) {
 		in->st.backpressure++;
-		pthread_mutex_unlock(&in->lock);
-		return SB_INBOX_FULL;
+		if (!wait_for_room(in, charge)) {
+			count_drop(in);
+			pthread_mutex_unlock(&in->lock);
+			return SB_INBOX_OVERFLOW;
+		}
 	}
 	in->msgs++;
 	in->bytes += charge;
@@ -154,17 +228,14 @@ enum sb_inbox_verdict sb_inbox_push_message(struct sb_inbox *in, const char *top
 
 	pthread_mutex_lock(&in->lock);
 	if (!m) {
-		int was_idle = idle(in);
-
 		in->msgs--;
 		in->bytes -= charge;
-		in->st.drop_inbound_overflow++;
-		in->unreported++;
-		if (was_idle)
-			wake(in);
+		if (in->waiting)
+			pthread_cond_broadcast(&in->room);
+		count_drop(in);
 		pthread_mutex_unlock(&in->lock);
 		free(e);
-		return SB_INBOX_DROPPED;
+		return SB_INBOX_NOMEM;
 	}
 	e->kind = EV_MESSAGE;
 	e->msg = m;
@@ -281,6 +352,9 @@ size_t sb_inbox_drain(struct sb_inbox *in, const struct sb_inbox_ops *ops, void 
 			if (e->kind == EV_MESSAGE) {
 				in->msgs--;
 				in->bytes -= e->charge;
+				/* broadcast: waiters may need different room */
+				if (in->waiting)
+					pthread_cond_broadcast(&in->room);
 			}
 		}
 		pthread_mutex_unlock(&in->lock);
@@ -308,5 +382,6 @@ void sb_inbox_stats(struct sb_inbox *in, struct sb_inbox_stats *out)
 	out->queued_bytes = in->bytes;
 	out->max_msgs = in->max_msgs;
 	out->max_bytes = in->max_bytes;
+	out->waiting = in->waiting;
 	pthread_mutex_unlock(&in->lock);
 }

@@ -2,12 +2,13 @@
  *
  * metrics_view.c - the list of what /metrics exports: one line per series
  * (name, help, where its value comes from), in the order of the output.
- * A new counter in struct sb_metrics or struct sb_pusher_stats is exported
- * by one more line here.  Sums shared with /healthz are computed once,
- * below, so both endpoints agree.
+ * A new counter in struct sb_metrics, struct sb_pusher_stats or struct
+ * sb_inbox_stats is exported by one more line here.  Sums shared with
+ * /healthz are computed once, below, so both endpoints agree.
  */
 #include "metrics_view.h"
 
+#include "inbox.h"
 #include "session_pusher.h"
 
 #include <stdlib.h>
@@ -47,6 +48,20 @@ static void dropped(struct sb_metrics_reg *r, const char *reason, const uint64_t
 		.labels = &l, .n_labels = 1, .src = src });
 }
 
+/* The MQTT hand-off, next to its drops (inbound_overflow, counted by the
+ * hub from the inbox's reports). */
+static void inbox_view(struct sb_metrics_reg *r, const struct sb_inbox_stats *in)
+{
+	sb_metrics_counter(r, "statusbus_inbound_backpressure_total",
+			   "MQTT messages that found the inbound queue full and waited for room "
+			   "(then got in, or were dropped as inbound_overflow).", &in->backpressure);
+	sb_metrics_gauge(r, "statusbus_inbound_queue_messages",
+			 "MQTT messages waiting in the inbound queue for the service thread.",
+			 in->queued_msgs);
+	sb_metrics_gauge(r, "statusbus_inbound_queue_bytes",
+			 "Topic and payload bytes waiting in the inbound queue.", in->queued_bytes);
+}
+
 static void pusher_view(struct sb_metrics_reg *r, const struct sb_pusher_stats *p)
 {
 	sb_metrics_counter(r, "statusbus_pusher_connections_total", "Pusher handshakes accepted.",
@@ -72,7 +87,8 @@ static void pusher_view(struct sb_metrics_reg *r, const struct sb_pusher_stats *
 }
 
 void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics *m,
-			      const struct sb_hub_gauges *g, const struct sb_pusher_stats *pusher)
+			      const struct sb_hub_gauges *g, const struct sb_pusher_stats *pusher,
+			      const struct sb_inbox_stats *inbox)
 {
 	sb_metrics_gauge(r, "statusbus_connections", "Open client connections.", g->clients);
 	sb_metrics_counter(r, "statusbus_connections_total", "Client connections accepted.",
@@ -136,19 +152,22 @@ void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics 
 	dropped(r, "cache_full", &m->drop_cache_full);
 	dropped(r, "rate_limited", &m->rate_limited);
 	dropped(r, "inbound_overflow", &m->drop_inbound_overflow);
+	if (inbox)
+		inbox_view(r, inbox);
 	if (pusher)
 		pusher_view(r, pusher);
 }
 
 char *sb_metrics_view_prometheus(const struct sb_metrics *m, const struct sb_hub_gauges *g,
-				 const struct sb_pusher_stats *pusher)
+				 const struct sb_pusher_stats *pusher,
+				 const struct sb_inbox_stats *inbox)
 {
 	struct sb_metrics_reg *reg;
 	char *text;
 
 	if (sb_metrics_create(&reg) != SB_OK)
 		return NULL;
-	sb_metrics_view_register(reg, m, g, pusher);
+	sb_metrics_view_register(reg, m, g, pusher, inbox);
 	text = sb_metrics_render_prometheus(reg);
 	sb_metrics_destroy(reg);
 	return text;

@@ -96,6 +96,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->max_payload_bytes, 65536);
 	assert_int_equal(c->inbound_queue_msgs, 100000);
 	assert_int_equal(c->inbound_queue_bytes, 64L << 20);
+	assert_int_equal(c->inbound_wait_ms, 100);
 	assert_int_equal(c->hello_timeout_s, 10);                  /* docs/protocol.md: within 10 s */
 	assert_int_equal(c->heartbeat_s, 25);
 	assert_true(c->idle_timeout_s > c->heartbeat_s);

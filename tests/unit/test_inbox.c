@@ -3,16 +3,22 @@
  * test_inbox.c - unit tests for inbox.c, the MQTT thread boundary:
  *   - events of every kind come out in the order they went in, with their
  *     fields, and a handler that keeps a message holds it past the drain;
- *   - the message-count and byte bounds refuse (FULL, counted as back
- *     pressure) without losing anything; a message bigger than the whole
- *     byte bound still gets in alone; connection events are not bounded;
+ *   - the message-count and byte bounds: with no wait budget a message
+ *     that finds no room is dropped at once (OVERFLOW), counted both as
+ *     back pressure and as a drop, and reported once to the next drain;
+ *     a message bigger than the whole byte bound still gets in alone;
+ *     connection events are not bounded;
+ *   - with a budget, a push waits for the drain to make room and gets in
+ *     (the waiter is seen in the stats, no clock involved), or is dropped
+ *     when the budget runs out;
  *   - one wake per batch, a drain cut short by `max` wakes again, and a
  *     cleared wake is never called;
  *   - a message that cannot be copied (out of memory) is counted as
  *     dropped and reported once to the next drain;
  *   - destroy frees what is still queued (checked under ASan);
- *   - several producer threads against a small bound: nothing lost, each
- *     producer's order kept, and the consumer drains only when woken.
+ *   - several producer threads against a small bound, waiting for room
+ *     with a budget longer than the test: nothing lost, each producer's
+ *     order kept, and the consumer drains only when woken.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -128,6 +134,19 @@ static struct sb_inbox_stats stats(struct sb_inbox *in)
 	return s;
 }
 
+/* The message counters and the gauges of now, in one go. */
+static void expect_counts(struct sb_inbox *in, uint64_t backpressure, uint64_t dropped,
+			  uint64_t messages, size_t queued)
+{
+	struct sb_inbox_stats s = stats(in);
+
+	assert_int_equal(s.backpressure, backpressure);
+	assert_int_equal(s.drop_inbound_overflow, dropped);
+	assert_int_equal(s.messages, messages);
+	assert_int_equal(s.queued_msgs, queued);
+	assert_int_equal(s.waiting, 0);
+}
+
 /* ---- single-threaded behaviour ---- */
 
 static void test_fifo_every_kind(void **state)
@@ -182,38 +201,38 @@ static void test_null_handlers_free(void **state)
 	assert_null(in);
 }
 
-static void test_count_bound_is_back_pressure(void **state)
+/* No budget: a message that finds no room is dropped, never copied. */
+static void test_count_bound_overflows(void **state)
 {
 	struct sb_inbox *in;
 	struct rec r = { 0 };
-	struct sb_inbox_stats s;
 
 	(void)state;
 	assert_int_equal(sb_inbox_create(&in, 3, 0, NULL, NULL), SB_OK);
 	assert_int_equal(push(in, "t", "1"), SB_INBOX_ACCEPTED);
 	assert_int_equal(push(in, "t", "2"), SB_INBOX_ACCEPTED);
 	assert_int_equal(push(in, "t", "3"), SB_INBOX_ACCEPTED);
-	assert_int_equal(push(in, "t", "4"), SB_INBOX_FULL);
-	assert_int_equal(push(in, "t", "4"), SB_INBOX_FULL);   /* Paho offers it again */
+	assert_int_equal(push(in, "t", "4"), SB_INBOX_OVERFLOW);
+	assert_int_equal(push(in, "t", "5"), SB_INBOX_OVERFLOW);
 	/* link state and SUBACKs are not held back by messages */
 	assert_int_equal(sb_inbox_push_lost(in, "x"), SB_OK);
-	s = stats(in);
-	assert_int_equal(s.backpressure, 2);
-	assert_int_equal(s.drop_inbound_overflow, 0);
-	assert_int_equal(s.queued_msgs, 3);
-	assert_int_equal(s.max_msgs, 3);
+	expect_counts(in, 2, 2, 3, 3);
+	assert_int_equal(stats(in).max_msgs, 3);
 
-	/* one popped message frees one place */
+	/* the drops are reported once, before the events; one popped
+	 * message frees one place */
 	assert_int_equal(sb_inbox_drain(in, &rec_ops, &r, 1), 1);
-	assert_int_equal(push(in, "t", "4"), SB_INBOX_ACCEPTED);
-	assert_int_equal(push(in, "t", "5"), SB_INBOX_FULL);
+	assert_int_equal(r.dropped, 2);
+	assert_int_equal(r.dropped_calls, 1);
+	assert_int_equal(push(in, "t", "6"), SB_INBOX_ACCEPTED);
+	assert_int_equal(push(in, "t", "7"), SB_INBOX_OVERFLOW);
 	assert_int_equal(sb_inbox_drain(in, &rec_ops, &r, 100), 4);
-	assert_string_equal(r.log, "msg t=1;msg t=2;msg t=3;lost x;msg t=4;");
-	s = stats(in);
-	assert_int_equal(s.backpressure, 3);
-	assert_int_equal(s.messages, 4);
-	assert_int_equal(s.queued_msgs, 0);
-	assert_int_equal(r.dropped_calls, 0);
+	assert_string_equal(r.log, "msg t=1;msg t=2;msg t=3;lost x;msg t=6;");
+	assert_int_equal(r.dropped, 3);
+	assert_int_equal(r.dropped_calls, 2);
+	assert_int_equal(sb_inbox_drain(in, &rec_ops, &r, 100), 0);
+	assert_int_equal(r.dropped_calls, 2);
+	expect_counts(in, 3, 3, 4, 0);
 	sb_msg_unref(r.kept);
 	sb_inbox_destroy(in);
 }
@@ -232,24 +251,25 @@ static void test_byte_bound(void **state)
 	/* charge = topic + payload: 1 + 59 */
 	assert_int_equal(sb_inbox_push_message(in, "t", 1, sixty, 59, 0), SB_INBOX_ACCEPTED);
 	assert_int_equal(stats(in).queued_bytes, 60);
-	assert_int_equal(sb_inbox_push_message(in, "t", 1, sixty, 41, 0), SB_INBOX_FULL);
+	assert_int_equal(sb_inbox_push_message(in, "t", 1, sixty, 41, 0), SB_INBOX_OVERFLOW);
 	assert_int_equal(sb_inbox_push_message(in, "t", 1, sixty, 39, 0), SB_INBOX_ACCEPTED);
 	assert_int_equal(stats(in).queued_bytes, 100);
-	assert_int_equal(sb_inbox_push_message(in, "t", 1, "", 0, 0), SB_INBOX_FULL);
+	assert_int_equal(sb_inbox_push_message(in, "t", 1, "", 0, 0), SB_INBOX_OVERFLOW);
 	assert_int_equal(sb_inbox_drain(in, &rec_ops, &r, 100), 2);
 	assert_int_equal(stats(in).queued_bytes, 0);
 
 	/* bigger than the whole bound: taken alone, never refused for good */
 	assert_int_equal(sb_inbox_push_message(in, "t", 1, big, sizeof(big), 0), SB_INBOX_ACCEPTED);
 	assert_int_equal(stats(in).queued_bytes, 151);
-	assert_int_equal(sb_inbox_push_message(in, "t", 1, "", 0, 0), SB_INBOX_FULL);
-	assert_int_equal(sb_inbox_push_message(in, "t", 1, big, sizeof(big), 0), SB_INBOX_FULL);
+	assert_int_equal(sb_inbox_push_message(in, "t", 1, "", 0, 0), SB_INBOX_OVERFLOW);
+	assert_int_equal(sb_inbox_push_message(in, "t", 1, big, sizeof(big), 0), SB_INBOX_OVERFLOW);
 	assert_int_equal(sb_inbox_drain(in, &rec_ops, &r, 100), 1);
 	s = stats(in);
 	assert_int_equal(s.queued_bytes, 0);
 	assert_int_equal(s.messages, 3);
 	assert_int_equal(s.backpressure, 4);
-	assert_int_equal(s.drop_inbound_overflow, 0);
+	assert_int_equal(s.drop_inbound_overflow, 4);
+	assert_int_equal(r.dropped, 4);
 	assert_int_equal(s.max_bytes, 100);
 	sb_msg_unref(r.kept);
 	sb_inbox_destroy(in);
@@ -278,12 +298,13 @@ static void test_one_wake_per_batch(void **state)
 	assert_int_equal(push(in, "t", "z"), SB_INBOX_ACCEPTED);
 	assert_int_equal(wakes, 2);
 	assert_int_equal(stats(in).wakes, 2);
-	/* a refusal is not a new batch: the full inbox is already owed a drain */
+	/* a drop is not a new batch: the full inbox is already owed a drain,
+	 * which reports it */
 	sb_inbox_destroy(in);
 	assert_int_equal(sb_inbox_create(&in, 1, 0, wake_count, &wakes), SB_OK);
 	wakes = 0;
 	assert_int_equal(push(in, "t", "1"), SB_INBOX_ACCEPTED);
-	assert_int_equal(push(in, "t", "2"), SB_INBOX_FULL);
+	assert_int_equal(push(in, "t", "2"), SB_INBOX_OVERFLOW);
 	assert_int_equal(wakes, 1);
 	sb_msg_unref(r.kept);
 	sb_inbox_destroy(in);
@@ -328,7 +349,7 @@ static void test_cleared_wake_not_called(void **state)
 	sb_inbox_destroy(in);
 }
 
-/* A copy that cannot be allocated is the one loss, counted once. */
+/* A copy that cannot be allocated is lost, counted, reported once. */
 static void test_out_of_memory_drop(void **state)
 {
 	struct sb_inbox *in;
@@ -340,14 +361,14 @@ static void test_out_of_memory_drop(void **state)
 	(void)state;
 	assert_int_equal(sb_inbox_create(&in, 100, 0, wake_count, &wakes), SB_OK);
 	/* sb_msg_create fails on the payload allocation, before reading it */
-	assert_int_equal(sb_inbox_push_message(in, "t", 1, "", impossible, 0), SB_INBOX_DROPPED);
+	assert_int_equal(sb_inbox_push_message(in, "t", 1, "", impossible, 0), SB_INBOX_NOMEM);
 	assert_int_equal(wakes, 1);   /* an unreported drop is owed a drain */
 	s = stats(in);
 	assert_int_equal(s.drop_inbound_overflow, 1);
 	assert_int_equal(s.messages, 0);
 	assert_int_equal(s.queued_msgs, 0);
 	assert_int_equal(s.queued_bytes, 0);
-	assert_int_equal(sb_inbox_push_message(in, "t", 1, "", impossible, 0), SB_INBOX_DROPPED);
+	assert_int_equal(sb_inbox_push_message(in, "t", 1, "", impossible, 0), SB_INBOX_NOMEM);
 	assert_int_equal(wakes, 1);
 	assert_int_equal(push(in, "t", "ok"), SB_INBOX_ACCEPTED);
 	assert_int_equal(sb_inbox_drain(in, &rec_ops, &r, 100), 1);
@@ -383,6 +404,87 @@ static void test_destroy_frees_pending(void **state)
 	sb_inbox_destroy(in);
 }
 
+/* ---- waiting for room ---- */
+
+struct waiter {
+	struct sb_inbox *in;
+	enum sb_inbox_verdict v;
+};
+
+static void *push_two(void *arg)
+{
+	struct waiter *w = arg;
+
+	w->v = push(w->in, "t", "2");
+	return NULL;
+}
+
+/* Polls (no clock in the verdict) until a push is seen waiting. */
+static void wait_for_waiter(struct sb_inbox *in)
+{
+	time_t give_up = time(NULL) + 60;
+
+	while (stats(in).waiting == 0) {
+		if (time(NULL) > give_up)
+			fail_msg("the push never waited");
+		sched_yield();
+	}
+}
+
+/* A push into a full inbox waits; a drain makes room and it gets in:
+ * counted as back pressure, not as a drop. */
+static void test_wait_gets_room(void **state)
+{
+	struct sb_inbox *in;
+	struct rec r = { 0 };
+	struct waiter w;
+	pthread_t t;
+
+	(void)state;
+	assert_int_equal(sb_inbox_create(&in, 1, 0, NULL, NULL), SB_OK);
+	/* longer than any test run: only the drain can end this wait */
+	sb_inbox_set_wait(in, 600000);
+	assert_int_equal(push(in, "t", "1"), SB_INBOX_ACCEPTED);
+	w.in = in;
+	w.v = SB_INBOX_NOMEM;
+	assert_int_equal(pthread_create(&t, NULL, push_two, &w), 0);
+	wait_for_waiter(in);
+	assert_int_equal(stats(in).backpressure, 1);
+	assert_int_equal(sb_inbox_drain(in, &rec_ops, &r, 1), 1);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(w.v, SB_INBOX_ACCEPTED);
+	assert_int_equal(sb_inbox_drain(in, &rec_ops, &r, 100), 1);
+	assert_string_equal(r.log, "msg t=1;msg t=2;");
+	assert_int_equal(r.dropped_calls, 0);
+	expect_counts(in, 1, 0, 2, 0);
+	sb_msg_unref(r.kept);
+	sb_inbox_destroy(in);
+}
+
+/* A budget that runs out with the inbox still full drops the message. */
+static void test_wait_runs_out(void **state)
+{
+	struct sb_inbox *in;
+	struct rec r = { 0 };
+	int wakes = 0;
+
+	(void)state;
+	assert_int_equal(sb_inbox_create(&in, 1, 0, wake_count, &wakes), SB_OK);
+	sb_inbox_set_wait(in, 1);
+	assert_int_equal(push(in, "t", "1"), SB_INBOX_ACCEPTED);
+	assert_int_equal(push(in, "t", "2"), SB_INBOX_OVERFLOW);
+	expect_counts(in, 1, 1, 1, 1);
+	assert_int_equal(wakes, 1);
+	assert_int_equal(sb_inbox_drain(in, &rec_ops, &r, 100), 1);
+	assert_int_equal(r.dropped, 1);
+	assert_string_equal(r.log, "msg t=1;");
+	/* room again: no wait, no count */
+	assert_int_equal(push(in, "t", "3"), SB_INBOX_ACCEPTED);
+	expect_counts(in, 1, 1, 2, 1);
+	sb_msg_unref(r.kept);
+	sb_inbox_destroy(in);
+}
+
 /* ---- threads ---- */
 
 #define PRODUCERS 4
@@ -393,7 +495,7 @@ struct mt {
 	struct sb_inbox *in;
 	sem_t woken;
 	int id;                         /* producer: its number */
-	int failed;                     /* producer: a push returned DROPPED */
+	int failed;                     /* producer: a push was not accepted */
 	long next[PRODUCERS];           /* consumer: next expected seq */
 	long next_suback;
 	long received, out_of_order, bad;
@@ -414,10 +516,8 @@ static void *producer(void *arg)
 		enum sb_inbox_verdict v;
 		int n = snprintf(payload, sizeof(payload), "%ld", i);
 
-		/* what Paho does with a refused message: offer it again */
-		while ((v = sb_inbox_push_message(p->in, topic, strlen(topic), payload, (size_t)n, 0)) ==
-		       SB_INBOX_FULL)
-			sched_yield();
+		/* waits for room, as Paho's thread does */
+		v = sb_inbox_push_message(p->in, topic, strlen(topic), payload, (size_t)n, 0);
 		if (v != SB_INBOX_ACCEPTED)
 			p->failed = 1;
 		if (p->id == 0 && i % SUBACK_EVERY == 0) {
@@ -470,8 +570,10 @@ static void test_threads_lose_nothing_keep_order(void **state)
 	(void)state;
 	memset(&c, 0, sizeof(c));
 	assert_int_equal(sem_init(&c.woken, 0, 0), 0);
-	/* a small bound, so producers keep running into it */
+	/* a small bound, so producers keep running into it, and a budget no
+	 * run lasts: a producer gives up only if a drain forgot to signal */
 	assert_int_equal(sb_inbox_create(&c.in, 64, 1024, mt_wake, &c), SB_OK);
+	sb_inbox_set_wait(c.in, 600000);
 	for (int i = 0; i < PRODUCERS; i++) {
 		memset(&p[i], 0, sizeof(p[i]));
 		p[i].in = c.in;
@@ -513,13 +615,15 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fifo_every_kind),
 		cmocka_unit_test(test_null_handlers_free),
-		cmocka_unit_test(test_count_bound_is_back_pressure),
+		cmocka_unit_test(test_count_bound_overflows),
 		cmocka_unit_test(test_byte_bound),
 		cmocka_unit_test(test_one_wake_per_batch),
 		cmocka_unit_test(test_drain_max_wakes_again),
 		cmocka_unit_test(test_cleared_wake_not_called),
 		cmocka_unit_test(test_out_of_memory_drop),
 		cmocka_unit_test(test_destroy_frees_pending),
+		cmocka_unit_test(test_wait_gets_room),
+		cmocka_unit_test(test_wait_runs_out),
 		cmocka_unit_test(test_threads_lose_nothing_keep_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,7 +5,8 @@
  * read at render) and for the view built on it (engine/metrics_view.c):
  * GET /metrics is valid Prometheus text (every sample preceded by its HELP
  * and TYPE lines) carrying the counters docs/protocol.md lists, each with
- * the value of the field behind it; GET /healthz is JSON that parses.
+ * the value of the field behind it, the MQTT hand-off's (inbox) back
+ * pressure and depth beside its drops; GET /healthz is JSON that parses.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
+#include "inbox.h"
 #include "metrics.h"
 #include "metrics_view.h"
 #include "session_pusher.h"
@@ -113,7 +115,7 @@ static void test_prometheus_values(void **state)
 	(void)state;
 
 	fill(&m, &g);
-	t = sb_metrics_view_prometheus(&m, &g, NULL);
+	t = sb_metrics_view_prometheus(&m, &g, NULL, NULL);
 	assert_non_null(t);
 	/* docs/protocol.md: connections, subscriptions, messages in/out, frames
 	 * out, batches, drops by reason, queue bytes, MQTT reconnects, auth
@@ -171,12 +173,13 @@ static void test_prometheus_format(void **state)
 	struct sb_metrics m;
 	struct sb_hub_gauges g;
 	char *t, *copy, *line, *save = NULL;
+	struct sb_inbox_stats in = { .backpressure = 3, .queued_msgs = 2, .queued_bytes = 40 };
 	char typed[64][80];
 	size_t ntyped = 0;
 	(void)state;
 
 	fill(&m, &g);
-	t = sb_metrics_view_prometheus(&m, &g, NULL);
+	t = sb_metrics_view_prometheus(&m, &g, NULL, &in);
 	assert_non_null(t);
 	assert_true(strlen(t) > 0);
 	assert_int_equal(t[strlen(t) - 1], '\n');
@@ -236,14 +239,14 @@ static void test_reconnects_start_at_zero(void **state)
 
 	memset(&m, 0, sizeof(m));
 	memset(&g, 0, sizeof(g));
-	t = sb_metrics_view_prometheus(&m, &g, NULL);
+	t = sb_metrics_view_prometheus(&m, &g, NULL, NULL);
 	assert_non_null(t);
 	assert_int_equal(sample(t, "statusbus_mqtt_reconnects_total"), 0);   /* not -1 wrapped */
 	assert_int_equal(sample(t, "statusbus_mqtt_connected"), 0);
 	assert_int_equal(sample(t, "statusbus_dropped_total{reason=\"schema\"}"), 0);
 	free(t);
 	m.mqtt_connects = 1;
-	t = sb_metrics_view_prometheus(&m, &g, NULL);
+	t = sb_metrics_view_prometheus(&m, &g, NULL, NULL);
 	assert_int_equal(sample(t, "statusbus_mqtt_reconnects_total"), 0);   /* first connect */
 	free(t);
 }
@@ -340,14 +343,45 @@ static void test_pusher_counters(void **state)
 	memset(&p, 0, sizeof(p));
 	p.signature_failures = 7;
 	p.connections = 3;
-	t = sb_metrics_view_prometheus(&m, &g, &p);
+	t = sb_metrics_view_prometheus(&m, &g, &p, NULL);
 	assert_non_null(t);
 	assert_non_null(strstr(t, "# TYPE statusbus_pusher_signature_failures_total counter\n"
 				  "statusbus_pusher_signature_failures_total 7\n"));
 	assert_non_null(strstr(t, "statusbus_pusher_connections_total 3\n"));
 	free(t);
-	t = sb_metrics_view_prometheus(&m, &g, NULL);
+	t = sb_metrics_view_prometheus(&m, &g, NULL, NULL);
 	assert_null(strstr(t, "statusbus_pusher_"));
+	free(t);
+}
+
+/* The MQTT hand-off (inbox.h): its back pressure and depth come right
+ * after the drops they explain; without an inbox they are left out. */
+static void test_inbox_series(void **state)
+{
+	struct sb_metrics m;
+	struct sb_hub_gauges g;
+	struct sb_inbox_stats in;
+	char *t;
+	(void)state;
+
+	fill(&m, &g);
+	memset(&in, 0, sizeof(in));
+	in.backpressure = 41;
+	in.queued_msgs = 16;
+	in.queued_bytes = 4096;
+	in.drop_inbound_overflow = 999;   /* the hub's counter is the one exported */
+	t = sb_metrics_view_prometheus(&m, &g, NULL, &in);
+	assert_non_null(t);
+	expect_metric(t, "statusbus_inbound_backpressure_total", "counter", 41);
+	expect_metric(t, "statusbus_inbound_queue_messages", "gauge", 16);
+	expect_metric(t, "statusbus_inbound_queue_bytes", "gauge", 4096);
+	assert_int_equal(sample(t, "statusbus_dropped_total{reason=\"inbound_overflow\"}"), 117);
+	assert_true(strstr(t, "statusbus_dropped_total{reason=\"inbound_overflow\"}") <
+		    strstr(t, "# HELP statusbus_inbound_backpressure_total"));
+	free(t);
+	t = sb_metrics_view_prometheus(&m, &g, NULL, NULL);
+	assert_non_null(t);
+	assert_null(strstr(t, "statusbus_inbound_"));
 	free(t);
 }
 
@@ -523,7 +557,7 @@ static void test_view_register_live(void **state)
 	(void)state;
 
 	fill(&m, &g);
-	sb_metrics_view_register(r, &m, &g, NULL);
+	sb_metrics_view_register(r, &m, &g, NULL, NULL);
 	m.messages_in++;
 	m.drop_schema++;
 	g.clients++;
@@ -547,6 +581,7 @@ int main(void)
 		cmocka_unit_test(test_reg_empty),
 		cmocka_unit_test(test_view_register_live),
 		cmocka_unit_test(test_pusher_counters),
+		cmocka_unit_test(test_inbox_series),
 		cmocka_unit_test(test_prometheus_values),
 		cmocka_unit_test(test_prometheus_format),
 		cmocka_unit_test(test_reconnects_start_at_zero),
