@@ -100,8 +100,19 @@ class Process:
 
 class Mosquitto(Process):
     """mosquitto -c <generated conf>: by default one anonymous loopback
-    listener.  `conf` replaces the whole config; {port} and {dir} in it are
-    filled in."""
+    listener with persistence in the test's directory.  `conf` replaces the
+    whole config; {port} and {dir} in it are filled in.
+
+    Started as root (CI), mosquitto would switch to the user `mosquitto`,
+    who can neither write its database into the test's private (0700)
+    directory nor read the test's files: a config without a `user` line
+    therefore stays the user who owns the directory.  restart() proves that
+    a broker with persistence on really saved and restored its database."""
+
+    # mosquitto's log lines when it cannot save or load its database (the
+    # save error is followed by "Error: <strerror>.")
+    PERSISTENCE_ERRORS = ("Error saving in-memory database", "Couldn't open database",
+                          "Error: Permission denied")
 
     def __init__(self, workdir, port=None, conf=None):
         self.port = port or free_port()
@@ -110,21 +121,67 @@ class Mosquitto(Process):
             conf = ("listener {port} 127.0.0.1\nallow_anonymous true\n"
                     "persistence true\npersistence_location {dir}/\n"
                     "max_queued_messages 100000\n")
+        conf = conf.replace("{port}", str(self.port)).replace("{dir}", workdir)
+        if os.geteuid() == 0 and not conf_values(conf, "user"):
+            conf = "user root\n" + conf
+        self.db_path = persistence_path(conf, workdir)
         self.conf_path = os.path.join(workdir, "mosquitto.conf")
         with open(self.conf_path, "w") as f:
-            f.write(conf.replace("{port}", str(self.port)).replace("{dir}", workdir))
+            f.write(conf)
         super().__init__("mosquitto", ["mosquitto", "-c", self.conf_path], workdir)
         wait_for(lambda: port_open(self.port) or not self.alive(), 10, what="mosquitto")
         if not self.alive():
             raise RuntimeError("mosquitto failed to start:\n" + self.output())
 
     def restart(self):
+        """Stops the broker (SIGTERM: it saves its database) unless it is
+        stopped already, checks the save, starts it again on the same port
+        and checks the load."""
         self.stop()
+        self.check_persistence("stopped")
         self.log.close()
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(["mosquitto", "-c", self.conf_path], stdout=self.log,
                                      stderr=subprocess.STDOUT, cwd=self.workdir)
-        wait_for(lambda: port_open(self.port), 10, what="mosquitto restart")
+        wait_for(lambda: port_open(self.port) or not self.alive(), 10, what="mosquitto restart")
+        if not self.alive():
+            raise RuntimeError("mosquitto failed to restart:\n" + self.output())
+        self.check_persistence("restarted")
+
+    def check_persistence(self, when):
+        """With persistence on: the database file exists and mosquitto's log
+        (every run so far) reports no failure to save or load it.  Without
+        this, a test of a restart passes with nothing carried over."""
+        if self.db_path is None:
+            return
+        out = self.output()
+        bad = [line for line in out.splitlines()
+               if any(e in line for e in self.PERSISTENCE_ERRORS)]
+        assert not bad and os.path.exists(self.db_path), (
+            f"mosquitto {when} without a usable database {self.db_path} "
+            f"(exists: {os.path.exists(self.db_path)}); errors {bad}; log:\n{out}")
+
+
+def conf_values(conf, key):
+    """The values of `key` in a mosquitto config text, in order."""
+    out = []
+    for line in conf.splitlines():
+        parts = line.split(None, 1)
+        if parts and parts[0] == key:
+            out.append(parts[1].strip() if len(parts) > 1 else "")
+    return out
+
+
+def persistence_path(conf, workdir):
+    """Where a broker with this config keeps its database (relative paths
+    are taken from its working directory, workdir), or None when
+    persistence is off."""
+    if (conf_values(conf, "persistence") or ["false"])[-1] != "true":
+        return None
+    loc = (conf_values(conf, "persistence_location") or [""])[-1]
+    name = (conf_values(conf, "persistence_file") or ["mosquitto.db"])[-1]
+    # mosquitto joins location and file name as strings: "dir/" + "file"
+    return os.path.join(workdir, loc + name)
 
 
 def shipped_config():
@@ -213,9 +270,10 @@ class Bridge(Process):
 class Mqtt:
     """A paho client connected to the test broker, with a thread loop."""
 
-    def __init__(self, port, client_id=None, username=None, password=None, tls=None):
+    def __init__(self, port, client_id=None, username=None, password=None, tls=None,
+                 clean_session=True):
         self.c = mqtt.Client(client_id=client_id or f"t-{uuid.uuid4().hex[:8]}",
-                             protocol=mqtt.MQTTv311)
+                             clean_session=clean_session, protocol=mqtt.MQTTv311)
         if username:
             self.c.username_pw_set(username, password)
         if tls:
@@ -223,12 +281,14 @@ class Mqtt:
         self.received = []
         self.connected = False
         self.rc = None
+        self.session_present = None
         self.c.on_message = lambda c, u, m: self.received.append(
             (m.topic, m.payload, m.retain))
 
         def on_connect(c, u, flags, rc):
-            self.rc = rc
+            self.session_present = bool(flags.get("session present"))
             self.connected = rc == 0
+            self.rc = rc            # last: the constructor waits for it
         self.c.on_connect = on_connect
         self.c.connect("127.0.0.1", port, keepalive=30)
         self.c.loop_start()

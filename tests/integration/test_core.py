@@ -256,6 +256,10 @@ def test_broker_restart_bridge_reports_unhealthy_then_resubscribes(stack):
             assert stack.bridge.metrics()["statusbus_mqtt_reconnects_total"] > reconnects
 
             m2 = stack.mqtt()
+            # a restart of a persistent broker, not a fresh empty one
+            m2.subscribe(t1)
+            wait_for(lambda: any(t == t1 and r for t, _, r in m2.received), 10,
+                     what="the status retained before the restart")
             m2.publish(t2, status_payload("restarting", "running"), retain=True)
             ev = await w.expect(is_event(t2), 15, what="live event after the broker restart")
             assert ev["data"]["status"] == "restarting"
