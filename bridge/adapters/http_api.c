@@ -19,11 +19,43 @@
 #include "session_pusher.h"
 #include "ws_server.h"
 
-void sb_http_pss_free(struct sb_http_pss *pss)
+/* A /v1/snapshot or /v1/history request for a channel that is not live yet
+ * (the first request for a channel nobody follows): answered when the hub
+ * says the broker's retained replay is in, or at its deadline. */
+struct sb_http_parked {
+	struct sb_hub_waiter w;
+	struct sb_hub *hub;
+	struct lws *wsi;
+	int ready, history;
+	long long since;
+	char *token;          /* NULL = none */
+	char channel[300];
+	char cors[256];
+};
+
+static void parked_free(struct sb_http_pss *pss)
+{
+	struct sb_http_parked *q = pss->parked;
+
+	if (!q)
+		return;
+	sb_hub_waiter_cancel(q->hub, &q->w);
+	free(q->token);
+	free(q);
+	pss->parked = NULL;
+}
+
+static void body_free(struct sb_http_pss *pss)
 {
 	free(pss->mem);
 	pss->mem = NULL;
 	pss->len = 0;
+}
+
+void sb_http_pss_free(struct sb_http_pss *pss)
+{
+	body_free(pss);
+	parked_free(pss);
 }
 
 int sb_origin_allowed(const struct sb_config *cfg, struct lws *wsi, char *origin, size_t olen)
@@ -48,7 +80,7 @@ static int respond(struct lws *wsi, struct sb_http_pss *pss, unsigned int status
 	unsigned char buf[LWS_PRE + 2048], *start = &buf[LWS_PRE], *p = start,
 		      *end = &buf[sizeof(buf) - 1];
 
-	sb_http_pss_free(pss);
+	body_free(pss);
 	pss->mem = malloc(LWS_PRE + len + 1);
 	if (!pss->mem)
 		return -1;
@@ -77,15 +109,28 @@ static int respond(struct lws *wsi, struct sb_http_pss *pss, unsigned int status
 	return 0;
 }
 
+static int answer(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *pss,
+		  const char *token, const char *channel, int history, long long since,
+		  const char *cors, int may_wait);
+
 int sb_http_writeable(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *pss)
 {
 	int n;
 
-	SB_UNUSED(srv);
+	if (pss->parked) {
+		struct sb_http_parked *q = pss->parked;
+		if (!q->ready)
+			return 0;
+		pss->parked = NULL;   /* answered now, live or not */
+		n = answer(srv, wsi, pss, q->token, q->channel, q->history, q->since, q->cors, 0);
+		free(q->token);
+		free(q);
+		return n;
+	}
 	if (!pss->mem)
 		return 0;
 	n = lws_write(wsi, pss->mem + LWS_PRE, pss->len, LWS_WRITE_HTTP_FINAL);
-	sb_http_pss_free(pss);
+	body_free(pss);
 	if (n < 0)
 		return -1;
 	if (lws_http_transaction_completed(wsi))
@@ -163,11 +208,9 @@ static int serve_static(struct sb_server *srv, struct lws *wsi, struct sb_http_p
 static int query(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *pss, int history,
 		 const char *cors)
 {
-	char chbuf[300], sbuf[300], auth[SB_MAX_TOKEN + 16], *body = NULL;
+	char chbuf[300], sbuf[300], auth[SB_MAX_TOKEN + 16];
 	const char *token = NULL, *channel, *since_s;
 	long long since = 0;
-	enum sb_code code = SB_CODE_INTERNAL;
-	int status;
 
 	/* lws returns a pointer past "name=" inside the buffer */
 	channel = lws_get_urlarg_by_name(wsi, "channel=", chbuf, sizeof(chbuf));
@@ -190,8 +233,51 @@ static int query(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *pss
 			return json_error(wsi, pss, 401, "unauthorized", "Authorization must be Bearer <token>", cors);
 		token = auth + 7;
 	}
-	status = sb_hub_query(srv->hub, token, channel, history, since, &body, &code) == SB_OK ?
-		 200 : sb_code_http_status(code);
+	return answer(srv, wsi, pss, token, channel, history, since, cors, 1);
+}
+
+static void parked_ready(void *arg)
+{
+	struct sb_http_parked *q = arg;
+
+	q->ready = 1;
+	lws_callback_on_writable(q->wsi);
+}
+
+/* Asks the hub; a query it must wait for is parked (may_wait) and answered
+ * from sb_http_writeable() once parked_ready() says so. */
+static int answer(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *pss,
+		  const char *token, const char *channel, int history, long long since,
+		  const char *cors, int may_wait)
+{
+	struct sb_http_parked *q = may_wait ? calloc(1, sizeof(*q)) : NULL;
+	enum sb_code code = SB_CODE_INTERNAL;
+	enum sb_err rc;
+	char *body = NULL;
+	int status;
+
+	if (q) {
+		q->w.ready = parked_ready;
+		q->w.arg = q;
+	}
+	rc = sb_hub_query(srv->hub, token, channel, history, since, &body, &code, q ? &q->w : NULL);
+	if (rc == SB_ERR_PENDING && q) {
+		q->hub = srv->hub;
+		q->wsi = wsi;
+		q->history = history;
+		q->since = since;
+		snprintf(q->channel, sizeof(q->channel), "%s", channel);
+		snprintf(q->cors, sizeof(q->cors), "%s", cors ? cors : "");
+		q->token = token ? strdup(token) : NULL;
+		if (!token || q->token) {
+			parked_free(pss);
+			pss->parked = q;
+			return 0;
+		}
+		sb_hub_waiter_cancel(srv->hub, &q->w);
+	}
+	free(q);
+	status = rc == SB_OK ? 200 : sb_code_http_status(code);
 	if (!body)
 		return json_error(wsi, pss, 500, "internal", "out of memory", cors);
 	status = respond(wsi, pss, (unsigned int)status, "application/json", body, strlen(body), cors,

@@ -8,9 +8,12 @@
 
 #include <stddef.h>
 
+struct sb_http_parked;
+
 struct sb_http_pss {
 	unsigned char *mem;   /* LWS_PRE headroom + body */
 	size_t len;
+	struct sb_http_parked *parked;   /* a query waiting for its channel */
 };
 
 #endif

@@ -185,6 +185,7 @@ static enum sb_err make_hub(struct runtime *rt)
 	hp.kinds = rt->kinds;
 	hp.schemas = rt->schemas;
 	hp.jwt_key = rt->key;
+	hp.bridge_id = rt->cfg->mqtt_client_id;   /* its replay barriers */
 	memset(&ops, 0, sizeof(ops));
 	ops.mqtt_subscribe = op_subscribe;
 	ops.mqtt_unsubscribe = op_unsubscribe;

@@ -48,6 +48,7 @@ struct sb_config {
 	long inbound_queue_bytes;       /* MQTT hand-off: topic + payload bytes */
 	int inbound_wait_ms;            /* MQTT hand-off: wait for room, then drop */
 	int hello_timeout_s, heartbeat_s, idle_timeout_s;
+	int subscribe_timeout_ms;   /* an ack waits this long to be live */
 	int max_msgs_per_s;             /* client frames per second */
 	/* misc */
 	char *log_level;

@@ -11,6 +11,7 @@
 static const char *const code_names[] = {
 	"bad_request", "unauthorized", "forbidden", "not_found",
 	"too_many_subscriptions", "rate_limited", "token_expired", "internal",
+	"unavailable",
 };
 
 const char *sb_code_name(enum sb_code code)
@@ -28,6 +29,7 @@ int sb_code_http_status(enum sb_code code)
 	case SB_CODE_NOT_FOUND: return 404;
 	case SB_CODE_TOO_MANY_SUBSCRIPTIONS:
 	case SB_CODE_RATE_LIMITED: return 429;
+	case SB_CODE_UNAVAILABLE: return 503;
 	case SB_CODE_INTERNAL: break;
 	}
 	return 500;

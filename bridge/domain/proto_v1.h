@@ -19,7 +19,7 @@ enum sb_op { SB_OP_HELLO = 0, SB_OP_SUB, SB_OP_UNSUB, SB_OP_REFRESH, SB_OP_PING 
 enum sb_code {
 	SB_CODE_BAD_REQUEST = 0, SB_CODE_UNAUTHORIZED, SB_CODE_FORBIDDEN,
 	SB_CODE_NOT_FOUND, SB_CODE_TOO_MANY_SUBSCRIPTIONS, SB_CODE_RATE_LIMITED,
-	SB_CODE_TOKEN_EXPIRED, SB_CODE_INTERNAL,
+	SB_CODE_TOKEN_EXPIRED, SB_CODE_INTERNAL, SB_CODE_UNAVAILABLE,
 };
 
 /* WebSocket close codes of docs/protocol.md §5. */
@@ -63,7 +63,7 @@ int sb_json_has_escaped_nul(const char *d, size_t len);
 
 const char *sb_code_name(enum sb_code code);
 /* The HTTP status of an error code (docs/protocol.md §7): 400, 401, 403,
- * 404, 429 or 500. */
+ * 404, 429, 503 or 500. */
 int sb_code_http_status(enum sb_code code);
 
 /* Builders: NULL on out of memory.  Caller owns the frame (refs = 1). */

@@ -49,6 +49,7 @@ static int covered(const char *topic, void *filters)
 
 void sb_chan_free(struct sb_hub *h, struct sb_chan *ch)
 {
+	sb_hub__chan_gone(h, ch);
 	sb_timer_disarm(&h->timers, &ch->timer);
 	for (size_t i = 0; i < ch->nfilters; i++)
 		if (sb_filters_unref(h->filters, ch->filters[i]))
@@ -226,6 +227,8 @@ static void fanout(struct sb_hub *h, struct sb_chan *ch, enum sb_qkind kind, con
 	for (size_t i = 0; i < ch->nsubs; i++) {
 		struct sb_sub *s = ch->subs[i];
 
+		if (s->pending)
+			continue;   /* not acknowledged: the snapshot comes with the ack */
 		if (kind == SB_Q_LOG && s->expect_seq &&
 		    !resume_filter(h, ch, s, build, arg, s0, s1))
 			continue;

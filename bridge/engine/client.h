@@ -33,6 +33,14 @@ struct sb_sub {
 	int64_t expect_seq;    /* resumed logs: next seq owed, 0 = none */
 	int enc;               /* encoder of this subscription's frames */
 	int trusted;           /* authorized by its protocol (Pusher signature) */
+	/* not acknowledged yet: waits for the channel to be live (on
+	 * hub->pending, FIFO = deadline order); gets no live traffic */
+	int pending;
+	int64_t tag;           /* the session's, for sub_ready */
+	int has_since;
+	int64_t since;
+	int64_t deadline;
+	struct sb_list_node pnode;
 };
 
 struct sb_client {

@@ -11,10 +11,13 @@
 #include "dict.h"
 #include "topic.h"
 
+#define SYNCED ((intptr_t)-1)
+
 struct sb_filters {
 	struct sb_filter_ops ops;
 	struct sb_dict *refs;     /* filter -> (intptr_t) users */
-	struct sb_dict *active;   /* filters the broker acknowledged */
+	struct sb_dict *active;   /* acknowledged: (intptr_t) barrier awaited,
+				   * or SYNCED */
 };
 
 enum sb_err sb_filters_create(struct sb_filters **out, const struct sb_filter_ops *ops)
@@ -90,10 +93,38 @@ void sb_filters_link(struct sb_filters *fs, int up)
 			fs->ops.subscribe(fs->ops.ctx, f);
 }
 
-void sb_filters_suback(struct sb_filters *fs, const char *f)
+void sb_filters_suback(struct sb_filters *fs, const char *f, long barrier)
 {
 	if (sb_dict_get(fs->refs, f))
-		sb_dict_set(fs->active, f, (void *)1);
+		sb_dict_set(fs->active, f, (void *)(intptr_t)(barrier > 0 ? barrier : SYNCED));
+}
+
+size_t sb_filters_barrier(struct sb_filters *fs, long barrier)
+{
+	struct sb_dict_iter it;
+	const char *f;
+	void *v;
+	size_t n = 0;
+
+	sb_dict_iter_init(&it, fs->active);
+	while (sb_dict_next(&it, &f, &v)) {
+		intptr_t need = (intptr_t)v;
+		if (need != SYNCED && need <= barrier) {
+			sb_dict_set(fs->active, f, (void *)SYNCED);   /* replaces: cannot fail */
+			n++;
+		}
+	}
+	return n;
+}
+
+int sb_filters_acked(const struct sb_filters *fs, const char *f)
+{
+	return sb_dict_get(fs->active, f) != NULL;
+}
+
+int sb_filters_synced(const struct sb_filters *fs, const char *f)
+{
+	return (intptr_t)sb_dict_get(fs->active, f) == SYNCED;
 }
 
 int sb_filters_cover(const struct sb_filters *fs, const char *topic)

@@ -6,6 +6,12 @@
  * broker acknowledged (SUBACK), cleared when the link drops, and the
  * resubscription of every filter when it comes back (Paho does not).
  *
+ * A filter is *synced* once a replay barrier sent after its SUBACK came
+ * back (docs/architecture.md, "Live acks"): from then on the broker's
+ * retained replay for it is in the cache and nothing published on it is
+ * missed.  Barriers are numbered by the caller; one coming back syncs every
+ * filter that waited for it or an earlier one.
+ *
  * Knows no protocol and no channel: it calls subscribe/unsubscribe through
  * the ops it is given.  Single-threaded (the service thread).
  */
@@ -36,8 +42,16 @@ int sb_filters_unref(struct sb_filters *fs, const char *filter);
 /* The link came up (every filter is subscribed again) or went down (no
  * filter is acknowledged any more). */
 void sb_filters_link(struct sb_filters *fs, int up);
-/* The broker acknowledged `filter` (ignored when nobody uses it). */
-void sb_filters_suback(struct sb_filters *fs, const char *filter);
+/* The broker acknowledged `filter` (ignored when nobody uses it); it is
+ * synced when barrier number `barrier` (> 0) comes back. */
+void sb_filters_suback(struct sb_filters *fs, const char *filter, long barrier);
+/* Barrier number `barrier` came back: every filter waiting for it or an
+ * earlier one is synced.  Returns how many became so. */
+size_t sb_filters_barrier(struct sb_filters *fs, long barrier);
+/* 1 when `filter` is in use and acknowledged (synced or not). */
+int sb_filters_acked(const struct sb_filters *fs, const char *filter);
+/* 1 when `filter` is in use, acknowledged and synced. */
+int sb_filters_synced(const struct sb_filters *fs, const char *filter);
 /* 1 when some filter in use matches topic. */
 int sb_filters_cover(const struct sb_filters *fs, const char *topic);
 size_t sb_filters_count(const struct sb_filters *fs);

@@ -38,8 +38,10 @@ int sb_hub_open_mode(const struct sb_hub *h) { return h->p.jwt_key == NULL; }
 
 int64_t sb_hub_next_deadline(const struct sb_hub *h)
 {
-	int64_t d = sb_timers_next(&h->timers);
+	int64_t d = sb_timers_next(&h->timers), l = sb_live_next_deadline(h);
 
+	if (l < d)
+		d = l;
 	/* hello and token deadlines: swept once a second while clients exist */
 	if (h->clients.count && h->last_sweep + SB_SWEEP_MS < d)
 		d = h->last_sweep + SB_SWEEP_MS;
@@ -108,6 +110,9 @@ static void learn_owner(struct sb_hub *h, const char *topic, int deleted)
 	case SB_OWNER_NOMEM:
 		h->m.drop_nomem++;
 		break;
+	case SB_OWNER_LEARNED:
+		sb_live_owner_learned(h);   /* subscribes that waited for it */
+		break;
 	default:
 		break;
 	}
@@ -165,6 +170,8 @@ void sb_hub_on_message(struct sb_hub *h, struct sb_msg *m)
 	struct sb_ingest_result v;
 	struct route_ctx r = { h, m, NULL, 0 };
 
+	if (sb_live_barrier_msg(h, m))
+		return;
 	h->m.messages_in++;
 	h->m.bytes_in += m->payload_len;
 	sb_ingest_check(&h->rules, m->topic, m->topic_len, m->payload, m->payload_len,
@@ -222,7 +229,7 @@ int sb_hub_mqtt_connected(const struct sb_hub *h) { return h->mqtt_up; }
 
 void sb_hub_mqtt_suback(struct sb_hub *h, const char *filter)
 {
-	sb_filters_suback(h->filters, filter);
+	sb_live_suback(h, filter);
 }
 
 size_t sb_hub_filters(const struct sb_hub *h, const char **out, size_t max)
@@ -255,6 +262,8 @@ void sb_hub__sub_remove(struct sb_hub *h, struct sb_client *c, struct sb_sub *s)
 {
 	struct sb_chan *ch = s->chan;
 
+	if (s->pnode.owner)
+		sb_list_remove(&s->pnode);
 	sb_chan_remove_sub(ch, s);
 	h->nsubs--;
 	sb_dict_take(c->subs, ch->name);
@@ -270,6 +279,7 @@ void sb_hub_client_gone(struct sb_hub *h, struct sb_client *c)
 
 	if (!c)
 		return;
+	sb_live_client_gone(h, c);
 	sb_dict_iter_init(&it, c->subs);
 	while (sb_dict_next(&it, NULL, &v))
 		sb_hub__sub_remove(h, c, v);
@@ -299,8 +309,21 @@ static enum sb_err sub_refuse(struct sb_sub_result *res, enum sb_code code, enum
 	return rc;
 }
 
-enum sb_err sb_hub_subscribe(struct sb_hub *h, struct sb_client *c,
-			     const struct sb_sub_opts *o, struct sb_sub_result *res)
+int sb_hub__resume(struct sb_hub *h, struct sb_chan *ch, struct sb_sub *s, int64_t since)
+{
+	int64_t oldest = sb_history_first_seq(&ch->hist);
+
+	SB_UNUSED(h);
+	s->expect_seq = since + 1;
+	/* complete when history holds every line after since (or the client
+	 * is already ahead) */
+	return since >= ch->flushed_seq ? (ch->last_seq > 0 || since == 0) :
+	       (oldest && oldest <= since + 1);
+}
+
+enum sb_err sb_hub__subscribe_by(struct sb_hub *h, struct sb_client *c,
+				 const struct sb_sub_opts *o, struct sb_sub_result *res,
+				 int64_t deadline)
 {
 	struct sb_chan_ref ref;
 	struct sb_chan *ch;
@@ -308,6 +331,7 @@ enum sb_err sb_hub_subscribe(struct sb_hub *h, struct sb_client *c,
 	enum sb_err rc;
 
 	res->recovered = -1;
+	res->pending = 0;
 	res->code = SB_CODE_INTERNAL;
 	res->name[0] = res->reason[0] = '\0';
 	rc = sb_chanmap_parse(h->p.map, o->channel, o->len, &ref, res->reason, sizeof(res->reason));
@@ -326,6 +350,14 @@ enum sb_err sb_hub_subscribe(struct sb_hub *h, struct sb_client *c,
 	}
 	rc = sb_auth_channel(h, c->claims, o->trusted, &ref, res->name, &res->code, res->reason,
 			     sizeof(res->reason));
+	if (rc == SB_ERR_NOTFOUND) {
+		/* a deploy the bridge has not heard of (yet): its status may be
+		 * on its way; wait for it until the deadline */
+		rc = sb_live_wait_owner(h, c, o, res, deadline);
+		if (rc == SB_OK)
+			res->pending = 1;
+		return rc;
+	}
 	if (rc)
 		return rc;
 	ch = sb_chan_get(h, &ref, res->name);
@@ -342,14 +374,18 @@ enum sb_err sb_hub_subscribe(struct sb_hub *h, struct sb_client *c,
 		goto nomem;
 	}
 	h->nsubs++;
-	if (o->has_since && ch->ref.tmpl->delivery.history_lines > 0) {
-		/* complete when history holds every line after since (or the
-		 * client is already ahead) */
-		int64_t oldest = sb_history_first_seq(&ch->hist);
-		res->recovered = o->since >= ch->flushed_seq ? (ch->last_seq > 0 || o->since == 0) :
-				 (oldest && oldest <= o->since + 1);
-		s->expect_seq = o->since + 1;
+	if (!sb_hub__chan_live(h, ch)) {
+		/* an ack means live: it waits for the broker (live.c) */
+		s->pending = 1;
+		s->tag = o->tag;
+		s->has_since = o->has_since;
+		s->since = o->since;
+		sb_live_pend(h, s, deadline);
+		res->pending = 1;
+		return SB_OK;
 	}
+	if (o->has_since && ch->ref.tmpl->delivery.history_lines > 0)
+		res->recovered = sb_hub__resume(h, ch, s, o->since);
 	return SB_OK;
 nomem:
 	free(s);
@@ -358,6 +394,13 @@ nomem:
 	if (ch)
 		sb_chan_release(h, ch);
 	return sub_refuse(res, SB_CODE_INTERNAL, SB_ERR_NOMEM);
+}
+
+enum sb_err sb_hub_subscribe(struct sb_hub *h, struct sb_client *c,
+			     const struct sb_sub_opts *o, struct sb_sub_result *res)
+{
+	return sb_hub__subscribe_by(h, c, o, res,
+				    sb_hub__now(h) + h->p.cfg->subscribe_timeout_ms);
 }
 
 size_t sb_hub_send_initial(struct sb_hub *h, struct sb_client *c, const char *channel)
@@ -415,6 +458,7 @@ void sb_hub_tick(struct sb_hub *h)
 
 	while ((t = sb_timers_pop_due(&h->timers, now)))
 		sb_chan_tick(h, sb_container_of(t, struct sb_chan, timer), now);
+	sb_live_expire(h, now);
 	if (h->clients.count && now >= h->last_sweep + SB_SWEEP_MS)
 		sweep_clients(h, now);
 	sb_hub__rearm(h);
@@ -469,9 +513,13 @@ enum sb_err sb_hub_create(struct sb_hub **out, const struct sb_hub_params *p,
 		return SB_ERR_NOMEM;
 	}
 	h->last_sweep = sb_hub__now(h);
-	/* deploy owners are always learned (docs/protocol.md §4) */
-	if (sb_filters_ref(h->filters, SB_DEPLOY_STATUS_FILTER) != SB_OK)
-		h->m.drop_nomem++;
+	/* deploy owners are always learned (docs/protocol.md §4), and the
+	 * bridge hears its own replay barriers */
+	if (sb_live_init(h) != SB_OK ||
+	    sb_filters_ref(h->filters, SB_DEPLOY_STATUS_FILTER) != SB_OK) {
+		sb_hub_destroy(h);
+		return SB_ERR_NOMEM;
+	}
 	*out = h;
 	return SB_OK;
 }
@@ -491,6 +539,7 @@ void sb_hub_destroy(struct sb_hub *h)
 			sb_chan_free(h, v);
 	}
 	sb_dict_destroy(h->chans);
+	sb_live_fini(h);
 	sb_timers_clear(&h->timers);
 	sb_filters_destroy(h->filters);
 	sb_owners_destroy(h->owners);

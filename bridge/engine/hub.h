@@ -33,6 +33,7 @@
 #include "config.h"
 #include "frame.h"
 #include "jwt.h"
+#include "list.h"
 #include "proto_v1.h"
 #include "queue.h"
 
@@ -43,6 +44,7 @@
 struct sb_hub;
 struct sb_client;
 struct sb_schema_set;
+struct sb_sub_result;
 
 struct sb_hub_ops {
 	void *ctx;
@@ -88,6 +90,13 @@ struct sb_session_ops {
 	/* The WebSocket close code for the engine's verdict `code` (an
 	 * SB_CLOSE_* of proto_v1.h, or 1001), and *reason; NULL = as is. */
 	int (*close_code)(void *self, const struct sb_client *c, int code, const char **reason);
+	/* A subscription sb_hub_subscribe() left pending (res->pending) is
+	 * settled: rc == SB_OK, it is live now (acknowledge it, then call
+	 * sb_hub_send_initial(res->name)); otherwise it is gone and res->code,
+	 * res->reason say why (unavailable, not_found).  `tag` is the one given
+	 * in struct sb_sub_opts. */
+	void (*sub_ready)(void *self, struct sb_hub *hub, struct sb_client *c, int64_t tag,
+			  enum sb_err rc, const struct sb_sub_result *res);
 };
 
 struct sb_session;   /* a registered protocol: ops + self + default encoder */
@@ -107,6 +116,8 @@ struct sb_metrics {
 	uint64_t rejected_published, retained_replays_skipped;
 	uint64_t history_served, history_gaps;
 	uint64_t coalesced;          /* queued batches merged into one frame */
+	uint64_t barriers_sent;      /* replay barriers published */
+	uint64_t subscribe_timeouts; /* subscriptions never live: unavailable */
 };
 
 struct sb_hub_params {
@@ -115,6 +126,7 @@ struct sb_hub_params {
 	const struct sb_kinds *kinds;         /* borrowed */
 	const struct sb_schema_set *schemas;  /* borrowed; NULL = no validation */
 	const struct sb_jwt_key *jwt_key;     /* borrowed; NULL = open mode */
+	const char *bridge_id;                /* names $statusbus/sync/<id>; NULL = "statusbus" */
 	int64_t (*now_ms)(void);              /* monotonic; NULL = sb_now_ms */
 	int64_t (*wall_s)(void);              /* for token expiry; NULL = time() */
 };
@@ -188,15 +200,23 @@ struct sb_sub_opts {
 	int64_t since;
 	int enc;               /* encoder id for its frames; -1 = the session's */
 	int trusted;           /* the protocol authorized this channel itself */
+	int64_t tag;           /* the session's own, given back to sub_ready */
 };
 struct sb_sub_result {
 	enum sb_code code;     /* on failure */
+	int pending;           /* SB_OK but not live yet: sub_ready follows */
 	int recovered;         /* -1 = no since; else 0/1 */
 	char name[SB_CHAN_MAX_NAME + 1];   /* canonical channel name */
 	char reason[256];      /* on failure */
 };
 /* Authorizes and subscribes.  On failure returns the error with code and
- * reason in *res; SB_ERR_EXISTS when already subscribed. */
+ * reason in *res; SB_ERR_EXISTS when already subscribed.
+ *
+ * An acknowledgement means live (docs/protocol.md §5): when the channel's
+ * MQTT filters are not all granted and synced yet, or the channel names a
+ * deploy the bridge has not heard of, SB_OK comes with res->pending set and
+ * the session's sub_ready settles it later (within
+ * limits.subscribe_timeout_ms).  Otherwise the caller acknowledges now. */
 enum sb_err sb_hub_subscribe(struct sb_hub *hub, struct sb_client *c,
 			     const struct sb_sub_opts *o, struct sb_sub_result *res);
 /* After a successful subscribe and its acknowledgement: queues the
@@ -257,7 +277,24 @@ void sb_hub_count_inbound_drop(struct sb_hub *hub, uint64_t n);
  * (history=1) into *body (malloc'ed, caller frees; NULL when out of
  * memory).  On refusal, *code says why and *body is the error object; the
  * HTTP adapter maps the code with sb_code_http_status(). */
+struct sb_hub_waiter {
+	void (*ready)(void *arg);   /* the answer is ready: query again */
+	void *arg;
+	/* the engine's */
+	struct sb_list_node node;
+	const void *chan;
+	int64_t deadline;
+};
+/* With a waiter, a query for a channel that is not live yet (its MQTT
+ * filters not granted and synced: the first request for a channel nobody
+ * follows) returns SB_ERR_PENDING and no body, and w->ready is called once
+ * it is live or limits.subscribe_timeout_ms passed; then query again
+ * without a waiter (the answer says "live": false if it still is not).
+ * The caller owns w and cancels it with sb_hub_waiter_cancel() when it
+ * goes away first. */
 enum sb_err sb_hub_query(struct sb_hub *hub, const char *token, const char *channel,
-			 int history, int64_t since, char **body, enum sb_code *code);
+			 int history, int64_t since, char **body, enum sb_code *code,
+			 struct sb_hub_waiter *w);
+void sb_hub_waiter_cancel(struct sb_hub *hub, struct sb_hub_waiter *w);
 
 #endif

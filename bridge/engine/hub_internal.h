@@ -28,6 +28,17 @@
 #define SB_LINGER_MS 60000
 #define SB_SWEEP_MS 1000
 
+/* A subscribe for a deploy whose owner is not known yet: retried when an
+ * owner is learned, not_found at the deadline. */
+struct sb_wait {
+	struct sb_list_node node;
+	struct sb_client *c;
+	struct sb_sub_opts o;
+	char channel[SB_CHAN_MAX_NAME + 1];
+	char reason[256];
+	int64_t deadline;
+};
+
 struct sb_session {
 	const struct sb_session_ops *ops;
 	void *self;
@@ -52,6 +63,14 @@ struct sb_hub {
 	uint64_t next_id;
 	int mqtt_up;
 	struct sb_timers timers;        /* channel deadlines */
+	/* live acks (docs/architecture.md): subscriptions waiting for their
+	 * channel to be live, subscribes waiting for a deploy's owner, HTTP
+	 * queries waiting for a channel; each FIFO, so deadline-ordered */
+	struct sb_list pending;         /* struct sb_sub.pnode */
+	struct sb_list waits;           /* struct sb_wait.node */
+	struct sb_list waiters;         /* struct sb_hub_waiter.node */
+	char *sync_topic;               /* $statusbus/sync/<bridge id> */
+	long barrier;                   /* the last barrier number sent */
 	int64_t last_sweep;
 	struct sb_metrics m;
 };
@@ -68,6 +87,17 @@ void sb_hub__rearm(struct sb_hub *h);
 /* The session's error frame for c (counted as a client error). */
 void sb_hub__error(struct sb_hub *h, struct sb_client *c, enum sb_code code,
 		   const char *channel, const char *msg);
+/* 1 when every MQTT filter of ch is granted and synced. */
+int sb_hub__chan_live(const struct sb_hub *h, const struct sb_chan *ch);
+/* ch is going away: its HTTP waiters are answered now. */
+void sb_hub__chan_gone(struct sb_hub *h, struct sb_chan *ch);
+/* A subscribe that gives up at `deadline` (sb_hub_subscribe: now +
+ * limits.subscribe_timeout_ms). */
+enum sb_err sb_hub__subscribe_by(struct sb_hub *h, struct sb_client *c,
+				 const struct sb_sub_opts *o, struct sb_sub_result *res,
+				 int64_t deadline);
+/* s resumes ch after `since`: sets what it is owed; returns `recovered`. */
+int sb_hub__resume(struct sb_hub *h, struct sb_chan *ch, struct sb_sub *s, int64_t since);
 /* Removes one subscription (and releases its channel). */
 void sb_hub__sub_remove(struct sb_hub *h, struct sb_client *c, struct sb_sub *s);
 
@@ -78,5 +108,27 @@ void sb_hub__sub_remove(struct sb_hub *h, struct sb_client *c, struct sb_sub *s)
 enum sb_err sb_auth_channel(struct sb_hub *h, const struct sb_jwt_claims *claims, int trusted,
 			    const struct sb_chan_ref *ref, const char *name, enum sb_code *code,
 			    char *reason, size_t rlen);
+
+/* ---- live.c: acks that mean live ---- */
+enum sb_err sb_live_init(struct sb_hub *h);      /* refs the sync topic */
+void sb_live_fini(struct sb_hub *h);
+/* The broker granted filter: a barrier follows (or it is synced now). */
+void sb_live_suback(struct sb_hub *h, const char *filter);
+/* 1 when m was one of the bridge's barriers (consumed: settles what
+ * waited for it). */
+int sb_live_barrier_msg(struct sb_hub *h, const struct sb_msg *m);
+/* s (pending) waits for its channel until deadline. */
+void sb_live_pend(struct sb_hub *h, struct sb_sub *s, int64_t deadline);
+/* Parks a subscribe for a deploy not known yet; res has the not_found
+ * reason for the deadline. */
+enum sb_err sb_live_wait_owner(struct sb_hub *h, struct sb_client *c,
+			       const struct sb_sub_opts *o, const struct sb_sub_result *res,
+			       int64_t deadline);
+void sb_live_owner_learned(struct sb_hub *h);
+void sb_live_client_gone(struct sb_hub *h, struct sb_client *c);
+void sb_live_expire(struct sb_hub *h, int64_t now);
+int64_t sb_live_next_deadline(const struct sb_hub *h);
+/* An HTTP query waits for ch to be live. */
+void sb_live_wait_chan(struct sb_hub *h, struct sb_chan *ch, struct sb_hub_waiter *w);
 
 #endif

@@ -4,8 +4,9 @@
  * a channel's snapshot from the retained cache, or its history after a
  * seq.  Authorized like a subscription; the result is a JSON body and an
  * enum sb_code, and the HTTP adapter maps the code to a status.  A query
- * for a channel nobody follows starts following it (lingering), so the
- * next poll is complete.
+ * for a channel nobody follows starts following it (lingering) and, given a
+ * waiter, is answered once the broker's retained replay is in (live.c), so
+ * the first answer is complete.
  */
 #include "hub_internal.h"
 
@@ -129,7 +130,7 @@ static char *error_body(enum sb_code code, const char *reason)
 }
 
 enum sb_err sb_hub_query(struct sb_hub *h, const char *token, const char *channel, int history,
-			 int64_t since, char **body, enum sb_code *code)
+			 int64_t since, char **body, enum sb_code *code, struct sb_hub_waiter *w)
 {
 	struct sb_chan_ref ref;
 	char reason[256], name[SB_CHAN_MAX_NAME + 1];
@@ -144,6 +145,17 @@ enum sb_err sb_hub_query(struct sb_hub *h, const char *token, const char *channe
 		return rc;
 	}
 	ch = sb_dict_get(h->chans, name);
+	if (w && (!ch || !sb_hub__chan_live(h, ch))) {
+		/* complete on the first request: follow the channel and answer
+		 * once the broker's retained replay for it is in */
+		ch = ch ? ch : sb_chan_get(h, &ref, name);
+		if (ch) {
+			if (!ch->nsubs)
+				sb_chan_linger(h, ch);
+			sb_live_wait_chan(h, ch, w);
+			return SB_ERR_PENDING;
+		}
+	}
 	sb_buf_init(&b);
 	sb_buf_puts(&b, "{\"channel\":");
 	sb_buf_json_str(&b, name, strlen(name));
@@ -154,7 +166,7 @@ enum sb_err sb_hub_query(struct sb_hub *h, const char *token, const char *channe
 		put_snapshot(h, &b, &ref, name);
 	/* retained topics the bridge is not subscribed to are unknown to it:
 	 * say whether the answer is complete */
-	sb_buf_printf(&b, ",\"live\":%s}", ch ? "true" : "false");
+	sb_buf_printf(&b, ",\"live\":%s}", ch && sb_hub__chan_live(h, ch) ? "true" : "false");
 	if (!ch) {
 		/* start following the channel so that the next poll is complete */
 		struct sb_chan *nc = sb_chan_get(h, &ref, name);

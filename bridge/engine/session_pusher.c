@@ -89,6 +89,11 @@ FORM_OPS(cache, SB_PUSHER_CACHE);
 
 /* ---- the session the hub calls ---------------------------------------------------- */
 
+#define PENDING 0x100   /* in pc->subs: subscribed, not live yet */
+
+static void session_sub_ready(void *self, struct sb_hub *hub, struct sb_client *c, int64_t tag,
+			      enum sb_err rc, const struct sb_sub_result *res);
+
 static void session_frame(void *self, struct sb_hub *hub, struct sb_client *c,
 			  const char *data, size_t len)
 {
@@ -109,6 +114,7 @@ static const struct sb_session_ops session_ops = {
 	.frame = session_frame,
 	.error = NULL,   /* Pusher has no token to expire */
 	.close_code = session_close_code,
+	.sub_ready = session_sub_ready,
 };
 
 /* ---- the bridge side ------------------------------------------------------------ */
@@ -315,7 +321,8 @@ static void on_client_event(struct sb_pusher_conn *pc, const struct sb_pusher_ms
 			   "Client events are disabled on this bridge (pusher.client_events)");
 		return;
 	}
-	if (!have || !sb_pusher_name_is_private((enum sb_pusher_name)(have - 1))) {
+	if (!have || (have & PENDING) ||
+	    !sb_pusher_name_is_private((enum sb_pusher_name)(have - 1))) {
 		p->st.client_events_refused++;
 		send_error(pc, -1, "Client events are only accepted on private channels this "
 			   "connection subscribed to");
@@ -342,6 +349,9 @@ static void on_client_event(struct sb_pusher_conn *pc, const struct sb_pusher_ms
 
 /* ---- subscriptions ------------------------------------------------------------------ */
 
+static void subscribed(struct sb_pusher_conn *pc, enum sb_pusher_name form, const char *name,
+		       const char *base);
+
 static void subscription_error(struct sb_pusher_conn *pc, const char *name, const char *type,
 			       int status, const char *error)
 {
@@ -364,6 +374,7 @@ static int http_status(enum sb_code code, const char **type)
 	case SB_CODE_BAD_REQUEST: *type = "InvalidChannel"; return 400;
 	case SB_CODE_TOO_MANY_SUBSCRIPTIONS:
 	case SB_CODE_RATE_LIMITED: *type = "LimitReached"; return 429;
+	case SB_CODE_UNAVAILABLE: *type = "ServerError"; return 503;
 	case SB_CODE_INTERNAL: break;
 	}
 	*type = "ServerError";
@@ -376,7 +387,7 @@ static void on_subscribe(struct sb_pusher_conn *pc, const struct sb_pusher_msg *
 	const char *name = m->channel, *base, *type;
 	enum sb_pusher_name form = sb_pusher_name_parse(name, &base);
 	int trusted = sb_pusher_name_is_private(form), status;
-	struct sb_sub_opts o = { base, 0, 0, 0, -1, trusted };
+	struct sb_sub_opts o = { base, 0, 0, 0, -1, trusted, form };
 	struct sb_sub_result res;
 	char reason[640];
 	enum sb_err rc;
@@ -387,8 +398,10 @@ static void on_subscribe(struct sb_pusher_conn *pc, const struct sb_pusher_msg *
 		return;
 	}
 	if (sb_dict_get(pc->subs, name)) {
-		/* pusher-js never does this; Pusher answers it again */
-		queue_frame(pc, sb_pusher_subscription_succeeded_frame(form, base));
+		/* pusher-js never does this; Pusher answers it again (once it is
+		 * live: a pending one is answered when it is) */
+		if (!((intptr_t)sb_dict_get(pc->subs, name) & PENDING))
+			queue_frame(pc, sb_pusher_subscription_succeeded_frame(form, base));
 		return;
 	}
 	if (trusted && sb_pusher_verify(p->cfg->pusher_key, p->cfg->pusher_secret, pc->socket_id,
@@ -417,12 +430,26 @@ static void on_subscribe(struct sb_pusher_conn *pc, const struct sb_pusher_msg *
 		subscription_error(pc, name, type, status, reason);
 		return;
 	}
-	if (sb_dict_set(pc->subs, name, (void *)(intptr_t)(form + 1)) != SB_OK) {
+	if (sb_dict_set(pc->subs, name, (void *)(intptr_t)((form + 1) | (res.pending ? PENDING : 0)))
+	    != SB_OK) {
 		sb_hub_unsubscribe(p->hub, pc->c, base);
 		subscription_error(pc, name, "ServerError", 500, "out of memory");
 		return;
 	}
-	if (trusted && p->cfg->pusher_client_events)
+	/* subscription_succeeded means live, like v1's ack: a pending one is
+	 * answered by session_sub_ready */
+	if (!res.pending)
+		subscribed(pc, form, name, base);
+}
+
+/* The subscription is live: succeeded, then (cache-) the snapshot. */
+static void subscribed(struct sb_pusher_conn *pc, enum sb_pusher_name form, const char *name,
+		       const char *base)
+{
+	struct sb_pusher *p = pc->p;
+
+	sb_dict_set(pc->subs, name, (void *)(intptr_t)(form + 1));   /* replaces: cannot fail */
+	if (sb_pusher_name_is_private(form) && p->cfg->pusher_client_events)
 		relay_add(pc, name);
 	p->st.subscriptions++;
 	sb_log(SB_LOG_DEBUG, "pusher %s: subscribed %s", pc->socket_id, name);
@@ -432,6 +459,29 @@ static void on_subscribe(struct sb_pusher_conn *pc, const struct sb_pusher_msg *
 	 * pusher:cache_miss */
 	if (sb_pusher_name_is_cache(form) && !sb_hub_send_initial(p->hub, pc->c, base))
 		queue_frame(pc, sb_pusher_cache_miss_frame(form, base));
+}
+
+static void session_sub_ready(void *self, struct sb_hub *hub, struct sb_client *c, int64_t tag,
+			      enum sb_err rc, const struct sb_sub_result *res)
+{
+	struct sb_pusher_conn *pc = sb_client_data(c);
+	enum sb_pusher_name form = (enum sb_pusher_name)tag;
+	char name[SB_CHAN_MAX_NAME + 32];
+	const char *type;
+	int status;
+
+	SB_UNUSED(self);
+	SB_UNUSED(hub);
+	if (!pc)
+		return;
+	snprintf(name, sizeof(name), "%s%s", sb_pusher_name_prefix(form), res->name);
+	if (rc == SB_OK) {
+		subscribed(pc, form, name, res->name);
+		return;
+	}
+	sb_dict_del(pc->subs, name);
+	status = http_status(res->code, &type);
+	subscription_error(pc, name, type, status, res->reason);
 }
 
 static void on_unsubscribe(struct sb_pusher_conn *pc, const struct sb_pusher_msg *m)

@@ -86,9 +86,13 @@ static void on_hello(struct sb_hub *h, struct sb_client *c, struct sb_req *r)
 							!sb_hub_open_mode(h)));
 }
 
+/* The request id rides along as the subscription's tag. */
+#define NO_ID INT64_MIN
+
 static void on_sub(struct sb_hub *h, struct sb_client *c, struct sb_req *r)
 {
-	struct sb_sub_opts o = { r->channel, r->channel_len, r->has_since, r->since, -1, 0 };
+	struct sb_sub_opts o = { r->channel, r->channel_len, r->has_since, r->since, -1, 0,
+				 r->has_id ? r->id : NO_ID };
 	struct sb_sub_result res;
 
 	if (sb_hub_subscribe(h, c, &o, &res) != SB_OK) {
@@ -99,9 +103,25 @@ static void on_sub(struct sb_hub *h, struct sb_client *c, struct sb_req *r)
 			   res.reason);
 		return;
 	}
+	if (res.pending)
+		return;   /* acknowledged once live: v1_sub_ready */
 	/* the ack first, then the snapshot and the history replay */
 	sb_hub_client_send_owned(h, c, sb_proto_ack(r->id, res.name, res.recovered));
 	sb_hub_send_initial(h, c, res.name);
+}
+
+static void v1_sub_ready(void *self, struct sb_hub *h, struct sb_client *c, int64_t tag,
+			 enum sb_err rc, const struct sb_sub_result *res)
+{
+	int has_id = tag != NO_ID;
+
+	SB_UNUSED(self);
+	if (rc != SB_OK) {
+		send_error(h, c, has_id, has_id ? tag : 0, res->code, res->name, res->reason);
+		return;
+	}
+	sb_hub_client_send_owned(h, c, sb_proto_ack(has_id ? tag : 0, res->name, res->recovered));
+	sb_hub_send_initial(h, c, res->name);
 }
 
 static void on_unsub(struct sb_hub *h, struct sb_client *c, struct sb_req *r)
@@ -208,6 +228,7 @@ static const struct sb_session_ops v1_session = {
 	.frame = v1_frame,
 	.error = v1_error,
 	.close_code = NULL,   /* the engine's close codes are v1's own */
+	.sub_ready = v1_sub_ready,
 };
 
 const struct sb_session *sb_session_v1_add(struct sb_hub *hub)

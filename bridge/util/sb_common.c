@@ -24,6 +24,7 @@ const char *sb_strerror(enum sb_err err)
 	case SB_ERR_IO: return "i/o error";
 	case SB_ERR_EXISTS: return "already exists";
 	case SB_ERR_INTERNAL: return "internal error";
+	case SB_ERR_PENDING: return "pending";
 	}
 	return "unknown error";
 }

@@ -22,6 +22,7 @@ enum sb_err {
 	SB_ERR_IO,        /* file or socket error */
 	SB_ERR_EXISTS,    /* already there */
 	SB_ERR_INTERNAL,  /* a bug or an unexpected library failure */
+	SB_ERR_PENDING,   /* accepted; the answer comes later */
 };
 
 /* Static, never NULL. */

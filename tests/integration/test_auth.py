@@ -571,10 +571,11 @@ async def test_unknown_deploy_is_not_found(stack_factory):
         await env.ack(witness, f"deploy.{d}.logs")
         alice = await env.ws(mint(teams=[TEAM, OTHER]))
         for ch in (f"deploy.{d}", f"deploy.{d}.logs"):
+            # it waits limits.subscribe_timeout_ms for the deploy's status
             r = await alice.sub(ch)
             assert r["op"] == "error" and r["code"] == "not_found", (ch, r)
         await env.prove_nothing(alice, witness, lambda: env.log(d), f"deploy.{d}.logs")
-    await with_env(start(stack_factory), body)
+    await with_env(start(stack_factory, limits={"subscribe_timeout_ms": 500}), body)
 
 
 @run

@@ -75,8 +75,6 @@ def history(bridge, channel, since=0):
 
 # ---- 1. an ack means live ---------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="issue 11: the ack is sent before the broker granted "
-                   "the subscription; what is published meanwhile is lost with no gap")
 @pytest.mark.parametrize("kind", ["deploy_logs", "notifications"])
 def test_1_what_is_published_right_after_the_ack_arrives(stack_factory, kind):
     """A client subscribes to a fresh channel; as soon as its ack arrives a
@@ -380,8 +378,6 @@ def test_5_a_late_viewer_gets_the_log_from_line_1(stack, when):
 
 # ---- 6. complete on the first request ------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="issue 11: the first /v1/snapshot of a channel the "
-                   "bridge does not follow is empty")
 def test_6_the_first_http_snapshot_is_complete(stack):
     """20 apps of a team have a status; a polling client (no WebSocket)
     asks for the team's snapshot once: it lists all 20."""
@@ -401,8 +397,6 @@ def test_6_the_first_http_snapshot_is_complete(stack):
 SECRET = "issue-11-delivery-hs256-secret-0123456789"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: a sub for a deploy whose status the bridge "
-                   "has not received yet gets not_found at once")
 def test_6_a_sub_right_after_the_deploy_status_is_not_refused(stack_factory):
     """A backend creates a deploy (its retained status accepted by the
     broker) and the browser subscribes to it right away.  The bridge's link

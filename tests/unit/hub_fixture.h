@@ -34,6 +34,7 @@
 #include "jwt.h"
 
 #include "core_fixture.h"
+#include "fake_broker.h"
 
 #define D1 "0b8f7c1e-1111-2222-3333-444455556666"
 #define D2 "9f0e1d2c-aaaa-bbbb-cccc-ddddeeeeffff"
@@ -59,6 +60,7 @@ struct fake {
 	int published;
 	char pub_topic[600];
 	char pub_payload[4096];
+	struct fake_broker broker;   /* grants, barriers (fake_broker.h) */
 };
 
 static inline int fidx(struct fake *k, const char *filter)
@@ -78,6 +80,7 @@ static inline void op_sub(void *ctx, const char *filter)
 
 	k->f[i].subs++;
 	k->f[i].live++;
+	fb_subscribe(&k->broker, filter);
 }
 
 static inline void op_unsub(void *ctx, const char *filter)
@@ -107,6 +110,8 @@ static inline void op_publish(void *ctx, const char *topic, const void *payload,
 {
 	struct fake *k = ctx;
 
+	if (fb_publish(&k->broker, topic, payload, len))
+		return;   /* a replay barrier: the fake broker echoes it */
 	k->published++;
 	snprintf(k->pub_topic, sizeof(k->pub_topic), "%s", topic);
 	assert_true(len < sizeof(k->pub_payload));
@@ -161,6 +166,9 @@ static inline void env_init(struct env *e, const char *config, int auth)
 	assert_int_equal(sb_hub_create(&e->hub, &p, &ops), SB_OK);
 	e->v1 = sb_session_v1_add(e->hub);
 	assert_non_null(e->v1);
+	e->fake.broker.hub = e->hub;
+	sb_hub_mqtt_state(e->hub, 1);
+	fb_pump(&e->fake.broker);
 }
 
 
@@ -169,6 +177,7 @@ static inline void env_fini(struct env *e)
 	sb_hub_destroy(e->hub);
 	sb_jwt_key_destroy(e->key);
 	sb_config_destroy(e->cfg);
+	fb_free(&e->fake.broker);
 }
 
 static inline void publish(struct env *e, const char *topic, const char *payload, int retained)
@@ -194,6 +203,7 @@ static inline void log_line(struct env *e, const char *deploy, int64_t seq)
 static inline void tx(struct env *e, struct sb_client *c, const char *text)
 {
 	sb_hub_client_frame(e->hub, c, text, strlen(text));
+	fb_pump(&e->fake.broker);   /* a sub is granted at once */
 }
 
 static inline void advance(struct env *e, int64_t ms)
@@ -205,9 +215,11 @@ static inline void advance(struct env *e, int64_t ms)
 /* The next frame for c, parsed (caller deletes), or NULL. */
 static inline cJSON *pull(struct env *e, struct sb_client *c)
 {
-	struct sb_frame *f = sb_hub_client_next(e->hub, c);
+	struct sb_frame *f;
 	cJSON *j;
-	const char *end = NULL;
+
+	fb_pump(&e->fake.broker);   /* the broker's turn: grants, barriers */
+	f = sb_hub_client_next(e->hub, c);	const char *end = NULL;
 
 	if (!f)
 		return NULL;

@@ -28,6 +28,7 @@
 #include "session_pusher.h"
 
 #include "core_fixture.h"
+#include "fake_broker.h"
 #include "pusher_json.h"
 
 #define KEY "app-key"
@@ -46,6 +47,16 @@ static inline int64_t wall_fn(void) { return 1700000000; }
 
 static inline void op_wake(void *ctx, struct sb_client *c) { (void)ctx; (void)c; }
 
+static inline void op_sub(void *ctx, const char *filter)
+{
+	fb_subscribe(ctx, filter);
+}
+
+static inline void op_publish(void *ctx, const char *topic, const void *p, size_t len)
+{
+	fb_publish(ctx, topic, p, len);
+}
+
 /* ---- environment ------------------------------------------------------------------ */
 
 struct env {
@@ -53,6 +64,7 @@ struct env {
 	struct sb_jwt_key *key;
 	struct sb_hub *hub;
 	struct sb_pusher *p;
+	struct fake_broker broker;
 };
 
 struct conn {
@@ -87,8 +99,14 @@ static inline void env_init(struct env *e, const char *pusher_extra, const char 
 	hp.now_ms = now_fn;
 	hp.wall_s = wall_fn;
 	memset(&ops, 0, sizeof(ops));
+	ops.ctx = &e->broker;
 	ops.wake = op_wake;
+	ops.mqtt_subscribe = op_sub;
+	ops.publish = op_publish;
 	assert_int_equal(sb_hub_create(&e->hub, &hp, &ops), SB_OK);
+	e->broker.hub = e->hub;
+	sb_hub_mqtt_state(e->hub, 1);
+	fb_pump(&e->broker);
 	assert_int_equal(sb_pusher_create(&e->p, e->hub, e->cfg), SB_OK);
 	sb_pusher_set_clock(e->p, now_fn);
 }
@@ -107,14 +125,17 @@ static inline void env_free(struct env *e)
 	sb_pusher_destroy(e->p);
 	sb_jwt_key_destroy(e->key);
 	sb_config_destroy(e->cfg);
+	fb_free(&e->broker);
 }
 
 /* The next frame c would receive, parsed (caller deletes), or NULL. */
 static inline cJSON *next(struct env *e, struct conn *k)
 {
-	struct sb_frame *f = sb_hub_client_next(e->hub, k->c);
+	struct sb_frame *f;
 	cJSON *j;
 
+	fb_pump(&e->broker);   /* the broker's turn: grants, barriers */
+	f = sb_hub_client_next(e->hub, k->c);
 	if (!f)
 		return NULL;
 	j = cJSON_ParseWithLength((const char *)sb_frame_data(f), f->len);

@@ -21,8 +21,12 @@ static void test_filters_refcounted(void **state)
 	(void)state;
 
 	env_init(&e, "{}", 0);
-	/* the deploy owners' filter is always on */
-	assert_int_equal(live_of(&e.fake, "team/+/deploy/+/status"), 1);
+	/* the deploy owners' filter is always on (asked for at creation, and
+	 * again when the link came up), and so is the bridge's replay-barrier
+	 * topic */
+	assert_int_equal(subs_of(&e.fake, "team/+/deploy/+/status"), 2);
+	assert_int_equal(unsubs_of(&e.fake, "team/+/deploy/+/status"), 0);
+	assert_int_equal(subs_of(&e.fake, "$statusbus/sync/statusbus"), 2);
 	a = client(&e, NULL);
 	b = client(&e, NULL);
 	sub(&e, a, 1, "team.42");
@@ -36,8 +40,9 @@ static void test_filters_refcounted(void **state)
 	assert_int_equal(g.clients, 2);
 	assert_int_equal(g.channels, 1);
 	assert_int_equal(g.subscriptions, 2);
-	assert_int_equal(g.mqtt_filters, 8);
-	assert_int_equal(sb_hub_filters(e.hub, NULL, 0), 8);
+	assert_int_equal(g.mqtt_filters, 9);
+	assert_int_equal(g.mqtt_filters_active, 9);
+	assert_int_equal(sb_hub_filters(e.hub, NULL, 0), 9);
 	/* one unsubscribes: nothing changes on the MQTT side */
 	tx(&e, a, "{\"op\":\"unsub\",\"id\":2,\"channel\":\"team.42\"}");
 	cJSON_Delete(expect_op(&e, a, "ack"));
@@ -49,11 +54,11 @@ static void test_filters_refcounted(void **state)
 		assert_int_equal(unsubs_of(&e.fake, TEAM_FILTERS[i]), 1);
 		assert_int_equal(live_of(&e.fake, TEAM_FILTERS[i]), 0);
 	}
-	assert_int_equal(live_of(&e.fake, "team/+/deploy/+/status"), 1);
+	assert_int_equal(unsubs_of(&e.fake, "team/+/deploy/+/status"), 0);
 	sb_hub_gauges(e.hub, &g);
 	assert_int_equal(g.channels, 0);
 	assert_int_equal(g.subscriptions, 0);
-	assert_int_equal(g.mqtt_filters, 1);
+	assert_int_equal(g.mqtt_filters, 2);   /* deploy owners, barriers */
 	/* subscribing again subscribes again */
 	sub(&e, a, 3, "team.42");
 	assert_int_equal(subs_of(&e.fake, TEAM_FILTERS[0]), 2);
@@ -86,17 +91,18 @@ static void test_mqtt_reconnect_resubscribes(void **state)
 	struct sb_client *a;
 	(void)state;
 
-	env_init(&e, "{}", 0);
+	env_init(&e, "{}", 0);   /* the link is up */
 	a = client(&e, NULL);
 	sub(&e, a, 1, "user.u1");
-	sb_hub_mqtt_state(e.hub, 1);
+	sb_hub_mqtt_state(e.hub, 1);   /* no change: nothing asked again */
 	assert_int_equal(sb_hub_mqtt_connected(e.hub), 1);
-	assert_int_equal(subs_of(&e.fake, "user/u1/notify"), 2);
+	assert_int_equal(subs_of(&e.fake, "user/u1/notify"), 1);
 	assert_int_equal(subs_of(&e.fake, "team/+/deploy/+/status"), 2);
 	sb_hub_mqtt_state(e.hub, 0);
 	assert_int_equal(sb_hub_mqtt_connected(e.hub), 0);
 	sb_hub_mqtt_state(e.hub, 1);
-	assert_int_equal(subs_of(&e.fake, "user/u1/notify"), 3);
+	assert_int_equal(subs_of(&e.fake, "user/u1/notify"), 2);
+	assert_int_equal(subs_of(&e.fake, "team/+/deploy/+/status"), 3);
 	assert_int_equal(sb_hub_metrics(e.hub)->mqtt_connects, 2);
 	assert_int_equal(sb_hub_metrics(e.hub)->mqtt_disconnects, 1);
 	env_fini(&e);

@@ -14,7 +14,7 @@ static int http_query(struct sb_hub *hub, const char *token, const char *channel
 {
 	enum sb_code code = SB_CODE_INTERNAL;
 
-	if (sb_hub_query(hub, token, channel, history, since, body, &code) == SB_OK)
+	if (sb_hub_query(hub, token, channel, history, since, body, &code, NULL) == SB_OK)
 		return 200;
 	return sb_code_http_status(code);
 }

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * test_live.c - unit tests for live.c: an acknowledgement means live
+ * (docs/protocol.md §5).  A sub is acknowledged only once the broker
+ * granted every filter of its channel and the replay barrier sent after
+ * the grant came back (so the snapshot holds the broker's retained replay);
+ * it gets no live traffic before its ack; it gets `unavailable` when the
+ * broker does not answer in time; a sub for a deploy not known yet waits
+ * for the deploy's status; an HTTP query for a channel nobody follows is
+ * answered once that channel is live.  The broker is fake_broker.h, held
+ * back or stepped by hand.
+ */
+#include "hub_fixture.h"
+
+#define NOTIFY "{\"ts\":\"2026-01-01T00:00:00Z\",\"title\":\"t\",\"level\":\"info\"}"
+#define STATUS(s) "{\"ts\":\"2026-01-01T00:00:00Z\",\"status\":\"" s "\"}"
+
+static void test_ack_waits_for_grant_and_barrier(void **state)
+{
+	struct env e;
+	struct sb_client *c;
+	cJSON *j;
+	(void)state;
+
+	env_init(&e, "{}", 0);
+	c = client(&e, NULL);
+	fb_hold(&e.fake.broker, 1);
+	tx(&e, c, "{\"op\":\"sub\",\"id\":1,\"channel\":\"user.u1\"}");
+	expect_nothing(&e, c);
+	/* published before the broker granted: not this client's (yet) */
+	publish(&e, "user/u1/notify", NOTIFY, 0);
+	expect_nothing(&e, c);
+	/* granted, but the barrier is not back */
+	fb_grant(&e.fake.broker);
+	expect_nothing(&e, c);
+	fb_hold(&e.fake.broker, 0);
+	j = expect_op(&e, c, "ack");
+	assert_int_equal(nget(j, "id"), 1);
+	assert_string_equal(sget(j, "channel"), "user.u1");
+	cJSON_Delete(j);
+	expect_nothing(&e, c);
+	/* from the ack on, everything */
+	publish(&e, "user/u1/notify", NOTIFY, 0);
+	cJSON_Delete(expect_op(&e, c, "event"));
+	assert_true(sb_hub_metrics(e.hub)->barriers_sent > 0);
+	env_fini(&e);
+}
+
+static void test_snapshot_holds_the_replay(void **state)
+{
+	struct env e;
+	struct sb_client *c;
+	cJSON *j;
+	(void)state;
+
+	env_init(&e, "{}", 0);
+	c = client(&e, NULL);
+	fb_hold(&e.fake.broker, 1);
+	tx(&e, c, "{\"op\":\"sub\",\"id\":1,\"channel\":\"team.42\"}");
+	fb_grant(&e.fake.broker);
+	/* the broker's retained replay arrives after the grant */
+	publish(&e, "team/42/app/" A1 "/status", STATUS("running"), 1);
+	publish(&e, "team/42/app/" A2 "/status", STATUS("stopped"), 1);
+	expect_nothing(&e, c);
+	fb_hold(&e.fake.broker, 0);
+	cJSON_Delete(expect_op(&e, c, "ack"));
+	for (int i = 0; i < 2; i++) {
+		j = expect_op(&e, c, "event");
+		assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "retained")));
+		cJSON_Delete(j);
+	}
+	expect_nothing(&e, c);
+	env_fini(&e);
+}
+
+static void test_unavailable_when_the_broker_does_not_answer(void **state)
+{
+	struct env e;
+	struct sb_client *c;
+	struct sb_hub_gauges g;
+	cJSON *j;
+	(void)state;
+
+	env_init(&e, "{\"limits\":{\"subscribe_timeout_ms\":300}}", 0);
+	c = client(&e, NULL);
+	fb_hold(&e.fake.broker, 1);
+	tx(&e, c, "{\"op\":\"sub\",\"id\":7,\"channel\":\"user.u1\"}");
+	assert_true(sb_hub_next_deadline(e.hub) <= fake_now + 300);
+	advance(&e, 299);
+	expect_nothing(&e, c);
+	advance(&e, 1);
+	j = expect_op(&e, c, "error");
+	assert_string_equal(sget(j, "code"), "unavailable");
+	assert_int_equal(nget(j, "id"), 7);
+	assert_string_equal(sget(j, "channel"), "user.u1");
+	cJSON_Delete(j);
+	sb_hub_gauges(e.hub, &g);
+	assert_int_equal(g.subscriptions, 0);
+	assert_int_equal(sb_hub_metrics(e.hub)->subscribe_timeouts, 1);
+	/* a late grant changes nothing for it; a new sub works */
+	fb_hold(&e.fake.broker, 0);
+	expect_nothing(&e, c);
+	sub(&e, c, 8, "user.u1");
+	assert_int_equal(sb_client_close_code(c, NULL), 0);
+	env_fini(&e);
+}
+
+static void test_sub_waits_for_the_link(void **state)
+{
+	struct env e;
+	struct sb_client *c;
+	(void)state;
+
+	env_init(&e, "{}", 0);
+	c = client(&e, NULL);
+	sb_hub_mqtt_state(e.hub, 0);
+	tx(&e, c, "{\"op\":\"sub\",\"id\":1,\"channel\":\"user.u1\"}");
+	expect_nothing(&e, c);
+	sb_hub_mqtt_state(e.hub, 1);   /* resubscribes; granted, synced */
+	cJSON_Delete(expect_op(&e, c, "ack"));
+	/* a channel already live is acknowledged at once */
+	fb_hold(&e.fake.broker, 1);
+	{
+		struct sb_client *d = client(&e, NULL);
+		tx(&e, d, "{\"op\":\"sub\",\"id\":1,\"channel\":\"user.u1\"}");
+		cJSON_Delete(expect_op(&e, d, "ack"));
+	}
+	env_fini(&e);
+}
+
+static void test_unknown_deploy_waits_for_its_status(void **state)
+{
+	struct env e;
+	struct sb_client *c;
+	cJSON *j;
+	char *t = token("u1", W0 + 3600, "42");
+	(void)state;
+
+	env_init(&e, "{}", 1);
+	c = client(&e, t);
+	tx(&e, c, "{\"op\":\"sub\",\"id\":3,\"channel\":\"deploy." D1 ".logs\"}");
+	expect_nothing(&e, c);
+	advance(&e, 1000);
+	expect_nothing(&e, c);
+	/* the deploy's status arrives: the sub goes on */
+	publish(&e, "team/42/deploy/" D1 "/status", "{\"status\":\"running\"}", 1);
+	j = expect_op(&e, c, "ack");
+	assert_int_equal(nget(j, "id"), 3);
+	cJSON_Delete(j);
+	/* a deploy of another team: forbidden once known, not before */
+	tx(&e, c, "{\"op\":\"sub\",\"id\":4,\"channel\":\"deploy." D2 ".logs\"}");
+	expect_nothing(&e, c);
+	publish(&e, "team/43/deploy/" D2 "/status", "{\"status\":\"running\"}", 1);
+	expect_error_code(&e, c, "forbidden");
+	/* a client that leaves while waiting is forgotten */
+	tx(&e, c, "{\"op\":\"sub\",\"id\":5,\"channel\":\"deploy.aaaaaaaa-9999-9999-9999-999999999999.logs\"}");
+	sb_hub_client_gone(e.hub, c);
+	advance(&e, 6000);
+	free(t);
+	env_fini(&e);
+}
+
+static int waiter_calls;
+static void waiter_ready(void *arg)
+{
+	(void)arg;
+	waiter_calls++;
+}
+
+static void test_first_http_snapshot_waits_for_the_replay(void **state)
+{
+	struct env e;
+	struct sb_hub_waiter w;
+	enum sb_code code;
+	char *body = NULL;
+	(void)state;
+
+	memset(&w, 0, sizeof(w));
+	w.ready = waiter_ready;
+	env_init(&e, "{}", 0);
+	waiter_calls = 0;
+	fb_hold(&e.fake.broker, 1);
+	assert_int_equal(sb_hub_query(e.hub, NULL, "team.42", 0, 0, &body, &code, &w),
+			 SB_ERR_PENDING);
+	assert_null(body);
+	fb_grant(&e.fake.broker);
+	publish(&e, "team/42/app/" A1 "/status", STATUS("running"), 1);   /* the replay */
+	assert_int_equal(waiter_calls, 0);
+	fb_hold(&e.fake.broker, 0);
+	fb_pump(&e.fake.broker);
+	assert_int_equal(waiter_calls, 1);
+	assert_int_equal(sb_hub_query(e.hub, NULL, "team.42", 0, 0, &body, &code, &w), SB_OK);
+	assert_non_null(strstr(body, "\"live\":true"));
+	assert_non_null(strstr(body, A1));
+	free(body);
+	/* a broker that never answers: the waiter is called at the deadline
+	 * and the answer says it is not live */
+	fb_hold(&e.fake.broker, 1);
+	assert_int_equal(sb_hub_query(e.hub, NULL, "team.43", 0, 0, &body, &code, &w),
+			 SB_ERR_PENDING);
+	advance(&e, 5000);
+	assert_int_equal(waiter_calls, 2);
+	assert_int_equal(sb_hub_query(e.hub, NULL, "team.43", 0, 0, &body, &code, NULL), SB_OK);
+	assert_non_null(strstr(body, "\"live\":false"));
+	free(body);
+	/* a waiter cancelled by its caller is never called */
+	assert_int_equal(sb_hub_query(e.hub, NULL, "team.44", 0, 0, &body, &code, &w),
+			 SB_ERR_PENDING);
+	sb_hub_waiter_cancel(e.hub, &w);
+	advance(&e, 6000);
+	assert_int_equal(waiter_calls, 2);
+	env_fini(&e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ack_waits_for_grant_and_barrier),
+		cmocka_unit_test(test_snapshot_holds_the_replay),
+		cmocka_unit_test(test_unavailable_when_the_broker_does_not_answer),
+		cmocka_unit_test(test_sub_waits_for_the_link),
+		cmocka_unit_test(test_unknown_deploy_waits_for_its_status),
+		cmocka_unit_test(test_first_http_snapshot_waits_for_the_replay),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
