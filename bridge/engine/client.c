@@ -21,7 +21,7 @@ struct sb_client *sb_client__create(struct sb_hub *h, const struct sb_session *s
 
 	if (!c)
 		return NULL;
-	if (sb_queue_init(&c->q, (size_t)h->p.cfg->send_queue_bytes,
+	if (sb_queue_init(&c->q, (size_t)h->p.cfg->send_queue_soft_bytes,
 			  (size_t)h->p.cfg->send_queue_hard_bytes,
 			  (size_t)h->p.cfg->send_queue_frames) != SB_OK ||
 	    !(c->subs = sb_dict_create(NULL))) {
