@@ -181,6 +181,12 @@ struct sb_frame *sb_hub_client_next(struct sb_hub *h, struct sb_client *c)
 	return NULL;
 }
 
+void sb_hub_client_choked(struct sb_hub *h, struct sb_client *c, int choked)
+{
+	SB_UNUSED(h);
+	c->q.choked = choked != 0;
+}
+
 int sb_hub_client_rate(struct sb_hub *h, struct sb_client *c, double per_s, double burst,
 		       double *debt)
 {
