@@ -205,12 +205,18 @@ static int ws_writeable(struct sb_server *srv, struct lws *wsi, struct pss *pss)
 
 	if (!pss->client)
 		return 0;
+	/* writeable again: no longer behind on the socket's account */
+	sb_hub_client_choked(srv->hub, pss->client, 0);
 	f = sb_hub_client_next(srv->hub, pss->client);
 	if (f) {
 		int n = lws_write(wsi, sb_frame_data(f), f->len, LWS_WRITE_TEXT);
 		sb_frame_unref(f);
 		if (n < 0)
 			return -1;
+		/* the socket buffer is full or lws holds the rest of the frame:
+		 * the client is behind until the next writeable callback, and
+		 * statuses queued meanwhile conflate (docs/protocol.md §6) */
+		sb_hub_client_choked(srv->hub, pss->client, lws_send_pipe_choked(wsi));
 		lws_callback_on_writable(wsi);
 		return 0;
 	}

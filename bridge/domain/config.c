@@ -2,7 +2,9 @@
  *
  * config.c - table-driven configuration (Redis createIntConfig style): one
  * row per key with its type, range, default and whether SIGHUP may reload
- * it.  Every key of the file must be in the table.
+ * it.  Every key of the file must be in the table.  Two rows of one section
+ * that name the same field are one key under two names (an alias kept for
+ * old configs); giving both with different values is an error.
  */
 #include "config.h"
 
@@ -83,7 +85,9 @@ static const struct ckey keys[] = {
 	INT("limits", "max_connections", max_connections, 1, 1000000, 50000, 0),
 	INT("limits", "max_subscriptions", max_subscriptions, 1, 100000, 128, 0),
 	INT("limits", "max_frame_bytes", max_frame_bytes, 256, 16 << 20, 65536, 0),
-	LNG("limits", "send_queue_bytes", send_queue_bytes, 1024, 1L << 32, 1 << 20, 0),
+	LNG("limits", "send_queue_soft_bytes", send_queue_soft_bytes, 1024, 1L << 32, 1 << 20, 0),
+	/* its earlier name: a row for the same field is an alias */
+	LNG("limits", "send_queue_bytes", send_queue_soft_bytes, 1024, 1L << 32, 1 << 20, 0),
 	LNG("limits", "send_queue_hard_bytes", send_queue_hard_bytes, 0, 1L << 34, 0, 0),
 	LNG("limits", "send_queue_frames", send_queue_frames, 16, 10000000, 10000, 0),
 	LNG("limits", "max_payload_bytes", max_payload_bytes, 64, 256L << 20, 65536, 0),
@@ -229,6 +233,23 @@ static enum sb_err set_value(struct sb_config *cfg, const struct ckey *k, const 
 	return SB_ERR_INTERNAL;
 }
 
+/* The same field given earlier in `sec` under another name (an alias) with
+ * a different value is an error: which one was meant is not known. */
+static enum sb_err alias_conflict(const cJSON *sec, const cJSON *it, const struct ckey *k,
+				  const char *path, char *err, size_t errlen)
+{
+	for (const cJSON *o = sec->child; o && o != it; o = o->next) {
+		const struct ckey *ok = lookup(sec->string, o->string);
+
+		if (ok && ok != k && ok->off == k->off && !cJSON_Compare(o, it, 1)) {
+			snprintf(err, errlen, "%s: %s.%s: given as %s too, with another value", path,
+				 sec->string, it->string, o->string);
+			return SB_ERR_INVAL;
+		}
+	}
+	return SB_OK;
+}
+
 static enum sb_err check(struct sb_config *cfg, const char *path, char *err, size_t errlen)
 {
 	if (!cfg->mqtt_uri || (strncmp(cfg->mqtt_uri, "tcp://", 6) && strncmp(cfg->mqtt_uri, "ssl://", 6) &&
@@ -290,9 +311,9 @@ static enum sb_err check(struct sb_config *cfg, const char *path, char *err, siz
 		return SB_ERR_INVAL;
 	}
 	if (cfg->send_queue_hard_bytes == 0)
-		cfg->send_queue_hard_bytes = cfg->send_queue_bytes * 4;
-	if (cfg->send_queue_hard_bytes < cfg->send_queue_bytes) {
-		snprintf(err, errlen, "%s: limits.send_queue_hard_bytes: smaller than send_queue_bytes", path);
+		cfg->send_queue_hard_bytes = cfg->send_queue_soft_bytes * 4;
+	if (cfg->send_queue_hard_bytes < cfg->send_queue_soft_bytes) {
+		snprintf(err, errlen, "%s: limits.send_queue_hard_bytes: smaller than send_queue_soft_bytes", path);
 		return SB_ERR_INVAL;
 	}
 	if (cfg->idle_timeout_s <= cfg->heartbeat_s) {
@@ -373,6 +394,8 @@ enum sb_err sb_config_parse(struct sb_config **out, const char *text, const char
 				rc = SB_ERR_INVAL;
 				break;
 			}
+			if ((rc = alias_conflict(sec, it, kk, path, err, errlen)))
+				break;
 			rc = set_value(cfg, kk, it, path, err, errlen);
 			if (rc)
 				break;
@@ -443,8 +466,11 @@ void sb_config_destroy(struct sb_config *cfg)
 	if (!cfg)
 		return;
 	for (size_t i = 0; i < SB_ARRAY_LEN(keys); i++)
-		if (keys[i].type == T_STR)
-			free(*FIELD(cfg, &keys[i], char *));
+		if (keys[i].type == T_STR) {
+			char **f = FIELD(cfg, &keys[i], char *);
+			free(*f);
+			*f = NULL;   /* an alias row names the same field */
+		}
 	for (size_t i = 0; i < cfg->n_allowed_origins; i++)
 		free(cfg->allowed_origins[i]);
 	free(cfg->allowed_origins);

@@ -43,7 +43,8 @@ struct sb_config {
 	int reject_log_interval_s;      /* validation.log_interval_s */
 	/* limits */
 	int max_connections, max_subscriptions, max_frame_bytes;
-	long send_queue_bytes, send_queue_hard_bytes, send_queue_frames;
+	long send_queue_soft_bytes;     /* also accepted as send_queue_bytes */
+	long send_queue_hard_bytes, send_queue_frames;
 	long max_payload_bytes, cache_max_topics, inbound_queue_msgs;
 	long inbound_queue_bytes;       /* MQTT hand-off: topic + payload bytes */
 	int inbound_wait_ms;            /* MQTT hand-off: wait for room, then drop */

@@ -21,7 +21,7 @@ struct sb_client *sb_client__create(struct sb_hub *h, const struct sb_session *s
 
 	if (!c)
 		return NULL;
-	if (sb_queue_init(&c->q, (size_t)h->p.cfg->send_queue_bytes,
+	if (sb_queue_init(&c->q, (size_t)h->p.cfg->send_queue_soft_bytes,
 			  (size_t)h->p.cfg->send_queue_hard_bytes,
 			  (size_t)h->p.cfg->send_queue_frames) != SB_OK ||
 	    !(c->subs = sb_dict_create(NULL))) {
@@ -179,6 +179,12 @@ struct sb_frame *sb_hub_client_next(struct sb_hub *h, struct sb_client *c)
 		}
 	}
 	return NULL;
+}
+
+void sb_hub_client_choked(struct sb_hub *h, struct sb_client *c, int choked)
+{
+	SB_UNUSED(h);
+	c->q.choked = choked != 0;
 }
 
 int sb_hub_client_rate(struct sb_hub *h, struct sb_client *c, double per_s, double burst,

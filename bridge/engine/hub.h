@@ -185,6 +185,11 @@ void sb_hub_client_frame(struct sb_hub *hub, struct sb_client *c,
 /* The next frame to write (the caller owns the returned reference), or
  * NULL when the queue is empty. */
 struct sb_frame *sb_hub_client_next(struct sb_hub *hub, struct sb_client *c);
+/* The adapter's view of c's socket after a write: choked (the socket took
+ * no more, or holds part of a frame) until the next writeable callback.  A
+ * choked client is behind (docs/protocol.md §6): its queued statuses are
+ * conflated per topic until it is writeable again. */
+void sb_hub_client_choked(struct sb_hub *hub, struct sb_client *c, int choked);
 size_t sb_client_queued_bytes(const struct sb_client *c);
 /* hello done, or a protocol that needs none (Pusher): requests are served. */
 void sb_hub_client_set_ready(struct sb_hub *hub, struct sb_client *c);

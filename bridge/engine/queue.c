@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
- * queue.c - bounded send queue with conflation, gap-reporting drops and a
- * hard bound.
+ * queue.c - bounded send queue with conflation when behind, gap-reporting
+ * drops and a hard bound.
  */
 #include "queue.h"
 
@@ -40,8 +40,19 @@ static void unlink_ent(struct sb_queue *q, struct sb_qent *e)
 	q->frames--;
 	if (e->shared)
 		q->shared_frames--;
-	if (e->kind == SB_Q_STATUS && e->key && sb_dict_get(q->status_idx, e->key) == e)
-		sb_dict_take(q->status_idx, e->key);
+	if (e->kind == SB_Q_STATUS && e->key && sb_dict_get(q->status_idx, e->key) == e) {
+		/* the index names a key's newest entry: an older one of the
+		 * same key, if any, is the newest now (only the head is ever
+		 * removed today, and it has none before it) */
+		struct sb_qent *o = e->prev;
+
+		while (o && !(o->kind == SB_Q_STATUS && o->key && strcmp(o->key, e->key) == 0))
+			o = o->prev;
+		if (o)
+			sb_dict_set(q->status_idx, e->key, o);   /* replaces: cannot fail */
+		else
+			sb_dict_take(q->status_idx, e->key);
+	}
 	if (e->kind == SB_Q_GAP && e->key && sb_dict_get(q->gap_idx, e->key) == e)
 		sb_dict_take(q->gap_idx, e->key);
 }
@@ -116,26 +127,53 @@ static int drop_oldest_log(struct sb_queue *q)
 	return 1;
 }
 
+/* docs/protocol.md §6: a client is behind when its socket took no more, or
+ * when adding `bytes` and `frames` would put its queue past the soft bound
+ * (or the frame bound). */
+static int behind(const struct sb_queue *q, size_t bytes, size_t frames)
+{
+	return q->choked || q->bytes + bytes > q->soft_bytes ||
+	       q->frames - q->shared_frames + frames > q->max_frames;
+}
+
+/* Replaces the frame of the queued status e with a newer one, in place. */
+static void conflate(struct sb_queue *q, struct sb_qent *e, struct sb_frame *frame, int shared)
+{
+	q->bytes -= e->cost;
+	sb_frame_unref(e->frame);
+	e->frame = sb_frame_ref(frame);
+	if (e->shared && !shared)
+		q->shared_frames--;
+	else if (!e->shared && shared)
+		q->shared_frames++;
+	e->shared = shared;
+	e->cost = (shared ? 0 : frame->len) + sizeof(*e);
+	q->bytes += e->cost;
+	q->stats.conflated++;
+}
+
 static enum sb_err push(struct sb_queue *q, enum sb_qkind kind, struct sb_frame *frame,
 			const char *key, int64_t seq_first, int64_t seq_last, size_t nlines, int shared)
 {
 	struct sb_qent *e;
 
-	if (kind == SB_Q_STATUS && key) {
-		e = sb_dict_get(q->status_idx, key);
-		if (e) {
-			q->bytes -= e->cost;
-			sb_frame_unref(e->frame);
-			e->frame = sb_frame_ref(frame);
-			if (e->shared && !shared)
-				q->shared_frames--;
-			else if (!e->shared && shared)
-				q->shared_frames++;
-			e->shared = shared;
-			e->cost = (shared ? 0 : frame->len) + sizeof(*e);
-			q->bytes += e->cost;
-			q->stats.conflated++;
+	if (kind == SB_Q_STATUS && key && (e = sb_dict_get(q->status_idx, key))) {
+		/* a newer status of the key replaces the snapshot's frame, so a
+		 * shared entry before it stops being held elsewhere: appending
+		 * charges that frame too (only a key's newest entry is shared,
+		 * which keeps an unread queue's frames bounded by its bytes) */
+		size_t unshare = e->shared ? e->frame->len : 0;
+
+		if (behind(q, (shared ? 0 : frame->len) + sizeof(*e) + unshare,
+			   (size_t)!shared + (unshare != 0))) {
+			conflate(q, e, frame, shared);
 			goto bounds;
+		}
+		if (unshare) {
+			e->shared = 0;
+			q->shared_frames--;
+			e->cost += unshare;
+			q->bytes += unshare;
 		}
 	}
 	e = calloc(1, sizeof(*e));

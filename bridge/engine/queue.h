@@ -3,9 +3,13 @@
  * queue.h - a client's bounded send queue and its slow-consumer policy
  * (docs/protocol.md §6).
  *
- *  - STATUS entries are conflated: a newer status for the same key (channel
- *    + topic) replaces the queued frame in place; the latest status is never
- *    dropped.
+ *  - A client that keeps up gets every status transition: a STATUS entry is
+ *    appended like an EVENT.  Only when the client is behind (`choked`: its
+ *    socket took no more, or the entry would put the queue past
+ *    `soft_bytes` or `max_frames`) is a newer status for the same key
+ *    (channel + topic) conflated: it replaces the key's newest queued frame
+ *    in place, so while the client is behind its statuses add no entries
+ *    for keys already queued; the latest status is never dropped.
  *  - Past `soft_bytes`, LOG entries are dropped oldest-first; each run of
  *    dropped lines of a channel becomes one GAP entry (from..to) where the
  *    lines were, so the client learns exactly what it will not get.
@@ -27,7 +31,7 @@
 enum sb_qkind {
 	SB_Q_CTRL = 0,   /* welcome, ack, error, pong: never dropped */
 	SB_Q_EVENT,      /* non-retained event: never dropped, counts to hard */
-	SB_Q_STATUS,     /* retained status: conflated by key */
+	SB_Q_STATUS,     /* retained status: conflated by key when behind */
 	SB_Q_LOG,        /* log batch with seq range: droppable */
 	SB_Q_GAP,        /* lines dropped here: frame built when sent */
 };
@@ -40,7 +44,8 @@ struct sb_qent {
 	int64_t seq_first, seq_last;
 	size_t nlines;            /* LOG: lines in the batch; GAP: lines lost */
 	size_t cost;              /* bytes charged to the queue */
-	int shared;               /* frame held elsewhere (a snapshot) */
+	int shared;               /* frame held elsewhere (a snapshot): only
+				     ever a key's newest STATUS entry */
 };
 
 struct sb_queue_stats {
@@ -54,12 +59,15 @@ struct sb_queue {
 	size_t bytes, frames;
 	size_t shared_frames;         /* entries pushed with _push_shared */
 	size_t soft_bytes, hard_bytes, max_frames;
-	struct sb_dict *status_idx;   /* key -> entry */
+	int choked;                   /* the socket took no more: behind until
+					 the adapter says it is writeable */
+	struct sb_dict *status_idx;   /* key -> the key's newest STATUS entry */
 	struct sb_dict *gap_idx;      /* channel -> open gap entry */
 	struct sb_queue_stats stats;
 };
 
-/* Sets the bounds; SB_ERR_NOMEM when the indexes cannot be made. */
+/* Sets the bounds (not choked); SB_ERR_NOMEM when the indexes cannot be
+ * made. */
 enum sb_err sb_queue_init(struct sb_queue *q, size_t soft_bytes,
 			  size_t hard_bytes, size_t max_frames);
 /* Drops every entry (unref'ing frames).  Safe on a zeroed queue. */
@@ -78,7 +86,9 @@ enum sb_err sb_queue_push(struct sb_queue *q, enum sb_qkind kind,
  * (a channel's snapshot of last-known statuses): only the entry itself is
  * charged, and it does not count towards max_frames, so a client that reads
  * is never closed for the size of a channel's snapshot.  A newer status
- * conflated into the entry is charged in full. */
+ * conflated into the entry is charged in full, and so is the entry once a
+ * newer status of its key is queued after it (the snapshot then holds the
+ * newer frame, not this one). */
 enum sb_err sb_queue_push_shared(struct sb_queue *q, enum sb_qkind kind,
 				 struct sb_frame *frame, const char *key);
 

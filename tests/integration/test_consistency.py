@@ -75,7 +75,7 @@ def bridge_overrides(seed):
                   "keepalive_s": KEEPALIVE_S, "reconnect_min_s": 1, "reconnect_max_s": 2},
          "auth": {"jwt_alg": "HS256", "jwt_secret": SECRET, "jwt_secret_file": None,
                   "jwt_public_key_file": None, "issuer": None, "audience": None},
-         "limits": {"send_queue_bytes": 65536, "send_queue_hard_bytes": 4 << 20},
+         "limits": {"send_queue_soft_bytes": 65536, "send_queue_hard_bytes": 4 << 20},
          "channels": channels}
     # a bridge that drains on SIGTERM: keep its restart short where it can be told
     if bridge_accepts({"limits": {"drain_s": 1}}):

@@ -135,8 +135,6 @@ def test_1_what_is_published_right_after_the_ack_arrives(stack_factory, kind):
 TRANSITIONS = ["restarting", "stopped", "starting", "running"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: status transitions to a client that reads "
-                   "are conflated away when the bridge handles them in one pass")
 def test_2_a_client_that_reads_gets_every_status_transition(stack):
     """Every app of a team goes restarting -> stopped -> starting -> running
     while the bridge is busy (frozen with SIGSTOP: the broker keeps the

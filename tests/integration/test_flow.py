@@ -300,7 +300,7 @@ def many_notifications(user):
 
 
 def test_stalled_client_gets_a_gap_and_latest_statuses_without_slowing_others(start):
-    s = start({"limits": {"send_queue_bytes": 65536, "send_queue_hard_bytes": 16 << 20}})
+    s = start({"limits": {"send_queue_soft_bytes": 65536, "send_queue_hard_bytes": 16 << 20}})
     m = s.mqtt()
 
     async def body():
@@ -350,7 +350,7 @@ def test_stalled_client_gets_a_gap_and_latest_statuses_without_slowing_others(st
 
 
 def test_stalled_client_past_the_hard_bound_is_closed_4029_without_slowing_others(start):
-    s = start({"limits": {"send_queue_bytes": 16384, "send_queue_hard_bytes": 32768}})
+    s = start({"limits": {"send_queue_soft_bytes": 16384, "send_queue_hard_bytes": 32768}})
     m = s.mqtt()
 
     async def body():
@@ -377,7 +377,7 @@ def test_stalled_client_past_the_hard_bound_is_closed_4029_without_slowing_other
 
 
 def test_reading_client_is_not_closed_for_a_snapshot_larger_than_the_hard_bound(start):
-    s = start({"limits": {"send_queue_bytes": 16384, "send_queue_hard_bytes": 32768}})
+    s = start({"limits": {"send_queue_soft_bytes": 16384, "send_queue_hard_bytes": 32768}})
     team = f"t{new_uuid()[:8]}"
     topics = [f"team/{team}/app/{new_uuid()}/status" for _ in range(100)]
     Publisher(s.mosq.port, [{"kind": "status", "topic": t, "count": 1, "retain": True,

@@ -90,7 +90,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->max_connections, 50000);
 	assert_int_equal(c->max_subscriptions, 128);
 	assert_int_equal(c->max_frame_bytes, 65536);
-	assert_int_equal(c->send_queue_bytes, 1048576);
+	assert_int_equal(c->send_queue_soft_bytes, 1048576);
 	assert_int_equal(c->send_queue_hard_bytes, 4 * 1048576);   /* 0 = 4x soft */
 	assert_int_equal(c->send_queue_frames, 10000);
 	assert_int_equal(c->max_payload_bytes, 65536);
@@ -114,7 +114,7 @@ static void test_values_set(void **state)
 		"\"listen\":{\"host\":\"::1\",\"port\":0,\"allowed_origins\":[\"https://a\",\"https://b\"]},"
 		"\"pusher\":{\"app_id\":\"1\",\"key\":\"k\",\"secret\":\"s\"},"
 		"\"validation\":{\"enabled\":false,\"republish_rejected\":true},"
-		"\"limits\":{\"max_subscriptions\":5,\"send_queue_bytes\":2048,"
+		"\"limits\":{\"max_subscriptions\":5,\"send_queue_soft_bytes\":2048,"
 		"\"send_queue_hard_bytes\":4096,\"max_payload_bytes\":64},"
 		"\"schemas_dir\":\"/usr/share/statusbus/schemas\",\"log_level\":\"debug\","
 		"\"channels\":[{\"name\":\"a.{x}\",\"topics\":[\"a/{x}\"]}]}");
@@ -134,7 +134,7 @@ static void test_values_set(void **state)
 	assert_int_equal(c->validate_payloads, 0);
 	assert_int_equal(c->republish_rejected, 1);
 	assert_int_equal(c->max_subscriptions, 5);
-	assert_int_equal(c->send_queue_bytes, 2048);
+	assert_int_equal(c->send_queue_soft_bytes, 2048);
 	assert_int_equal(c->send_queue_hard_bytes, 4096);
 	assert_int_equal(c->max_payload_bytes, 64);
 	assert_string_equal(c->schemas_dir, "/usr/share/statusbus/schemas");
@@ -265,7 +265,7 @@ static void test_cross_checks(void **state)
 	expect_error("{\"pusher\":{\"app_id\":\"1\",\"key\":\"k\"}}",
 		     "x.json: pusher: app_id, key and secret are required");
 	expect_error("{\"limits\":{\"send_queue_bytes\":8192,\"send_queue_hard_bytes\":4096}}",
-		     "x.json: limits.send_queue_hard_bytes: smaller than send_queue_bytes");
+		     "x.json: limits.send_queue_hard_bytes: smaller than send_queue_soft_bytes");
 	expect_error("{\"limits\":{\"heartbeat_s\":30,\"idle_timeout_s\":30}}",
 		     "x.json: limits.idle_timeout_s: must exceed heartbeat_s");
 	/* the error is about the first mistake */
@@ -281,6 +281,37 @@ static void test_required_strings_not_null(void **state)
 		     "x.json: log_level: must be debug, info, warn or error");
 	expect_error("{\"schemas_dir\":null}", "x.json: schemas_dir: required");
 	expect_error("{\"schemas_dir\":\"\"}", "x.json: schemas_dir: required");
+}
+
+/* limits.send_queue_soft_bytes is the documented name (docs/protocol.md §6);
+ * send_queue_bytes, its earlier name, stays accepted. */
+static void test_send_queue_soft_bytes_alias(void **state)
+{
+	struct sb_config *c;
+	(void)state;
+
+	c = parse_ok("{\"limits\":{\"send_queue_soft_bytes\":4096}}");
+	assert_int_equal(c->send_queue_soft_bytes, 4096);
+	assert_int_equal(c->send_queue_hard_bytes, 4 * 4096);
+	sb_config_destroy(c);
+	c = parse_ok("{\"limits\":{\"send_queue_bytes\":4096}}");
+	assert_int_equal(c->send_queue_soft_bytes, 4096);
+	sb_config_destroy(c);
+	/* both names with one value: fine, in either order */
+	c = parse_ok("{\"limits\":{\"send_queue_bytes\":4096,\"send_queue_soft_bytes\":4096}}");
+	assert_int_equal(c->send_queue_soft_bytes, 4096);
+	sb_config_destroy(c);
+	c = parse_ok("{\"limits\":{\"send_queue_soft_bytes\":4096,\"send_queue_bytes\":4096}}");
+	assert_int_equal(c->send_queue_soft_bytes, 4096);
+	sb_config_destroy(c);
+	/* with two values it is not known which one was meant */
+	expect_error("{\"limits\":{\"send_queue_soft_bytes\":4096,\"send_queue_bytes\":8192}}",
+		     "x.json: limits.send_queue_bytes: given as send_queue_soft_bytes too, with another value");
+	expect_error("{\"limits\":{\"send_queue_bytes\":8192,\"send_queue_soft_bytes\":4096}}",
+		     "x.json: limits.send_queue_soft_bytes: given as send_queue_bytes too, with another value");
+	/* each name has the range of the key */
+	expect_error("{\"limits\":{\"send_queue_soft_bytes\":1023}}",
+		     "x.json: limits.send_queue_soft_bytes: must be an integer from 1024 to 4294967296");
 }
 
 static void test_duplicate_origins_key(void **state)
@@ -406,7 +437,7 @@ static void test_example_config(void **state)
 	assert_int_equal(c->listen_port, 8080);
 	assert_string_equal(c->static_dir, "examples/dashboard");
 	assert_int_equal(c->max_subscriptions, 128);
-	assert_int_equal(c->send_queue_bytes, 1048576);
+	assert_int_equal(c->send_queue_soft_bytes, 1048576);
 	assert_true(cJSON_IsArray(c->channels));
 	assert_int_equal(sb_chanmap_from_json(&map, c->channels, err, sizeof(err)), SB_OK);
 	assert_int_equal(sb_chanmap_count(map), 6);
@@ -500,6 +531,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_cross_checks),
 		cmocka_unit_test(test_required_strings_not_null),
+		cmocka_unit_test(test_send_queue_soft_bytes_alias),
 		cmocka_unit_test(test_duplicate_origins_key),
 		cmocka_unit_test(test_open_mode_needs_loopback),
 		cmocka_unit_test(test_auth_rules),

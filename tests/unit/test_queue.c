@@ -2,8 +2,11 @@
  *
  * test_queue.c - unit tests for queue.c, a client's send queue
  * and the slow-consumer policy of docs/protocol.md §6:
- *   - a newer status for the same key replaces the queued one in place;
- *     statuses are never dropped;
+ *   - a client that keeps up gets every status transition: statuses are
+ *     appended in order;
+ *   - only when it is behind (choked socket, or past the soft or frame
+ *     bound) does a newer status for the same key replace the key's newest
+ *     queued one in place; statuses are never dropped;
  *   - past the soft bound log batches are dropped oldest-first, and each
  *     run of dropped lines of a channel becomes ONE gap entry (from, to,
  *     lines) where the lines were, merged across consecutive drops;
@@ -172,7 +175,7 @@ static void test_clear_releases_and_zeroes(void **state)
 
 /* ---- statuses ------------------------------------------------------------------- */
 
-static void test_status_conflated_in_place(void **state)
+static void test_status_conflated_in_place_when_choked(void **state)
 {
 	struct sb_queue q;
 	struct sb_frame *s1 = frame_of(100, '1'), *s2 = frame_of(300, '2'), *s3 = frame_of(50, '3');
@@ -180,6 +183,7 @@ static void test_status_conflated_in_place(void **state)
 	(void)state;
 
 	assert_int_equal(sb_queue_init(&q, 1 << 20, 1 << 21, 100), SB_OK);
+	q.choked = 1;                                  /* the client is behind */
 	assert_int_equal(sb_queue_push(&q, SB_Q_STATUS, s1, "team.42\x1ftopicA", 0, 0, 1), SB_OK);
 	assert_int_equal(push(&q, SB_Q_CTRL, 10, NULL, 0, 0, 0), SB_OK);
 	assert_int_equal(push(&q, SB_Q_STATUS, 70, "team.42\x1ftopicB", 0, 0, 1), SB_OK);
@@ -212,6 +216,185 @@ static void test_status_conflated_in_place(void **state)
 	assert_int_equal(q.frames, 4);
 	drain(&q);
 	assert_int_equal(s1->refs, 1);
+	assert_int_equal(s3->refs, 1);
+	sb_frame_unref(s1);
+	sb_frame_unref(s2);
+	sb_frame_unref(s3);
+}
+
+/* The frame of the one status entry queued for `key`'s position n (0 =
+ * oldest) among the entries of that key, or NULL. */
+static const struct sb_qent *nth_of_key(const struct sb_queue *q, const char *key, size_t n)
+{
+	for (const struct sb_qent *e = q->head; e; e = e->next)
+		if (e->kind == SB_Q_STATUS && strcmp(e->key, key) == 0 && n-- == 0)
+			return e;
+	return NULL;
+}
+
+/* A client that keeps up (socket writable, queue small) gets every
+ * transition of a topic, in order, even when they are queued at once. */
+static void test_status_transitions_kept_when_keeping_up(void **state)
+{
+	static const char *const steps = "RSTU";   /* restarting, stopped, starting, running */
+	struct sb_queue q;
+	struct sb_frame *f[4];
+	const struct sb_qent *e;
+	(void)state;
+
+	assert_int_equal(sb_queue_init(&q, 1 << 20, 1 << 21, 100), SB_OK);
+	for (int i = 0; i < 4; i++) {
+		f[i] = frame_of(100, steps[i]);
+		assert_int_equal(sb_queue_push(&q, SB_Q_STATUS, f[i], "team.42\x1f" "A", 0, 0, 1), SB_OK);
+		assert_int_equal(push(&q, SB_Q_STATUS, 50, "team.42\x1f" "B", i, 0, 1), SB_OK);
+	}
+	assert_int_equal(q.stats.conflated, 0);
+	assert_int_equal(q.frames, 8);
+	check_links(&q);
+	/* A's four, in order, interleaved with B's as pushed */
+	for (int i = 0; i < 4; i++) {
+		e = sb_queue_peek(&q);
+		assert_ptr_equal(e->frame, f[i]);
+		sb_queue_pop(&q);
+		e = sb_queue_peek(&q);
+		assert_string_equal(e->key, "team.42\x1f" "B");
+		sb_queue_pop(&q);
+	}
+	drain(&q);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(f[i]->refs, 1);
+		sb_frame_unref(f[i]);
+	}
+}
+
+/* Past the soft bound the client is behind: a newer status replaces the
+ * key's newest queued entry (the transitions queued while it kept up
+ * stay), and the queue stops growing by statuses of queued keys. */
+static void test_status_conflated_past_soft_bound(void **state)
+{
+	struct sb_queue q;
+	const char *A = "team.42\x1f" "A";
+	size_t bytes;
+	(void)state;
+
+	/* room for three 200-byte statuses, not four */
+	assert_int_equal(sb_queue_init(&q, 3 * (200 + ENT) + 100, 1 << 20, 100), SB_OK);
+	for (int64_t i = 0; i < 3; i++)
+		assert_int_equal(push(&q, SB_Q_STATUS, 200, A, i, 0, 1), SB_OK);
+	assert_int_equal(q.stats.conflated, 0);
+	assert_int_equal(q.frames, 3);
+	bytes = q.bytes;
+	/* the fourth would pass the soft bound: it replaces the third */
+	for (int64_t i = 3; i < 10; i++)
+		assert_int_equal(push(&q, SB_Q_STATUS, 200, A, i, 0, 1), SB_OK);
+	assert_int_equal(q.stats.conflated, 7);
+	assert_int_equal(q.frames, 3);
+	assert_int_equal(q.bytes, bytes);
+	assert_true(q.bytes <= q.soft_bytes);
+	assert_int_equal(sb_frame_data(nth_of_key(&q, A, 0)->frame)[0], 'a');
+	assert_int_equal(sb_frame_data(nth_of_key(&q, A, 1)->frame)[0], 'b');
+	assert_int_equal(sb_frame_data(nth_of_key(&q, A, 2)->frame)[0], 'j');   /* the latest */
+	assert_ptr_equal(q.tail, nth_of_key(&q, A, 2));
+	/* a key not queued yet still gets its entry (statuses are never dropped) */
+	assert_int_equal(push(&q, SB_Q_STATUS, 200, "team.42\x1f" "B", 0, 0, 1), SB_OK);
+	assert_int_equal(count_kind(&q, SB_Q_STATUS), 4);
+	/* once it has caught up, transitions are kept again */
+	while (sb_queue_peek(&q))
+		sb_queue_pop(&q);
+	assert_int_equal(push(&q, SB_Q_STATUS, 200, A, 0, 0, 1), SB_OK);
+	assert_int_equal(push(&q, SB_Q_STATUS, 200, A, 1, 0, 1), SB_OK);
+	assert_int_equal(q.frames, 2);
+	assert_int_equal(q.stats.conflated, 7);
+	drain(&q);
+}
+
+/* The index names a key's newest entry through pops: conflation never
+ * touches a frame that was already taken off the queue, nor an older
+ * transition of the key. */
+static void test_status_index_after_pops(void **state)
+{
+	struct sb_queue q;
+	const char *A = "team.42\x1f" "A";
+	(void)state;
+
+	assert_int_equal(sb_queue_init(&q, 1 << 20, 1 << 21, 100), SB_OK);
+	assert_int_equal(push(&q, SB_Q_STATUS, 100, A, 0, 0, 1), SB_OK);        /* 'a' */
+	assert_int_equal(push(&q, SB_Q_CTRL, 10, NULL, 0, 0, 0), SB_OK);
+	assert_int_equal(push(&q, SB_Q_STATUS, 100, A, 1, 0, 1), SB_OK);        /* 'b' */
+	/* the oldest of the key is sent: the index still names 'b' */
+	sb_queue_pop(&q);
+	q.choked = 1;
+	assert_int_equal(push(&q, SB_Q_STATUS, 100, A, 2, 0, 1), SB_OK);        /* 'c' */
+	assert_int_equal(q.stats.conflated, 1);
+	assert_int_equal(q.frames, 2);
+	assert_int_equal(sb_frame_data(q.tail->frame)[0], 'c');
+	/* the last one of the key is sent: the next is a new entry */
+	sb_queue_pop(&q);
+	sb_queue_pop(&q);
+	assert_int_equal(push(&q, SB_Q_STATUS, 100, A, 3, 0, 1), SB_OK);        /* 'd' */
+	assert_int_equal(q.stats.conflated, 1);
+	assert_int_equal(q.frames, 1);
+	/* not behind: appended; behind: the newest ('e') is replaced, 'd' stays */
+	q.choked = 0;
+	assert_int_equal(push(&q, SB_Q_STATUS, 100, A, 4, 0, 1), SB_OK);        /* 'e' */
+	q.choked = 1;
+	assert_int_equal(push(&q, SB_Q_STATUS, 100, A, 5, 0, 1), SB_OK);        /* 'f' */
+	assert_int_equal(q.frames, 2);
+	assert_int_equal(sb_frame_data(nth_of_key(&q, A, 0)->frame)[0], 'd');
+	assert_int_equal(sb_frame_data(nth_of_key(&q, A, 1)->frame)[0], 'f');
+	/* forget_channel and drops of logs leave statuses and the index alone */
+	assert_int_equal(push_log(&q, "team.42", 1, 1, 10), SB_OK);
+	sb_queue_forget_channel(&q, "team.42");
+	assert_int_equal(push(&q, SB_Q_STATUS, 100, A, 6, 0, 1), SB_OK);        /* 'g' */
+	assert_int_equal(q.frames, 2);
+	assert_int_equal(sb_frame_data(q.tail->frame)[0], 'g');
+	check_links(&q);
+	drain(&q);
+	/* after clear and init the index is empty */
+	assert_int_equal(sb_queue_init(&q, 1 << 20, 1 << 21, 100), SB_OK);
+	assert_int_equal(q.choked, 0);
+	assert_int_equal(push(&q, SB_Q_STATUS, 100, A, 0, 0, 1), SB_OK);
+	assert_int_equal(q.frames, 1);
+	drain(&q);
+}
+
+/* A snapshot entry is charged only for itself while the channel holds its
+ * frame; once a newer status of its key is queued after it, the channel
+ * holds that one instead, and the older entry is charged in full. */
+static void test_shared_status_charged_once_superseded(void **state)
+{
+	struct sb_queue q;
+	struct sb_frame *s1 = frame_of(3000, '1'), *s2 = frame_of(3000, '2'), *s3 = frame_of(3000, '3');
+	const char *A = "c\x1f" "A";
+	(void)state;
+
+	assert_int_equal(sb_queue_init(&q, 16384, 65536, 16), SB_OK);
+	assert_int_equal(sb_queue_push_shared(&q, SB_Q_STATUS, s1, A), SB_OK);
+	assert_int_equal(q.bytes, ENT);
+	assert_int_equal(q.shared_frames, 1);
+	assert_int_equal(sb_queue_push_shared(&q, SB_Q_STATUS, s2, A), SB_OK);
+	assert_int_equal(q.frames, 2);
+	assert_int_equal(q.shared_frames, 1);          /* only the newest is shared */
+	assert_int_equal(q.bytes, (3000 + ENT) + ENT);
+	/* the same frame again (a snapshot sent after a resubscribe): only the
+	 * newest entry counts as shared, the older one is charged in full */
+	assert_int_equal(sb_queue_push_shared(&q, SB_Q_STATUS, s2, A), SB_OK);
+	assert_int_equal(q.shared_frames, 1);
+	assert_int_equal(q.bytes, 2 * (3000 + ENT) + ENT);
+	/* so that an unread client cannot hold unbounded superseded frames:
+	 * appending the next one would pass the soft bound with the newest
+	 * entry's frame charged, so the client is behind and it conflates */
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(sb_queue_push_shared(&q, SB_Q_STATUS, i % 2 ? s3 : s1, A), SB_OK);
+	assert_true(q.bytes <= q.soft_bytes);
+	assert_true(q.stats.conflated > 0);
+	assert_ptr_equal(q.tail->frame, s3);
+	assert_int_equal(q.tail->shared, 1);
+	check_links(&q);
+	drain(&q);
+	assert_int_equal(q.shared_frames, 0);
+	assert_int_equal(s1->refs, 1);
+	assert_int_equal(s2->refs, 1);
 	assert_int_equal(s3->refs, 1);
 	sb_frame_unref(s1);
 	sb_frame_unref(s2);
@@ -546,7 +729,11 @@ int main(void)
 		cmocka_unit_test(test_fifo_and_references),
 		cmocka_unit_test(test_hard_not_below_soft),
 		cmocka_unit_test(test_clear_releases_and_zeroes),
-		cmocka_unit_test(test_status_conflated_in_place),
+		cmocka_unit_test(test_status_conflated_in_place_when_choked),
+		cmocka_unit_test(test_status_transitions_kept_when_keeping_up),
+		cmocka_unit_test(test_status_conflated_past_soft_bound),
+		cmocka_unit_test(test_status_index_after_pops),
+		cmocka_unit_test(test_shared_status_charged_once_superseded),
 		cmocka_unit_test(test_status_never_dropped),
 		cmocka_unit_test(test_logs_dropped_into_one_gap),
 		cmocka_unit_test(test_gap_counts_batch_lines),
