@@ -343,11 +343,7 @@ enum sb_err sb_hub_subscribe(struct sb_hub *h, struct sb_client *c,
 	}
 	h->nsubs++;
 	if (o->has_since && ch->ref.tmpl->delivery.history_lines > 0) {
-		/* complete when history holds every line after since (or the
-		 * client is already ahead) */
-		int64_t oldest = sb_history_first_seq(&ch->hist);
-		res->recovered = o->since >= ch->flushed_seq ? (ch->last_seq > 0 || o->since == 0) :
-				 (oldest && oldest <= o->since + 1);
+		res->recovered = sb_chan_recovered(ch, o->since);
 		s->expect_seq = o->since + 1;
 	}
 	return SB_OK;
