@@ -4,6 +4,9 @@
  * bounded by line count and by payload bytes, oldest dropped first.
  *
  * The ring holds references (sb_msg_ref); the lines' seq is on the message.
+ * Lines are added in increasing seq order (the channel drops anything not
+ * above the highest seq seen), so the ring is sorted and a seq it skips is
+ * a hole: a line the bridge never received.
  * Pure module, single-threaded, never logs.
  */
 #ifndef SB_HISTORY_H
@@ -37,5 +40,14 @@ static inline int64_t sb_history_first_seq(const struct sb_history *h)
 {
 	return h->count ? sb_history_at(h, 0)->seq : 0;
 }
+
+/* The index of the oldest line whose seq is >= seq (count when none). */
+size_t sb_history_find(const struct sb_history *h, int64_t seq);
+/* 1 when the ring holds every seq of [from, to] (also when from > to). */
+int sb_history_holds(const struct sb_history *h, int64_t from, int64_t to);
+/* Calls fn for each range of [from, to] the ring does not hold, in seq
+ * order: before its oldest line, between two lines, after its newest one. */
+void sb_history_holes(const struct sb_history *h, int64_t from, int64_t to,
+		      void (*fn)(int64_t from, int64_t to, void *user), void *user);
 
 #endif

@@ -100,6 +100,7 @@ struct sb_chan *sb_chan_get(struct sb_hub *h, const struct sb_chan_ref *ref, con
 		return NULL;
 	ch->name = strdup(name);
 	ch->ref = *ref;
+	ch->seq_unsure = 1;   /* where its stream starts is not known yet */
 	ch->snap = sb_dict_create(free_msg);
 	sb_history_init(&ch->hist, d->history_lines > 0 ? (size_t)d->history_lines : 0,
 			(size_t)d->history_bytes);
@@ -178,6 +179,15 @@ void sb_chan_remove_sub(struct sb_chan *ch, struct sb_sub *s)
 
 typedef struct sb_frame *(*build_fn)(struct sb_hub *, struct sb_chan *, int enc, void *);
 
+/* Tells s's client alone that lines [from, to] of ch will not come. */
+static void send_gap(struct sb_hub *h, struct sb_chan *ch, struct sb_sub *s, int64_t from,
+		     int64_t to, uint64_t *counter)
+{
+	(*counter)++;
+	sb_hub_client_send_owned(h, s->client, sb_hub__enc(h, s->enc)->gap(ch->name, from, to,
+								       (size_t)(to - from + 1)));
+}
+
 static struct sb_frame *build_batch(struct sb_hub *h, struct sb_chan *ch, int enc, void *arg);
 static void send_trimmed(struct sb_hub *h, struct sb_client *c, struct sb_chan *ch, void *arg,
 			 int64_t from, int enc);
@@ -196,12 +206,8 @@ static int resume_filter(struct sb_hub *h, struct sb_chan *ch, struct sb_sub *s,
 		s->expect_seq = 0;
 		return 0;
 	}
-	if (s0 > s->expect_seq) {
-		struct sb_frame *g = sb_hub__enc(h, s->enc)->gap(ch->name, s->expect_seq, s0 - 1,
-								 (size_t)(s0 - s->expect_seq));
-		h->m.history_gaps++;
-		sb_hub_client_send_owned(h, s->client, g);
-	}
+	if (s0 > s->expect_seq)
+		send_gap(h, ch, s, s->expect_seq, s0 - 1, &h->m.history_gaps);
 	s->expect_seq = 0;
 	return 1;
 }
@@ -363,16 +369,74 @@ static void flush_conflate(struct sb_hub *h, struct sb_chan *ch)
 	}
 }
 
+/* A jump in the stream's seq: lines [from, to] will never come.  Every
+ * subscriber is told, in order with the batches (the caller flushed the
+ * pending one first), by one frame per encoder; a resumed subscriber that
+ * has not caught up yet is told only what it does not have. */
+static void fanout_seq_gap(struct sb_hub *h, struct sb_chan *ch, int64_t from, int64_t to)
+{
+	struct sb_frame *frames[SB_HUB_MAX_ENCODERS] = { 0 };
+
+	for (size_t i = 0; i < ch->nsubs; i++) {
+		struct sb_sub *s = ch->subs[i];
+
+		if (s->expect_seq) {
+			if (s->expect_seq > to)
+				continue;   /* resumed past the hole (it had them elsewhere) */
+			/* every line before the jump was flushed: what it
+			 * still expects up to `to` will not come */
+			send_gap(h, ch, s, s->expect_seq, to, &h->m.seq_gaps);
+			s->expect_seq = 0;
+			continue;
+		}
+		if (!frames[s->enc] && !(frames[s->enc] = sb_hub__enc(h, s->enc)->gap(ch->name,
+						from, to, (size_t)(to - from + 1)))) {
+			h->m.drop_nomem++;
+			continue;
+		}
+		h->m.seq_gaps++;
+		sb_client__enqueue(h, s->client, SB_Q_CTRL, frames[s->enc], NULL, 0, 0, 0, 0);
+	}
+	for (int e = 0; e < h->nenc; e++)
+		sb_frame_unref(frames[e]);
+}
+
+/* The seq check of a log channel with history (docs/protocol.md §5.9).
+ * Returns 0 when the line is dropped: not above the highest seq seen (a
+ * QoS 1 redelivery, a replay, or a late line inside a hole the
+ * subscribers were already told about).  A jump is a gap for every
+ * subscriber and stays a hole in the history. */
+static int seq_check(struct sb_hub *h, struct sb_chan *ch, int64_t seq)
+{
+	if (seq <= ch->last_seq) {
+		size_t i = sb_history_find(&ch->hist, seq);
+
+		if (ch->hist.count && seq > sb_history_first_seq(&ch->hist) &&
+		    (i == ch->hist.count || sb_history_at(&ch->hist, i)->seq != seq))
+			h->m.drop_out_of_order++;
+		else
+			h->m.drop_duplicate++;
+		return 0;   /* and settles nothing about an unsure stream */
+	}
+	if (ch->last_seq && seq > ch->last_seq + 1) {
+		h->m.drop_seq_gap += (uint64_t)(seq - ch->last_seq - 1);
+		if (ch->nsubs) {
+			flush_batch(h, ch);
+			fanout_seq_gap(h, ch, ch->last_seq + 1, seq - 1);
+		}
+	}
+	ch->seq_unsure = 0;
+	return 1;
+}
+
 static void deliver_batched(struct sb_hub *h, struct sb_chan *ch, const struct sb_kind *k,
 			    struct sb_msg *m)
 {
 	const struct sb_delivery *d = &ch->ref.tmpl->delivery;
 	int64_t seq = m->seq;
 
-	if (seq && seq <= ch->last_seq && d->history_lines) {
-		h->m.drop_duplicate++;   /* QoS 1 redelivery or a replayed line */
+	if (seq && d->history_lines && !seq_check(h, ch, seq))
 		return;
-	}
 	if (seq)
 		ch->last_seq = seq;
 	if (d->history_lines && seq && sb_history_add(&ch->hist, m) != SB_OK)
@@ -510,27 +574,28 @@ static void send_items(struct sb_hub *h, struct sb_chan *ch, struct sb_sub *s,
 
 void sb_chan_send_history(struct sb_hub *h, struct sb_chan *ch, struct sb_sub *s)
 {
-	/* replay history after `since` up to what was already flushed; the
-	 * pending batch brings the rest */
+	/* replay history after `since` up to what was already flushed (the
+	 * pending batch brings the rest); what it lacks, lines it no longer
+	 * holds or the hole of a seq jump, is a gap where the lines were */
 	struct sb_msg *items[256];
 	size_t n = 0, per = (size_t)ch->ref.tmpl->delivery.max_events * 10;
-	int64_t from = s->expect_seq;
-	int64_t oldest = sb_history_first_seq(&ch->hist);
+	int64_t next = s->expect_seq;
 
-	if (!s->expect_seq || !ch->hist.count)
+	if (!next || next > ch->flushed_seq)
 		return;
-	if (oldest > from && from <= ch->flushed_seq) {
-		int64_t to = oldest - 1 < ch->flushed_seq ? oldest - 1 : ch->flushed_seq;
-		struct sb_frame *g = sb_hub__enc(h, s->enc)->gap(ch->name, from, to,
-								 (size_t)(to - from + 1));
-		h->m.history_gaps++;
-		sb_hub_client_send_owned(h, s->client, g);
-	}
-	for (size_t i = 0; i < ch->hist.count; i++) {
+	for (size_t i = sb_history_find(&ch->hist, next); i < ch->hist.count; i++) {
 		struct sb_msg *e = sb_history_at(&ch->hist, i);
-		if (e->seq < from || e->seq > ch->flushed_seq)
-			continue;
+
+		if (e->seq > ch->flushed_seq)
+			break;
+		if (e->seq > next) {
+			if (n)
+				send_items(h, ch, s, items, n);
+			n = 0;
+			send_gap(h, ch, s, next, e->seq - 1, &h->m.history_gaps);
+		}
 		items[n++] = e;
+		next = e->seq + 1;
 		if (n == SB_ARRAY_LEN(items) || n == per) {
 			send_items(h, ch, s, items, n);
 			n = 0;
@@ -538,6 +603,34 @@ void sb_chan_send_history(struct sb_hub *h, struct sb_chan *ch, struct sb_sub *s
 	}
 	if (n)
 		send_items(h, ch, s, items, n);
-	if (ch->flushed_seq >= s->expect_seq)
-		s->expect_seq = ch->flushed_seq + 1;
+	if (next <= ch->flushed_seq)
+		send_gap(h, ch, s, next, ch->flushed_seq, &h->m.history_gaps);
+	s->expect_seq = ch->flushed_seq + 1;
+}
+
+/* ---- is the stream whole ------------------------------------------------------------ */
+
+int sb_chan_recovered(const struct sb_chan *ch, int64_t since)
+{
+	return !ch->seq_unsure && sb_history_holds(&ch->hist, since + 1, ch->last_seq);
+}
+
+/* What "possibly broken" must mean for `recovered` never to lie:
+ *  - until the next line arrives, no resume is recovered: lines after
+ *    last_seq may have been published and lost, and nothing here can tell
+ *    whether or how many (the same holds for a channel that has seen no
+ *    line yet, which is why channels start unsure);
+ *  - the next line settles it.  seq == last_seq + 1 proves nothing was
+ *    lost (a stream's seqs are consecutive).  A jump is what it always is,
+ *    a gap for every subscriber and a hole in the history, and from then
+ *    on the history itself says what is missing.  A duplicate (seq <=
+ *    last_seq) says nothing about what came after and settles nothing;
+ *  - what was received stays: the pending batch, the history, last_seq;
+ *  - a resume acked before the break keeps its answer: it spoke of the
+ *    lines that existed then, and a later loss reaches that subscriber as
+ *    a gap like everyone else's. */
+void sb_chan_mark_broken(struct sb_hub *h, struct sb_chan *ch)
+{
+	SB_UNUSED(h);
+	ch->seq_unsure = 1;
 }

@@ -51,6 +51,10 @@ struct sb_chan {
 	struct sb_history hist;
 	int64_t last_seq;                /* highest seq seen */
 	int64_t flushed_seq;             /* highest seq sent to subscribers */
+	/* lines after last_seq may be lost unnoticed: no line seen yet (where
+	 * the stream starts is unknown), or sb_chan_mark_broken; the next
+	 * line settles it */
+	int seq_unsure;
 	int64_t linger_until;            /* 0 = has subscribers */
 	struct sb_timer timer;
 };
@@ -82,9 +86,18 @@ void sb_chan_rearm(struct sb_hub *h, struct sb_chan *ch);
 /* Queues ch's snapshot to s's client in s's encoding (frames shared with
  * the channel); returns how many events. */
 size_t sb_chan_send_snapshot(struct sb_hub *h, struct sb_chan *ch, struct sb_sub *s);
-/* Queues the history after s->expect_seq (and a gap for what it no longer
- * holds). */
+/* Queues the history after s->expect_seq, with a gap for what it no
+ * longer holds and for each hole in it, in seq order. */
 void sb_chan_send_history(struct sb_hub *h, struct sb_chan *ch, struct sb_sub *s);
+
+/* The `recovered` of a resume from `since` on a channel with history
+ * (docs/protocol.md §5.9): 1 only when every line after since was or will
+ * be delivered with no gap, i.e. the stream is not unsure and history
+ * holds every seq of [since + 1, last_seq] (or since >= last_seq); else 0. */
+int sb_chan_recovered(const struct sb_chan *ch, int64_t since);
+/* The stream of ch may have lost lines (the MQTT session was lost, or
+ * anything else that can drop messages silently); see channel.c. */
+void sb_chan_mark_broken(struct sb_hub *h, struct sb_chan *ch);
 
 /* The event name of kind k ("message" for an unknown topic). */
 const char *sb_chan_event_name(const struct sb_kind *k);

@@ -311,14 +311,9 @@ static enum sb_err sub_refuse(struct sb_sub_result *res, enum sb_code code, enum
 
 int sb_hub__resume(struct sb_hub *h, struct sb_chan *ch, struct sb_sub *s, int64_t since)
 {
-	int64_t oldest = sb_history_first_seq(&ch->hist);
-
 	SB_UNUSED(h);
 	s->expect_seq = since + 1;
-	/* complete when history holds every line after since (or the client
-	 * is already ahead) */
-	return since >= ch->flushed_seq ? (ch->last_seq > 0 || since == 0) :
-	       (oldest && oldest <= since + 1);
+	return sb_chan_recovered(ch, since);
 }
 
 enum sb_err sb_hub__subscribe_by(struct sb_hub *h, struct sb_client *c,

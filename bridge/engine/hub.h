@@ -110,11 +110,14 @@ struct sb_metrics {
 	uint64_t drop_invalid_json, drop_schema, drop_oversize, drop_unknown_topic;
 	uint64_t drop_cache_full, drop_duplicate, drop_slow_lines, drop_nomem;
 	uint64_t drop_inbound_overflow;
+	uint64_t drop_seq_gap;       /* lines a seq jump skipped: never received */
+	uint64_t drop_out_of_order;  /* late lines inside a hole already reported */
 	uint64_t conflated_queue, conflated_interval, gaps;
 	uint64_t slow_closes, auth_failures, client_errors, rate_limited;
 	uint64_t mqtt_connects, mqtt_disconnects;
 	uint64_t rejected_published, retained_replays_skipped;
 	uint64_t history_served, history_gaps;
+	uint64_t seq_gaps;           /* gap notices sent live for a seq jump */
 	uint64_t coalesced;          /* queued batches merged into one frame */
 	uint64_t barriers_sent;      /* replay barriers published */
 	uint64_t subscribe_timeouts; /* subscriptions never live: unavailable */

@@ -24,10 +24,11 @@ static uint64_t conflated(const struct sb_metrics *m)
 	return m->conflated_queue + m->conflated_interval;
 }
 
-/* Gap notices, live (dropped lines) and on resume (history too short). */
+/* Gap notices: live (lines dropped for a slow client, or a jump in a
+ * stream's seq) and on resume (what history lacks). */
 static uint64_t gaps(const struct sb_metrics *m)
 {
-	return m->gaps + m->history_gaps;
+	return m->gaps + m->history_gaps + m->seq_gaps;
 }
 
 /* A counter whose value is computed now rather than read at render. */
@@ -152,6 +153,8 @@ void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics 
 	dropped(r, "cache_full", &m->drop_cache_full);
 	dropped(r, "rate_limited", &m->rate_limited);
 	dropped(r, "inbound_overflow", &m->drop_inbound_overflow);
+	dropped(r, "seq_gap", &m->drop_seq_gap);
+	dropped(r, "out_of_order", &m->drop_out_of_order);
 	if (inbox)
 		inbox_view(r, inbox);
 	if (pusher)
@@ -176,8 +179,9 @@ char *sb_metrics_view_prometheus(const struct sb_metrics *m, const struct sb_hub
 char *sb_metrics_view_health_json(const struct sb_metrics *m, const struct sb_hub_gauges *g,
 				  const char *version, int64_t uptime_s)
 {
-	/* "dropped" sums the reasons it always has (not duplicate, cache_full
-	 * or rate_limited); /metrics has every reason on its own */
+	/* "dropped" sums the reasons it always has (not duplicate, cache_full,
+	 * rate_limited, seq_gap or out_of_order); /metrics has every reason on
+	 * its own */
 	const struct sb_metrics_health h = {
 		.mqtt_connected = g->mqtt_connected,
 		.version = version,

@@ -66,8 +66,25 @@ static void put_snapshot(struct sb_hub *h, struct sb_buf *b, const struct sb_cha
 	sb_buf_puts(b, "]");
 }
 
+struct holes_ctx {
+	struct sb_buf *b;
+	size_t n;
+};
+
+static void put_hole(int64_t from, int64_t to, void *user)
+{
+	struct holes_ctx *x = user;
+
+	sb_buf_printf(x->b, "%s{\"from\":%lld,\"to\":%lld}", x->n++ ? "," : "", (long long)from,
+		      (long long)to);
+}
+
+/* "gap": what the ring no longer holds after since (one range, as before
+ * "gaps" existed); "gaps": every range after since that the history lacks,
+ * that one first, then the holes of seq jumps (docs/protocol.md §7). */
 static void put_history(struct sb_buf *b, const struct sb_chan *ch, int64_t since)
 {
+	struct holes_ctx x = { b, 0 };
 	size_t n = 0;
 	int64_t oldest = ch && ch->hist.count ? sb_history_first_seq(&ch->hist) : 0;
 
@@ -85,6 +102,10 @@ static void put_history(struct sb_buf *b, const struct sb_chan *ch, int64_t sinc
 			      (long long)oldest - 1);
 	else
 		sb_buf_puts(b, "null");
+	sb_buf_puts(b, ",\"gaps\":[");
+	if (ch)
+		sb_history_holes(&ch->hist, since + 1, ch->last_seq, put_hole, &x);
+	sb_buf_puts(b, "]");
 	sb_buf_printf(b, ",\"last_seq\":%lld", ch ? (long long)ch->last_seq : 0LL);
 }
 

@@ -180,11 +180,12 @@ def coverage_problem(items, first, last=None):
 def history_problem(h, first, last):
     """coverage_problem for a /v1/history answer: its events in order, and
     every seq first..last either among them or inside one of its gaps
-    (`gap`: one {from, to} or a list of them)."""
+    (`gaps`: every range the history lacks; without it, `gap`: the one range
+    it no longer holds)."""
     seqs = [e["seq"] for e in h.get("events", [])]
     if seqs != sorted(set(seqs)):
         return f"events out of order or repeated: {compact([('line', q) for q in seqs])}"
-    gaps = h.get("gap") or []
+    gaps = h["gaps"] if "gaps" in h else h.get("gap") or []
     gaps = [gaps] if isinstance(gaps, dict) else list(gaps)
     items = sorted([("line", q) for q in seqs] + [("gap", g["from"], g["to"]) for g in gaps],
                    key=lambda i: i[1])

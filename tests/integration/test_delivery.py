@@ -284,8 +284,6 @@ def test_3_a_link_flap_loses_nothing_silently(stack, fault):
 
 # ---- 4. recovered: true is never followed by a gap ----------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="issue 11: recovered is computed from the flushed seq, "
-                   "not from where the history starts")
 def test_4_recovered_true_is_never_followed_by_a_gap(stack_factory):
     """A deploy runs; lines 1-59 are published; then a viewer opens its log
     and lines 60-70 follow.  A batch of 20 lines keeps 60-70 pending while a
