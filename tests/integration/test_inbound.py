@@ -39,7 +39,7 @@ def other_drops(metrics):
 def test_burst_into_a_tiny_inbound_queue_is_delivered_or_counted(stack_factory, wait_ms):
     limits = {"inbound_queue_msgs": INBOUND_MSGS, "inbound_queue_bytes": 65536,
               # the subscriber's own queue must not be what drops
-              "send_queue_bytes": 64 << 20, "send_queue_frames": 1000000}
+              "send_queue_soft_bytes": 64 << 20, "send_queue_frames": 1000000}
     if wait_ms is not None:
         limits["inbound_wait_ms"] = wait_ms
     s = stack_factory(bridge_overrides={"limits": limits})
