@@ -127,10 +127,21 @@ void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics 
 	sb_metrics_counter(r, "statusbus_batches_total", "Batch frames built.", &m->batches);
 	sb_metrics_counter(r, "statusbus_coalesced_total",
 			   "Queued batch frames merged into the frame before them.", &m->coalesced);
+	sb_metrics_counter(r, "statusbus_barriers_sent_total",
+			   "Replay barriers published after a SUBACK (acks wait for them).",
+			   &m->barriers_sent);
+	sb_metrics_counter(r, "statusbus_subscribe_timeouts_total",
+			   "Subscriptions the broker did not confirm in time (unavailable).",
+			   &m->subscribe_timeouts);
 	sum(r, "statusbus_conflated_total", "Events replaced by a newer one for the same topic.",
 	    conflated(m));
 	sum(r, "statusbus_gaps_total", "Gap notices sent to clients (dropped or unrecoverable lines).",
 	    gaps(m));
+	/* not a drop of the bridge's: lines that never reached it (or that its
+	 * inbox dropped, counted there as inbound_overflow) */
+	sb_metrics_counter(r, "statusbus_seq_gap_lines_total",
+			   "Log lines missing from a stream's seq, reported to clients as gaps.",
+			   &m->drop_seq_gap);
 	sb_metrics_counter(r, "statusbus_slow_client_closes_total",
 			   "Clients closed with 4029 (queue overflow).", &m->slow_closes);
 	sb_metrics_counter(r, "statusbus_auth_failures_total", "Refused tokens.", &m->auth_failures);
@@ -153,7 +164,6 @@ void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics 
 	dropped(r, "cache_full", &m->drop_cache_full);
 	dropped(r, "rate_limited", &m->rate_limited);
 	dropped(r, "inbound_overflow", &m->drop_inbound_overflow);
-	dropped(r, "seq_gap", &m->drop_seq_gap);
 	dropped(r, "out_of_order", &m->drop_out_of_order);
 	if (inbox)
 		inbox_view(r, inbox);

@@ -414,7 +414,7 @@ static void test_metrics_export(void **state)
 	sb_hub_gauges(e.hub, &g);
 	text = sb_metrics_view_prometheus(sb_hub_metrics(e.hub), &g, NULL, NULL);
 	assert_non_null(text);
-	assert_non_null(strstr(text, "\nstatusbus_dropped_total{reason=\"seq_gap\"} 3\n"));
+	assert_non_null(strstr(text, "\nstatusbus_seq_gap_lines_total 3\n"));
 	assert_non_null(strstr(text, "\nstatusbus_dropped_total{reason=\"out_of_order\"} 1\n"));
 	assert_non_null(strstr(text, "\nstatusbus_gaps_total 1\n"));
 	free(text);
