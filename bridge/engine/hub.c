@@ -227,6 +227,20 @@ void sb_hub_mqtt_state(struct sb_hub *h, int connected)
 
 int sb_hub_mqtt_connected(const struct sb_hub *h) { return h->mqtt_up; }
 
+void sb_hub_mqtt_session_lost(struct sb_hub *h)
+{
+	struct sb_dict_iter it;
+	void *v;
+
+	h->m.mqtt_sessions_lost++;
+	sb_log(SB_LOG_WARN, "mqtt: the broker had no session for the bridge: what was published "
+	       "while the link was down is lost; log streams marked broken");
+	sb_dict_iter_init(&it, h->chans);
+	while (sb_dict_next(&it, NULL, &v))
+		if (((struct sb_chan *)v)->ref.tmpl->delivery.history_lines > 0)
+			sb_chan_mark_broken(h, v);
+}
+
 void sb_hub_mqtt_suback(struct sb_hub *h, const char *filter)
 {
 	sb_live_suback(h, filter);

@@ -121,6 +121,8 @@ struct sb_metrics {
 	uint64_t coalesced;          /* queued batches merged into one frame */
 	uint64_t barriers_sent;      /* replay barriers published */
 	uint64_t subscribe_timeouts; /* subscriptions never live: unavailable */
+	uint64_t mqtt_sessions_lost; /* reconnects without the broker's session */
+	uint64_t mqtt_takeovers;     /* another client took the bridge's client id */
 };
 
 struct sb_hub_params {
@@ -154,6 +156,14 @@ const struct sb_session *sb_hub_add_session(struct sb_hub *hub, const struct sb_
 /* The link came up (resubscribes every live filter) or went down. */
 void sb_hub_mqtt_state(struct sb_hub *hub, int connected);
 int sb_hub_mqtt_connected(const struct sb_hub *hub);
+/* The link came up without the broker's session (CONNACK session present
+ * = 0) after the bridge had one: what was published while it was down is
+ * gone.  Call right after sb_hub_mqtt_state(hub, 1).  Every followed log
+ * stream is marked possibly broken (a resume gets recovered: false until
+ * the next line shows whether lines were lost), and once the replay of
+ * each filter is in, cached statuses the broker did not replay become
+ * `deleted` events. */
+void sb_hub_mqtt_session_lost(struct sb_hub *hub);
 /* The broker acknowledged the subscription to `filter`: from now on
  * nothing published on it is missed (shown as mqtt_filters_active). */
 void sb_hub_mqtt_suback(struct sb_hub *hub, const char *filter);
