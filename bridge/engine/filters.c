@@ -139,6 +139,19 @@ int sb_filters_cover(const struct sb_filters *fs, const char *topic)
 	return 0;
 }
 
+int sb_filters_cover_synced(const struct sb_filters *fs, const char *topic)
+{
+	struct sb_dict_iter it;
+	const char *f;
+	void *v;
+
+	sb_dict_iter_init(&it, fs->active);
+	while (sb_dict_next(&it, &f, &v))
+		if ((intptr_t)v == SYNCED && sb_topic_matches(f, topic))
+			return 1;
+	return 0;
+}
+
 size_t sb_filters_count(const struct sb_filters *fs) { return sb_dict_size(fs->refs); }
 size_t sb_filters_active(const struct sb_filters *fs) { return sb_dict_size(fs->active); }
 

@@ -54,6 +54,8 @@ int sb_filters_acked(const struct sb_filters *fs, const char *filter);
 int sb_filters_synced(const struct sb_filters *fs, const char *filter);
 /* 1 when some filter in use matches topic. */
 int sb_filters_cover(const struct sb_filters *fs, const char *topic);
+/* 1 when some synced filter matches topic. */
+int sb_filters_cover_synced(const struct sb_filters *fs, const char *topic);
 size_t sb_filters_count(const struct sb_filters *fs);
 size_t sb_filters_active(const struct sb_filters *fs);
 /* Up to max filters in use (borrowed strings); returns how many exist. */

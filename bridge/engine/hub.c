@@ -172,6 +172,8 @@ void sb_hub_on_message(struct sb_hub *h, struct sb_msg *m)
 
 	if (sb_live_barrier_msg(h, m))
 		return;
+	if (h->unconfirmed)
+		sb_dict_del(h->unconfirmed, m->topic);   /* the broker has it: current */
 	h->m.messages_in++;
 	h->m.bytes_in += m->payload_len;
 	sb_ingest_check(&h->rules, m->topic, m->topic_len, m->payload, m->payload_len,
@@ -234,7 +236,9 @@ void sb_hub_mqtt_session_lost(struct sb_hub *h)
 
 	h->m.mqtt_sessions_lost++;
 	sb_log(SB_LOG_WARN, "mqtt: the broker had no session for the bridge: what was published "
-	       "while the link was down is lost; log streams marked broken");
+	       "while the link was down is lost; log streams marked broken, statuses checked "
+	       "against the broker's replay");
+	sb_live_session_lost(h);
 	sb_dict_iter_init(&it, h->chans);
 	while (sb_dict_next(&it, NULL, &v))
 		if (((struct sb_chan *)v)->ref.tmpl->delivery.history_lines > 0)

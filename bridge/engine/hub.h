@@ -123,6 +123,7 @@ struct sb_metrics {
 	uint64_t subscribe_timeouts; /* subscriptions never live: unavailable */
 	uint64_t mqtt_sessions_lost; /* reconnects without the broker's session */
 	uint64_t mqtt_takeovers;     /* another client took the bridge's client id */
+	uint64_t reconciled_deletes; /* cached statuses gone after a lost session */
 };
 
 struct sb_hub_params {

@@ -70,6 +70,9 @@ struct sb_hub {
 	struct sb_list waits;           /* struct sb_wait.node */
 	struct sb_list waiters;         /* struct sb_hub_waiter.node */
 	char *sync_topic;               /* $statusbus/sync/<bridge id> */
+	/* after a lost MQTT session: cached topics the broker has not
+	 * replayed yet (topic -> 1); NULL when there is nothing to check */
+	struct sb_dict *unconfirmed;
 	long barrier;                   /* the last barrier number sent */
 	int64_t last_sweep;
 	struct sb_metrics m;
@@ -125,6 +128,8 @@ enum sb_err sb_live_wait_owner(struct sb_hub *h, struct sb_client *c,
 			       const struct sb_sub_opts *o, const struct sb_sub_result *res,
 			       int64_t deadline);
 void sb_live_owner_learned(struct sb_hub *h);
+/* The MQTT session was lost: every cached topic must be replayed again. */
+void sb_live_session_lost(struct sb_hub *h);
 void sb_live_client_gone(struct sb_hub *h, struct sb_client *c);
 void sb_live_expire(struct sb_hub *h, int64_t now);
 int64_t sb_live_next_deadline(const struct sb_hub *h);

@@ -46,6 +46,8 @@ static void free_wait(struct sb_wait *w)
 
 void sb_live_fini(struct sb_hub *h)
 {
+	sb_dict_destroy(h->unconfirmed);
+	h->unconfirmed = NULL;
 	while (h->waits.head)
 		free_wait(sb_container_of(h->waits.head, struct sb_wait, node));
 	while (h->waiters.head)
@@ -108,12 +110,75 @@ static void give_up(struct sb_hub *h, struct sb_sub *s)
 	sub_ready(h, c, tag, SB_ERR_LIMIT, &res);
 }
 
+struct collect {
+	struct sb_hub *h;
+	struct sb_dict *into;
+};
+
+static void collect_one(struct sb_msg *m, void *user)
+{
+	struct collect *c = user;
+
+	if (sb_dict_set(c->into, m->topic, (void *)1) != SB_OK)
+		c->h->m.drop_nomem++;
+}
+
+void sb_live_session_lost(struct sb_hub *h)
+{
+	struct collect c = { h, NULL };
+
+	sb_dict_destroy(h->unconfirmed);
+	h->unconfirmed = c.into = sb_dict_create(NULL);
+	if (!c.into) {
+		h->m.drop_nomem++;
+		return;
+	}
+	sb_cache_foreach(h->cache, "#", collect_one, &c);
+}
+
+/* After a lost session: a cached status whose filter's replay is complete
+ * and did not include it was deleted while the link was down.  It goes
+ * through intake as the empty retained message the bridge missed. */
+static void reconcile(struct sb_hub *h)
+{
+	struct sb_dict_iter it;
+	const char *topic;
+	int again = 1;
+
+	while (h->unconfirmed && again) {
+		again = 0;
+		sb_dict_iter_init(&it, h->unconfirmed);
+		while (sb_dict_next(&it, &topic, NULL)) {
+			struct sb_msg *m;
+
+			if (!sb_filters_cover_synced(h->filters, topic))
+				continue;
+			m = sb_msg_create(topic, strlen(topic), "", 0, 1);
+			sb_dict_del(h->unconfirmed, topic);   /* before: topic is its key */
+			if (!m) {
+				h->m.drop_nomem++;
+			} else {
+				h->m.reconciled_deletes++;
+				sb_hub_on_message(h, m);
+				sb_msg_unref(m);
+			}
+			again = 1;
+			break;   /* the dict changed: iterate afresh */
+		}
+	}
+	if (h->unconfirmed && !sb_dict_size(h->unconfirmed)) {
+		sb_dict_destroy(h->unconfirmed);
+		h->unconfirmed = NULL;
+	}
+}
+
 /* Settles what became live: pending subscriptions, then HTTP waiters. */
 static void check(struct sb_hub *h)
 {
 	struct sb_list_node *n;
 	int again = 1;
 
+	reconcile(h);   /* before anyone is acknowledged a stale snapshot */
 	while (again) {
 		again = 0;
 		for (n = h->pending.head; n; n = n->next) {

@@ -7,7 +7,8 @@
  * it gets no live traffic before its ack; it gets `unavailable` when the
  * broker does not answer in time; a sub for a deploy not known yet waits
  * for the deploy's status; an HTTP query for a channel nobody follows is
- * answered once that channel is live.  The broker is fake_broker.h, held
+ * answered once that channel is live; after a lost MQTT session, statuses
+ * the broker's replay no longer has become `deleted`.  The broker is fake_broker.h, held
  * back or stepped by hand.
  */
 #include "hub_fixture.h"
@@ -212,6 +213,43 @@ static void test_first_http_snapshot_waits_for_the_replay(void **state)
 	env_fini(&e);
 }
 
+static void test_lost_session_reconciles_statuses(void **state)
+{
+	struct env e;
+	struct sb_client *c;
+	struct sb_hub_gauges g;
+	cJSON *j;
+	(void)state;
+
+	env_init(&e, "{}", 0);
+	publish(&e, "team/42/app/" A1 "/status", STATUS("running"), 1);
+	publish(&e, "team/42/app/" A2 "/status", STATUS("running"), 1);
+	c = client(&e, NULL);
+	sub(&e, c, 1, "team.42");
+	cJSON_Delete(expect_op(&e, c, "event"));
+	cJSON_Delete(expect_op(&e, c, "event"));
+	/* the link drops; the broker lost the bridge's session meanwhile, and
+	 * A2 was deleted: its replay brings A1 only */
+	fb_hold(&e.fake.broker, 1);
+	sb_hub_mqtt_state(e.hub, 0);
+	sb_hub_mqtt_state(e.hub, 1);
+	sb_hub_mqtt_session_lost(e.hub);
+	fb_grant(&e.fake.broker);
+	publish(&e, "team/42/app/" A1 "/status", STATUS("running"), 1);
+	expect_nothing(&e, c);
+	fb_hold(&e.fake.broker, 0);
+	j = expect_op(&e, c, "event");
+	assert_string_equal(sget(j, "event"), "deleted");
+	assert_string_equal(sget(j, "topic"), "team/42/app/" A2 "/status");
+	cJSON_Delete(j);
+	expect_nothing(&e, c);
+	sb_hub_gauges(e.hub, &g);
+	assert_int_equal(g.cache_topics, 1);
+	assert_int_equal(sb_hub_metrics(e.hub)->reconciled_deletes, 1);
+	assert_int_equal(sb_hub_metrics(e.hub)->mqtt_sessions_lost, 1);
+	env_fini(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +259,7 @@ int main(void)
 		cmocka_unit_test(test_sub_waits_for_the_link),
 		cmocka_unit_test(test_unknown_deploy_waits_for_its_status),
 		cmocka_unit_test(test_first_http_snapshot_waits_for_the_replay),
+		cmocka_unit_test(test_lost_session_reconciles_statuses),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
