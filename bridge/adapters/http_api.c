@@ -12,12 +12,11 @@
 
 #include <libwebsockets.h>
 
-#include "http_pss.h"
+#include "http_api.h"
 #include "inbox.h"
 #include "metrics_view.h"
 #include "sb_version.h"
 #include "session_pusher.h"
-#include "ws_server.h"
 
 /* A /v1/snapshot or /v1/history request for a channel that is not live yet
  * (the first request for a channel nobody follows): answered when the hub
@@ -109,11 +108,11 @@ static int respond(struct lws *wsi, struct sb_http_pss *pss, unsigned int status
 	return 0;
 }
 
-static int answer(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *pss,
+static int answer(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss,
 		  const char *token, const char *channel, int history, long long since,
 		  const char *cors, int may_wait);
 
-int sb_http_writeable(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *pss)
+int sb_http_writeable(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss)
 {
 	int n;
 
@@ -122,7 +121,7 @@ int sb_http_writeable(struct sb_server *srv, struct lws *wsi, struct sb_http_pss
 		if (!q->ready)
 			return 0;
 		pss->parked = NULL;   /* answered now, live or not */
-		n = answer(srv, wsi, pss, q->token, q->channel, q->history, q->since, q->cors, 0);
+		n = answer(api, wsi, pss, q->token, q->channel, q->history, q->since, q->cors, 0);
 		free(q->token);
 		free(q);
 		return n;
@@ -184,18 +183,18 @@ static int safe_path(const char *path)
 	return 1;
 }
 
-static int serve_static(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *pss,
+static int serve_static(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss,
 			const char *path)
 {
 	char file[1200];
 	struct stat st;
 	int n;
 
-	if (!srv->cfg->static_dir)
+	if (!api->cfg->static_dir)
 		return json_error(wsi, pss, 404, "not_found", "no such endpoint", NULL);
 	if (!safe_path(path))
 		return json_error(wsi, pss, 400, "bad_request", "bad path", NULL);
-	snprintf(file, sizeof(file), "%s%s%s", srv->cfg->static_dir, path,
+	snprintf(file, sizeof(file), "%s%s%s", api->cfg->static_dir, path,
 		 path[strlen(path) - 1] == '/' ? "index.html" : "");
 	if (stat(file, &st) != 0 || !S_ISREG(st.st_mode))
 		return json_error(wsi, pss, 404, "not_found", "no such file", NULL);
@@ -205,7 +204,7 @@ static int serve_static(struct sb_server *srv, struct lws *wsi, struct sb_http_p
 	return 0;
 }
 
-static int query(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *pss, int history,
+static int query(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss, int history,
 		 const char *cors)
 {
 	char chbuf[300], sbuf[300], auth[SB_MAX_TOKEN + 16];
@@ -233,7 +232,7 @@ static int query(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *pss
 			return json_error(wsi, pss, 401, "unauthorized", "Authorization must be Bearer <token>", cors);
 		token = auth + 7;
 	}
-	return answer(srv, wsi, pss, token, channel, history, since, cors, 1);
+	return answer(api, wsi, pss, token, channel, history, since, cors, 1);
 }
 
 static void parked_ready(void *arg)
@@ -246,7 +245,7 @@ static void parked_ready(void *arg)
 
 /* Asks the hub; a query it must wait for is parked (may_wait) and answered
  * from sb_http_writeable() once parked_ready() says so. */
-static int answer(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *pss,
+static int answer(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss,
 		  const char *token, const char *channel, int history, long long since,
 		  const char *cors, int may_wait)
 {
@@ -260,9 +259,9 @@ static int answer(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *ps
 		q->w.ready = parked_ready;
 		q->w.arg = q;
 	}
-	rc = sb_hub_query(srv->hub, token, channel, history, since, &body, &code, q ? &q->w : NULL);
+	rc = sb_hub_query(api->hub, token, channel, history, since, &body, &code, q ? &q->w : NULL);
 	if (rc == SB_ERR_PENDING && q) {
-		q->hub = srv->hub;
+		q->hub = api->hub;
 		q->wsi = wsi;
 		q->history = history;
 		q->since = since;
@@ -274,7 +273,7 @@ static int answer(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *ps
 			pss->parked = q;
 			return 0;
 		}
-		sb_hub_waiter_cancel(srv->hub, &q->w);
+		sb_hub_waiter_cancel(api->hub, &q->w);
 	}
 	free(q);
 	status = rc == SB_OK ? 200 : sb_code_http_status(code);
@@ -286,7 +285,7 @@ static int answer(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *ps
 	return status;
 }
 
-int sb_http_handle(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *pss, const char *path)
+int sb_http_handle(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss, const char *path)
 {
 	char origin[256];
 	const char *cors = NULL;
@@ -294,7 +293,7 @@ int sb_http_handle(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *p
 	char *body;
 	int rc;
 
-	if (sb_origin_allowed(srv->cfg, wsi, origin, sizeof(origin)) && origin[0])
+	if (sb_origin_allowed(api->cfg, wsi, origin, sizeof(origin)) && origin[0])
 		cors = origin;
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0) {
 		/* CORS preflight for the Authorization header */
@@ -314,9 +313,9 @@ int sb_http_handle(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *p
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
 		return json_error(wsi, pss, 405, "bad_request", "only GET", cors);
 	if (strcmp(path, "/healthz") == 0) {
-		sb_hub_gauges(srv->hub, &g);
-		body = sb_metrics_view_health_json(sb_hub_metrics(srv->hub), &g, SB_VERSION,
-						   (sb_now_ms() - srv->started_ms) / 1000);
+		sb_hub_gauges(api->hub, &g);
+		body = sb_metrics_view_health_json(sb_hub_metrics(api->hub), &g, SB_VERSION,
+						   (sb_now_ms() - api->started_ms) / 1000);
 		if (!body)
 			return -1;
 		rc = respond(wsi, pss, g.mqtt_connected ? 200 : 503, "application/json", body,
@@ -327,13 +326,13 @@ int sb_http_handle(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *p
 	if (strcmp(path, "/metrics") == 0) {
 		struct sb_inbox_stats in;
 
-		sb_hub_gauges(srv->hub, &g);
+		sb_hub_gauges(api->hub, &g);
 		/* a copy: Paho's thread keeps updating the inbox meanwhile */
-		if (srv->inbox)
-			sb_inbox_stats(srv->inbox, &in);
-		body = sb_metrics_view_prometheus(sb_hub_metrics(srv->hub), &g,
-						  srv->pusher ? sb_pusher_stats(srv->pusher) : NULL,
-						  srv->inbox ? &in : NULL);
+		if (api->inbox)
+			sb_inbox_stats(api->inbox, &in);
+		body = sb_metrics_view_prometheus(sb_hub_metrics(api->hub), &g,
+						  api->pusher ? sb_pusher_stats(api->pusher) : NULL,
+						  api->inbox ? &in : NULL);
 		if (!body)
 			return -1;
 		rc = respond(wsi, pss, 200, "text/plain; version=0.0.4; charset=utf-8", body,
@@ -342,10 +341,10 @@ int sb_http_handle(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *p
 		return rc;
 	}
 	if (strcmp(path, "/v1/snapshot") == 0)
-		return query(srv, wsi, pss, 0, cors);
+		return query(api, wsi, pss, 0, cors);
 	if (strcmp(path, "/v1/history") == 0)
-		return query(srv, wsi, pss, 1, cors);
+		return query(api, wsi, pss, 1, cors);
 	if (strcmp(path, "/v1/ws") == 0)
 		return json_error(wsi, pss, 426, "bad_request", "WebSocket upgrade required (subprotocol statusbus.v1)", cors);
-	return serve_static(srv, wsi, pss, path);
+	return serve_static(api, wsi, pss, path);
 }

@@ -15,7 +15,6 @@
 
 #include <libwebsockets.h>
 
-#include "http_pss.h"
 #include "mqtt_events.h"
 #include "session_pusher.h"
 
@@ -301,10 +300,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return 0;
 
 	case LWS_CALLBACK_HTTP:
-		return sb_http_handle(srv, wsi, &pss->http, in);
+		return sb_http_handle(&srv->http, wsi, &pss->http, in);
 
 	case LWS_CALLBACK_HTTP_WRITEABLE:
-		return sb_http_writeable(srv, wsi, &pss->http);
+		return sb_http_writeable(&srv->http, wsi, &pss->http);
 
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 	case LWS_CALLBACK_CLOSED_HTTP:
@@ -408,6 +407,7 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 	}
 	lws_sul_schedule(srv->ctx, 0, &hk->sul, housekeeping_cb, 200 * LWS_US_PER_MS);
 	srv->started_ms = sb_now_ms();
+	srv->http = (struct sb_http_api){ cfg, srv->hub, srv->pusher, srv->inbox, srv->started_ms };
 	sb_log(SB_LOG_INFO, "listening on %s://%s:%d (WebSocket /v1/ws, HTTP /healthz /metrics /v1/snapshot /v1/history%s)",
 	       cfg->listen_cert_file ? "https" : "http", cfg->listen_host, cfg->listen_port,
 	       cfg->static_dir ? ", static files" : "");

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "http_api.h"
 #include "hub.h"
 #include "mqtt_link.h"
 
@@ -28,6 +29,7 @@ struct sb_server {
 	struct sb_inbox *inbox;     /* MQTT events, drained on EVENT_WAIT_CANCELLED */
 	struct lws_context *ctx;
 	int64_t started_ms;
+	struct sb_http_api http;    /* what http_api.c reads, set at create */
 	volatile sig_atomic_t stop;
 	int stopping;
 	void *timer;        /* lws_sorted_usec_list_t for the hub */
@@ -46,16 +48,5 @@ void sb_server_destroy(struct sb_server *srv);
 void sb_server_hub_ops(struct sb_server *srv, struct sb_hub_ops *ops);
 /* Wake for the MQTT inbox (any thread). */
 void sb_server_wakeup(void *srv);
-
-/* http_api.c: answers an HTTP GET; returns 0 when handled (response
- * written or scheduled), -1 to close the connection. */
-struct sb_http_pss;
-int sb_http_handle(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *pss,
-		   const char *path);
-int sb_http_writeable(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *pss);
-void sb_http_pss_free(struct sb_http_pss *pss);
-/* 1 when the request's Origin header (if any) is allowed. */
-int sb_origin_allowed(const struct sb_config *cfg, struct lws *wsi, char *origin,
-		      size_t originlen);
 
 #endif
