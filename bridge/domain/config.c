@@ -102,6 +102,10 @@ static const struct ckey keys[] = {
 	INT("limits", "idle_timeout_s", idle_timeout_s, 10, 7200, 60, 0),
 	INT("limits", "max_msgs_per_s", max_msgs_per_s, 1, 1000000, 100, 0),
 
+	SECTION("logs"),
+	STR("logs", "follow", logs_follow, "active"),
+	INT("logs", "max_followed", logs_max_followed, 1, 1000000, 1000, 0),
+
 	STR(NULL, "schemas_dir", schemas_dir, "schemas"),
 	STR(NULL, "log_level", log_level, "info"),
 	{ NULL, "channels", T_JSON, OFF(channels), 0, 0, NULL, 0, 0, 0 },
@@ -331,6 +335,12 @@ static enum sb_err check(struct sb_config *cfg, const char *path, char *err, siz
 		snprintf(err, errlen, "%s: log_level: must be debug, info, warn or error", path);
 		return SB_ERR_INVAL;
 	}
+	if (!cfg->logs_follow ||
+	    (strcmp(cfg->logs_follow, "active") && strcmp(cfg->logs_follow, "watched"))) {
+		snprintf(err, errlen, "%s: logs.follow: must be active or watched", path);
+		return SB_ERR_INVAL;
+	}
+	cfg->logs_follow_active = strcmp(cfg->logs_follow, "active") == 0;
 	if (!cfg->allowed_origins) {
 		cfg->allowed_origins = calloc(2, sizeof(char *));
 		if (!cfg->allowed_origins || !(cfg->allowed_origins[0] = strdup("*")))

@@ -51,6 +51,10 @@ struct sb_config {
 	int hello_timeout_s, heartbeat_s, idle_timeout_s;
 	int subscribe_timeout_ms;   /* an ack waits this long to be live */
 	int max_msgs_per_s;             /* client frames per second */
+	/* logs (docs/protocol.md §3.4) */
+	char *logs_follow;              /* "active" or "watched" */
+	int logs_follow_active;         /* logs.follow is "active" (set by the checks) */
+	int logs_max_followed;          /* deploys followed at once without a viewer */
 	/* misc */
 	char *log_level;
 	cJSON *channels;                /* owned; NULL = the default map */

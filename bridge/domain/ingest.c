@@ -35,6 +35,14 @@ static cJSON *parse_strict(const char *payload, size_t len)
 	return doc;
 }
 
+static void status_of(const cJSON *doc, char *out, size_t len)
+{
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(doc, "status");
+
+	if (cJSON_IsString(st) && strlen(st->valuestring) < len)
+		memcpy(out, st->valuestring, strlen(st->valuestring) + 1);
+}
+
 static int64_t seq_of(const cJSON *doc)
 {
 	const cJSON *sq = cJSON_GetObjectItemCaseSensitive(doc, "seq");
@@ -87,6 +95,7 @@ void sb_ingest_check(const struct sb_ingest_rules *r, const char *topic, size_t 
 		return;
 	}
 	out->seq = seq_of(doc);
+	status_of(doc, out->status, sizeof(out->status));
 	if (r->schemas && r->validate && out->kind && out->kind->schema)
 		sch = sb_schema_set_get(r->schemas, out->kind->schema);
 	if (sch && sb_schema_validate(sch, doc, why, sizeof(why)) != SB_OK) {

@@ -51,6 +51,9 @@ struct sb_ingest_result {
 	const struct sb_kind *kind;   /* NULL for an unknown topic */
 	const char *schema;           /* the schema that refused it, or NULL */
 	int64_t seq;                  /* a log line's "seq" (1 .. 2^53-1), else 0 */
+	/* a status record's top-level "status" string (a deploy's state:
+	 * created, queued, running, ...); "" when absent or too long */
+	char status[32];
 	char why[400];                /* human reason when refused */
 };
 

@@ -36,8 +36,7 @@ void sb_owners_destroy(struct sb_owners *o)
 	free(o);
 }
 
-/* team/<t>/deploy/<d>/status -> t and d; 0 when topic is not one. */
-static int split(const char *topic, char *team, size_t tlen, char *deploy, size_t dlen)
+int sb_owners_split(const char *topic, char *team, size_t tlen, char *deploy, size_t dlen)
 {
 	const char *p = topic + 5, *e;
 
@@ -62,7 +61,7 @@ enum sb_owner_change sb_owners_learn(struct sb_owners *o, const char *topic, int
 	const char *old;
 	char *t;
 
-	if (!split(topic, team, sizeof(team), deploy, sizeof(deploy)))
+	if (!sb_owners_split(topic, team, sizeof(team), deploy, sizeof(deploy)))
 		return SB_OWNER_IGNORED;
 	if (deleted)
 		return sb_dict_del(o->map, deploy) == SB_OK ? SB_OWNER_FORGOTTEN : SB_OWNER_IGNORED;

@@ -35,6 +35,9 @@ void sb_owners_destroy(struct sb_owners *o);
  * the deploy, valid until the next call. */
 enum sb_owner_change sb_owners_learn(struct sb_owners *o, const char *topic, int deleted,
 				     const char **owner);
+/* team/<t>/deploy/<d>/status -> t and d (NUL-terminated, at most tlen - 1
+ * and dlen - 1 bytes); 0 when topic is not one. */
+int sb_owners_split(const char *topic, char *team, size_t tlen, char *deploy, size_t dlen);
 /* The owning team of `deploy`, or NULL; borrowed. */
 const char *sb_owners_get(const struct sb_owners *o, const char *deploy);
 size_t sb_owners_count(const struct sb_owners *o);

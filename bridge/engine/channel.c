@@ -133,13 +133,15 @@ struct sb_chan *sb_chan_get(struct sb_hub *h, const struct sb_chan_ref *ref, con
 
 void sb_chan_linger(struct sb_hub *h, struct sb_chan *ch)
 {
+	if (ch->held)
+		return;   /* kept anyway; a linger deadline would only fire */
 	ch->linger_until = sb_hub__now(h) + SB_LINGER_MS;
 	sb_chan_rearm(h, ch);
 }
 
 void sb_chan_release(struct sb_hub *h, struct sb_chan *ch)
 {
-	if (ch->nsubs)
+	if (ch->nsubs || ch->held)
 		return;
 	if (ch->ref.tmpl->delivery.history_lines > 0) {
 		/* keep history (and its subscription) a while for resumes */
@@ -418,7 +420,9 @@ static int seq_check(struct sb_hub *h, struct sb_chan *ch, int64_t seq)
 			h->m.drop_duplicate++;
 		return 0;   /* and settles nothing about an unsure stream */
 	}
-	if (ch->last_seq && seq > ch->last_seq + 1) {
+	/* the seq before this one is known: the last seen, or 0 for a stream
+	 * followed from before its first line (follow.c) */
+	if ((ch->last_seq || !ch->seq_unsure) && seq > ch->last_seq + 1) {
 		h->m.drop_seq_gap += (uint64_t)(seq - ch->last_seq - 1);
 		if (ch->nsubs) {
 			flush_batch(h, ch);

@@ -53,9 +53,13 @@ struct sb_chan {
 	int64_t flushed_seq;             /* highest seq sent to subscribers */
 	/* lines after last_seq may be lost unnoticed: no line seen yet (where
 	 * the stream starts is unknown), or sb_chan_mark_broken; the next
-	 * line settles it */
+	 * line settles it; clear from the start for a deploy followed before
+	 * it began (follow.c): its first line is line 1 */
 	int seq_unsure;
 	int64_t linger_until;            /* 0 = has subscribers */
+	/* followed for an active deploy (follow.c): kept without subscribers,
+	 * never lingering; releasing the hold lingers as usual */
+	int held;
 	struct sb_timer timer;
 };
 
@@ -63,9 +67,11 @@ struct sb_chan {
  * the cache and its filters subscribed when it does not exist yet.  NULL
  * when out of memory. */
 struct sb_chan *sb_chan_get(struct sb_hub *h, const struct sb_chan_ref *ref, const char *name);
-/* Its last subscriber left: linger (history channels) or free. */
+/* Its last subscriber left (or its hold ended): linger (history
+ * channels) or free; nothing while it has subscribers or is held. */
 void sb_chan_release(struct sb_hub *h, struct sb_chan *ch);
-/* Keeps ch (no subscribers) for SB_LINGER_MS: resumes, the next poll. */
+/* Keeps ch (no subscribers) for SB_LINGER_MS: resumes, the next poll
+ * (nothing to do while it is held). */
 void sb_chan_linger(struct sb_hub *h, struct sb_chan *ch);
 /* Frees ch (unsubscribing its filters); the caller took it out of h->chans. */
 void sb_chan_free(struct sb_hub *h, struct sb_chan *ch);

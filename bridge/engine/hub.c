@@ -188,6 +188,7 @@ void sb_hub_on_message(struct sb_hub *h, struct sb_msg *m)
 	case SB_INGEST_DELETE:
 		r.deleted = 1;
 		learn_owner(h, m->topic, 1);
+		sb_follow_status(h, m->topic, NULL);
 		if (!sb_cache_del(h->cache, m->topic) && m->retained)
 			return;   /* deleting what we never had */
 		sb_chanmap_route(h->p.map, m->topic, route_one, &r);
@@ -210,6 +211,8 @@ void sb_hub_on_message(struct sb_hub *h, struct sb_msg *m)
 			h->m.drop_cache_full++;   /* still delivered live */
 	}
 	sb_chanmap_route(h->p.map, m->topic, route_one, &r);
+	if (v.kind && v.kind->retained)
+		sb_follow_status(h, m->topic, v.status);   /* a deploy's logs */
 }
 
 void sb_hub_mqtt_state(struct sb_hub *h, int connected)
@@ -582,6 +585,7 @@ void sb_hub_gauges(const struct sb_hub *h, struct sb_hub_gauges *g)
 	g->mqtt_filters_active = sb_filters_active(h->filters);
 	g->cache_topics = sb_cache_size(h->cache);
 	g->mqtt_connected = h->mqtt_up;
+	g->logs_followed = h->nfollowed;
 	for (n = h->clients.head; n; n = n->next)
 		g->queued_bytes += sb_container_of(n, struct sb_client, node)->q.bytes;
 	sb_dict_iter_init(&it, h->chans);

@@ -124,6 +124,7 @@ struct sb_metrics {
 	uint64_t mqtt_sessions_lost; /* reconnects without the broker's session */
 	uint64_t mqtt_takeovers;     /* another client took the bridge's client id */
 	uint64_t reconciled_deletes; /* cached statuses gone after a lost session */
+	uint64_t follow_refused;     /* active deploy statuses past logs.max_followed */
 };
 
 struct sb_hub_params {
@@ -280,6 +281,7 @@ const struct sb_metrics *sb_hub_metrics(const struct sb_hub *hub);
 struct sb_hub_gauges {
 	size_t clients, channels, subscriptions, mqtt_filters, mqtt_filters_active, cache_topics;
 	size_t queued_bytes, history_lines;
+	size_t logs_followed;        /* log channels held for active deploys */
 	int mqtt_connected;
 };
 void sb_hub_gauges(const struct sb_hub *hub, struct sb_hub_gauges *g);

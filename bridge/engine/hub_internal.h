@@ -75,6 +75,8 @@ struct sb_hub {
 	struct sb_dict *unconfirmed;
 	long barrier;                   /* the last barrier number sent */
 	int64_t last_sweep;
+	size_t nfollowed;               /* channels held by follow.c */
+	int follow_full_logged;         /* logs.max_followed reached: said once */
 	struct sb_metrics m;
 };
 
@@ -135,5 +137,12 @@ void sb_live_expire(struct sb_hub *h, int64_t now);
 int64_t sb_live_next_deadline(const struct sb_hub *h);
 /* An HTTP query waits for ch to be live. */
 void sb_live_wait_chan(struct sb_hub *h, struct sb_chan *ch, struct sb_hub_waiter *w);
+
+/* ---- follow.c: logs of active deploys (docs/protocol.md §3.4) ---- */
+/* A deploy status was accepted on `topic` (a routed one, not a replay of
+ * what the cache held) with the payload's "status" (NULL: the status was
+ * deleted): holds the deploy's log channel while the deploy is active
+ * (logs.follow "active"), releases it (to linger) when it is not. */
+void sb_follow_status(struct sb_hub *h, const char *topic, const char *status);
 
 #endif

@@ -115,6 +115,11 @@ void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics 
 	sb_metrics_gauge(r, "statusbus_retained_cache_topics", "Retained topics in the bridge's cache.",
 			 g->cache_topics);
 	sb_metrics_gauge(r, "statusbus_history_lines", "Log lines held for resume.", g->history_lines);
+	sb_metrics_gauge(r, "statusbus_logs_followed",
+			 "Log channels followed for active deploys (logs.follow).", g->logs_followed);
+	sb_metrics_counter(r, "statusbus_logs_follow_refused_total",
+			   "Active deploy statuses whose logs found logs.max_followed reached.",
+			   &m->follow_refused);
 	sb_metrics_gauge(r, "statusbus_queue_bytes", "Bytes queued to clients.", g->queued_bytes);
 	sb_metrics_counter(r, "statusbus_messages_in_total", "MQTT messages received.", &m->messages_in);
 	sb_metrics_counter(r, "statusbus_bytes_in_total", "MQTT payload bytes received.", &m->bytes_in);

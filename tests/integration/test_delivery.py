@@ -329,8 +329,6 @@ def test_4_recovered_true_is_never_followed_by_a_gap(stack_factory):
 
 # ---- 5. late viewers see the whole log -----------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="issue 11: the bridge follows a deploy's logs only once "
-                   "someone watches: late viewers get a gap, an empty history")
 @pytest.mark.parametrize("when", ["mid_deploy", "after_finish"])
 def test_5_a_late_viewer_gets_the_log_from_line_1(stack, when):
     """A deploy is queued, then runs and writes 30 lines before anyone

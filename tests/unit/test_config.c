@@ -102,6 +102,10 @@ static void test_defaults(void **state)
 	assert_true(c->idle_timeout_s > c->heartbeat_s);
 	assert_string_equal(c->log_level, "info");
 	assert_null(c->channels);                                  /* the default map */
+	/* docs/protocol.md §3.4: logs of active deploys are followed */
+	assert_string_equal(c->logs_follow, "active");
+	assert_int_equal(c->logs_follow_active, 1);
+	assert_int_equal(c->logs_max_followed, 1000);
 	sb_config_destroy(c);
 	sb_config_destroy(NULL);
 }
@@ -142,6 +146,32 @@ static void test_values_set(void **state)
 	assert_true(cJSON_IsArray(c->channels));
 	assert_int_equal(cJSON_GetArraySize(c->channels), 1);
 	sb_config_destroy(c);
+}
+
+/* logs.follow: "active" (default) or "watched"; logs.max_followed bounds the
+ * deploys followed at once. */
+static void test_logs_section(void **state)
+{
+	struct sb_config *c = parse_ok("{\"logs\":{\"follow\":\"watched\",\"max_followed\":5}}");
+	(void)state;
+
+	assert_string_equal(c->logs_follow, "watched");
+	assert_int_equal(c->logs_follow_active, 0);
+	assert_int_equal(c->logs_max_followed, 5);
+	sb_config_destroy(c);
+	c = parse_ok("{\"logs\":{\"follow\":\"active\"}}");
+	assert_int_equal(c->logs_follow_active, 1);
+	sb_config_destroy(c);
+	expect_error("{\"logs\":{\"follow\":\"always\"}}",
+		     "x.json: logs.follow: must be active or watched");
+	expect_error("{\"logs\":{\"follow\":null}}",
+		     "x.json: logs.follow: must be active or watched");
+	expect_error("{\"logs\":{\"follow\":true}}",
+		     "x.json: logs.follow: must be a string or null");
+	expect_error("{\"logs\":{\"max_followed\":0}}",
+		     "x.json: logs.max_followed: must be an integer from 1 to 1000000");
+	expect_error("{\"logs\":{\"followed\":1}}", "x.json: logs.followed: unknown key");
+	expect_error("{\"logs\":\"active\"}", "x.json: logs: must be an object");
 }
 
 static void test_null_resets_optional_strings(void **state)
@@ -524,6 +554,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_values_set),
+		cmocka_unit_test(test_logs_section),
 		cmocka_unit_test(test_null_resets_optional_strings),
 		cmocka_unit_test(test_type_errors),
 		cmocka_unit_test(test_long_string_refused),
