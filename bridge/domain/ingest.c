@@ -19,16 +19,93 @@ static void refuse(struct sb_ingest_result *out, enum sb_ingest_reason reason)
 	out->reason = reason;
 }
 
-/* One JSON value and nothing but white space after it, or NULL. */
-static cJSON *parse_strict(const char *payload, size_t len)
+static size_t digits_end(const unsigned char *s, size_t i, size_t len)
 {
-	const char *end = NULL;
+	while (i < len && s[i] >= '0' && s[i] <= '9')
+		i++;
+	return i;
+}
+
+/* Length of the JSON number at s, -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?,
+ * or 0 when what starts there is not one (cJSON also takes 01 and 1.). */
+static size_t number_len(const unsigned char *s, size_t len)
+{
+	size_t i = s[0] == '-', j;
+
+	if (i < len && s[i] == '0')
+		i++;
+	else if ((j = digits_end(s, i, len)) > i)
+		i = j;
+	else
+		return 0;
+	if (i < len && s[i] == '.') {
+		if ((j = digits_end(s, i + 1, len)) == i + 1)
+			return 0;
+		i = j;
+	}
+	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+		i += i + 1 < len && (s[i + 1] == '+' || s[i + 1] == '-') ? 2 : 1;
+		if ((j = digits_end(s, i, len)) == i)
+			return 0;
+		i = j;
+	}
+	/* "01", "1.", "1.5.3": what follows cannot go on a number */
+	if (i < len && memchr("0123456789.eE+-", s[i], 15))
+		return 0;
+	return i;
+}
+
+/* What cJSON lets through and a browser's JSON.parse does not, or NULL:
+ * the payload is spliced into text frames as it is, so one such byte
+ * would make a whole frame unreadable (a batch of other lines with it),
+ * and a frame that is not UTF-8 makes the browser drop the WebSocket.
+ * cJSON takes any byte up to 0x20 as white space, a byte order mark, raw
+ * control characters and any byte in strings, and numbers like 01 and 1. */
+static const char *not_strict(const char *payload, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)payload;
+	size_t i = 0, n;
+	int in_str = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+
+		if (in_str && c >= 0x80) {
+			if (!(n = sb_utf8_len(s + i, len - i)))
+				return "payload is not valid UTF-8";
+			i += n;
+		} else if (in_str) {
+			if (c < 0x20)
+				return "payload has a control character in a string";
+			in_str = c != '"';
+			i += c == '\\' ? 2 : 1;   /* cJSON checks the escape itself */
+		} else if (c == '-' || (c >= '0' && c <= '9')) {
+			if (!(n = number_len(s + i, len - i)))
+				return "payload has a number that is not JSON";
+			i += n;
+		} else if (c >= 0x80 || (c < 0x20 && c != '\t' && c != '\n' && c != '\r')) {
+			return "payload is not JSON";
+		} else {
+			in_str = c == '"';
+			i++;
+		}
+	}
+	return NULL;
+}
+
+/* One strict JSON value and nothing but white space after it, or NULL
+ * with the reason in why. */
+static cJSON *parse_strict(const char *payload, size_t len, char *why, size_t whylen)
+{
+	const char *end = NULL, *bad;
 	cJSON *doc = cJSON_ParseWithLengthOpts(payload, len, &end, 0);
 
 	while (doc && end < payload + len &&
 	       (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
 		end++;
-	if (doc && end != payload + len) {
+	bad = !doc || end != payload + len ? "payload is not JSON" : not_strict(payload, len);
+	if (bad) {
+		snprintf(why, whylen, "%s", bad);
 		cJSON_Delete(doc);
 		doc = NULL;
 	}
@@ -88,9 +165,8 @@ void sb_ingest_check(const struct sb_ingest_rules *r, const char *topic, size_t 
 		refuse(out, SB_INGEST_OVERSIZE);
 		return;
 	}
-	doc = parse_strict(payload, len);
+	doc = parse_strict(payload, len, out->why, sizeof(out->why));
 	if (!doc) {
-		snprintf(out->why, sizeof(out->why), "payload is not JSON");
 		refuse(out, SB_INGEST_NOT_JSON);
 		return;
 	}

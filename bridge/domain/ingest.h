@@ -2,9 +2,10 @@
  *
  * ingest.h - the whole verdict on one MQTT message before any client sees
  * it (docs/protocol.md §8): topic length, known topic, empty payload
- * (a deleted retained status), size, strict JSON (nothing may follow the
- * value: payloads are spliced into frames as they are), a log line's seq,
- * and the topic's JSON Schema.  Also the JSON report republished on
+ * (a deleted retained status), size, strict JSON (UTF-8, only what a
+ * browser's JSON.parse takes, nothing after the value: payloads are
+ * spliced into frames as they are), a log line's seq, and the topic's
+ * JSON Schema.  Also the JSON report republished on
  * $statusbus/rejected/<topic>.
  *
  * The bridge and the publisher toolkit (examples/publish/validator.c) call

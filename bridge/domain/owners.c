@@ -61,20 +61,22 @@ enum sb_owner_change sb_owners_learn(struct sb_owners *o, const char *topic, int
 	const char *old;
 	char *t;
 
-	if (!sb_owners_split(topic, team, sizeof(team), deploy, sizeof(deploy)))
-		return SB_OWNER_IGNORED;
-	if (deleted)
-		return sb_dict_del(o->map, deploy) == SB_OK ? SB_OWNER_FORGOTTEN : SB_OWNER_IGNORED;
-	if (!sb_uuid_valid(deploy, strlen(deploy)) || !sb_id_valid(team, strlen(team)))
+	if (!sb_owners_split(topic, team, sizeof(team), deploy, sizeof(deploy)) ||
+	    !sb_uuid_valid(deploy, strlen(deploy)) || !sb_id_valid(team, strlen(team)))
 		return SB_OWNER_IGNORED;
 	old = sb_dict_get(o->map, deploy);
-	if (old && strcmp(old, team) == 0)
-		return SB_OWNER_SAME;
-	if (old) {
+	if (old && strcmp(old, team) != 0) {
+		/* a delete under another team's prefix takes nothing from the
+		 * owner either: else delete + republish would move the deploy */
 		if (owner)
 			*owner = old;
 		return SB_OWNER_CONFLICT;
 	}
+	if (deleted)
+		return old && sb_dict_del(o->map, deploy) == SB_OK ? SB_OWNER_FORGOTTEN :
+								     SB_OWNER_IGNORED;
+	if (old)
+		return SB_OWNER_SAME;
 	t = strdup(team);
 	if (!t || sb_dict_set(o->map, deploy, t) != SB_OK) {
 		free(t);

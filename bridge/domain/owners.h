@@ -5,8 +5,9 @@
  * deploy's channels are allowed to its owner's members).
  *
  * The first team seen for a deploy keeps it: a status under another team's
- * prefix does not move it.  Pure module, never logs: every call says what
- * happened and the caller logs.
+ * prefix does not move it, and deleting that status does not free it.
+ * Pure module, never logs: every call says what happened and the caller
+ * logs.
  */
 #ifndef SB_OWNERS_H
 #define SB_OWNERS_H
@@ -21,8 +22,9 @@ enum sb_owner_change {
 	SB_OWNER_IGNORED = 0,  /* not a deploy status topic, or bad ids */
 	SB_OWNER_SAME,         /* already known with this team */
 	SB_OWNER_LEARNED,      /* a new deploy and its team */
-	SB_OWNER_CONFLICT,     /* known under another team: kept, not moved */
-	SB_OWNER_FORGOTTEN,    /* the status was deleted: owner dropped */
+	SB_OWNER_CONFLICT,     /* known under another team: kept, not moved
+				* (a delete under that team's prefix too) */
+	SB_OWNER_FORGOTTEN,    /* the owner's status was deleted: dropped */
 	SB_OWNER_NOMEM,        /* could not record it */
 };
 

@@ -139,8 +139,7 @@ void sb_buf_printf(struct sb_buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 when invalid. */
-static size_t utf8_len(const unsigned char *s, size_t left)
+size_t sb_utf8_len(const unsigned char *s, size_t left)
 {
 	size_t n;
 	uint32_t cp;
@@ -187,7 +186,7 @@ void sb_buf_json_str(struct sb_buf *b, const char *str, size_t len)
 			run = 0;
 		}
 		if (c >= 0x80) {
-			n = utf8_len(s + i, len - i);
+			n = sb_utf8_len(s + i, len - i);
 			if (n) {
 				sb_buf_append(b, s + i, n);
 				i += n;

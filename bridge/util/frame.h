@@ -77,6 +77,9 @@ void sb_buf_printf(struct sb_buf *b, const char *fmt, ...)
 /* Appends s[0..len) as a JSON string literal with quotes, escaping control
  * characters, '"' and '\\'.  Invalid UTF-8 bytes become U+FFFD. */
 void sb_buf_json_str(struct sb_buf *b, const char *s, size_t len);
+/* Length of the valid UTF-8 sequence at s (1-4 bytes, at most `left`), or
+ * 0 when it is not one (overlong, surrogate, over U+10FFFF, cut short). */
+size_t sb_utf8_len(const unsigned char *s, size_t left);
 /* The text so far (NUL-terminated), or NULL when failed. */
 const char *sb_buf_str(struct sb_buf *b);
 /* Moves the contents into a new frame (refs = 1) and resets b.  NULL when
