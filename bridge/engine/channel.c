@@ -79,7 +79,7 @@ static void snap_add(struct sb_msg *m, void *user)
 	struct snap_ctx *s = user;
 	const struct sb_kind *k = sb_kinds_lookup(s->h->p.kinds, m->topic);
 
-	if (!k || !k->retained)
+	if (!k || !k->retained || !sb_hub__topic_allowed(s->h, s->ch->ref.tmpl, m->topic))
 		return;
 	if (sb_dict_set(s->ch->snap, m->topic, sb_msg_ref(m)) != SB_OK) {
 		sb_msg_unref(m);

@@ -88,14 +88,33 @@ struct route_ctx {
 	int deleted;
 };
 
+int sb_hub__topic_allowed(const struct sb_hub *h, const struct sb_chan_tmpl *t,
+			  const char *topic)
+{
+	char team[SB_PARAM_MAX + 1], deploy[64];
+	const char *owner;
+
+	/* a deploy's channels carry its owner's topics only: the filter
+	 * team/+/deploy/<d>/status also matches other teams' prefixes */
+	if (t->acl != SB_ACL_DEPLOY ||
+	    !sb_owners_split(topic, team, sizeof(team), deploy, sizeof(deploy)))
+		return 1;
+	owner = sb_owners_get(h->owners, deploy);
+	return !owner || strcmp(owner, team) == 0;
+}
+
 static void route_one(const char *name, const struct sb_chan_tmpl *t, void *user)
 {
 	struct route_ctx *r = user;
 	struct sb_chan *ch = sb_dict_get(r->h->chans, name);
 
-	SB_UNUSED(t);
-	if (ch)
-		sb_chan_deliver(r->h, ch, r->k, r->m, r->deleted);
+	if (!ch)
+		return;
+	if (!sb_hub__topic_allowed(r->h, t, r->m->topic)) {
+		r->h->m.drop_foreign_owner++;
+		return;
+	}
+	sb_chan_deliver(r->h, ch, r->k, r->m, r->deleted);
 }
 
 static void learn_owner(struct sb_hub *h, const char *topic, int deleted)

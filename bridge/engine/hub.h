@@ -125,6 +125,7 @@ struct sb_metrics {
 	uint64_t mqtt_takeovers;     /* another client took the bridge's client id */
 	uint64_t reconciled_deletes; /* cached statuses gone after a lost session */
 	uint64_t follow_refused;     /* active deploy statuses past logs.max_followed */
+	uint64_t drop_foreign_owner; /* a deploy status under another team's prefix */
 };
 
 struct sb_hub_params {

@@ -92,6 +92,10 @@ void sb_hub__rearm(struct sb_hub *h);
 /* The session's error frame for c (counted as a client error). */
 void sb_hub__error(struct sb_hub *h, struct sb_client *c, enum sb_code code,
 		   const char *channel, const char *msg);
+/* 0 when topic must not reach a channel of template t: a deploy status
+ * under a prefix other than the deploy's owner's. */
+int sb_hub__topic_allowed(const struct sb_hub *h, const struct sb_chan_tmpl *t,
+			  const char *topic);
 /* 1 when every MQTT filter of ch is granted and synced. */
 int sb_hub__chan_live(const struct sb_hub *h, const struct sb_chan *ch);
 /* ch is going away: its HTTP waiters are answered now. */

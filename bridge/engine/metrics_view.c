@@ -170,6 +170,7 @@ void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics 
 	dropped(r, "rate_limited", &m->rate_limited);
 	dropped(r, "inbound_overflow", &m->drop_inbound_overflow);
 	dropped(r, "out_of_order", &m->drop_out_of_order);
+	dropped(r, "foreign_owner", &m->drop_foreign_owner);
 	if (inbox)
 		inbox_view(r, inbox);
 	if (pusher)

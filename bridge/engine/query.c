@@ -22,6 +22,7 @@ struct snap_ctx {
 	struct sb_hub *h;
 	struct sb_dict *frames;   /* topic -> v1 event frame */
 	const char *name;
+	const struct sb_chan_tmpl *tmpl;
 };
 
 static void snap_add(struct sb_msg *m, void *user)
@@ -30,7 +31,7 @@ static void snap_add(struct sb_msg *m, void *user)
 	const struct sb_kind *k = sb_kinds_lookup(s->h->p.kinds, m->topic);
 	struct sb_frame *f;
 
-	if (!k || !k->retained)
+	if (!k || !k->retained || !sb_hub__topic_allowed(s->h, s->tmpl, m->topic))
 		return;
 	f = sb_proto_event(s->name, k->event, m->topic, 1, m->payload, m->payload_len);
 	if (!f || sb_dict_set(s->frames, m->topic, f) != SB_OK) {
@@ -44,7 +45,7 @@ static void snap_add(struct sb_msg *m, void *user)
 static void put_snapshot(struct sb_hub *h, struct sb_buf *b, const struct sb_chan_ref *ref,
 			 const char *name)
 {
-	struct snap_ctx sc = { h, sb_dict_create(free_frame), name };
+	struct snap_ctx sc = { h, sb_dict_create(free_frame), name, ref->tmpl };
 	struct sb_dict_iter it;
 	char **filters;
 	size_t nf, n = 0;

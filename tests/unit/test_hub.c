@@ -360,6 +360,52 @@ static void test_rejected_republished(void **state)
 	env_fini(&e);
 }
 
+/* A deploy belongs to the team whose status named it first: a status or
+ * a deletion under another team's prefix neither moves it nor reaches the
+ * deploy's channels (docs/protocol.md §4). */
+static void test_deploy_channel_carries_the_owner_only(void **state)
+{
+	struct env e;
+	struct sb_client *c, *x;
+	char *t42 = token("u42", W0 + 3600, "42"), *t43 = token("u43", W0 + 3600, "43");
+	enum sb_code code;
+	char *body = NULL;
+	cJSON *j;
+	(void)state;
+
+	env_init(&e, "{}", 1);
+	publish(&e, "team/42/deploy/" D1 "/status", "{\"status\":\"running\"}", 1);
+	/* a hostile publisher under team 43's prefix, before and after */
+	publish(&e, "team/43/deploy/" D1 "/status", "{\"status\":\"failed\"}", 1);
+	c = client(&e, t42);
+	sub(&e, c, 1, "deploy." D1);
+	j = expect_op(&e, c, "event");   /* the snapshot: the owner's status only */
+	assert_string_equal(sget(j, "topic"), "team/42/deploy/" D1 "/status");
+	cJSON_Delete(j);
+	expect_nothing(&e, c);
+	publish(&e, "team/43/deploy/" D1 "/status", "{\"status\":\"finished\"}", 1);
+	publish(&e, "team/43/deploy/" D1 "/status", "", 1);   /* delete: not the owner's */
+	expect_nothing(&e, c);
+	publish(&e, "team/43/deploy/" D1 "/status", "{\"status\":\"queued\"}", 1);
+	expect_nothing(&e, c);
+	assert_true(sb_hub_metrics(e.hub)->drop_foreign_owner >= 3);
+	/* team 43 still cannot read the deploy */
+	x = client(&e, t43);
+	tx(&e, x, "{\"op\":\"sub\",\"id\":1,\"channel\":\"deploy." D1 ".logs\"}");
+	expect_error_code(&e, x, "forbidden");
+	/* nor does the HTTP snapshot list the foreign topic */
+	assert_int_equal(sb_hub_query(e.hub, t42, "deploy." D1, 0, 0, &body, &code, NULL), SB_OK);
+	assert_null(strstr(body, "team/43/"));
+	assert_non_null(strstr(body, "team/42/"));
+	free(body);
+	/* the owner's own status still flows */
+	publish(&e, "team/42/deploy/" D1 "/status", "{\"status\":\"finished\"}", 1);
+	cJSON_Delete(expect_op(&e, c, "event"));
+	free(t42);
+	free(t43);
+	env_fini(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +420,7 @@ int main(void)
 		cmocka_unit_test(test_invalid_payload_not_forwarded),
 		cmocka_unit_test(test_payload_with_trailing_bytes),
 		cmocka_unit_test(test_rejected_republished),
+		cmocka_unit_test(test_deploy_channel_carries_the_owner_only),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
