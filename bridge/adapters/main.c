@@ -199,6 +199,68 @@ static enum sb_err make_hub(struct runtime *rt)
 	return SB_OK;
 }
 
+/* Builds the hub, the inbox, the MQTT link and the server, runs until
+ * SIGTERM, and takes them down in the order their ownership needs (each
+ * step undone on a failure too).  Returns the exit code. */
+static int serve(struct runtime *rt, const char *path)
+{
+	char err[1024];
+	int rc = 1;
+
+	server.cfg = rt->cfg;
+	if (make_hub(rt) != SB_OK) {
+		sb_log(SB_LOG_ERR, "out of memory");
+		goto hub;
+	}
+	/* the inbox wakes the service thread; what its events mean is
+	 * mqtt_events.c's business, drained by ws_server.c */
+	if (sb_inbox_create(&server.inbox, (size_t)rt->cfg->inbound_queue_msgs,
+			    (size_t)rt->cfg->inbound_queue_bytes, sb_server_wakeup, &server) != SB_OK) {
+		sb_log(SB_LOG_ERR, "out of memory");
+		goto hub;
+	}
+	/* a full inbox makes Paho's thread wait this long, then drop */
+	sb_inbox_set_wait(server.inbox, (unsigned)rt->cfg->inbound_wait_ms);
+	if (sb_mqtt_link_create(&server.link, rt->cfg, server.inbox, err, sizeof(err))) {
+		sb_log(SB_LOG_ERR, "%s: %s", path, err);
+		goto inbox;
+	}
+	if (sb_server_create(&server, err, sizeof(err)) != SB_OK) {
+		sb_log(SB_LOG_ERR, "%s: %s", path, err);
+		goto server;
+	}
+	sb_mqtt_link_start(server.link);
+	sb_server_run(&server);
+	rc = 0;
+server:
+	/* Paho's thread keeps pushing until the link is destroyed: from here
+	 * on it must not wake the lws context being destroyed, nor wait for
+	 * room that no drain will make (that would slow the disconnect) */
+	if (server.inbox) {
+		sb_inbox_set_wake(server.inbox, NULL, NULL);
+		sb_inbox_set_wait(server.inbox, 0);
+	}
+	sb_server_destroy(&server);
+	/* after the context: its connections are gone */
+	sb_pusher_destroy(server.pusher);
+	server.pusher = NULL;
+	/* the hub goes first: destroying channels unsubscribes through the link */
+	sb_hub_destroy(server.hub);
+	server.hub = NULL;
+	sb_mqtt_link_destroy(server.link, rc == 0 ? 1000 : 0);
+	server.link = NULL;
+inbox:
+	/* what Paho pushed since the last drain goes with it */
+	sb_inbox_destroy(server.inbox);
+	server.inbox = NULL;
+hub:
+	sb_pusher_destroy(server.pusher);
+	server.pusher = NULL;
+	sb_hub_destroy(server.hub);
+	server.hub = NULL;
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -212,7 +274,7 @@ int main(int argc, char **argv)
 	const char *path = NULL;
 	int check = 0, verbose = 0, c;
 	struct runtime rt;
-	char err[1024];
+	int rc;
 	struct sigaction sa;
 
 	while ((c = getopt_long(argc, argv, "c:vhV", opts, NULL)) != -1) {
@@ -257,63 +319,9 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	server.cfg = rt.cfg;
-	if (make_hub(&rt) != SB_OK) {
-		sb_log(SB_LOG_ERR, "out of memory");
-		sb_pusher_destroy(server.pusher);
-		sb_hub_destroy(server.hub);
-		runtime_free(&rt);
-		return 1;
-	}
-	/* the inbox wakes the service thread; what its events mean is
-	 * mqtt_events.c's business, drained by ws_server.c */
-	if (sb_inbox_create(&server.inbox, (size_t)rt.cfg->inbound_queue_msgs,
-			    (size_t)rt.cfg->inbound_queue_bytes, sb_server_wakeup, &server) != SB_OK) {
-		sb_log(SB_LOG_ERR, "out of memory");
-		sb_pusher_destroy(server.pusher);
-		sb_hub_destroy(server.hub);
-		runtime_free(&rt);
-		return 1;
-	}
-	/* a full inbox makes Paho's thread wait this long, then drop */
-	sb_inbox_set_wait(server.inbox, (unsigned)rt.cfg->inbound_wait_ms);
-	if (sb_mqtt_link_create(&server.link, rt.cfg, server.inbox, err, sizeof(err))) {
-		sb_log(SB_LOG_ERR, "%s: %s", path, err);
-		sb_inbox_destroy(server.inbox);
-		sb_pusher_destroy(server.pusher);
-		sb_hub_destroy(server.hub);
-		runtime_free(&rt);
-		return 1;
-	}
-	if (sb_server_create(&server, err, sizeof(err)) != SB_OK) {
-		sb_log(SB_LOG_ERR, "%s: %s", path, err);
-		sb_mqtt_link_destroy(server.link, 0);
-		sb_inbox_destroy(server.inbox);
-		sb_pusher_destroy(server.pusher);
-		sb_hub_destroy(server.hub);
-		runtime_free(&rt);
-		return 1;
-	}
-	sb_mqtt_link_start(server.link);
-	sb_server_run(&server);
-	/* Paho's thread keeps pushing until the link is destroyed: from here
-	 * on it must not wake the lws context being destroyed, nor wait for
-	 * room that no drain will make (that would slow the disconnect) */
-	sb_inbox_set_wake(server.inbox, NULL, NULL);
-	sb_inbox_set_wait(server.inbox, 0);
-	sb_server_destroy(&server);
-	/* after the context: its connections are gone */
-	sb_pusher_destroy(server.pusher);
-	server.pusher = NULL;
-	/* the hub goes first: destroying channels unsubscribes through the link */
-	sb_hub_destroy(server.hub);
-	server.hub = NULL;
-	sb_mqtt_link_destroy(server.link, 1000);
-	server.link = NULL;
-	/* what Paho pushed since the last drain goes with it */
-	sb_inbox_destroy(server.inbox);
-	server.inbox = NULL;
+	rc = serve(&rt, path);
 	runtime_free(&rt);
-	sb_log(SB_LOG_INFO, "stopped");
-	return 0;
+	if (rc == 0)
+		sb_log(SB_LOG_INFO, "stopped");
+	return rc;
 }
