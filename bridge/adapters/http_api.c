@@ -3,7 +3,10 @@
  * http_api.c - the HTTP endpoints of docs/protocol.md §7 on the bridge's
  * port: /healthz, /metrics, /v1/snapshot, /v1/history, and static files
  * from listen.static_dir (no path traversal: ".." segments, NUL and
- * backslashes are refused before the file system is touched).
+ * backslashes are refused before the file system is touched).  Every
+ * request is answered in full, also one that carries a body (read and
+ * dropped within the deadline), and every number it carries (since,
+ * Content-Length) is range-checked.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +29,7 @@ struct sb_http_parked {
 	struct sb_hub *hub;
 	struct lws *wsi;
 	int ready, history;
-	long long since;
+	int64_t since;
 	char *token;          /* NULL = none */
 	char channel[300];
 	char cors[256];
@@ -54,6 +57,8 @@ static void body_free(struct sb_http_pss *pss)
 void sb_http_pss_free(struct sb_http_pss *pss)
 {
 	body_free(pss);
+	free(pss->path);
+	pss->path = NULL;
 	parked_free(pss);
 }
 
@@ -109,7 +114,7 @@ static int respond(struct lws *wsi, struct sb_http_pss *pss, unsigned int status
 }
 
 static int answer(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss,
-		  const char *token, const char *channel, int history, long long since,
+		  const char *token, const char *channel, int history, int64_t since,
 		  const char *cors, int may_wait);
 
 int sb_http_writeable(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss)
@@ -130,20 +135,29 @@ int sb_http_writeable(const struct sb_http_api *api, struct lws *wsi, struct sb_
 		return 0;
 	n = lws_write(wsi, pss->mem + LWS_PRE, pss->len, LWS_WRITE_HTTP_FINAL);
 	body_free(pss);
-	if (n < 0)
+	/* a refused body length: where the next request starts is unknown */
+	if (n < 0 || pss->close_after)
 		return -1;
 	if (lws_http_transaction_completed(wsi))
 		return -1;
 	return 0;
 }
 
-static int json_error(struct lws *wsi, struct sb_http_pss *pss, unsigned int status,
-		      const char *code, const char *msg, const char *cors)
+static int json_error_with(struct lws *wsi, struct sb_http_pss *pss, unsigned int status,
+			   const char *code, const char *msg, const char *cors,
+			   const char *extra_name, const char *extra_value)
 {
 	char body[512];
 	int n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"code\":\"%s\",\"message\":\"%s\"}", code, code, msg);
 
-	return respond(wsi, pss, status, "application/json", body, (size_t)n, cors, NULL, NULL);
+	return respond(wsi, pss, status, "application/json", body, (size_t)n, cors, extra_name,
+		       extra_value);
+}
+
+static int json_error(struct lws *wsi, struct sb_http_pss *pss, unsigned int status,
+		      const char *code, const char *msg, const char *cors)
+{
+	return json_error_with(wsi, pss, status, code, msg, cors, NULL, NULL);
 }
 
 static const char *mime_of(const char *path)
@@ -204,27 +218,51 @@ static int serve_static(const struct sb_http_api *api, struct lws *wsi, struct s
 	return 0;
 }
 
+/* 1 and the value of query argument `name` ("since=") in out; 0 when the
+ * request has none; -1 when its value does not fit outlen (or no memory
+ * for the search).  The buffer
+ * holds any argument: lws_get_urlarg_by_name() stops looking at the first
+ * argument longer than its buffer, which would make a later since= look
+ * absent. */
+static int url_arg(struct lws *wsi, const char *name, char *out, size_t outlen)
+{
+	int total = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS), rc = 0;
+	const char *v;
+	char *buf;
+
+	if (total <= 0)
+		return 0;
+	buf = malloc((size_t)total + 1);
+	if (!buf)
+		return -1;
+	v = lws_get_urlarg_by_name(wsi, name, buf, total + 1);
+	if (v) {
+		rc = strlen(v) < outlen ? 1 : -1;
+		if (rc > 0)
+			memcpy(out, v, strlen(v) + 1);
+	}
+	free(buf);
+	return rc;
+}
+
 static int query(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss, int history,
 		 const char *cors)
 {
-	char chbuf[300], sbuf[300], auth[SB_MAX_TOKEN + 16];
-	const char *token = NULL, *channel, *since_s;
-	long long since = 0;
+	char channel[300], sbuf[32], auth[SB_MAX_TOKEN + 16];
+	const char *token = NULL;
+	int64_t since = 0;
+	int n;
 
-	/* lws returns a pointer past "name=" inside the buffer */
-	channel = lws_get_urlarg_by_name(wsi, "channel=", chbuf, sizeof(chbuf));
-	if (!channel)
-		return json_error(wsi, pss, 400, "bad_request", "channel= is required", cors);
-	if (history) {
-		char *end;
-		/* every fragment must fit the buffer for the search to go on */
-		since_s = lws_get_urlarg_by_name(wsi, "since=", sbuf, sizeof(sbuf));
-		if (!since_s)
-			since_s = "0";
-		since = strtoll(since_s, &end, 10);
-		if (*end || since < 0)
-			return json_error(wsi, pss, 400, "bad_request", "since must be a non-negative integer", cors);
-	}
+	n = url_arg(wsi, "channel=", channel, sizeof(channel));
+	if (n <= 0)
+		return json_error(wsi, pss, 400, "bad_request", n ? "channel= is too long" :
+				  "channel= is required", cors);
+	/* the same range as the WebSocket's since (docs/protocol.md §7): a
+	 * larger one would overflow the engine's since + 1 */
+	n = history ? url_arg(wsi, "since=", sbuf, sizeof(sbuf)) : 0;
+	if (n && (n < 0 || !sb_parse_uint(sbuf, SB_INT_MAX_EXACT, &since)))
+		return json_error(wsi, pss, 400, "bad_request",
+				  "since must be an integer from 0 to 2^53 - 1", cors);
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) > (int)sizeof(auth) - 1)
 		return json_error(wsi, pss, 401, "unauthorized", "token too large", cors);
 	if (lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) > 0) {
@@ -246,7 +284,7 @@ static void parked_ready(void *arg)
 /* Asks the hub; a query it must wait for is parked (may_wait) and answered
  * from sb_http_writeable() once parked_ready() says so. */
 static int answer(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss,
-		  const char *token, const char *channel, int history, long long since,
+		  const char *token, const char *channel, int history, int64_t since,
 		  const char *cors, int may_wait)
 {
 	struct sb_http_parked *q = may_wait ? calloc(1, sizeof(*q)) : NULL;
@@ -285,7 +323,8 @@ static int answer(const struct sb_http_api *api, struct lws *wsi, struct sb_http
 	return status;
 }
 
-int sb_http_handle(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss, const char *path)
+static int route(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss,
+		 const char *path)
 {
 	char origin[256];
 	const char *cors = NULL;
@@ -311,7 +350,8 @@ int sb_http_handle(const struct sb_http_api *api, struct lws *wsi, struct sb_htt
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	}
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
-		return json_error(wsi, pss, 405, "bad_request", "only GET", cors);
+		return json_error_with(wsi, pss, 405, "bad_request", "only GET", cors, "allow:",
+				       "GET, OPTIONS");
 	if (strcmp(path, "/healthz") == 0) {
 		sb_hub_gauges(api->hub, &g);
 		body = sb_metrics_view_health_json(sb_hub_metrics(api->hub), &g, SB_VERSION,
@@ -347,4 +387,99 @@ int sb_http_handle(const struct sb_http_api *api, struct lws *wsi, struct sb_htt
 	if (strcmp(path, "/v1/ws") == 0)
 		return json_error(wsi, pss, 426, "bad_request", "WebSocket upgrade required (subprotocol statusbus.v1)", cors);
 	return serve_static(api, wsi, pss, path);
+}
+
+/* ---- request bodies ------------------------------------------------------------------- */
+
+/* No endpoint reads a body, but a request may carry one (a Pusher server
+ * SDK POSTs its events): it is read and dropped, and the request answered
+ * at its end, so that the connection stays usable (keep-alive).  lws reads
+ * a body when the request has a Content-Length above 0, and gives a POST
+ * with Content-Length: 0 the body callbacks too; a POST, PUT or PATCH
+ * without one it would read as 100 MiB, and chunked bodies it does not
+ * decode: those are refused at once, with the connection. */
+enum body { BODY_NONE, BODY_READ, BODY_NO_LENGTH, BODY_BAD_LENGTH, BODY_TOO_LARGE };
+
+static enum body request_body(struct lws *wsi)
+{
+	int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0, put = 0;
+	char cl[32];
+	const char *p = cl;
+	int64_t n;
+
+#if defined(LWS_WITH_HTTP_UNCOMMON_HEADERS)
+	/* as lws itself: PUT and PATCH are methods with a body only then */
+	put = lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI) > 0 ||
+	      lws_hdr_total_length(wsi, WSI_TOKEN_PATCH_URI) > 0;
+#endif
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+		return BODY_NO_LENGTH;
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+		return post || put ? BODY_NO_LENGTH : BODY_NONE;
+	if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+		return BODY_BAD_LENGTH;
+	/* 1*DIGIT (RFC 9110 §8.6): leading zeros are allowed there */
+	while (p[0] == '0' && p[1])
+		p++;
+	if (!sb_parse_uint(p, SB_HTTP_MAX_BODY, &n))
+		return p[strspn(p, "0123456789")] ? BODY_BAD_LENGTH : BODY_TOO_LARGE;
+	return n > 0 || post ? BODY_READ : BODY_NONE;
+}
+
+/* Answers now, and closes the connection after the answer. */
+static int refuse_body(struct lws *wsi, struct sb_http_pss *pss, unsigned int status,
+		       const char *msg)
+{
+	sb_log(SB_LOG_DEBUG, "http: %u: %s", status, msg);
+	pss->close_after = 1;
+	return json_error_with(wsi, pss, status, "bad_request", msg, NULL, "connection:", "close");
+}
+
+int sb_http_handle(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss,
+		   const char *path)
+{
+	free(pss->path);
+	pss->path = NULL;
+	pss->close_after = 0;
+	switch (request_body(wsi)) {
+	case BODY_NONE:
+		break;
+	case BODY_READ:
+		/* answered from sb_http_body_done(); the whole body must be in
+		 * within the deadline (lws's own timeout is per read) */
+		pss->path = strdup(path);
+		if (!pss->path)
+			return -1;
+		lws_set_timer_usecs(wsi, (lws_usec_t)SB_HTTP_DEADLINE_S * LWS_USEC_PER_SEC);
+		return 0;
+	case BODY_NO_LENGTH:
+		return refuse_body(wsi, pss, 411, "a request body needs a Content-Length");
+	case BODY_BAD_LENGTH:
+		return refuse_body(wsi, pss, 400, "Content-Length must be an integer");
+	case BODY_TOO_LARGE:
+		return refuse_body(wsi, pss, 413, "request body over 1 MiB");
+	}
+	return route(api, wsi, pss, path);
+}
+
+int sb_http_body_done(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss)
+{
+	char *path = pss->path;
+	int rc;
+
+	if (!path)
+		return 0;   /* answered already: a refused length */
+	pss->path = NULL;
+	lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
+	rc = route(api, wsi, pss, path);
+	free(path);
+	return rc;
+}
+
+int sb_http_timer(struct sb_http_pss *pss)
+{
+	if (!pss->path)
+		return 0;
+	sb_log(SB_LOG_INFO, "http: request body not in within %d s, closing", SB_HTTP_DEADLINE_S);
+	return -1;
 }

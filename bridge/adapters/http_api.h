@@ -28,18 +28,32 @@ struct sb_http_api {
 	int64_t started_ms;
 };
 
+/* Headers, and then a request's body, must be in within this many
+ * seconds; also lws's timeout for each wait on the socket. */
+#define SB_HTTP_DEADLINE_S 10
+/* A request body over this is refused (413) unread, with the connection. */
+#define SB_HTTP_MAX_BODY (1 << 20)
+
 /* Per-request state of a response being written, embedded in the
  * server's per-session data. */
 struct sb_http_pss {
 	unsigned char *mem;   /* LWS_PRE headroom + body */
 	size_t len;
 	struct sb_http_parked *parked;   /* a query waiting for its channel */
+	char *path;           /* a request whose body is being read (dropped) */
+	int close_after;      /* close the connection once the answer is out */
 };
 
-/* Answers an HTTP GET; returns 0 when handled (response written or
- * scheduled), -1 to close the connection. */
+/* Answers an HTTP request (LWS_CALLBACK_HTTP) now, or at the end of its
+ * body (sb_http_body_done()); returns 0 when handled (response written or
+ * scheduled), -1 to close the connection.  Every request gets a complete
+ * answer, whatever it carries. */
 int sb_http_handle(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss,
 		   const char *path);
+/* LWS_CALLBACK_HTTP_BODY_COMPLETION: the body is read; answers. */
+int sb_http_body_done(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss);
+/* LWS_CALLBACK_TIMER: -1 (close) when the body is still not in. */
+int sb_http_timer(struct sb_http_pss *pss);
 int sb_http_writeable(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss);
 void sb_http_pss_free(struct sb_http_pss *pss);
 /* 1 when the request's Origin header (if any) is allowed. */

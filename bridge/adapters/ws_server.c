@@ -291,6 +291,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		/* Pusher's activity check: pusher:ping, then 4201 */
 		if (pss && pss->kind == CONN_PUSHER)
 			pusher_arm(wsi, sb_pusher_timer(lws_get_opaque_user_data(wsi), sb_now_ms()));
+		/* an HTTP request body's deadline */
+		if (pss && pss->kind == CONN_HTTP)
+			return sb_http_timer(&pss->http);
 		return 0;
 
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
@@ -301,6 +304,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 	case LWS_CALLBACK_HTTP:
 		return sb_http_handle(&srv->http, wsi, &pss->http, in);
+
+	case LWS_CALLBACK_HTTP_BODY:
+		return 0;   /* dropped: no endpoint reads a body */
+
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		/* not lws's default, which ends the transaction before the
+		 * answer is written */
+		return sb_http_body_done(&srv->http, wsi, &pss->http);
 
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return sb_http_writeable(&srv->http, wsi, &pss->http);
@@ -389,7 +400,7 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 		info.ssl_cert_filepath = cfg->listen_cert_file;
 		info.ssl_private_key_filepath = cfg->listen_key_file;
 	}
-	info.timeout_secs = 10;
+	info.timeout_secs = SB_HTTP_DEADLINE_S;
 	info.max_http_header_pool = 64;
 	/* room for an Authorization: Bearer token as large as hello accepts */
 	info.max_http_header_data = SB_MAX_TOKEN + 4096;

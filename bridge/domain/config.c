@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jwt.h"
+
 enum ctype { T_STR, T_INT, T_LONG, T_BOOL, T_STRLIST, T_JSON, T_SECTION };
 
 struct ckey {
@@ -67,6 +69,10 @@ static const struct ckey keys[] = {
 	STR("auth", "issuer", issuer, NULL),
 	STR("auth", "audience", audience, NULL),
 	INT("auth", "leeway_s", token_leeway_s, 0, 300, 30, 0),
+	/* the longest-lived token accepted (exp - iat, or exp - now): at most
+	 * ten years, so that no token lives forever */
+	INT("auth", "max_ttl_s", token_max_ttl_s, 60, 315360000, SB_JWT_DEFAULT_MAX_TTL, 0),
+	BOOL("auth", "allow_wildcard_first_segment", allow_wildcard_first_segment, 0, 0),
 
 	SECTION_FLAG("pusher", pusher_enabled),
 	STR("pusher", "app_id", pusher_app_id, NULL),

@@ -30,6 +30,8 @@ struct sb_config {
 	char *jwt_alg, *jwt_secret, *jwt_secret_file, *jwt_public_key_file;
 	char *issuer, *audience;
 	int token_leeway_s;
+	int token_max_ttl_s;            /* auth.max_ttl_s */
+	int allow_wildcard_first_segment;   /* auth.allow_wildcard_first_segment */
 	/* pusher (pusher_enabled = the section exists) */
 	int pusher_enabled;
 	char *pusher_app_id, *pusher_key, *pusher_secret;

@@ -124,8 +124,8 @@ static int64_t seq_of(const cJSON *doc)
 {
 	const cJSON *sq = cJSON_GetObjectItemCaseSensitive(doc, "seq");
 
-	if (cJSON_IsNumber(sq) && sq->valuedouble >= 1 && sq->valuedouble < 9007199254740992.0 &&
-	    sq->valuedouble == floor(sq->valuedouble))
+	if (cJSON_IsNumber(sq) && sq->valuedouble >= 1 &&
+	    sq->valuedouble <= (double)SB_INT_MAX_EXACT && sq->valuedouble == floor(sq->valuedouble))
 		return (int64_t)sq->valuedouble;
 	return 0;
 }

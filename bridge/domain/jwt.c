@@ -384,6 +384,57 @@ static enum sb_err check_iss_aud(const cJSON *p,
 	return SB_ERR_DENIED;
 }
 
+/* "*.42" or "*.*" would match a channel of every kind (team.42,
+ * user.42, ...): a claim that wide is most likely an issuer's mistake. */
+static enum sb_err check_channels(const struct sb_jwt_claims *c,
+				  const struct sb_jwt_verify_opts *opts,
+				  char *reason, size_t reasonlen)
+{
+	size_t i;
+
+	if (opts->allow_wildcard_first_segment)
+		return SB_OK;
+	for (i = 0; i < c->n_channels; i++) {
+		const char *p = c->channels[i];
+
+		if (p[0] == '*' && (p[1] == '.' || p[1] == '\0')) {
+			sb_jwt_set_reason(reason, reasonlen, "channels[%zu] starts with "
+					  "the segment \"*\", which matches channels of "
+					  "every kind (auth.allow_wildcard_first_segment "
+					  "is off)", i);
+			return SB_ERR_INVAL;
+		}
+	}
+	return SB_OK;
+}
+
+/* exp no further than max_ttl_s after iat, or after now without iat
+ * (plus the leeway: the issuer's clock may be ahead): else exp = 2^53
+ * would be a token that never expires. */
+static enum sb_err check_ttl(const struct sb_jwt_claims *c,
+			     const struct sb_jwt_verify_opts *opts,
+			     char *reason, size_t reasonlen)
+{
+	int64_t max = opts->max_ttl_s > 0 ? opts->max_ttl_s :
+					    SB_JWT_DEFAULT_MAX_TTL;
+	int64_t leeway = opts->leeway_s > 0 ? opts->leeway_s : 0;
+
+	if (c->iat && c->exp - c->iat > max) {
+		sb_jwt_set_reason(reason, reasonlen, "token lives %" PRId64 " s "
+				  "from iat to exp, over the %" PRId64 " s "
+				  "allowed (auth.max_ttl_s)", c->exp - c->iat,
+				  max);
+		return SB_ERR_INVAL;
+	}
+	if (!c->iat && c->exp - opts->now_s - leeway > max) {
+		sb_jwt_set_reason(reason, reasonlen, "token expires in %" PRId64
+				  " s, over the %" PRId64 " s allowed "
+				  "(auth.max_ttl_s)", c->exp - opts->now_s, max);
+		return SB_ERR_INVAL;
+	}
+	return SB_OK;
+}
+
 /* exp, nbf, iat <= 2^53 and leeway is an int: none of these sums can
  * overflow. */
 static enum sb_err check_time(const struct sb_jwt_claims *c,
@@ -445,11 +496,15 @@ static enum sb_err parse_claims(const cJSON *p,
 		e = string_list(p, "channels", 0, &c->channels, &c->n_channels,
 				reason, reasonlen);
 	if (e == SB_OK)
+		e = check_channels(c, opts, reason, reasonlen);
+	if (e == SB_OK)
 		e = check_iss_aud(p, opts, reason, reasonlen);
 	/* Time last, so that a malformed token is reported as such even
 	 * when it has also expired. */
 	if (e == SB_OK)
 		e = check_time(c, opts, reason, reasonlen);
+	if (e == SB_OK)
+		e = check_ttl(c, opts, reason, reasonlen);
 	return e;
 }
 

@@ -60,7 +60,14 @@ struct sb_jwt_verify_opts {
 	const char *audience;   /* when non-NULL, "aud" (string or array)
 				   must contain it */
 	size_t max_token_len;   /* longer tokens are SB_ERR_LIMIT; 0 = 8192 */
+	int64_t max_ttl_s;      /* exp at most this far after iat (after now,
+				   plus leeway, without iat); 0 = the default */
+	int allow_wildcard_first_segment;   /* a "channels" pattern may start
+					       with the segment "*" */
 };
+
+/* auth.max_ttl_s's default: a day. */
+#define SB_JWT_DEFAULT_MAX_TTL 86400
 
 /* Verifies `token` (need not be NUL-terminated) and on success stores the
  * claims in *out (caller frees with sb_jwt_claims_destroy()).
@@ -69,7 +76,8 @@ struct sb_jwt_verify_opts {
  *   SB_ERR_LIMIT    longer than max_token_len
  *   SB_ERR_INVAL    not three base64url segments, bad JSON, missing or
  *                   mistyped required claim, teams/channels not arrays of
- *                   ids, huge numbers
+ *                   ids, huge numbers, exp past max_ttl_s, a channels
+ *                   pattern starting with "*" (unless allowed)
  *   SB_ERR_DENIED   alg not the pinned one, bad signature, iss/aud mismatch
  *   SB_ERR_EXPIRED  exp (+leeway) passed, nbf or iat in the future
  *                   (beyond leeway)

@@ -41,7 +41,7 @@ void sb_req_free(struct sb_req *req)
 	req->root = NULL;
 }
 
-/* JSON integers we accept: exact in a double, |v| < 2^53. */
+/* JSON integers we accept: exact in a double, |v| <= 2^53 - 1. */
 static int json_int64(const cJSON *v, int64_t *out)
 {
 	double d;
@@ -49,7 +49,7 @@ static int json_int64(const cJSON *v, int64_t *out)
 	if (!cJSON_IsNumber(v))
 		return 0;
 	d = v->valuedouble;
-	if (!isfinite(d) || d != floor(d) || fabs(d) > 9007199254740991.0)
+	if (!isfinite(d) || d != floor(d) || fabs(d) > (double)SB_INT_MAX_EXACT)
 		return 0;
 	*out = (int64_t)d;
 	return 1;

@@ -40,7 +40,8 @@ enum sb_err sb_hub_verify_token(struct sb_hub *h, const char *token, size_t len,
 	struct sb_jwt_verify_opts o = {
 		.now_s = sb_hub__wall(h), .leeway_s = h->p.cfg->token_leeway_s,
 		.issuer = h->p.cfg->issuer, .audience = h->p.cfg->audience,
-		.max_token_len = SB_MAX_TOKEN,
+		.max_token_len = SB_MAX_TOKEN, .max_ttl_s = h->p.cfg->token_max_ttl_s,
+		.allow_wildcard_first_segment = h->p.cfg->allow_wildcard_first_segment,
 	};
 	char why[160] = "";
 	enum sb_err rc = sb_jwt_verify(h->p.jwt_key, token, len, &o, out, why, sizeof(why));

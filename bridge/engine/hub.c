@@ -352,6 +352,7 @@ static enum sb_err sub_refuse(struct sb_sub_result *res, enum sb_code code, enum
 int sb_hub__resume(struct sb_hub *h, struct sb_chan *ch, struct sb_sub *s, int64_t since)
 {
 	SB_UNUSED(h);
+	since = since > SB_INT_MAX_EXACT ? SB_INT_MAX_EXACT : since;   /* no overflow below */
 	s->expect_seq = since + 1;
 	return sb_chan_recovered(ch, since);
 }

@@ -161,6 +161,9 @@ enum sb_err sb_hub_query(struct sb_hub *h, const char *token, const char *channe
 	enum sb_err rc;
 
 	*body = NULL;
+	/* no seq is above SB_INT_MAX_EXACT, so a since past it asks for the
+	 * same; clamped, since + 1 below cannot overflow */
+	since = since < 0 ? 0 : since > SB_INT_MAX_EXACT ? SB_INT_MAX_EXACT : since;
 	rc = admit(h, token, channel, history, &ref, name, code, reason, sizeof(reason));
 	if (rc) {
 		*body = error_body(*code, reason);

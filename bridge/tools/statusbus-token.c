@@ -39,10 +39,10 @@
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 struct args {
-	int verify, ttl_set, leeway_set;
+	int verify, ttl_set, leeway_set, wildcard_first;
 	const char *secret, *secret_file, *public_key, *alg;
 	const char *sub, *teams, *channels, *iss, *aud;
-	long long ttl;
+	long long ttl, max_ttl;
 	int leeway;
 	const char *token;
 };
@@ -53,9 +53,11 @@ static void usage(FILE *f)
 "Usage:\n"
 "  " PROG " (--secret S | --secret-file F) --sub USER [--teams T1,T2]\n"
 "                  [--channels C1,C2] [--ttl SECONDS] [--iss I] [--aud A]\n"
+"                  [--max-ttl SECONDS] [--allow-wildcard-first-segment]\n"
 "  " PROG " --verify --alg HS256|RS256|ES256\n"
 "                  (--secret S | --secret-file F | --public-key PEM)\n"
-"                  [--iss I] [--aud A] [--leeway SECONDS] [TOKEN | -]\n"
+"                  [--iss I] [--aud A] [--leeway SECONDS] [--max-ttl SECONDS]\n"
+"                  [--allow-wildcard-first-segment] [TOKEN | -]\n"
 "\n"
 "Mints an HS256 token for statusbus (a development token; in production the\n"
 "application backend signs tokens) and prints it, or verifies TOKEN (read\n"
@@ -70,6 +72,11 @@ static void usage(FILE *f)
 "  --ttl SECONDS       lifetime, 1 to %lld (default 3600)\n"
 "  --iss I, --aud A    issuer and audience claims; with --verify, required\n"
 "                      values\n"
+"  --max-ttl SECONDS   the bridge's auth.max_ttl_s: exp at most this far\n"
+"                      after iat (or now), 60 to %lld (default 86400)\n"
+"  --allow-wildcard-first-segment\n"
+"                      the bridge's auth.allow_wildcard_first_segment: a\n"
+"                      channels pattern may start with '*' (\"*.42\")\n"
 "  --verify            verify instead of minting\n"
 "  --alg ALG           the algorithm the key is for (required with --verify)\n"
 "  --public-key FILE   PEM public key or certificate for RS256/ES256\n"
@@ -79,7 +86,7 @@ static void usage(FILE *f)
 "  -V, --version       show the version\n"
 "\n"
 "Exit status: 0 success, 1 token refused or file unreadable, 2 usage error.\n",
-		MAX_TTL, MAX_LEEWAY);
+		MAX_TTL, MAX_TTL, MAX_LEEWAY);
 }
 
 static int parse_ll(const char *s, long long min, long long max,
@@ -222,6 +229,8 @@ static int mint(const struct args *a)
 	opts.now_s = (int64_t)now;
 	opts.issuer = a->iss;
 	opts.audience = a->aud;
+	opts.max_ttl_s = a->max_ttl;
+	opts.allow_wildcard_first_segment = a->wildcard_first;
 	e = sb_jwt_verify(key, token, strlen(token), &opts, &claims, reason,
 			  sizeof(reason));
 	if (e != SB_OK) {
@@ -400,6 +409,8 @@ static int verify(const struct args *a)
 	opts.leeway_s = a->leeway;
 	opts.issuer = a->iss;
 	opts.audience = a->aud;
+	opts.max_ttl_s = a->max_ttl;
+	opts.allow_wildcard_first_segment = a->wildcard_first;
 	e = sb_jwt_verify(key, tok, len, &opts, &claims, reason, sizeof(reason));
 	if (e != SB_OK) {
 		fprintf(stderr, PROG ": token refused (%s): %s\n", sb_strerror(e),
@@ -418,6 +429,7 @@ out:
 enum {
 	OPT_SECRET = 256, OPT_SECRET_FILE, OPT_PUBLIC_KEY, OPT_SUB, OPT_TEAMS,
 	OPT_CHANNELS, OPT_TTL, OPT_ISS, OPT_AUD, OPT_VERIFY, OPT_ALG, OPT_LEEWAY,
+	OPT_MAX_TTL, OPT_WILDCARD_FIRST,
 };
 
 int main(int argc, char **argv)
@@ -435,11 +447,13 @@ int main(int argc, char **argv)
 		{ "verify", no_argument, NULL, OPT_VERIFY },
 		{ "alg", required_argument, NULL, OPT_ALG },
 		{ "leeway", required_argument, NULL, OPT_LEEWAY },
+		{ "max-ttl", required_argument, NULL, OPT_MAX_TTL },
+		{ "allow-wildcard-first-segment", no_argument, NULL, OPT_WILDCARD_FIRST },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct args a = { .ttl = 3600, .leeway = 30 };
+	struct args a = { .ttl = 3600, .leeway = 30, .max_ttl = SB_JWT_DEFAULT_MAX_TTL };
 	long long v;
 	int ch, keys;
 
@@ -456,6 +470,14 @@ int main(int argc, char **argv)
 		case OPT_AUD: a.aud = optarg; break;
 		case OPT_VERIFY: a.verify = 1; break;
 		case OPT_ALG: a.alg = optarg; break;
+		case OPT_WILDCARD_FIRST: a.wildcard_first = 1; break;
+		case OPT_MAX_TTL:
+			if (!parse_ll(optarg, 60, MAX_TTL, &a.max_ttl)) {
+				fprintf(stderr, PROG ": --max-ttl: expected 60 to %lld "
+					"seconds\n", MAX_TTL);
+				return EXIT_USAGE;
+			}
+			break;
 		case OPT_TTL:
 			if (!parse_ll(optarg, 1, MAX_TTL, &a.ttl)) {
 				fprintf(stderr, PROG ": --ttl: expected 1 to %lld "

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
- * sb_common.c - error strings, logging and clocks.
+ * sb_common.c - error strings, logging, clocks and the strict parser of
+ * integers read as text.
  */
 #include "sb_common.h"
 
@@ -27,6 +28,26 @@ const char *sb_strerror(enum sb_err err)
 	case SB_ERR_PENDING: return "pending";
 	}
 	return "unknown error";
+}
+
+int sb_parse_uint(const char *s, int64_t max, int64_t *out)
+{
+	int64_t v = 0;
+
+	if (!s || max < 0 || *s < '0' || *s > '9' || (s[0] == '0' && s[1] != '\0'))
+		return 0;
+	for (; *s; s++) {
+		int d = *s - '0';
+
+		if (d < 0 || d > 9)
+			return 0;
+		/* v * 10 + d > max, asked without computing it */
+		if (max - d < 0 || v > (max - d) / 10)
+			return 0;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 1;
 }
 
 void sb_log_set_level(enum sb_log_level level) { log_level = level; }

@@ -41,6 +41,18 @@ int64_t sb_now_ms(void);
 /* Wall clock in milliseconds since the epoch. */
 int64_t sb_wall_ms(void);
 
+/* The largest integer the protocols take from the network (a seq, a
+ * since, an id): 2^53 - 1, the largest that every JSON parser (a
+ * browser's included) keeps exact.  Adding 1 to it cannot overflow. */
+#define SB_INT_MAX_EXACT 9007199254740991LL
+
+/* A non-negative integer written as JSON writes one: "0" or a digit 1-9
+ * followed by digits, nothing else (no sign, space, fraction, exponent,
+ * leading zero).  1 and *out set when s is one and at most max (>= 0);
+ * 0 otherwise, also on overflow.  For numbers read from the network as
+ * text (an HTTP query argument, a header). */
+int sb_parse_uint(const char *s, int64_t max, int64_t *out);
+
 #define SB_UNUSED(x) ((void)(x))
 #define SB_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

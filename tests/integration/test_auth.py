@@ -410,6 +410,13 @@ REFUSED_AT_HELLO = [
     ("expired", _expired, "token_expired"),
     ("nbf-in-future", _nbf_future, "token_expired"),
     ("iat-in-future", _iat_future, "token_expired"),
+    # issue 12: exp up to 2^53 was a token that never expires
+    ("exp-2^53", lambda: mint(exp=2 ** 53), "unauthorized"),
+    ("lives-over-a-day", lambda: mint(ttl=86401), "unauthorized"),
+    ("exp-far-without-iat", lambda: mint(iat=None, ttl=86400 + 600), "unauthorized"),
+    # a first segment "*" matches channels of every kind
+    ("channels-star-first", lambda: mint(channels=["*.42"]), "unauthorized"),
+    ("channels-star-star", lambda: mint(channels=["deploy.*.logs", "*.*"]), "unauthorized"),
 ]
 
 
@@ -438,6 +445,28 @@ async def test_leeway_accepts_small_clock_skew(stack_factory):
             w = await env.ws(tok)
             await env.ack(w, f"team.{TEAM}")
     await with_env(start(stack_factory), body)
+
+
+@run
+async def test_token_lifetime_and_wildcard_limits_are_configurable(stack_factory):
+    """auth.max_ttl_s and auth.allow_wildcard_first_segment (docs/protocol.md
+    §4.1): the refusals above, each with its reason, and the same tokens
+    accepted by a bridge configured for them."""
+    far, star = mint(ttl=2 * 86400), mint(teams=[], channels=["*.42"])
+
+    async def refused(env):
+        for tok, why in ((far, "auth.max_ttl_s"), (star, "allow_wildcard_first_segment")):
+            w = await env.raw()
+            await w.send({"op": "hello", "id": 1, "token": tok})
+            err = await w.expect(lambda m: m.get("op") == "error", 5, what="hello refusal")
+            assert err["code"] == "unauthorized" and why in err["message"], err
+    await with_env(start(stack_factory), refused)
+
+    async def accepted(env):
+        await env.ack(await env.ws(far), f"team.{TEAM}")
+        await env.ack(await env.ws(star), f"team.{TEAM}")    # "*.42" matches team.42
+    await with_env(start(stack_factory, auth=auth_section(
+        max_ttl_s=3 * 86400, allow_wildcard_first_segment=True)), accepted)
 
 
 @run

@@ -240,6 +240,30 @@ def test_padded_base64_is_refused(keys):
     assert_refused(run(*verify_args("HS256", keys), padded), padded, "base64url")
 
 
+def test_lifetime_over_max_ttl_is_refused(keys):
+    """auth.max_ttl_s (--max-ttl): exp at most a day after iat by default,
+    so exp = 2^53 no longer means "never expires"."""
+    now = int(time.time())
+    base = verify_args("HS256", keys)
+    day = jwt.encode(claims(iat=now, exp=now + 86400), SECRET, algorithm="HS256")
+    assert run(*base, day).returncode == 0
+    for c in (claims(iat=now, exp=now + 86401), claims(iat=now, exp=2 ** 53),
+              {k: v for k, v in claims(exp=now + 90000).items() if k != "iat"}):
+        token = jwt.encode(c, SECRET, algorithm="HS256")
+        assert_refused(run(*base, token), token, "auth.max_ttl_s")
+    token = jwt.encode(claims(iat=now, exp=now + 90000), SECRET, algorithm="HS256")
+    assert run(*base, "--max-ttl", "90000", token).returncode == 0
+
+
+def test_wildcard_first_segment_is_refused(keys):
+    base = verify_args("ES256", keys)
+    for pattern in ("*.42", "*.*", "*"):
+        token = jwt.encode(claims(channels=["user.alice", pattern]), keys["ec"], algorithm="ES256")
+        assert_refused(run(*base, token), token, "channels[1] starts with the segment")
+        r = run(*base, "--allow-wildcard-first-segment", token)
+        assert r.returncode == 0 and pattern in json.loads(r.stdout)["channels"]
+
+
 @pytest.mark.parametrize("keyfile,alg,why", [
     ("rsa1024_pub", "RS256", "at least 2048"),
     ("p384_pub", "ES256", "P-256"),
@@ -279,6 +303,14 @@ def test_minted_token_verifies_with_pyjwt():
         jwt.decode(token, SECRET + "x", algorithms=["HS256"], audience="statusbus")
 
 
+def test_mint_with_the_bridges_limits():
+    r = run("--secret", SECRET, "--sub", "u1", "--ttl", "172800", "--max-ttl", "172800",
+            "--channels", "*.42", "--allow-wildcard-first-segment")
+    assert r.returncode == 0, r.stderr
+    c = jwt.decode(r.stdout.strip(), SECRET, algorithms=["HS256"])
+    assert c["exp"] - c["iat"] == 172800 and c["channels"] == ["*.42"]
+
+
 def test_minted_with_secret_file(tmp_path):
     f = tmp_path / "secret"
     f.write_text(SECRET + "\n")
@@ -306,6 +338,8 @@ def test_short_secret_warns():
     (["--secret", SECRET, "--sub", "u1", "--teams", "42,,43"], "empty entry"),
     (["--secret", SECRET, "--sub", "u1", "--teams", "team/42"], "teams[0]"),
     (["--secret", SECRET, "--sub", ""], "sub"),
+    (["--secret", SECRET, "--sub", "u1", "--ttl", "86401"], "auth.max_ttl_s"),
+    (["--secret", SECRET, "--sub", "u1", "--channels", "*.42"], "wildcard"),
 ])
 def test_mint_refuses_claims_the_bridge_would_refuse(args, why):
     r = run(*args)
@@ -340,6 +374,9 @@ def test_help_and_version():
     ["--verify", "--alg", "HS256", "--secret", SECRET, "--sub", "u1", "tok"],
     ["--verify", "--alg", "HS256", "--secret", SECRET, "tok", "tok2"],
     ["--verify", "--alg", "HS256", "--secret", SECRET, "--leeway", "-1", "tok"],
+    ["--secret", SECRET, "--sub", "u1", "--max-ttl", "59"],
+    ["--secret", SECRET, "--sub", "u1", "--max-ttl", "315360001"],
+    ["--secret", SECRET, "--sub", "u1", "--max-ttl", "1d"],
     ["--no-such-option"],
     ["--ttl"],
 ])

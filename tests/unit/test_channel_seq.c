@@ -400,6 +400,42 @@ static void test_history_lists_every_hole(void **state)
 	env_fini(&e);
 }
 
+/* since at the top of its range and past it: the engine is given what the
+ * adapters let through (up to 2^53 - 1), and anything else a caller may
+ * pass must not overflow since + 1 (issue 12: INT64_MAX did, under UBSan). */
+static void test_since_at_the_top(void **state)
+{
+	static const int64_t tops[] = {
+		SB_INT_MAX_EXACT - 1, SB_INT_MAX_EXACT, SB_INT_MAX_EXACT + 1, INT64_MAX - 1, INT64_MAX,
+	};
+	struct sb_sub_result res;
+	struct sb_client *c;
+	struct env e;
+	char gap[64], gaps[256];
+	(void)state;
+
+	start(&e);   /* a live subscriber */
+	lines(&e, 1, 5);
+	for (size_t i = 0; i < SB_ARRAY_LEN(tops); i++) {
+		struct sb_sub_opts o = { LOGS, strlen(LOGS), 1, tops[i], -1, 0, 0 };
+
+		history(&e, tops[i], gap, gaps, sizeof(gaps));
+		assert_string_equal(gap, "null");
+		assert_string_equal(gaps, "");
+		/* a resume from past the last line lacks nothing */
+		c = client(&e, NULL);
+		assert_int_equal(sb_hub_subscribe(e.hub, c, &o, &res), SB_OK);
+		assert_int_equal(res.recovered, 1);
+		sb_hub_client_gone(e.hub, c);
+	}
+	/* the largest since the protocol takes, through the protocol */
+	assert_int_equal(recovered(&e, SB_INT_MAX_EXACT), 1);
+	/* and below the range: a negative since asks for everything */
+	history(&e, -1, gap, gaps, sizeof(gaps));
+	assert_string_equal(gap, "null");
+	env_fini(&e);
+}
+
 static void test_metrics_export(void **state)
 {
 	struct env e;
@@ -433,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_marked_broken),
 		cmocka_unit_test(test_duplicates_and_late_lines_dropped),
 		cmocka_unit_test(test_history_lists_every_hole),
+		cmocka_unit_test(test_since_at_the_top),
 		cmocka_unit_test(test_metrics_export),
 	};
 

@@ -444,6 +444,38 @@ static void test_auth_rules(void **state)
 	sb_config_destroy(c);
 }
 
+/* auth.max_ttl_s walked over its range, and allow_wildcard_first_segment. */
+static void test_token_limits(void **state)
+{
+	static const char *const bad_ttl[] = {
+		"59", "315360001", "0", "-1", "1e300", "60.5", "\"86400\"", "null", "true",
+	};
+	struct sb_config *c;
+	char text[256];
+	(void)state;
+
+	c = parse_ok("{" AUTH_OK "}");
+	assert_int_equal(c->token_max_ttl_s, 86400);   /* a day */
+	assert_int_equal(c->allow_wildcard_first_segment, 0);
+	sb_config_destroy(c);
+	for (size_t i = 0; i < SB_ARRAY_LEN(bad_ttl); i++) {
+		snprintf(text, sizeof(text), "{\"auth\":{\"jwt_secret\":\"0123456789abcdef\","
+			 "\"max_ttl_s\":%s}}", bad_ttl[i]);
+		expect_error(text, "x.json: auth.max_ttl_s: must be an integer from 60 to 315360000");
+	}
+	c = parse_ok("{\"auth\":{\"jwt_secret\":\"0123456789abcdef\",\"max_ttl_s\":60}}");
+	assert_int_equal(c->token_max_ttl_s, 60);
+	sb_config_destroy(c);
+	c = parse_ok("{\"auth\":{\"jwt_secret\":\"0123456789abcdef\",\"max_ttl_s\":315360000,"
+		     "\"allow_wildcard_first_segment\":true}}");
+	assert_int_equal(c->token_max_ttl_s, 315360000);
+	assert_int_equal(c->allow_wildcard_first_segment, 1);
+	sb_config_destroy(c);
+	expect_error("{\"auth\":{\"jwt_secret\":\"0123456789abcdef\","
+		     "\"allow_wildcard_first_segment\":1}}",
+		     "x.json: auth.allow_wildcard_first_segment: must be true or false");
+}
+
 /* ---- files --------------------------------------------------------------------------------- */
 
 static void test_example_config(void **state)
@@ -566,6 +598,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_origins_key),
 		cmocka_unit_test(test_open_mode_needs_loopback),
 		cmocka_unit_test(test_auth_rules),
+		cmocka_unit_test(test_token_limits),
 		cmocka_unit_test(test_example_config),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_read_file),

@@ -47,6 +47,55 @@ static void test_ack_waits_for_grant_and_barrier(void **state)
 	env_fini(&e);
 }
 
+/* The barrier's payload is a number read from the broker (anyone who may
+ * write the sync topic can forge one): only a barrier the bridge sent
+ * (1 .. the last one) marks filters as synced. */
+static void test_barrier_payload_range(void **state)
+{
+	struct fake_broker *b;
+	struct sb_client *c;
+	struct env e;
+	const char *t, *nl;
+	char topic[128], forged[10][32];
+	long long n;
+	(void)state;
+
+	env_init(&e, "{}", 0);
+	b = &e.fake.broker;
+	c = client(&e, NULL);
+	fb_hold(b, 1);
+	tx(&e, c, "{\"op\":\"sub\",\"id\":1,\"channel\":\"user.u1\"}");
+	fb_grant(b);
+	assert_true(b->nbar > b->echoed);   /* barrier n sent after the grant */
+	t = b->barriers[b->nbar - 1];
+	nl = strchr(t, '\n');
+	snprintf(topic, sizeof(topic), "%.*s", (int)(nl - t), t);
+	n = atoll(nl + 1);
+	assert_true(n >= 1);
+	snprintf(forged[0], sizeof(forged[0]), "0");                  /* min - 1 */
+	snprintf(forged[1], sizeof(forged[1]), "-1");
+	snprintf(forged[2], sizeof(forged[2]), "%lld", n + 1);        /* max + 1: not sent */
+	snprintf(forged[3], sizeof(forged[3]), "9223372036854775807");
+	snprintf(forged[4], sizeof(forged[4]), "99999999999999999999999");   /* overflow */
+	snprintf(forged[5], sizeof(forged[5]), "abc");
+	snprintf(forged[6], sizeof(forged[6]), "%lldx", n);
+	snprintf(forged[7], sizeof(forged[7]), "%lld.0", n);
+	snprintf(forged[8], sizeof(forged[8]), "%s", "");
+	snprintf(forged[9], sizeof(forged[9]), "-9223372036854775809");
+	for (size_t i = 0; i < SB_ARRAY_LEN(forged); i++) {
+		struct sb_msg *m = sb_msg_create(topic, strlen(topic), forged[i], strlen(forged[i]), 0);
+
+		sb_hub_on_message(e.hub, m);
+		sb_msg_unref(m);
+		if (pull(&e, c))
+			fail_msg("barrier payload \"%s\" acknowledged the sub", forged[i]);
+	}
+	/* the real one (max) does */
+	fb_hold(b, 0);
+	cJSON_Delete(expect_op(&e, c, "ack"));
+	env_fini(&e);
+}
+
 static void test_snapshot_holds_the_replay(void **state)
 {
 	struct env e;
@@ -254,6 +303,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ack_waits_for_grant_and_barrier),
+		cmocka_unit_test(test_barrier_payload_range),
 		cmocka_unit_test(test_snapshot_holds_the_replay),
 		cmocka_unit_test(test_unavailable_when_the_broker_does_not_answer),
 		cmocka_unit_test(test_sub_waits_for_the_link),

@@ -257,6 +257,55 @@ static void test_parse_id_errors(void **state)
 	}
 }
 
+/* The two numbers a client sends, id and sub's since, walked over their
+ * range 0 .. 2^53 - 1: min - 1, min, max, max + 1, overflow of any
+ * integer type, fractions, and what is not a number. */
+static const char *const num_ok[] = {
+	"0", "-0", "1", "1.0", "1e2", "9007199254740990", "9007199254740991",
+};
+static const int64_t num_ok_value[] = {
+	0, 0, 1, 1, 100, 9007199254740990LL, 9007199254740991LL,
+};
+static const char *const num_bad[] = {
+	"-1", "-9007199254740991",                              /* min - 1, and below */
+	"9007199254740992", "9007199254740993",                 /* max + 1 */
+	"9223372036854775807", "9223372036854775808",           /* int64 */
+	"18446744073709551616", "1e300", "1e999", "-1e999",     /* overflow */
+	"0.5", "2.5", "-0.5", "1e-1",                           /* fractions */
+	"\"1\"", "\"\"", "true", "false", "[]", "[1]", "{}",  /* not numbers */
+};
+
+static void test_parse_number_ranges(void **state)
+{
+	char text[160];
+	struct sb_req r;
+	(void)state;
+
+	for (size_t i = 0; i < SB_ARRAY_LEN(num_ok); i++) {
+		snprintf(text, sizeof(text), "{\"op\":\"ping\",\"id\":%s}", num_ok[i]);
+		parse_ok(text, &r);
+		assert_true(r.has_id && r.id == num_ok_value[i]);
+		sb_req_free(&r);
+		snprintf(text, sizeof(text), "{\"op\":\"sub\",\"id\":7,\"channel\":\"x\","
+			 "\"since\":%s}", num_ok[i]);
+		parse_ok(text, &r);
+		assert_true(r.has_since && r.since == num_ok_value[i]);
+		sb_req_free(&r);
+	}
+	for (size_t i = 0; i < SB_ARRAY_LEN(num_bad); i++) {
+		snprintf(text, sizeof(text), "{\"op\":\"ping\",\"id\":%s}", num_bad[i]);
+		BAD(text, "id must be a non-negative integer");
+		snprintf(text, sizeof(text), "{\"op\":\"sub\",\"id\":7,\"channel\":\"x\","
+			 "\"since\":%s}", num_bad[i]);
+		BAD_ID(text, "since must be a non-negative integer", 7);
+	}
+	/* null: no id is an error, no since is a plain subscription */
+	BAD("{\"op\":\"ping\",\"id\":null}", "id must be a non-negative integer");
+	parse_ok("{\"op\":\"sub\",\"id\":7,\"channel\":\"x\",\"since\":null}", &r);
+	assert_false(r.has_since);
+	sb_req_free(&r);
+}
+
 static void test_parse_field_errors(void **state)
 {
 	char *big;
@@ -546,6 +595,7 @@ int main(void)
 		cmocka_unit_test(test_parse_not_object),
 		cmocka_unit_test(test_parse_op_errors),
 		cmocka_unit_test(test_parse_id_errors),
+		cmocka_unit_test(test_parse_number_ranges),
 		cmocka_unit_test(test_parse_field_errors),
 		cmocka_unit_test(test_build_welcome),
 		cmocka_unit_test(test_build_ack),

@@ -68,20 +68,37 @@ static void refused(struct env *e, const char *path, const char *protocol, int c
 
 static void test_handshake_refused(void **state)
 {
+	static const struct {
+		const char *path, *protocol;
+		int code;
+	} cases[] = {
+		{ "/app/wrong-key", "7", SB_PUSHER_CLOSE_APP_UNKNOWN },
+		{ "/app/", "7", SB_PUSHER_CLOSE_APP_UNKNOWN },
+		{ "/app/" KEY "/x", "7", SB_PUSHER_CLOSE_APP_UNKNOWN },
+		{ "/app/" KEY, NULL, SB_PUSHER_CLOSE_NO_PROTOCOL },
+		{ "/app/" KEY, "", SB_PUSHER_CLOSE_NO_PROTOCOL },
+		{ "/app/" KEY, "seven", SB_PUSHER_CLOSE_BAD_VERSION },
+		{ "/app/" KEY, "7.0", SB_PUSHER_CLOSE_BAD_VERSION },
+		{ "/app/" KEY, "6", SB_PUSHER_CLOSE_UNSUPPORTED_PROTOCOL },
+		{ "/app/" KEY, "8", SB_PUSHER_CLOSE_UNSUPPORTED_PROTOCOL },
+		/* ?protocol= is a number read from the network: its range walked */
+		{ "/app/" KEY, "-7", SB_PUSHER_CLOSE_BAD_VERSION },
+		{ "/app/" KEY, "+7", SB_PUSHER_CLOSE_BAD_VERSION },
+		{ "/app/" KEY, " 7", SB_PUSHER_CLOSE_BAD_VERSION },
+		{ "/app/" KEY, "7 ", SB_PUSHER_CLOSE_BAD_VERSION },
+		{ "/app/" KEY, "7e0", SB_PUSHER_CLOSE_BAD_VERSION },
+		{ "/app/" KEY, "0", SB_PUSHER_CLOSE_UNSUPPORTED_PROTOCOL },
+		{ "/app/" KEY, "999999999", SB_PUSHER_CLOSE_UNSUPPORTED_PROTOCOL },
+		{ "/app/" KEY, "4294967303", SB_PUSHER_CLOSE_BAD_VERSION },   /* 2^32 + 7 */
+		{ "/app/" KEY, "99999999999999999999999", SB_PUSHER_CLOSE_BAD_VERSION },
+	};
 	struct env e;
 	(void)state;
 
 	env_init(&e, NULL, NULL);
-	refused(&e, "/app/wrong-key", "7", SB_PUSHER_CLOSE_APP_UNKNOWN);
-	refused(&e, "/app/", "7", SB_PUSHER_CLOSE_APP_UNKNOWN);
-	refused(&e, "/app/" KEY "/x", "7", SB_PUSHER_CLOSE_APP_UNKNOWN);
-	refused(&e, "/app/" KEY, NULL, SB_PUSHER_CLOSE_NO_PROTOCOL);
-	refused(&e, "/app/" KEY, "", SB_PUSHER_CLOSE_NO_PROTOCOL);
-	refused(&e, "/app/" KEY, "seven", SB_PUSHER_CLOSE_BAD_VERSION);
-	refused(&e, "/app/" KEY, "7.0", SB_PUSHER_CLOSE_BAD_VERSION);
-	refused(&e, "/app/" KEY, "6", SB_PUSHER_CLOSE_UNSUPPORTED_PROTOCOL);
-	refused(&e, "/app/" KEY, "8", SB_PUSHER_CLOSE_UNSUPPORTED_PROTOCOL);
-	assert_int_equal(sb_pusher_stats(e.p)->refused, 9);
+	for (size_t i = 0; i < SB_ARRAY_LEN(cases); i++)
+		refused(&e, cases[i].path, cases[i].protocol, cases[i].code);
+	assert_int_equal(sb_pusher_stats(e.p)->refused, SB_ARRAY_LEN(cases));
 	assert_int_equal(sb_pusher_stats(e.p)->connections, 0);
 	env_free(&e);
 }
