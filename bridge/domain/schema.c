@@ -12,13 +12,12 @@
  * validation time.
  *
  * The module's other pieces: schema_keywords.c (what each keyword compiles
- * to), schema_validate.c, schema_regex.c (`pattern`), schema_format.c
+ * to), schema_validate.c, schema_regex.c (`pattern`, on PCRE2), schema_format.c
  * (`format`) and schema_set.c (a directory of schemas); they share
  * schema_internal.h.
  */
 #include "schema_internal.h"
 
-#include <locale.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -311,8 +310,6 @@ void sb_schema_destroy(struct sb_schema *schema)
 	for (size_t i = 0; i < schema->n; i++)
 		node_free(schema->nodes[i]);
 	free(schema->nodes);
-	if (schema->loc)
-		freelocale(schema->loc);
 	free(schema);
 }
 

@@ -10,7 +10,6 @@
 #ifndef SB_SCHEMA_INTERNAL_H
 #define SB_SCHEMA_INTERNAL_H
 
-#include <locale.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -89,7 +88,6 @@ struct sb_schema {
 	struct sb_schema_node **nodes;
 	size_t n, cap;
 	struct sb_schema_node *root;
-	locale_t loc;           /* C.UTF-8, made on the first pattern */
 };
 
 /* ---- compiling (schema.c, schema_keywords.c) ------------------------------ */
@@ -145,17 +143,34 @@ unsigned sb_schema_type_bit(const char *name);
 
 /* ---- patterns (schema_regex.c) -------------------------------------------- */
 
-/* Translates the ECMA-262 pattern `src` to POSIX and compiles it under the
- * schema's C.UTF-8 locale (made on the first pattern).  A pattern that
- * cannot be translated faithfully fails through sb_schema_cfail().
- * Free *out with sb_schema_re_free(). */
+/* Compiles `src` with PCRE2 in its ECMA-262-like dialect (docs/schemas.md).
+ * A pattern that does not compile fails through sb_schema_cfail() with
+ * PCRE2's message and the offset of the error.  Free *out with
+ * sb_schema_re_free(). */
 enum sb_err sb_schema_re_compile(struct sb_schema_cctx *c, const char *src,
 				 struct sb_schema_re **out);
 
-/* True when `s` matches; the caller has made the schema's locale current. */
-bool sb_schema_re_match(const struct sb_schema_re *re, const char *s);
+/* How a search ended.  SB_SCHEMA_RE_ERROR means it could not tell: a
+ * step, depth or memory limit was hit, or `s` is not UTF-8.  The caller
+ * must not read it as a no-match (under `not` that would accept the
+ * document). */
+enum { SB_SCHEMA_RE_ERROR = -1, SB_SCHEMA_RE_NOMATCH = 0, SB_SCHEMA_RE_MATCH = 1 };
 
-/* The ECMA source, for reasons. */
+/* What one validation needs to run searches (PCRE2's match block); made
+ * by the first search, freed with sb_schema_re_scratch_free(). */
+struct sb_schema_re_scratch;
+
+/* Searches `s` for `re` anywhere (JSON Schema patterns are not anchored),
+ * within limits that grow with the length of `s`.  *scratch is NULL
+ * before the first search of a validation.  On SB_SCHEMA_RE_ERROR `why`
+ * gets PCRE2's reason ("match limit exceeded"). */
+int sb_schema_re_search(const struct sb_schema_re *re, const char *s,
+			struct sb_schema_re_scratch **scratch, char *why, size_t whylen);
+
+/* Accepts NULL. */
+void sb_schema_re_scratch_free(struct sb_schema_re_scratch *scratch);
+
+/* The pattern as written, for reasons. */
 const char *sb_schema_re_source(const struct sb_schema_re *re);
 
 /* Accepts NULL. */

@@ -2,14 +2,15 @@
  *
  * schema_validate.c - validating a document against a compiled schema.
  *
- * Validation stops at the first failure, allocates nothing and writes the
- * reason, "<json pointer>: <what>", straight into the caller's buffer.
- * Inside anyOf/oneOf/not a failing branch is expected, so no reason is
- * rendered there at all.
+ * Validation stops at the first failure and writes the reason, "<json
+ * pointer>: <what>", straight into the caller's buffer; it allocates
+ * nothing but PCRE2's match block, once a pattern runs.  Inside
+ * anyOf/oneOf/not a failing branch is expected, so no reason is rendered
+ * there at all, except for a search that hit a limit: that ends the whole
+ * validation as a failure, since under `not` a failed branch would accept.
  */
 #include "schema_internal.h"
 
-#include <locale.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -168,6 +169,8 @@ struct vctx {
 	size_t reasonlen;
 	bool quiet;             /* inside anyOf/oneOf/not: reasons unused */
 	bool have;              /* a reason is written */
+	bool aborted;           /* a search hit a limit: the document fails */
+	struct sb_schema_re_scratch *re;        /* made by the first search */
 	int nseg;
 	struct seg seg[SB_SCHEMA_MAX_DEPTH + 2];
 };
@@ -202,6 +205,27 @@ static void vfail(struct vctx *v, const char *fmt, ...)
 		va_end(ap);
 	}
 	v->have = true;
+}
+
+/* Runs one search.  A search that could not finish ends the validation
+ * with a reason, even inside anyOf/oneOf/not, and reads as a failure. */
+static bool search(struct vctx *v, const struct sb_schema_re *re, const char *s,
+		   const char *what, bool *match)
+{
+	char why[96], q[96], p[96];
+	bool quiet = v->quiet;
+	int rc = sb_schema_re_search(re, s, &v->re, why, sizeof(why));
+
+	*match = rc == SB_SCHEMA_RE_MATCH;
+	if (rc != SB_SCHEMA_RE_ERROR)
+		return true;
+	quote(q, sizeof(q), s, 64);
+	quote(p, sizeof(p), sb_schema_re_source(re), 64);
+	v->quiet = false;
+	vfail(v, "pattern %s gave up on %s%s: %s", p, what, q, why);
+	v->quiet = quiet;
+	v->aborted = true;
+	return false;
 }
 
 static void push_key(struct vctx *v, const char *key)
@@ -363,15 +387,21 @@ static bool v_string(struct vctx *v, const struct sb_schema_node *n, const char 
 			return false;
 		}
 	}
-	if (n->pattern && !sb_schema_re_match(n->pattern, s)) {
-		if (want(v)) {
-			char p[96];
+	if (n->pattern) {
+		bool match;
 
-			quote(q, sizeof(q), s, 64);
-			quote(p, sizeof(p), sb_schema_re_source(n->pattern), 64);
-			vfail(v, "%s does not match pattern %s", q, p);
+		if (!search(v, n->pattern, s, "", &match))
+			return false;
+		if (!match) {
+			if (want(v)) {
+				char p[96];
+
+				quote(q, sizeof(q), s, 64);
+				quote(p, sizeof(p), sb_schema_re_source(n->pattern), 64);
+				vfail(v, "%s does not match pattern %s", q, p);
+			}
+			return false;
 		}
-		return false;
 	}
 	if (n->format && !sb_schema_format_ok(n->format, s)) {
 		if (want(v)) {
@@ -490,7 +520,10 @@ static bool v_object(struct vctx *v, const struct sb_schema_node *n, const cJSON
 			}
 		}
 		for (size_t i = 0; ok && i < n->n_pprops; i++) {
-			if (sb_schema_re_match(n->pprops[i].re, m->string)) {
+			bool match;
+
+			ok = search(v, n->pprops[i].re, m->string, "the property name ", &match);
+			if (ok && match) {
 				matched = true;
 				ok = v_node(v, n->pprops[i].schema, m, depth + 1);
 			}
@@ -525,18 +558,22 @@ static bool v_applicators(struct vctx *v, const struct sb_schema_node *n, const 
 		size_t hits = 0;
 
 		v->quiet = true;
-		for (size_t i = 0; n->n_any && i < n->n_any && !hits; i++)
+		for (size_t i = 0; n->n_any && i < n->n_any && !hits && !v->aborted; i++)
 			hits += v_node(v, n->any_of[i], x, depth + 1);
 		v->quiet = quiet;
+		if (v->aborted)
+			return false;
 		if (n->n_any && !hits) {
 			vfail(v, "matches no schema in anyOf");
 			return false;
 		}
 		hits = 0;
 		v->quiet = true;
-		for (size_t i = 0; i < n->n_one && hits < 2; i++)
+		for (size_t i = 0; i < n->n_one && hits < 2 && !v->aborted; i++)
 			hits += v_node(v, n->one_of[i], x, depth + 1);
 		v->quiet = quiet;
+		if (v->aborted)
+			return false;
 		if (n->n_one && hits != 1) {
 			if (hits)
 				vfail(v, "matches more than one schema in oneOf");
@@ -548,6 +585,8 @@ static bool v_applicators(struct vctx *v, const struct sb_schema_node *n, const 
 			v->quiet = true;
 			hits = v_node(v, n->not_schema, x, depth + 1);
 			v->quiet = quiet;
+			if (v->aborted)
+				return false;
 			if (hits) {
 				vfail(v, "must not match the schema in not");
 				return false;
@@ -616,7 +655,6 @@ enum sb_err sb_schema_validate(const struct sb_schema *schema, const cJSON *doc,
 			       char *reason, size_t reasonlen)
 {
 	struct vctx v = { .reason = reason, .reasonlen = reasonlen };
-	locale_t old = (locale_t)0;
 	bool ok;
 
 	if (reason && reasonlen)
@@ -626,10 +664,7 @@ enum sb_err sb_schema_validate(const struct sb_schema *schema, const cJSON *doc,
 			snprintf(reason, reasonlen, "/: no schema or no document");
 		return SB_ERR_INVAL;
 	}
-	if (schema->loc)
-		old = uselocale(schema->loc);
 	ok = v_node(&v, schema->root, doc, 0);
-	if (schema->loc)
-		uselocale(old);
+	sb_schema_re_scratch_free(v.re);
 	return ok ? SB_OK : SB_ERR_INVAL;
 }
