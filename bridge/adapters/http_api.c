@@ -326,12 +326,16 @@ int sb_http_handle(struct sb_server *srv, struct lws *wsi, struct sb_http_pss *p
 	}
 	if (strcmp(path, "/metrics") == 0) {
 		struct sb_inbox_stats in;
+		struct sb_metrics m = *sb_hub_metrics(srv->hub);
 
 		sb_hub_gauges(srv->hub, &g);
 		/* a copy: Paho's thread keeps updating the inbox meanwhile */
 		if (srv->inbox)
 			sb_inbox_stats(srv->inbox, &in);
-		body = sb_metrics_view_prometheus(sb_hub_metrics(srv->hub), &g,
+		/* the hub never sees a takeover: the MQTT link counts them */
+		if (srv->link)
+			m.mqtt_takeovers = sb_mqtt_link_takeovers(srv->link);
+		body = sb_metrics_view_prometheus(&m, &g,
 						  srv->pusher ? sb_pusher_stats(srv->pusher) : NULL,
 						  srv->inbox ? &in : NULL);
 		if (!body)
