@@ -18,6 +18,7 @@
 #include "http_api.h"
 #include "inbox.h"
 #include "metrics_view.h"
+#include "mqtt_link.h"
 #include "sb_version.h"
 #include "session_pusher.h"
 
@@ -365,12 +366,16 @@ static int route(const struct sb_http_api *api, struct lws *wsi, struct sb_http_
 	}
 	if (strcmp(path, "/metrics") == 0) {
 		struct sb_inbox_stats in;
+		struct sb_metrics m = *sb_hub_metrics(api->hub);
 
 		sb_hub_gauges(api->hub, &g);
 		/* a copy: Paho's thread keeps updating the inbox meanwhile */
 		if (api->inbox)
 			sb_inbox_stats(api->inbox, &in);
-		body = sb_metrics_view_prometheus(sb_hub_metrics(api->hub), &g,
+		/* the hub never sees a takeover: the MQTT link counts them */
+		if (api->link)
+			m.mqtt_takeovers = sb_mqtt_link_takeovers(api->link);
+		body = sb_metrics_view_prometheus(&m, &g,
 						  api->pusher ? sb_pusher_stats(api->pusher) : NULL,
 						  api->inbox ? &in : NULL);
 		if (!body)

@@ -16,6 +16,7 @@
 
 struct lws;
 struct sb_inbox;
+struct sb_mqtt_link;
 struct sb_pusher;
 struct sb_http_parked;
 
@@ -25,6 +26,7 @@ struct sb_http_api {
 	struct sb_hub *hub;
 	struct sb_pusher *pusher;     /* NULL without Pusher */
 	struct sb_inbox *inbox;       /* NULL in tests */
+	struct sb_mqtt_link *link;    /* its takeover count; NULL in tests */
 	int64_t started_ms;
 };
 

@@ -7,11 +7,13 @@
  * Exit codes: 0 clean stop or valid config, 1 bad config or start failure,
  * 2 usage error.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "chanmap.h"
 #include "config.h"
@@ -54,15 +56,45 @@ struct runtime {
 	struct sb_kinds *kinds;
 	struct sb_schema_set *schemas;
 	struct sb_jwt_key *key;
+	char *client_id_template;   /* mqtt.client_id as written */
 };
 
 static void runtime_free(struct runtime *rt)
 {
+	free(rt->client_id_template);
 	sb_jwt_key_destroy(rt->key);
 	sb_schema_set_destroy(rt->schemas);
 	sb_kinds_destroy(rt->kinds);
 	sb_chanmap_destroy(rt->map);
 	sb_config_destroy(rt->cfg);
+}
+
+/* mqtt.client_id is a template (docs/protocol.md §10.1).  From here on the
+ * config holds the id it expands to on this host and process: the link
+ * connects with it and the hub names its replay barriers after it. */
+static int expand_client_id(struct runtime *rt, const char *path)
+{
+	char host[256], id[SB_CONFIG_CLIENT_ID_MAX + 1];
+	const char *why;
+
+	if (gethostname(host, sizeof(host)) != 0) {
+		fprintf(stderr, "statusbus-bridge: %s: mqtt.client_id: cannot read the host name: %s\n",
+			path, strerror(errno));
+		return -1;
+	}
+	host[sizeof(host) - 1] = '\0';
+	if (sb_config_expand_client_id(rt->cfg->mqtt_client_id, host, (long)getpid(), id,
+				       sizeof(id), &why) != SB_OK) {
+		fprintf(stderr, "statusbus-bridge: %s: mqtt.client_id: \"%s\" on host %s: %s\n", path,
+			rt->cfg->mqtt_client_id, host, why);
+		return -1;
+	}
+	rt->client_id_template = rt->cfg->mqtt_client_id;
+	if (!(rt->cfg->mqtt_client_id = strdup(id))) {
+		fprintf(stderr, "statusbus-bridge: out of memory\n");
+		return -1;
+	}
+	return 0;
 }
 
 /* Loads everything the config names; on failure prints the reason. */
@@ -76,6 +108,8 @@ static int load(struct runtime *rt, const char *path)
 		fprintf(stderr, "statusbus-bridge: %s\n", err);
 		return -1;
 	}
+	if (expand_client_id(rt, path) != 0)
+		return -1;
 	rc = rt->cfg->channels ? sb_chanmap_from_json(&rt->map, rt->cfg->channels, err, sizeof(err)) :
 				 sb_chanmap_default(&rt->map, err, sizeof(err));
 	if (rc) {
@@ -296,9 +330,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
-		printf("%s: ok (%zu channel templates, %zu topic kinds, auth %s)\n", path,
-		       sb_chanmap_count(rt.map), sb_kinds_count(rt.kinds),
-		       rt.cfg->auth_enabled ? rt.cfg->jwt_alg : "off (open development mode)");
+		printf("%s: ok (%zu channel templates, %zu topic kinds, auth %s, MQTT client id %s)\n",
+		       path, sb_chanmap_count(rt.map), sb_kinds_count(rt.kinds),
+		       rt.cfg->auth_enabled ? rt.cfg->jwt_alg : "off (open development mode)",
+		       rt.cfg->mqtt_client_id);
 		runtime_free(&rt);
 		return 0;
 	}
@@ -307,6 +342,8 @@ int main(int argc, char **argv)
 			 !strcmp(rt.cfg->log_level, "warn") ? SB_LOG_WARN :
 			 !strcmp(rt.cfg->log_level, "error") ? SB_LOG_ERR : SB_LOG_INFO);
 	sb_log(SB_LOG_INFO, "statusbus-bridge %s starting (config %s)", SB_VERSION, path);
+	sb_log(SB_LOG_INFO, "mqtt: client id %s (mqtt.client_id \"%s\")", rt.cfg->mqtt_client_id,
+	       rt.client_id_template);
 	if (!rt.cfg->auth_enabled)
 		sb_log(SB_LOG_WARN, "no auth section: open development mode, every channel is allowed "
 		       "without a token (loopback only)");

@@ -20,14 +20,20 @@ static void on_message(void *p, struct sb_msg *m)
 	sb_hub_on_message(c->hub, m);
 }
 
+/* The session is persistent (mqtt_link.h): without one at a reconnect
+ * (the broker restarted without persistence, expired it, or another client
+ * took the id with a clean session), what was published while the link
+ * was down is gone.  A process's first connection starts a fresh session
+ * on purpose: it was owed nothing. */
 static void on_connected(void *p, int session_present, const char *cause)
 {
 	struct ctx *c = p;
+	int had = sb_mqtt_link_note_connected(c->link, session_present);
 
-	SB_UNUSED(session_present);   /* clean sessions: the hub resubscribes anyway */
 	SB_UNUSED(cause);
-	sb_mqtt_link_note_connected(c->link);
-	sb_hub_mqtt_state(c->hub, 1);
+	sb_hub_mqtt_state(c->hub, 1);   /* resubscribes: the retained replay */
+	if (had && !session_present)
+		sb_hub_mqtt_session_lost(c->hub);
 }
 
 static void on_lost(void *p, const char *cause)

@@ -6,8 +6,11 @@
  *
  *   message        -> sb_hub_on_message
  *   connected      -> the link notes it is up; sb_hub_mqtt_state(1) (the
- *                     hub resubscribes)
- *   lost           -> the link notes it is down; sb_hub_mqtt_state(0)
+ *                     hub resubscribes); then, when the broker had no
+ *                     session for a process that had one,
+ *                     sb_hub_mqtt_session_lost
+ *   lost           -> the link notes it is down and schedules the
+ *                     reconnection; sb_hub_mqtt_state(0)
  *   connect_failed -> retry scheduled by the link; sb_hub_mqtt_state(0)
  *   suback         -> sb_hub_mqtt_suback, or a logged refusal
  *   publish_failed -> logged
@@ -24,7 +27,7 @@
 #include "inbox.h"
 #include "mqtt_link.h"
 
-/* Makes the link's due retry, then drains up to `max` inbox events into
+/* Makes the link's due connection attempt, then drains up to `max` inbox events into
  * the hub; returns how many were drained.  Called when the inbox wakes the
  * service thread, and now and then as a timer. */
 size_t sb_mqtt_events_drain(struct sb_inbox *inbox, struct sb_mqtt_link *link,

@@ -42,7 +42,8 @@ struct ckey {
 static const struct ckey keys[] = {
 	SECTION("mqtt"),
 	STR("mqtt", "uri", mqtt_uri, "tcp://127.0.0.1:1883"),
-	STR("mqtt", "client_id", mqtt_client_id, "statusbus-1"),
+	/* a template: one id per host, see sb_config_expand_client_id */
+	STR("mqtt", "client_id", mqtt_client_id, "statusbus-{hostname}"),
 	STR("mqtt", "username", mqtt_username, NULL),
 	STR("mqtt", "password", mqtt_password, NULL),
 	STR("mqtt", "password_file", mqtt_password_file, NULL),
@@ -268,8 +269,18 @@ static enum sb_err check(struct sb_config *cfg, const char *path, char *err, siz
 		snprintf(err, errlen, "%s: mqtt.uri: must start with tcp://, ssl://, mqtt://, mqtts://, ws:// or wss://", path);
 		return SB_ERR_INVAL;
 	}
-	if (!cfg->mqtt_client_id || !*cfg->mqtt_client_id || strlen(cfg->mqtt_client_id) > 128) {
-		snprintf(err, errlen, "%s: mqtt.client_id: must be 1-128 characters", path);
+	/* the template's syntax; its length once expanded is checked where the
+	 * host name is known (the bridge's start and --check-config) */
+	if (cfg->mqtt_client_id) {
+		char id[SB_CONFIG_CLIENT_ID_MAX + 1];
+		const char *why;
+
+		if (sb_config_expand_client_id(cfg->mqtt_client_id, "h", 1, id, sizeof(id), &why)) {
+			snprintf(err, errlen, "%s: mqtt.client_id: %s", path, why);
+			return SB_ERR_INVAL;
+		}
+	} else {
+		snprintf(err, errlen, "%s: mqtt.client_id: required", path);
 		return SB_ERR_INVAL;
 	}
 	if (cfg->mqtt_password && cfg->mqtt_password_file) {
@@ -492,6 +503,59 @@ void sb_config_destroy(struct sb_config *cfg)
 	free(cfg->allowed_origins);
 	cJSON_Delete(cfg->channels);
 	free(cfg);
+}
+
+static int id_byte(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_';
+}
+
+enum sb_err sb_config_expand_client_id(const char *tmpl, const char *hostname, long pid,
+				       char *out, size_t outlen, const char **why)
+{
+	size_t max = outlen ? outlen - 1 : 0, n = 0;
+	char pidbuf[24];
+
+	if (max > SB_CONFIG_CLIENT_ID_MAX)
+		max = SB_CONFIG_CLIENT_ID_MAX;
+	while (*tmpl) {
+		const char *ins = tmpl;
+		size_t len = 1;
+		int host = 0;
+
+		if (!strncmp(tmpl, "{hostname}", 10)) {
+			ins = hostname ? hostname : "";
+			len = strlen(ins);
+			host = 1;
+			tmpl += 10;
+		} else if (!strncmp(tmpl, "{pid}", 5)) {
+			snprintf(pidbuf, sizeof(pidbuf), "%ld", pid);
+			ins = pidbuf;
+			len = strlen(pidbuf);
+			tmpl += 5;
+		} else if (*tmpl == '{') {
+			*why = "the only placeholders are {hostname} and {pid}";
+			return SB_ERR_INVAL;
+		} else if (id_byte((unsigned char)*tmpl) || *tmpl == '.') {
+			tmpl++;
+		} else {
+			*why = "may hold letters, digits, '-', '_', '.', {hostname} and {pid} only";
+			return SB_ERR_INVAL;
+		}
+		if (len > max - n) {
+			*why = "longer than 128 characters once expanded";
+			return SB_ERR_LIMIT;
+		}
+		for (size_t i = 0; i < len; i++)
+			out[n++] = host && !id_byte((unsigned char)ins[i]) ? '-' : ins[i];
+	}
+	if (!n) {
+		*why = "must not be empty";
+		return SB_ERR_INVAL;
+	}
+	out[n] = '\0';
+	return SB_OK;
 }
 
 int sb_host_is_loopback(const char *host)

@@ -82,6 +82,21 @@ void sb_config_destroy(struct sb_config *cfg);
 enum sb_err sb_read_file(const char *path, size_t max, int strip_nl,
 			 char **out, size_t *len);
 
+/* The longest MQTT client id the bridge uses, in bytes once expanded. */
+#define SB_CONFIG_CLIENT_ID_MAX 128
+
+/* Expands an mqtt.client_id template (docs/protocol.md §10.1): "{hostname}"
+ * becomes `hostname` with every byte outside [A-Za-z0-9_-] replaced by
+ * '-' (NULL counts as empty), "{pid}" becomes `pid` in decimal.  The rest
+ * of the template may hold ASCII letters, digits, '-', '_' and '.': the id
+ * also names the topic $statusbus/sync/<id>, so never '+', '#' or '/'.
+ * Writes the NUL-terminated id into out[outlen].  Returns SB_OK, or
+ * SB_ERR_INVAL (a character or placeholder not allowed, or an empty id) or
+ * SB_ERR_LIMIT (longer than SB_CONFIG_CLIENT_ID_MAX bytes, or than outlen
+ * - 1) with *why saying what is wrong (static text). */
+enum sb_err sb_config_expand_client_id(const char *tmpl, const char *hostname, long pid,
+				       char *out, size_t outlen, const char **why);
+
 /* 1 when host is a loopback address or "localhost". */
 int sb_host_is_loopback(const char *host);
 

@@ -112,6 +112,12 @@ void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics 
 	    reconnects(m));
 	sb_metrics_counter(r, "statusbus_mqtt_disconnects_total", "Broker link losses.",
 			   &m->mqtt_disconnects);
+	sb_metrics_counter(r, "statusbus_mqtt_sessions_lost_total",
+			   "Reconnections the broker answered without the bridge's session "
+			   "(what was published meanwhile is lost).", &m->mqtt_sessions_lost);
+	sb_metrics_counter(r, "statusbus_mqtt_takeovers_total",
+			   "Times another process connected with the bridge's MQTT client id.",
+			   &m->mqtt_takeovers);
 	sb_metrics_gauge(r, "statusbus_retained_cache_topics", "Retained topics in the bridge's cache.",
 			 g->cache_topics);
 	sb_metrics_gauge(r, "statusbus_history_lines", "Log lines held for resume.", g->history_lines);

@@ -87,10 +87,14 @@ class Recorder:
 
     async def request(self, obj, timeout=10.0):
         """Sends obj with a fresh id; returns (stamp, reply) for its
-        ack/error/pong."""
+        ack/error/pong.  AssertionError, as from until(), when the
+        connection is closed (even before the send)."""
         obj = dict(obj, id=1000 + next(self._ids))
         start = len(self.items)
-        await self.ws.send(obj)
+        try:
+            await self.ws.send(obj)
+        except websockets.ConnectionClosed as e:
+            raise AssertionError(f"{self.name}: {obj}: the connection closed ({e})") from e
 
         def reply():
             for st, f in self.items[start:]:

@@ -507,8 +507,6 @@ def trace(world, verdict, limit=8):
     return "\n".join(lines)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: link flaps, freezes and restarts lose lines, "
-                   "statuses and deletions silently; recovered: true lies")
 @pytest.mark.parametrize("seed", seeds())
 def test_consistency_under_faults(stack_factory, capsys, seed):
     with capsys.disabled():

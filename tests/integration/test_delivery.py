@@ -184,9 +184,12 @@ def test_2_a_client_that_reads_gets_every_status_transition(stack):
 
 # ---- 3. a link flap loses nothing the broker accepted ------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="issue 11: clean MQTT session: what is published during "
-                   "a link flap is lost silently and a resume says recovered: true")
-@pytest.mark.parametrize("fault", ["cut", "takeover"])
+@pytest.mark.parametrize("fault", [
+    "cut",
+    pytest.param("takeover", marks=pytest.mark.xfail(
+        strict=True, reason="issue 11: after a lost MQTT session, statuses deleted while the "
+        "link was down are not reconciled (logs and resume are right)")),
+])
 def test_3_a_link_flap_loses_nothing_silently(stack, fault):
     """A client follows a deploy's log and a team's statuses.  The bridge's
     connection to the broker is cut (`ss -K`) or its client id taken over

@@ -4,8 +4,8 @@
  * and STYLE "table-driven config"): the defaults, one error per mistake
  * naming the file and the key (the text --check-config prints), unknown
  * keys at every level, the open development mode refused on a non-loopback
- * listen.host, the auth section's rules, and the shipped
- * examples/bridge.json.
+ * listen.host, the auth section's rules, the expansion of mqtt.client_id
+ * templates, and the shipped examples/bridge.json.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -61,7 +61,7 @@ static void test_defaults(void **state)
 	(void)state;
 
 	assert_string_equal(c->mqtt_uri, "tcp://127.0.0.1:1883");
-	assert_string_equal(c->mqtt_client_id, "statusbus-1");
+	assert_string_equal(c->mqtt_client_id, "statusbus-{hostname}");   /* a template */
 	assert_null(c->mqtt_username);
 	assert_null(c->mqtt_password);
 	assert_null(c->mqtt_password_file);
@@ -283,7 +283,13 @@ static void test_cross_checks(void **state)
 		     "x.json: mqtt.uri: must start with tcp://, ssl://, mqtt://, mqtts://, ws:// or wss://");
 	expect_error("{\"mqtt\":{\"uri\":null}}",
 		     "x.json: mqtt.uri: must start with tcp://, ssl://, mqtt://, mqtts://, ws:// or wss://");
-	expect_error("{\"mqtt\":{\"client_id\":\"\"}}", "x.json: mqtt.client_id: must be 1-128 characters");
+	expect_error("{\"mqtt\":{\"client_id\":\"\"}}", "x.json: mqtt.client_id: must not be empty");
+	expect_error("{\"mqtt\":{\"client_id\":null}}", "x.json: mqtt.client_id: required");
+	/* it names the topic $statusbus/sync/<id> */
+	expect_error("{\"mqtt\":{\"client_id\":\"a/b\"}}",
+		     "x.json: mqtt.client_id: may hold letters, digits, '-', '_', '.', {hostname} and {pid} only");
+	expect_error("{\"mqtt\":{\"client_id\":\"b-{host}\"}}",
+		     "x.json: mqtt.client_id: the only placeholders are {hostname} and {pid}");
 	expect_error("{\"mqtt\":{\"reconnect_min_s\":10,\"reconnect_max_s\":5}}",
 		     "x.json: mqtt.reconnect_min_s: greater than reconnect_max_s");
 	expect_error("{\"mqtt\":{\"cert_file\":\"c\"}}",
@@ -476,6 +482,72 @@ static void test_token_limits(void **state)
 		     "x.json: auth.allow_wildcard_first_segment: must be true or false");
 }
 
+/* ---- mqtt.client_id templates (docs/protocol.md §10) -------------------------------- */
+
+/* The expansion of tmpl with hostname and pid, which must succeed. */
+static void expect_id(const char *tmpl, const char *host, long pid, const char *want)
+{
+	char id[SB_CONFIG_CLIENT_ID_MAX + 1];
+	const char *why = NULL;
+
+	if (sb_config_expand_client_id(tmpl, host, pid, id, sizeof(id), &why) != SB_OK)
+		fail_msg("%s with host %s: refused: %s", tmpl, host ? host : "(null)", why);
+	assert_string_equal(id, want);
+}
+
+static void expect_id_error(const char *tmpl, const char *host, enum sb_err want_rc,
+			    const char *want)
+{
+	char id[SB_CONFIG_CLIENT_ID_MAX + 1];
+	const char *why = NULL;
+
+	assert_int_equal(sb_config_expand_client_id(tmpl, host, 7, id, sizeof(id), &why), want_rc);
+	assert_string_equal(why, want);
+}
+
+static void test_client_id_expansion(void **state)
+{
+	char big[300], want[302], id[8];
+	const char *why = NULL;
+	(void)state;
+
+	expect_id("statusbus-{hostname}", "web-1", 42, "statusbus-web-1");
+	expect_id("sb-{hostname}-{pid}", "web_1", 4242, "sb-web_1-4242");
+	expect_id("{pid}{pid}", "h", 7, "77");
+	expect_id("literal.id_1", "h", 1, "literal.id_1");
+	/* a host name's dots and anything outside [A-Za-z0-9_-] become '-', so
+	 * the id stays a valid client id and a valid topic level */
+	expect_id("statusbus-{hostname}", "node-3.eu.example.com", 1, "statusbus-node-3-eu-example-com");
+	expect_id("{hostname}", "a+b#c/d e\xc3\xa9", 1, "a-b-c-d-e--");
+	expect_id("x{hostname}", NULL, 1, "x");
+
+	expect_id_error("{hostname}", "", SB_ERR_INVAL, "must not be empty");
+	expect_id_error("", "h", SB_ERR_INVAL, "must not be empty");
+	expect_id_error("a+b", "h", SB_ERR_INVAL,
+			"may hold letters, digits, '-', '_', '.', {hostname} and {pid} only");
+	expect_id_error("a#", "h", SB_ERR_INVAL,
+			"may hold letters, digits, '-', '_', '.', {hostname} and {pid} only");
+	expect_id_error("{HOSTNAME}", "h", SB_ERR_INVAL, "the only placeholders are {hostname} and {pid}");
+	expect_id_error("{hostname", "h", SB_ERR_INVAL, "the only placeholders are {hostname} and {pid}");
+
+	/* 128 bytes once expanded at most: a long host name can push it over */
+	memset(big, 'a', 128);
+	big[128] = '\0';
+	expect_id(big, "h", 1, big);
+	big[127] = '\0';
+	snprintf(want, sizeof(want), "%sx", big);
+	expect_id("{hostname}x", big, 1, want);
+	expect_id_error("{hostname}xy", big, SB_ERR_LIMIT, "longer than 128 characters once expanded");
+	memset(big, 'h', 200);
+	big[200] = '\0';
+	expect_id_error("sb-{hostname}", big, SB_ERR_LIMIT, "longer than 128 characters once expanded");
+	/* and never more than the buffer holds */
+	assert_int_equal(sb_config_expand_client_id("statusbus-1", "h", 1, id, sizeof(id), &why),
+			 SB_ERR_LIMIT);
+	assert_int_equal(sb_config_expand_client_id("1234567", "h", 1, id, sizeof(id), &why), SB_OK);
+	assert_string_equal(id, "1234567");
+}
+
 /* ---- files --------------------------------------------------------------------------------- */
 
 static void test_example_config(void **state)
@@ -493,6 +565,7 @@ static void test_example_config(void **state)
 	assert_non_null(c->jwt_secret_file);
 	assert_null(c->jwt_secret);
 	assert_string_equal(c->mqtt_username, "bridge");
+	assert_string_equal(c->mqtt_client_id, "statusbus-{hostname}");   /* one per host */
 	assert_non_null(c->mqtt_password_file);
 	assert_null(c->mqtt_password);
 	assert_string_equal(c->listen_host, "127.0.0.1");
@@ -599,6 +672,7 @@ int main(void)
 		cmocka_unit_test(test_open_mode_needs_loopback),
 		cmocka_unit_test(test_auth_rules),
 		cmocka_unit_test(test_token_limits),
+		cmocka_unit_test(test_client_id_expansion),
 		cmocka_unit_test(test_example_config),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_read_file),

@@ -55,6 +55,8 @@ static void fill(struct sb_metrics *m, struct sb_hub_gauges *g)
 	m->rate_limited = 124;
 	m->mqtt_connects = 5;
 	m->mqtt_disconnects = 4;
+	m->mqtt_sessions_lost = 2;
+	m->mqtt_takeovers = 3;
 	m->rejected_published = 125;
 	m->retained_replays_skipped = 126;
 	m->history_served = 127;
@@ -132,6 +134,8 @@ static void test_prometheus_values(void **state)
 	expect_metric(t, "statusbus_mqtt_connects_total", "counter", 5);
 	expect_metric(t, "statusbus_mqtt_reconnects_total", "counter", 4);
 	expect_metric(t, "statusbus_mqtt_disconnects_total", "counter", 4);
+	expect_metric(t, "statusbus_mqtt_sessions_lost_total", "counter", 2);
+	expect_metric(t, "statusbus_mqtt_takeovers_total", "counter", 3);
 	expect_metric(t, "statusbus_retained_cache_topics", "gauge", 11);
 	expect_metric(t, "statusbus_history_lines", "gauge", 13);
 	expect_metric(t, "statusbus_queue_bytes", "gauge", 12);
