@@ -184,12 +184,7 @@ def test_2_a_client_that_reads_gets_every_status_transition(stack):
 
 # ---- 3. a link flap loses nothing the broker accepted ------------------------------------
 
-@pytest.mark.parametrize("fault", [
-    "cut",
-    pytest.param("takeover", marks=pytest.mark.xfail(
-        strict=True, reason="issue 11: after a lost MQTT session, statuses deleted while the "
-        "link was down are not reconciled (logs and resume are right)")),
-])
+@pytest.mark.parametrize("fault", ["cut", "takeover"])
 def test_3_a_link_flap_loses_nothing_silently(stack, fault):
     """A client follows a deploy's log and a team's statuses.  The bridge's
     connection to the broker is cut (`ss -K`) or its client id taken over
