@@ -549,11 +549,11 @@ static size_t group_open(const char *s, struct buf *out, char *why, size_t whyle
 static bool re_translate(const char *src, struct buf *out, char *why, size_t whylen)
 {
 	const char *s = src;
-	bool after_quant = false;
+	int after_quant = 0;   /* 1: after a quantifier, 2: after its lazy '?' */
 	int parens = 0;
 
 	while (*s) {
-		bool quant = false;
+		int quant = 0;
 		enum esc kind;
 		uint32_t cp;
 		char cls;
@@ -601,20 +601,31 @@ static bool re_translate(const char *src, struct buf *out, char *why, size_t why
 			s++;
 			break;
 		case '*': case '+': case '?':
-			if (*s == '?' && after_quant) {
+			if (*s == '?' && after_quant == 1) {
 				/* lazy quantifier: same yes/no answer as greedy */
 				s++;
+				quant = 2;
 				break;
+			}
+			if (after_quant) {
+				/* ECMA-262 refuses "a++" too; glibc would take it, in
+				 * memory exponential in the number of quantifiers */
+				snprintf(why, whylen, "nothing to repeat");
+				return false;
 			}
 			b_putn(out, s, 1);
 			s++;
-			quant = true;
+			quant = 1;
 			break;
 		case '{':
 			n = quant_len(s);
+			if (n && after_quant) {
+				snprintf(why, whylen, "nothing to repeat");
+				return false;
+			}
 			if (n) {
 				b_putn(out, s, n);
-				quant = true;
+				quant = 1;
 			} else {
 				b_puts(out, "\\{");
 				n = 1;
