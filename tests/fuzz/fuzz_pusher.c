@@ -51,6 +51,16 @@ static void check_frame(struct sb_frame *f, int inner, const char *what)
 	sb_frame_unref(f);
 }
 
+/* Bytes of the JSON value cJSON reads at the start of d. */
+static size_t json_len(const char *d, size_t n)
+{
+	const char *end = NULL;
+	cJSON *j = cJSON_ParseWithLengthOpts(d, n, &end, 0);
+
+	cJSON_Delete(j);
+	return j && end ? (size_t)(end - d) : n;
+}
+
 static int socket_id_ref(const char *s)
 {
 	size_t a = strspn(s, "0123456789"), b;
@@ -129,7 +139,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_frame(sb_pusher_error_frame(-1, reason), 0, "pusher:error");
 	} else {
 		FZ_CHECK(m.root && m.event, "no event");
-		FZ_CHECK(!fz_json_nul_escape(buf, size), "accepted a frame with a NUL escape");
+		/* cJSON reads one value and ignores what follows it: only the
+		 * value holds fields */
+		FZ_CHECK(!fz_json_nul_escape(buf, json_len(buf, size)),
+			 "accepted a frame with a NUL escape");
 		FZ_CHECK(strlen(m.event) <= SB_PUSHER_MAX_EVENT_NAME, "event name length");
 		switch (m.op) {
 		case SB_PUSHER_OP_SUBSCRIBE:
