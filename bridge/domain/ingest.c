@@ -4,6 +4,7 @@
  */
 #include "ingest.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -78,7 +79,13 @@ static const char *not_strict(const char *payload, size_t len)
 			if (c < 0x20)
 				return "payload has a control character in a string";
 			in_str = c != '"';
-			i += c == '\\' ? 2 : 1;   /* cJSON checks the escape itself */
+			/* cJSON takes \u with non-hex digits (as a NUL), and
+			 * JSON.parse does not */
+			if (c == '\\' && i + 1 < len && s[i + 1] == 'u' &&
+			    (i + 5 >= len || !isxdigit(s[i + 2]) || !isxdigit(s[i + 3]) ||
+			     !isxdigit(s[i + 4]) || !isxdigit(s[i + 5])))
+				return "payload has a \\u escape without four hex digits";
+			i += c == '\\' ? 2 : 1;   /* cJSON checks the other escapes */
 		} else if (c == '-' || (c >= '0' && c <= '9')) {
 			if (!(n = number_len(s + i, len - i)))
 				return "payload has a number that is not JSON";

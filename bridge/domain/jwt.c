@@ -15,6 +15,7 @@
  */
 #include "jwt_internal.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -46,8 +47,10 @@ void sb_jwt_set_reason(char *buf, size_t len, const char *fmt, ...)
 /* ---- JSON helpers ------------------------------------------------------- */
 
 /* cJSON decodes "\u0000" into a NUL that silently truncates the string
- * ("alice\u0000x" would read as "alice"), so such text is refused before
- * parsing.  Escapes are skipped pairwise so "\\u0000" is not a match. */
+ * ("alice\u0000x" would read as "alice"), and so is a \u whose four
+ * characters are not all hex digits ("alice\uzzzzx"), so such text is
+ * refused before parsing.  Escapes are skipped pairwise so "\\u0000" is
+ * not a match. */
 static int has_escaped_nul(const char *s, size_t n)
 {
 	size_t i;
@@ -55,8 +58,10 @@ static int has_escaped_nul(const char *s, size_t n)
 	for (i = 0; i + 1 < n; i++) {
 		if (s[i] != '\\')
 			continue;
-		if (s[i + 1] == 'u' && i + 5 < n && s[i + 2] == '0' &&
-		    s[i + 3] == '0' && s[i + 4] == '0' && s[i + 5] == '0')
+		if (s[i + 1] == 'u' && i + 5 < n &&
+		    ((s[i + 2] == '0' && s[i + 3] == '0' && s[i + 4] == '0' && s[i + 5] == '0') ||
+		     !isxdigit((unsigned char)s[i + 2]) || !isxdigit((unsigned char)s[i + 3]) ||
+		     !isxdigit((unsigned char)s[i + 4]) || !isxdigit((unsigned char)s[i + 5])))
 			return 1;
 		i++;
 	}

@@ -4,6 +4,7 @@
  */
 #include "proto_v1.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -60,7 +61,12 @@ int sb_json_has_escaped_nul(const char *d, size_t len)
 	for (size_t i = 0; i + 5 < len; i++) {
 		if (d[i] != '\\')
 			continue;
-		if (d[i + 1] == 'u' && memcmp(d + i + 2, "0000", 4) == 0)
+		/* cJSON reads \u with any non-hex digit in its four as NUL too */
+		if (d[i + 1] == 'u' && (memcmp(d + i + 2, "0000", 4) == 0 ||
+					!isxdigit((unsigned char)d[i + 2]) ||
+					!isxdigit((unsigned char)d[i + 3]) ||
+					!isxdigit((unsigned char)d[i + 4]) ||
+					!isxdigit((unsigned char)d[i + 5])))
 			return 1;
 		i++;   /* skip the escaped character */
 	}

@@ -55,10 +55,11 @@ enum sb_err sb_proto_parse(const char *data, size_t len, struct sb_req *out,
 			   char *reason, size_t reasonlen);
 void sb_req_free(struct sb_req *req);
 
-/* 1 when the JSON text d[0..len) holds the escape \u0000 (a backslash-
- * escaped backslash before "u0000" does not count).  cJSON cuts strings at
- * an escaped NUL, so "team.42\u0000x" would silently become "team.42":
- * every protocol refuses such frames. */
+/* 1 when the JSON text d[0..len) holds the escape \u0000, or a \u whose
+ * four characters are not all hex digits, which cJSON decodes as NUL too
+ * (a backslash-escaped backslash before the "u" does not count).  cJSON
+ * cuts strings at an escaped NUL, so "team.42\u0000x" would silently
+ * become "team.42": every protocol refuses such frames. */
 int sb_json_has_escaped_nul(const char *d, size_t len);
 
 const char *sb_code_name(enum sb_code code);

@@ -382,6 +382,8 @@ static void fanout_seq_gap(struct sb_hub *h, struct sb_chan *ch, int64_t from, i
 	for (size_t i = 0; i < ch->nsubs; i++) {
 		struct sb_sub *s = ch->subs[i];
 
+		if (s->pending)
+			continue;   /* not acknowledged: nothing may come before the ack */
 		if (s->expect_seq) {
 			if (s->expect_seq > to)
 				continue;   /* resumed past the hole (it had them elsewhere) */

@@ -101,7 +101,10 @@ static int drop_oldest_log(struct sb_queue *q)
 		return 0;
 	q->stats.lines_dropped += e->nlines;
 	g = sb_dict_get(q->gap_idx, e->key);
-	if (g) {
+	/* a control frame queued between g and e (a seq jump's gap, a resume
+	 * gap) must stay between them: a gap is placed where its lines were,
+	 * so e starts a new gap after it */
+	if (g && g->ctrl_mark == e->ctrl_mark) {
 		/* every older line of this channel is already in g */
 		if (e->seq_last > g->seq_last)
 			g->seq_last = e->seq_last;
@@ -189,6 +192,9 @@ static enum sb_err push(struct sb_queue *q, enum sb_qkind kind, struct sb_frame 
 	e->seq_last = seq_last;
 	e->nlines = nlines;
 	e->shared = shared;
+	if (kind == SB_Q_CTRL)
+		q->ctrl_pushed++;
+	e->ctrl_mark = q->ctrl_pushed;
 	e->cost = (shared ? 0 : frame ? frame->len : GAP_COST) + sizeof(*e);
 	q->shared_frames += shared != 0;
 	e->prev = q->tail;

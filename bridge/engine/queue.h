@@ -46,6 +46,7 @@ struct sb_qent {
 	size_t cost;              /* bytes charged to the queue */
 	int shared;               /* frame held elsewhere (a snapshot): only
 				     ever a key's newest STATUS entry */
+	uint64_t ctrl_mark;       /* control frames pushed before this entry */
 };
 
 struct sb_queue_stats {
@@ -58,6 +59,7 @@ struct sb_queue {
 	struct sb_qent *head, *tail;
 	size_t bytes, frames;
 	size_t shared_frames;         /* entries pushed with _push_shared */
+	uint64_t ctrl_pushed;         /* control frames ever pushed (gap merging) */
 	size_t soft_bytes, hard_bytes, max_frames;
 	int choked;                   /* the socket took no more: behind until
 					 the adapter says it is writeable */

@@ -369,6 +369,11 @@ static void test_strict_json_refuses(void **state)
 	NOT_JSON(x, "[\"a\0b\"]", "payload has a control character in a string");
 	NOT_JSON(x, "[\"\\\"\x1f\"]", "payload has a control character in a string");
 	NOT_JSON(x, "{\"a\rb\":1}", "payload has a control character in a string");
+	/* \u without four hex digits: cJSON reads it as NUL, JSON.parse
+	 * refuses it (found by tests/fuzz, schema_validate) */
+	NOT_JSON(x, "{\"msg\":\"qu\\u0:00oted\"}",
+		 "payload has a \\u escape without four hex digits");
+	NOT_JSON(x, "[\"\\uzzzz\"]", "payload has a \\u escape without four hex digits");
 	/* not UTF-8 (a browser drops a WebSocket whose text frame is not) */
 	NOT_JSON(x, "\"\xff\"", "payload is not valid UTF-8");
 	NOT_JSON(x, "{\"msg\":\"caf\xe9\"}", "payload is not valid UTF-8");   /* Latin-1 */

@@ -263,6 +263,9 @@ static void test_sub(void **state)
 	assert_int_equal(P("{\"Sub\":\"u1\",\"exp\":1700003600}"), SB_ERR_INVAL);
 	assert_int_equal(P("{\"sub\":\"u1\\u0000admin\",\"exp\":1700003600}"),
 			 SB_ERR_INVAL);
+	/* cJSON reads a \u without four hex digits as NUL too (tests/fuzz) */
+	assert_int_equal(P("{\"sub\":\"u1\\uzzzzadmin\",\"exp\":1700003600}"),
+			 SB_ERR_INVAL);
 	assert_int_equal(P("{\"sub\":\"u1\\nadmin\",\"exp\":1700003600}"),
 			 SB_ERR_INVAL);
 	assert_int_equal(P("{\"sub\":\"u1\",\"sub\":\"admin\",\"exp\":1700003600}"),

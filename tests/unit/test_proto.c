@@ -201,6 +201,21 @@ static void test_parse_not_json(void **state)
 	BAD("\xff\xfe", "frame is not JSON");
 }
 
+/* cJSON decodes \u0000, and a \u without four hex digits, as a NUL that
+ * cuts the string short: "team.42\uzzzzx" would read as "team.42" */
+static void test_parse_nul_escapes(void **state)
+{
+	static const char *const frames[] = {
+		"{\"op\":\"sub\",\"id\":1,\"channel\":\"team.42\\u0000x\"}",
+		"{\"op\":\"sub\",\"id\":1,\"channel\":\"team.42\\uzzzzx\"}",
+		"{\"op\":\"sub\",\"id\":1,\"channel\":\"team.42\\u0:00x\"}",
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++)
+		expect_bad(frames[i], strlen(frames[i]), SB_ERR_INVAL,
+			   "NUL (\\u0000) is not allowed in any field", 1, 1);
+}
+
 static void test_parse_trailing_bytes(void **state)
 {
 	(void)state;
@@ -591,6 +606,7 @@ int main(void)
 		cmocka_unit_test(test_parse_unsub_refresh_ping),
 		cmocka_unit_test(test_parse_length_bounds_input),
 		cmocka_unit_test(test_parse_not_json),
+		cmocka_unit_test(test_parse_nul_escapes),
 		cmocka_unit_test(test_parse_trailing_bytes),
 		cmocka_unit_test(test_parse_not_object),
 		cmocka_unit_test(test_parse_op_errors),

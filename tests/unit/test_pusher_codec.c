@@ -308,6 +308,9 @@ static void test_parse(void **state)
 			       "\"private-team.42\\u0000x\"}}", &m), SB_ERR_INVAL);
 	assert_int_equal(parse("{\"event\":\"pusher:subscribe\",\"data\":"
 			       "\"{\\\"channel\\\":\\\"team.42\\\\u0000x\\\"}\"}", &m), SB_ERR_INVAL);
+	/* a \u without four hex digits is a NUL for cJSON too (tests/fuzz) */
+	assert_int_equal(parse("{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":"
+			       "\"private-team.42\\uzzzzx\"}}", &m), SB_ERR_INVAL);
 	/* an escaped backslash before u0000 is not a NUL */
 	assert_int_equal(parse("{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":"
 			       "\"x\\\\u0000\"}}", &m), SB_OK);

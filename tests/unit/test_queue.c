@@ -518,20 +518,29 @@ static void test_gap_per_channel_and_statuses_kept(void **state)
 	e = sb_queue_peek(&q);
 	assert_int_equal(e->kind, SB_Q_STATUS);
 	assert_int_equal(count_kind(&q, SB_Q_CTRL), 1);
-	/* one gap per channel whose lines were dropped, ranges exact */
+	/* one gap per channel and run of dropped lines, ranges exact; the
+	 * control frame ends a run (it may be a gap notice of the channel,
+	 * which must stay between the gaps around it: fuzz_hub found gaps
+	 * merged across one, out of order) */
 	for (e = q.head; e; e = e->next) {
+		int after_ctrl = 0;
+		const struct sb_qent *o;
+
 		if (e->kind != SB_Q_GAP)
 			continue;
 		gaps++;
+		for (o = e->prev; o; o = o->prev)
+			after_ctrl |= o->kind == SB_Q_CTRL;
 		if (strcmp(e->key, CH) == 0) {
-			assert_int_equal(e->seq_first, 1);
+			assert_int_equal(e->seq_first, after_ctrl ? 3 : 1);
 			assert_int_equal(e->nlines, (size_t)(e->seq_last - e->seq_first + 1));
 		} else {
 			assert_string_equal(e->key, CH2);
-			assert_int_equal(e->seq_first, 101);
+			assert_int_equal(e->seq_first, after_ctrl ? 102 : 101);
+			assert_int_equal(e->seq_last, after_ctrl ? 102 : 101);
 		}
 	}
-	assert_true(gaps >= 1 && gaps <= 2);
+	assert_true(gaps >= 1 && gaps <= 4);
 	assert_int_equal(q.stats.gaps, gaps);
 	/* no log line of a channel is both dropped and queued */
 	for (e = q.head; e; e = e->next) {
