@@ -565,6 +565,9 @@ static int match_tmpl(const struct sb_chan_tmpl *t, const char *tt, const char *
 			int i = find_param(t, a + 1, al - 2);
 			if (!param_ok(t->param_types[i], b, bl))
 				return 0;
+			/* a parameter used twice in one topic takes one value */
+			if (got[i] && (strlen(ref->params[i]) != bl || memcmp(ref->params[i], b, bl)))
+				return 0;
 			memcpy(ref->params[i], b, bl);
 			ref->params[i][bl] = '\0';
 			got[i] = 1;
@@ -589,6 +592,23 @@ static int match_tmpl(const struct sb_chan_tmpl *t, const char *tt, const char *
 	return 1;
 }
 
+/* 1 when one of t's topics before k already gave the channel `name`. */
+static int seen_before(const struct sb_chan_tmpl *t, size_t k, const char *topic,
+		       const char *name)
+{
+	char other[SB_CHAN_MAX_NAME + 1];
+
+	for (size_t j = 0; j < k; j++) {
+		struct sb_chan_ref ref;
+		if (!match_tmpl(t, t->topics[j], topic, &ref))
+			continue;
+		sb_chanmap_name(&ref, other, sizeof(other));
+		if (strcmp(other, name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 void sb_chanmap_route(const struct sb_chanmap *map, const char *topic,
 		      sb_chanmap_route_fn cb, void *user)
 {
@@ -598,11 +618,13 @@ void sb_chanmap_route(const struct sb_chanmap *map, const char *topic,
 		const struct sb_chan_tmpl *t = &map->tmpls[ti];
 		for (size_t k = 0; k < t->ntopics; k++) {
 			struct sb_chan_ref ref;
-			if (match_tmpl(t, t->topics[k], topic, &ref)) {
-				sb_chanmap_name(&ref, name, sizeof(name));
+			if (!match_tmpl(t, t->topics[k], topic, &ref))
+				continue;
+			/* one topic may fit two of a template's topics with other
+			 * parameters: each channel once (the usual case is one) */
+			sb_chanmap_name(&ref, name, sizeof(name));
+			if (!seen_before(t, k, topic, name))
 				cb(name, t, user);
-				break;
-			}
 		}
 	}
 }
