@@ -157,6 +157,13 @@ static enum sb_err check_topic_tmpl(const struct sb_chan_tmpl *t, const char *to
 					 topic, t->name);
 				return SB_ERR_INVAL;
 			}
+			/* routing binds a parameter once per level: twice would
+			 * name the channel after the last level only */
+			if (used[i]) {
+				snprintf(err, errlen, "topic \"%s\" uses parameter {%s} twice", topic,
+					 t->param_names[i]);
+				return SB_ERR_INVAL;
+			}
 			used[i] = 1;
 		} else if (memchr(p, '{', len) || memchr(p, '}', len)) {
 			snprintf(err, errlen, "bad parameter in topic \"%s\"", topic);

@@ -479,6 +479,10 @@ static void test_config_errors(void **state)
 	expect_map_error("[{\"name\":\"a.{x}\",\"topics\":[\"a/{x}\",\"a/b\"]}]",
 			 "does not use parameter {x}");
 	expect_map_error("[{\"name\":\"a.{x}\",\"topics\":[\"a/p{x}\"]}]", "bad parameter in topic");
+	/* routing "a/1/2" would name a.2, whose filter a/2/2 does not take it
+	 * (tests/fuzz, chanmap) */
+	expect_map_error("[{\"name\":\"a.{x}\",\"topics\":[\"a/{x}/{x}\"]}]",
+			 "uses parameter {x} twice");
 	expect_map_error("[{\"name\":\"a.{x}\",\"topics\":[\"a/#/{x}\"]}]", "not a valid MQTT filter");
 	expect_map_error("[{\"name\":\"a.{x}\",\"topics\":[\"a+/{x}\"]}]", "not a valid MQTT filter");
 	/* acl */
