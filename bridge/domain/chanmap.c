@@ -596,6 +596,23 @@ static int match_tmpl(const struct sb_chan_tmpl *t, const char *tt, const char *
 	return 1;
 }
 
+/* 1 when a topic template of t before k gives topic the channel `name`. */
+static int named_before(const struct sb_chan_tmpl *t, size_t k, const char *topic,
+			const char *name)
+{
+	char other[SB_CHAN_MAX_NAME + 1];
+
+	for (size_t j = 0; j < k; j++) {
+		struct sb_chan_ref ref;
+		if (match_tmpl(t, t->topics[j], topic, &ref)) {
+			sb_chanmap_name(&ref, other, sizeof(other));
+			if (strcmp(other, name) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 void sb_chanmap_route(const struct sb_chanmap *map, const char *topic,
 		      sb_chanmap_route_fn cb, void *user)
 {
@@ -607,8 +624,11 @@ void sb_chanmap_route(const struct sb_chanmap *map, const char *topic,
 			struct sb_chan_ref ref;
 			if (match_tmpl(t, t->topics[k], topic, &ref)) {
 				sb_chanmap_name(&ref, name, sizeof(name));
-				cb(name, t, user);
-				break;
+				/* two topic templates may bind other values
+				 * ("a/{t}/+" and "a/+/{t}" for a/x/y): each channel
+				 * once, every one of them */
+				if (!named_before(t, k, topic, name))
+					cb(name, t, user);
 			}
 		}
 	}

@@ -356,6 +356,17 @@ static void test_route_custom_map(void **state)
 		expect_route_m(m, "x", NULL, 0);
 	}
 	sb_chanmap_destroy(m);
+	/* two topic templates that bind other values: a/x/y is in both c.x
+	 * and c.y (the first match alone lost c.y's message; tests/fuzz) */
+	assert_int_equal(map_from("[{\"name\":\"c.{t}\",\"topics\":[\"a/{t}/+\",\"a/+/{t}\"]}]",
+				  &m, err, sizeof(err)), SB_OK);
+	{
+		static const char *const w[] = { "c.x", "c.y" };
+		static const char *const w1[] = { "c.x" };
+		expect_route_m(m, "a/x/y", w, 2);
+		expect_route_m(m, "a/x/x", w1, 1);
+	}
+	sb_chanmap_destroy(m);
 }
 
 /* ---- parameter validation ----------------------------------------------------- */
