@@ -596,11 +596,16 @@ static int match_tmpl(const struct sb_chan_tmpl *t, const char *tt, const char *
 	return 1;
 }
 
+/* Room for any name routing can make: a template's name (at most
+ * SB_CHAN_MAX_NAME bytes, "{p}" at least 3 per parameter) with every
+ * parameter at SB_PARAM_MAX bytes. */
+#define ROUTE_NAME_MAX (SB_CHAN_MAX_NAME + SB_CHAN_MAX_PARAMS * SB_PARAM_MAX + 1)
+
 /* 1 when a topic template of t before k gives topic the channel `name`. */
 static int named_before(const struct sb_chan_tmpl *t, size_t k, const char *topic,
 			const char *name)
 {
-	char other[SB_CHAN_MAX_NAME + 1];
+	char other[ROUTE_NAME_MAX];
 
 	for (size_t j = 0; j < k; j++) {
 		struct sb_chan_ref ref;
@@ -616,7 +621,7 @@ static int named_before(const struct sb_chan_tmpl *t, size_t k, const char *topi
 void sb_chanmap_route(const struct sb_chanmap *map, const char *topic,
 		      sb_chanmap_route_fn cb, void *user)
 {
-	char name[SB_CHAN_MAX_NAME + 1];
+	char name[ROUTE_NAME_MAX];
 
 	for (size_t ti = 0; ti < map->n; ti++) {
 		const struct sb_chan_tmpl *t = &map->tmpls[ti];
@@ -624,6 +629,10 @@ void sb_chanmap_route(const struct sb_chanmap *map, const char *topic,
 			struct sb_chan_ref ref;
 			if (match_tmpl(t, t->topics[k], topic, &ref)) {
 				sb_chanmap_name(&ref, name, sizeof(name));
+				/* longer than a channel name may be: no channel
+				 * (cut short, it would name another one) */
+				if (strlen(name) > SB_CHAN_MAX_NAME)
+					continue;
 				/* two topic templates may bind other values
 				 * ("a/{t}/+" and "a/+/{t}" for a/x/y): each channel
 				 * once, every one of them */
