@@ -195,7 +195,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 				name_of(t, name, sizeof(name));
 				check_name(map, name, strlen(name));
-				for (size_t k = 0; k < t->ntopics; k++) {
+				/* a few: routing is quadratic in a template's topics */
+				for (size_t k = 0; k < t->ntopics && k < 8; k++) {
 					long_topic_of(t, t->topics[k], topic, sizeof(topic));
 					if (topic[0] != '$')
 						route(map, topic, NULL);
