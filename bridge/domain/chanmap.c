@@ -572,9 +572,6 @@ static int match_tmpl(const struct sb_chan_tmpl *t, const char *tt, const char *
 			int i = find_param(t, a + 1, al - 2);
 			if (!param_ok(t->param_types[i], b, bl))
 				return 0;
-			/* a parameter used twice in one topic takes one value */
-			if (got[i] && (strlen(ref->params[i]) != bl || memcmp(ref->params[i], b, bl)))
-				return 0;
 			memcpy(ref->params[i], b, bl);
 			ref->params[i][bl] = '\0';
 			got[i] = 1;
@@ -599,19 +596,24 @@ static int match_tmpl(const struct sb_chan_tmpl *t, const char *tt, const char *
 	return 1;
 }
 
-/* 1 when one of t's topics before k already gave the channel `name`. */
-static int seen_before(const struct sb_chan_tmpl *t, size_t k, const char *topic,
-		       const char *name)
+/* Room for any name routing can make: a template's name (at most
+ * SB_CHAN_MAX_NAME bytes, "{p}" at least 3 per parameter) with every
+ * parameter at SB_PARAM_MAX bytes. */
+#define ROUTE_NAME_MAX (SB_CHAN_MAX_NAME + SB_CHAN_MAX_PARAMS * SB_PARAM_MAX + 1)
+
+/* 1 when a topic template of t before k gives topic the channel `name`. */
+static int named_before(const struct sb_chan_tmpl *t, size_t k, const char *topic,
+			const char *name)
 {
-	char other[SB_CHAN_MAX_NAME + 1];
+	char other[ROUTE_NAME_MAX];
 
 	for (size_t j = 0; j < k; j++) {
 		struct sb_chan_ref ref;
-		if (!match_tmpl(t, t->topics[j], topic, &ref))
-			continue;
-		sb_chanmap_name(&ref, other, sizeof(other));
-		if (strcmp(other, name) == 0)
-			return 1;
+		if (match_tmpl(t, t->topics[j], topic, &ref)) {
+			sb_chanmap_name(&ref, other, sizeof(other));
+			if (strcmp(other, name) == 0)
+				return 1;
+		}
 	}
 	return 0;
 }
@@ -619,19 +621,24 @@ static int seen_before(const struct sb_chan_tmpl *t, size_t k, const char *topic
 void sb_chanmap_route(const struct sb_chanmap *map, const char *topic,
 		      sb_chanmap_route_fn cb, void *user)
 {
-	char name[SB_CHAN_MAX_NAME + 1];
+	char name[ROUTE_NAME_MAX];
 
 	for (size_t ti = 0; ti < map->n; ti++) {
 		const struct sb_chan_tmpl *t = &map->tmpls[ti];
 		for (size_t k = 0; k < t->ntopics; k++) {
 			struct sb_chan_ref ref;
-			if (!match_tmpl(t, t->topics[k], topic, &ref))
-				continue;
-			/* one topic may fit two of a template's topics with other
-			 * parameters: each channel once (the usual case is one) */
-			sb_chanmap_name(&ref, name, sizeof(name));
-			if (!seen_before(t, k, topic, name))
-				cb(name, t, user);
+			if (match_tmpl(t, t->topics[k], topic, &ref)) {
+				sb_chanmap_name(&ref, name, sizeof(name));
+				/* longer than a channel name may be: no channel
+				 * (cut short, it would name another one) */
+				if (strlen(name) > SB_CHAN_MAX_NAME)
+					continue;
+				/* two topic templates may bind other values
+				 * ("a/{t}/+" and "a/+/{t}" for a/x/y): each channel
+				 * once, every one of them */
+				if (!named_before(t, k, topic, name))
+					cb(name, t, user);
+			}
 		}
 	}
 }

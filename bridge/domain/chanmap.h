@@ -94,7 +94,8 @@ void sb_chanmap_free_filters(char **filters, size_t n);
 void sb_chanmap_name(const struct sb_chan_ref *ref, char *buf, size_t buflen);
 
 /* Calls cb once for every channel `topic` belongs to, with its name (a
- * stack buffer, copy it to keep it). */
+ * stack buffer, copy it to keep it).  A name that would be longer than
+ * SB_CHAN_MAX_NAME is no channel: nobody can subscribe to it. */
 typedef void (*sb_chanmap_route_fn)(const char *chan,
 				    const struct sb_chan_tmpl *tmpl, void *user);
 void sb_chanmap_route(const struct sb_chanmap *map, const char *topic,

@@ -231,6 +231,7 @@ enum sb_err sb_queue_push_shared(struct sb_queue *q, enum sb_qkind kind, struct 
 void sb_queue_forget_channel(struct sb_queue *q, const char *channel)
 {
 	struct sb_qent *e = q->head;
+	size_t cl = strlen(channel);
 
 	while (e) {
 		struct sb_qent *n = e->next;
@@ -238,6 +239,20 @@ void sb_queue_forget_channel(struct sb_queue *q, const char *channel)
 		    strcmp(e->key, channel) == 0) {
 			unlink_ent(q, e);
 			free_ent(e);
+		} else if (e->kind == SB_Q_STATUS && e->key && strncmp(e->key, channel, cl) == 0 &&
+			   e->key[cl] == '\x1f' && sb_dict_get(q->status_idx, e->key) == e) {
+			/* status keys are "<channel>\x1f<topic>" (client.c): the
+			 * statuses of a later subscription must not be conflated
+			 * into this one's place, before its end and the next
+			 * ack (and under the old name, for Pusher) */
+			sb_dict_take(q->status_idx, e->key);
+			if (e->shared) {
+				/* the snapshot moves on without it: charge it */
+				e->shared = 0;
+				q->shared_frames--;
+				e->cost += e->frame->len;
+				q->bytes += e->frame->len;
+			}
 		}
 		e = n;
 	}

@@ -101,7 +101,8 @@ static inline struct sb_qent *sb_queue_peek(const struct sb_queue *q)
 }
 /* Removes and frees the oldest entry. */
 void sb_queue_pop(struct sb_queue *q);
-/* Removes every LOG/GAP entry of `channel` (after an unsubscribe). */
+/* After an unsubscribe from `channel`: removes its LOG/GAP entries, and
+ * its queued statuses stay but are no longer conflated into. */
 void sb_queue_forget_channel(struct sb_queue *q, const char *channel);
 
 #endif

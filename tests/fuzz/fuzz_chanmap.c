@@ -140,6 +140,35 @@ static void name_of(const struct sb_chan_tmpl *t, char *out, size_t outlen)
 	}
 }
 
+/* A topic of topic template tt with every parameter at its longest (64
+ * characters, or a UUID) and '+'/'#' as "x": channel names at their
+ * longest come out of routing it. */
+static void long_topic_of(const struct sb_chan_tmpl *t, const char *tt, char *out, size_t outlen)
+{
+	static const char id64[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
+	size_t o = 0;
+
+	for (const char *p = tt; *p && o + 70 < outlen;) {
+		if (*p == '{') {
+			const char *end = strchr(p, '}');
+			size_t l = end ? (size_t)(end - p - 1) : 0;
+			int uuid = 0;
+			for (int i = 0; i < t->nparams; i++)
+				if (strlen(t->param_names[i]) == l && !memcmp(t->param_names[i], p + 1, l))
+					uuid = t->param_types[i] == SB_PARAM_UUID;
+			o += (size_t)snprintf(out + o, outlen - o, "%s",
+					      uuid ? "0b8f7c1e-1111-2222-3333-444455556666" : id64);
+			p = end ? end + 1 : p + strlen(p);
+		} else if ((*p == '+' || *p == '#') && (p == tt || p[-1] == '/')) {
+			out[o++] = 'x';
+			p++;
+		} else {
+			out[o++] = *p++;
+		}
+	}
+	out[o] = '\0';
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz in = { data, size };
@@ -161,8 +190,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memset(err, 'X', sizeof(err));
 		if (j && sb_chanmap_from_json(&map, j, err, sizeof(err)) == SB_OK) {
 			for (size_t i = 0; i < sb_chanmap_count(map); i++) {
-				name_of(sb_chanmap_at(map, i), name, sizeof(name));
+				const struct sb_chan_tmpl *t = sb_chanmap_at(map, i);
+				char topic[1200];
+
+				name_of(t, name, sizeof(name));
 				check_name(map, name, strlen(name));
+				/* a few: routing is quadratic in a template's topics */
+				for (size_t k = 0; k < t->ntopics && k < 8; k++) {
+					long_topic_of(t, t->topics[k], topic, sizeof(topic));
+					if (topic[0] != '$')
+						route(map, topic, NULL);
+				}
 			}
 			route(map, "team/42/app/x/status", NULL);
 			route(map, "deploy/0b8f7c1e-1111-2222-3333-444455556666/logs", NULL);

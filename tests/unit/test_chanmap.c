@@ -356,6 +356,32 @@ static void test_route_custom_map(void **state)
 		expect_route_m(m, "x", NULL, 0);
 	}
 	sb_chanmap_destroy(m);
+	/* two topic templates that bind other values: a/x/y is in both c.x
+	 * and c.y (the first match alone lost c.y's message; tests/fuzz) */
+	assert_int_equal(map_from("[{\"name\":\"c.{t}\",\"topics\":[\"a/{t}/+\",\"a/+/{t}\"]}]",
+				  &m, err, sizeof(err)), SB_OK);
+	{
+		static const char *const w[] = { "c.x", "c.y" };
+		static const char *const w1[] = { "c.x" };
+		expect_route_m(m, "a/x/y", w, 2);
+		expect_route_m(m, "a/x/x", w1, 1);
+	}
+	sb_chanmap_destroy(m);
+	/* a name past SB_CHAN_MAX_NAME is no channel: cut short it was
+	 * another channel's, a.P.Q.R.<part of S> (tests/fuzz) */
+	assert_int_equal(map_from("[{\"name\":\"a.{p}.{q}.{r}.{s}\",\"topics\":[\"t/{p}/{q}/{r}/{s}\"]}]",
+				  &m, err, sizeof(err)), SB_OK);
+	{
+		char topic[400], p64[65];
+		static const char *const w[] = { "a.1.2.3.4" };
+
+		memset(p64, 'p', 64);
+		p64[64] = '\0';
+		snprintf(topic, sizeof(topic), "t/%s/%s/%s/%s", p64, p64, p64, p64);
+		expect_route_m(m, topic, NULL, 0);
+		expect_route_m(m, "t/1/2/3/4", w, 1);
+	}
+	sb_chanmap_destroy(m);
 }
 
 /* ---- parameter validation ----------------------------------------------------- */

@@ -342,12 +342,21 @@ static void test_status_index_after_pops(void **state)
 	assert_int_equal(q.frames, 2);
 	assert_int_equal(sb_frame_data(nth_of_key(&q, A, 0)->frame)[0], 'd');
 	assert_int_equal(sb_frame_data(nth_of_key(&q, A, 1)->frame)[0], 'f');
-	/* forget_channel and drops of logs leave statuses and the index alone */
+	/* logs, and forgetting another channel, leave statuses and the index alone */
 	assert_int_equal(push_log(&q, "team.42", 1, 1, 10), SB_OK);
-	sb_queue_forget_channel(&q, "team.42");
+	sb_queue_forget_channel(&q, "team.41");
 	assert_int_equal(push(&q, SB_Q_STATUS, 100, A, 6, 0, 1), SB_OK);        /* 'g' */
-	assert_int_equal(q.frames, 2);
-	assert_int_equal(sb_frame_data(q.tail->frame)[0], 'g');
+	assert_int_equal(q.frames, 3);
+	assert_int_equal(sb_frame_data(nth_of_key(&q, A, 1)->frame)[0], 'g');
+	/* after an unsubscribe a status of a later subscription never takes
+	 * the place of one queued before it (before the unsub's ack: the
+	 * client would drop it with the channel; tests/fuzz, hub) */
+	sb_queue_forget_channel(&q, "team.42");
+	assert_int_equal(q.frames, 2);                                          /* the log */
+	assert_int_equal(push(&q, SB_Q_STATUS, 100, A, 7, 0, 1), SB_OK);        /* 'h' */
+	assert_int_equal(q.frames, 3);
+	assert_int_equal(sb_frame_data(q.tail->frame)[0], 'h');
+	assert_int_equal(sb_frame_data(nth_of_key(&q, A, 1)->frame)[0], 'g');
 	check_links(&q);
 	drain(&q);
 	/* after clear and init the index is empty */
