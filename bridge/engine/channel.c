@@ -47,9 +47,19 @@ static int covered(const char *topic, void *filters)
 	return sb_filters_cover(filters, topic);
 }
 
+/* The deploy a channel belongs to (its ACL parameter), or NULL. */
+static const char *deploy_of(const struct sb_chan *ch)
+{
+	const struct sb_chan_tmpl *t = ch->ref.tmpl;
+
+	return t->acl == SB_ACL_DEPLOY && t->acl_param >= 0 ? ch->ref.params[t->acl_param] : NULL;
+}
+
 void sb_chan_free(struct sb_hub *h, struct sb_chan *ch)
 {
 	sb_hub__chan_gone(h, ch);
+	if (ch->owner_held)
+		sb_owners_release(h->owners, deploy_of(ch));
 	sb_timer_disarm(&h->timers, &ch->timer);
 	for (size_t i = 0; i < ch->nfilters; i++)
 		if (sb_filters_unref(h->filters, ch->filters[i]))
@@ -128,6 +138,15 @@ struct sb_chan *sb_chan_get(struct sb_hub *h, const struct sb_chan_ref *ref, con
 	for (size_t i = 0; i < ch->nfilters; i++)
 		if (sb_filters_ref(h->filters, ch->filters[i]) != SB_OK)
 			h->m.drop_nomem++;
+	/* the deploy keeps its team while anything of it is here (owners.h) */
+	if (deploy_of(ch)) {
+		if (sb_owners_hold(h->owners, deploy_of(ch)) != SB_OK) {
+			sb_dict_take(h->chans, name);
+			sb_chan_free(h, ch);
+			return NULL;
+		}
+		ch->owner_held = 1;
+	}
 	return ch;
 }
 

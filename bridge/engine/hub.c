@@ -132,6 +132,10 @@ static void learn_owner(struct sb_hub *h, const char *topic, int deleted)
 	case SB_OWNER_LEARNED:
 		sb_live_owner_learned(h);   /* subscribes that waited for it */
 		break;
+	case SB_OWNER_DELETED:
+		sb_log(SB_LOG_INFO, "%s: deleted; the deploy stays team's while it has channels",
+		       topic);
+		break;
 	default:
 		break;
 	}

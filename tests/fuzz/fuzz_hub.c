@@ -571,8 +571,6 @@ static void mqtt_message(struct fz *in)
 		const uint8_t *p = fz_bytes(in, sizeof(buf), &n);
 		memcpy(buf, p, n);
 	}
-	if (n == 0 && status && strstr(topics[t], HM_D3))
-		hm_d3_moved = 1;
 	if (trace)
 		fprintf(stderr, "mqtt %s%s: %.*s\n", topics[t], (sel / 8) % 4 == 0 ? " (retain)" : "",
 			(int)n, payload);
@@ -721,7 +719,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&W, 0, sizeof(W));
 	W.now = T0;
-	hm_d3_moved = 0;
 	p.cfg = cfg;
 	p.map = map;
 	p.kinds = kinds;

@@ -15,7 +15,6 @@
 #include "pusher_codec.h"
 
 const struct sb_chanmap *hm_map;
-int hm_d3_moved;
 
 void hm_client_init(struct hm_client *m, int pusher)
 {
@@ -199,8 +198,6 @@ static void check_topic(const struct hm_client *m, const char *channel, const ch
 	const char *slash;
 
 	if (trusted || !topic || strncmp(topic, "team/", 5) != 0)
-		return;
-	if (hm_d3_moved && strstr(channel, HM_D3))
 		return;
 	slash = strchr(topic + 5, '/');
 	if (!slash || (size_t)(slash - topic - 5) >= sizeof(team))

@@ -99,13 +99,6 @@ int hm_allowed(int tok, const char *name);
 struct sb_chanmap;
 extern const struct sb_chanmap *hm_map;
 
-/* Set by the script once D3's status was deleted: from then on another
- * team may claim D3 while clients of the first owner are still subscribed
- * to it, and get the new owner's statuses (the hub does not re-check
- * subscriptions when an owner changes; reported, not fixed here), so its
- * topics are not checked against the token's teams. */
-extern int hm_d3_moved;
-
 /* The deploys of the script (owners: D1 team 42, D2 team 43, D3 both). */
 #define HM_D1 "0b8f7c1e-1111-2222-3333-444455556666"
 #define HM_D2 "9f0e1d2c-aaaa-bbbb-cccc-ddddeeeeffff"

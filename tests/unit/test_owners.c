@@ -102,6 +102,70 @@ static void test_forgotten(void **state)
 	sb_owners_destroy(o);
 }
 
+static void test_deleted_while_held_keeps_owner(void **state)
+{
+	struct sb_owners *o = make();
+	const char *owner = NULL;
+	(void)state;
+
+	/* a channel of U1 exists (its viewers, its log history) */
+	assert_int_equal(sb_owners_learn(o, ST("42", U1), 0, NULL), SB_OWNER_LEARNED);
+	assert_int_equal(sb_owners_hold(o, U1), SB_OK);
+	assert_int_equal(sb_owners_hold(o, U1), SB_OK);
+	/* the owner deletes its status: a tombstone, still team 42's */
+	assert_int_equal(sb_owners_learn(o, ST("42", U1), 1, NULL), SB_OWNER_DELETED);
+	assert_string_equal(sb_owners_get(o, U1), "42");
+	assert_int_equal(sb_owners_count(o), 1);
+	/* another team cannot take it over: its history would go with it */
+	assert_int_equal(sb_owners_learn(o, ST("43", U1), 0, &owner), SB_OWNER_CONFLICT);
+	assert_string_equal(owner, "42");
+	assert_string_equal(sb_owners_get(o, U1), "42");
+	/* one channel gone: still held */
+	sb_owners_release(o, U1);
+	assert_string_equal(sb_owners_get(o, U1), "42");
+	/* the last one gone: nothing of the deploy is left, it is forgotten */
+	sb_owners_release(o, U1);
+	assert_null(sb_owners_get(o, U1));
+	assert_int_equal(sb_owners_count(o), 0);
+	sb_owners_release(o, U1);   /* unbalanced: ignored */
+	assert_int_equal(sb_owners_learn(o, ST("43", U1), 0, NULL), SB_OWNER_LEARNED);
+	assert_string_equal(sb_owners_get(o, U1), "43");
+
+	/* deleted then published again by its owner: no longer a tombstone */
+	assert_int_equal(sb_owners_learn(o, ST("7", U2), 0, NULL), SB_OWNER_LEARNED);
+	assert_int_equal(sb_owners_hold(o, U2), SB_OK);
+	assert_int_equal(sb_owners_learn(o, ST("7", U2), 1, NULL), SB_OWNER_DELETED);
+	assert_int_equal(sb_owners_learn(o, ST("7", U2), 0, NULL), SB_OWNER_SAME);
+	sb_owners_release(o, U2);
+	assert_string_equal(sb_owners_get(o, U2), "7");
+	sb_owners_destroy(o);
+}
+
+static void test_held_before_known(void **state)
+{
+	struct sb_owners *o = make();
+	(void)state;
+
+	/* a channel made before the owner is known (a token's channels claim) */
+	assert_int_equal(sb_owners_hold(o, U1), SB_OK);
+	assert_null(sb_owners_get(o, U1));
+	assert_int_equal(sb_owners_count(o), 0);
+	assert_int_equal(sb_owners_learn(o, ST("42", U1), 0, NULL), SB_OWNER_LEARNED);
+	assert_int_equal(sb_owners_count(o), 1);
+	assert_int_equal(sb_owners_learn(o, ST("42", U1), 1, NULL), SB_OWNER_DELETED);
+	assert_int_equal(sb_owners_learn(o, ST("43", U1), 0, NULL), SB_OWNER_CONFLICT);
+	sb_owners_release(o, U1);
+	assert_null(sb_owners_get(o, U1));
+	/* held and released with no owner ever learned: nothing stays */
+	assert_int_equal(sb_owners_hold(o, U2), SB_OK);
+	sb_owners_release(o, U2);
+	assert_int_equal(sb_owners_learn(o, ST("42", U2), 1, NULL), SB_OWNER_IGNORED);
+	sb_owners_destroy(o);   /* frees held entries too (ASan) */
+	o = make();
+	assert_int_equal(sb_owners_hold(o, U1), SB_OK);
+	sb_owners_destroy(o);
+}
+
 static void test_delete_under_other_team_keeps_owner(void **state)
 {
 	struct sb_owners *o = make();
@@ -269,6 +333,8 @@ int main(void)
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_learn_same_conflict),
 		cmocka_unit_test(test_forgotten),
+		cmocka_unit_test(test_deleted_while_held_keeps_owner),
+		cmocka_unit_test(test_held_before_known),
 		cmocka_unit_test(test_delete_under_other_team_keeps_owner),
 		cmocka_unit_test(test_ignored_topics),
 		cmocka_unit_test(test_lookups),
