@@ -157,6 +157,6 @@ broker directory ready: $DIR
   TLS + client certificate on $BIND:$TLS_PORT (devices added with --cert)
 $tls_pw_line
 start it:     mosquitto -c $DIR/mosquitto.conf
-add a job:    scripts/broker-add-backend.sh $DIR NAME
+add a job:    scripts/broker-add-backend.sh $DIR NAME [--team T]
 add a device: scripts/broker-add-device.sh $DIR --team T --server UUID --cert
 EOF

@@ -399,6 +399,9 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.ssl_cert_filepath = cfg->listen_cert_file;
 		info.ssl_private_key_filepath = cfg->listen_key_file;
+		/* TLS 1.2 and 1.3 only, whatever the system's OpenSSL config
+		 * would allow (docs/protocol.md §5.1) */
+		info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
 	}
 	info.timeout_secs = SB_HTTP_DEADLINE_S;
 	info.max_http_header_pool = 64;
