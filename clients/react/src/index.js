@@ -26,6 +26,17 @@ export { LogStore, TopicStore };
 const BusContext = createContext(null);
 
 /**
+ * Server rendering has no WebSocket (Node < 22) and never connects: effects
+ * do not run there.  A bus made for it gets this stand-in, which says what
+ * is missing should a bus in Node without a WebSocket ever connect.
+ */
+class NoWebSocket {
+  constructor() {
+    throw new TypeError('StatusBus: no WebSocket implementation: pass options.WebSocket (in Node < 22, e.g. the `ws` package)');
+  }
+}
+
+/**
  * Provides a StatusBus to its subtree.  Either
  *   <StatusBusProvider bus={bus}>: a bus you made; you connect and close it;
  * or
@@ -46,6 +57,7 @@ export function StatusBusProvider({ bus, url, token, getToken, options, children
     if (!url) throw new TypeError('StatusBusProvider: pass a bus or a url');
     return new StatusBus({
       ...options,
+      WebSocket: (options && options.WebSocket) || globalThis.WebSocket || NoWebSocket,
       url,
       token: token ?? null,
       getToken: wantsGetToken ? () => getTokenRef.current() : undefined,

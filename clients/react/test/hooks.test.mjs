@@ -263,3 +263,16 @@ test('a new token prop is sent as a refresh on the open connection', async () =>
   assert.equal(ws.sockets.length, 1, 'no reconnect for a new token');
   await view.unmount();
 });
+
+test('server rendering: a provider given url renders without a WebSocket and without connecting', async () => {
+  const { renderToString } = await import('react-dom/server');
+  assert.equal(globalThis.WebSocket, undefined, 'this Node has no global WebSocket');
+  const View = () => {
+    const conn = useConnectionState();
+    const { statuses, state } = useRealtimeStatus('42');
+    const log = useLogStream(LOGS);
+    return h('p', null, `${conn} ${state} ${Object.keys(statuses).length} ${log.lines.length}`);
+  };
+  const html = renderToString(h(StatusBusProvider, { url: URL }, h(View)));
+  assert.equal(html, '<p>offline pending 0 0</p>');
+});
