@@ -34,7 +34,7 @@ export interface GapEvent extends BusEvent<{ from: number; to: number }> {
   to: number;
 }
 
-/** A log line of `deploy.<uuid>.logs` (schemas/log-line.json). */
+/** A log line of a logs channel: deploy.<uuid>.logs, app.<uuid>.logs, … (schemas/log-line.json). */
 export interface LogLine {
   seq: number;
   ts?: string;

@@ -22,7 +22,9 @@ export const PROTOCOL = 'statusbus.v1';
 /** Connection states, in the order a fresh client usually meets them. */
 export const STATES = Object.freeze(['connecting', 'connected', 'reconnecting', 'polling', 'offline']);
 
-const LOGS_CHANNEL = /^deploy\.[^.]+\.logs$/;
+// Channels with a seq-numbered history that `since` resumes: deploy logs and
+// the runtime logs of apps, databases and services (docs/protocol.md §3.1).
+const LOGS_CHANNEL = /^(deploy|app|db|service)\.[^.]+\.logs$/;
 const WS_OPEN = 1;
 
 /** Tunables; every one can be overridden in the constructor options. */
@@ -127,7 +129,9 @@ export class StatusBus {
     this._token = options.token ?? null;
     this._getToken = options.getToken ?? null;
     this._WS = options.WebSocket ?? globalThis.WebSocket;
-    if (!this._WS) throw new TypeError('StatusBus: no WebSocket implementation');
+    if (!this._WS) {
+      throw new TypeError('StatusBus: no WebSocket implementation: pass options.WebSocket (in Node < 22, e.g. the `ws` package)');
+    }
     // fetch: null disables the polling fallback; absent means the global fetch.
     this._fetch = 'fetch' in options ? options.fetch
       : (typeof globalThis.fetch === 'function' ? globalThis.fetch.bind(globalThis) : null);
@@ -562,7 +566,9 @@ export class StatusBus {
       };
     }
     let topic = frame.topic ?? null;
-    if (!topic && sub.isLogs) topic = `deploy/${sub.channel.slice(7, -5)}/logs`;
+    // Only a deploy's log topic follows from its channel; runtime log topics
+    // also name the owning team, which the channel does not.
+    if (!topic && sub.isLogs && sub.channel.startsWith('deploy.')) topic = `deploy/${sub.channel.slice(7, -5)}/logs`;
     return { channel: sub.channel, event: frame.event, topic, retained: !!frame.retained, data: item };
   }
 

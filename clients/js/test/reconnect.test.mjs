@@ -150,3 +150,27 @@ test('after a gap, a reconnect resumes after the gap', async () => {
   assert.equal(ws.last().frames('sub')[0].since, 40);
   assert.deepEqual(got, ['gap']);
 });
+
+test('runtime logs channels (app.<u>.logs, …) resume like deploy logs; their lines keep the bridge\'s topic', async () => {
+  const { clock, ws, bus } = setup();
+  const app = 'a1b2c3d4-0000-4000-8000-000000000001';
+  const got = [];
+  bus.subscribe(`app.${app}.logs`, (e) => got.push(`${e.data.seq}@${e.topic}`), { since: 0 });
+  bus.subscribe('team.42.logs', () => {});          // not a logs channel: no since
+  bus.connect();
+  await flush();
+  ws.last().handshake();
+  const subs = ws.last().frames('sub');
+  assert.equal(subs[0].since, 0);
+  assert.equal('since' in subs[1], false);
+  ws.last().ackSubs();
+  const topic = `team/42/app/${app}/logs`;
+  ws.last().receive({ op: 'batch', channel: `app.${app}.logs`, event: 'app.log', topic, events: [{ seq: 1 }, { seq: 2 }] });
+  ws.last().receive({ op: 'batch', channel: `app.${app}.logs`, event: 'app.log', events: [{ seq: 3 }] });
+  ws.last().serverClose(1001);
+  await clock.tick(1000);
+  ws.last().handshake();
+  assert.equal(ws.last().frames('sub').find((f) => f.channel === `app.${app}.logs`).since, 3);
+  ws.last().receive({ op: 'batch', channel: `app.${app}.logs`, event: 'app.log', topic, events: [{ seq: 3 }, { seq: 4 }] });
+  assert.deepEqual(got, [`1@${topic}`, `2@${topic}`, '3@null', `4@${topic}`]);
+});
