@@ -130,6 +130,19 @@ def test_fragments_announcing_more_than_max_frame_bytes_are_closed_4009(bridge):
     assert read_close(s)[0] == 4009
 
 
+def test_pusher_connections_are_checked_too(stack_factory):
+    b = stack_factory(bridge_overrides={"pusher": {"app_id": "1", "key": "k", "secret": "s"},
+                                        "limits": QUIET}).bridge
+    s = handshake(b.port, path="/app/k?protocol=7")
+    assert json.loads(read_frame(s)[1])["event"] == "pusher:connection_established"
+    s.sendall(frame_header(0x1, 2 ** 62) + os.urandom(4))
+    assert read_close(s)[0] == 1009          # Pusher's code for 4009
+    s = handshake(b.port, path="/app/k?protocol=7")
+    read_frame(s)
+    s.sendall(frame_header(0x1, 2, mask=False) + b"{}")
+    assert read_close(s)[0] == 1002
+
+
 # ---- request heads ---------------------------------------------------------------------
 
 def test_long_request_head_gets_431_not_a_silent_close(bridge):
