@@ -3,7 +3,7 @@
  * wire_check.c - a byte-at-a-time follower of one client's stream.  A
  * request head is read a line at a time, keeping only the first bytes of
  * each line: enough to see Content-Length, Transfer-Encoding, an Upgrade
- * to websocket and the HTTP/2 preface; bodies and frame payloads are
+ * (to websocket, or h2c) and the HTTP/2 preface; bodies and frame payloads are
  * skipped in bulk.  A frame header is judged as soon as the byte that
  * decides arrives (the mask bit in its second byte, the last byte of its
  * length), so that a header alone, with no payload behind it, is enough.
@@ -52,9 +52,14 @@ static void header_line(struct sb_wire_check *w)
 		return;
 	}
 	if ((v = header_value(w, "upgrade:"))) {
-		for (; v + 9 <= end; v++)
-			if (memcmp(v, "websocket", 9) == 0)
-				w->upgrade = 1;
+		/* as lws: the whole value names the protocol; another value
+		 * is answered 403 and the connection stays HTTP */
+		while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (end - v == 9 && memcmp(v, "websocket", 9) == 0)
+			w->upgrade = 1;
+		else if (end - v == 3 && memcmp(v, "h2c", 3) == 0)
+			w->http2 = 1;
 	} else if (header_value(w, "transfer-encoding:")) {
 		w->chunked = 1;
 	} else if ((v = header_value(w, "content-length:"))) {

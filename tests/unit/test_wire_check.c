@@ -186,6 +186,7 @@ static void test_unfollowable_streams_are_left_unchecked(void **state)
 		"POST /x HTTP/1.1\r\nContent-Length:\r\n\r\n",
 		"POST /x HTTP/1.1\r\nContent-Length: 123456789012345678901234567890\r\n\r\n",
 		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+		"GET / HTTP/1.1\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
 	};
 
 	(void)state;
@@ -217,11 +218,18 @@ static void test_unmasked_frames(void **state)
 	puts_(&s, UPGRADE);
 	frame(&s, 1, 1, 2, 0, 2);
 	assert_int_equal(judge(&s, upgrade), SB_WIRE_UNMASKED);
-	/* Upgrade is matched without regard to case, among other tokens */
+	/* Upgrade is matched without regard to case or blanks around it */
 	s.n = 0;
-	puts_(&s, "GET /v1/ws HTTP/1.1\r\nupgrade:  h2c, WebSocket\r\n\r\n");
+	puts_(&s, "GET /v1/ws HTTP/1.1\r\nupgrade:  WebSocket \r\n\r\n");
 	frame(&s, 1, 1, 2, 0, 2);
 	assert_int_equal(judge(&s, s.n - 4), SB_WIRE_UNMASKED);
+	/* as lws, a list is no upgrade (403, the connection stays HTTP): what
+	 * follows is a request head again */
+	s.n = 0;
+	puts_(&s, "GET /v1/ws HTTP/1.1\r\nUpgrade: h2c, websocket\r\n\r\n");
+	puts_(&s, "GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n");
+	assert_int_equal(judge(&s, strlen("GET /v1/ws HTTP/1.1\r\nUpgrade: h2c, websocket\r\n\r\n")),
+			 SB_WIRE_HEAD_TOO_LARGE);
 }
 
 static void test_announced_lengths(void **state)
