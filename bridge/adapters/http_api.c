@@ -15,6 +15,7 @@
 
 #include <libwebsockets.h>
 
+#include "conn_limits.h"
 #include "http_api.h"
 #include "inbox.h"
 #include "metrics_view.h"
@@ -375,6 +376,15 @@ static int route(const struct sb_http_api *api, struct lws *wsi, struct sb_http_
 		/* the hub never sees a takeover: the MQTT link counts them */
 		if (api->link)
 			m.mqtt_takeovers = sb_mqtt_link_takeovers(api->link);
+		/* the door counts refusals before any client exists */
+		if (api->conn) {
+			m.conn_refused_per_ip = api->conn->refused_per_ip;
+			m.conn_refused_max = api->conn->refused_max;
+			m.conn_request_timeouts = api->conn->request_timeouts;
+			m.conn_headers_too_large = api->conn->headers_too_large;
+			m.frames_unmasked = api->conn->frames_unmasked;
+			m.frames_too_large = api->conn->frames_too_large;
+		}
 		body = sb_metrics_view_prometheus(&m, &g,
 						  api->pusher ? sb_pusher_stats(api->pusher) : NULL,
 						  api->inbox ? &in : NULL);

@@ -108,6 +108,14 @@ static const struct ckey keys[] = {
 	INT("limits", "heartbeat_s", heartbeat_s, 5, 3600, 25, 0),
 	INT("limits", "idle_timeout_s", idle_timeout_s, 10, 7200, 60, 0),
 	INT("limits", "max_msgs_per_s", max_msgs_per_s, 1, 1000000, 100, 0),
+	/* the whole request head, however it is dribbled in */
+	INT("limits", "handshake_timeout_s", handshake_timeout_s, 1, 300, 5, 0),
+	/* per client address (an IPv6 /64); behind a proxy every client is
+	 * the proxy's address: 0 turns a limit off */
+	INT("limits", "max_connections_per_ip", max_connections_per_ip, 0, 1000000, 1024, 0),
+	INT("limits", "max_handshakes_per_ip", max_handshakes_per_ip, 0, 65535, 256, 0),
+	/* lws's header table holds what this allows (an unsigned short) */
+	INT("limits", "max_header_bytes", max_header_bytes, 1024, 57344, 16384, 0),
 
 	SECTION("logs"),
 	STR("logs", "follow", logs_follow, "active"),

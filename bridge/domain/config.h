@@ -53,6 +53,11 @@ struct sb_config {
 	int hello_timeout_s, heartbeat_s, idle_timeout_s;
 	int subscribe_timeout_ms;   /* an ack waits this long to be live */
 	int max_msgs_per_s;             /* client frames per second */
+	/* accept and request limits (conn_limits.h, docs/protocol.md §5.14) */
+	int handshake_timeout_s;        /* a whole HTTP request head, from accept */
+	int max_connections_per_ip;     /* 0 = no limit */
+	int max_handshakes_per_ip;      /* connections in their request; 0 = no limit */
+	int max_header_bytes;           /* a request head; over it: 431 */
 	/* logs (docs/protocol.md §3.4) */
 	char *logs_follow;              /* "active" or "watched" */
 	int logs_follow_active;         /* logs.follow is "active" (set by the checks) */

@@ -38,15 +38,31 @@ static void sum(struct sb_metrics_reg *r, const char *name, const char *help, ui
 		.type = SB_METRICS_COUNTER, .name = name, .help = help, .value = v });
 }
 
-/* One series of statusbus_dropped_total{reason=...}. */
-static void dropped(struct sb_metrics_reg *r, const char *reason, const uint64_t *src)
+/* One series of a family with a `reason` label. */
+static void by_reason(struct sb_metrics_reg *r, const char *name, const char *help,
+		      const char *reason, const uint64_t *src)
 {
 	const struct sb_metrics_label l = { "reason", reason };
 
 	sb_metrics_add(r, &(struct sb_metrics_series){
-		.type = SB_METRICS_COUNTER, .name = "statusbus_dropped_total",
-		.help = "Messages or lines not delivered, by reason.",
+		.type = SB_METRICS_COUNTER, .name = name, .help = help,
 		.labels = &l, .n_labels = 1, .src = src });
+}
+
+static void dropped(struct sb_metrics_reg *r, const char *reason, const uint64_t *src)
+{
+	by_reason(r, "statusbus_dropped_total", "Messages or lines not delivered, by reason.",
+		  reason, src);
+}
+
+/* Counted by the adapter's door (docs/protocol.md §5.14). */
+static void refused(struct sb_metrics_reg *r, const char *reason, const uint64_t *src)
+{
+	by_reason(r, "statusbus_connections_refused_total",
+		  "Connections refused at accept (per_ip, max_connections), closed past "
+		  "limits.handshake_timeout_s (handshake_timeout), answered 431 "
+		  "(header_too_large), or closed for a frame header (frame_unmasked 1002, "
+		  "frame_too_large 4009).", reason, src);
 }
 
 /* The MQTT hand-off, next to its drops (inbound_overflow, counted by the
@@ -96,6 +112,12 @@ void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics 
 			   &m->connections_total);
 	sb_metrics_counter(r, "statusbus_connections_rejected_total",
 			   "Connections refused at max_connections.", &m->connections_rejected);
+	refused(r, "per_ip", &m->conn_refused_per_ip);
+	refused(r, "max_connections", &m->conn_refused_max);
+	refused(r, "handshake_timeout", &m->conn_request_timeouts);
+	refused(r, "header_too_large", &m->conn_headers_too_large);
+	refused(r, "frame_unmasked", &m->frames_unmasked);
+	refused(r, "frame_too_large", &m->frames_too_large);
 	sb_metrics_gauge(r, "statusbus_channels", "Channels with subscribers (or lingering history).",
 			 g->channels);
 	sb_metrics_gauge(r, "statusbus_subscriptions", "Client subscriptions to channels.",

@@ -13,5 +13,6 @@ set(SB_FUZZ_TARGETS
   chanmap           # channel map parsing, channel names, routing both ways
   config            # the config loader
   hub               # the engine driven by a script: MQTT, clients, clock
+  wire_check        # raw client bytes: request heads, bodies, WebSocket frame headers
 )
 set(SB_FUZZ_EXTRA_hub hub_model.c hub_broker.c)
