@@ -392,7 +392,7 @@ enum sb_err sb_hub__subscribe_by(struct sb_hub *h, struct sb_client *c,
 	rc = sb_auth_channel(h, c->claims, o->trusted, &ref, res->name, &res->code, res->reason,
 			     sizeof(res->reason));
 	if (rc == SB_ERR_NOTFOUND) {
-		/* a deploy the bridge has not heard of (yet): its status may be
+		/* a resource the bridge has not heard of (yet): its status may be
 		 * on its way; wait for it until the deadline */
 		rc = sb_live_wait_owner(h, c, o, res, deadline);
 		if (rc == SB_OK)

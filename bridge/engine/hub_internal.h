@@ -63,7 +63,7 @@ struct sb_hub {
 	int mqtt_up;
 	struct sb_timers timers;        /* channel deadlines */
 	/* live acks (docs/architecture.md): subscriptions waiting for their
-	 * channel to be live, subscribes waiting for a deploy's owner, HTTP
+	 * channel to be live, subscribes waiting for a resource's owner, HTTP
 	 * queries waiting for a channel; each FIFO, so deadline-ordered */
 	struct sb_list pending;         /* struct sb_sub.pnode */
 	struct sb_list waits;           /* struct sb_wait.node */
@@ -129,7 +129,7 @@ void sb_live_suback(struct sb_hub *h, const char *filter);
 int sb_live_barrier_msg(struct sb_hub *h, const struct sb_msg *m);
 /* s (pending) waits for its channel until deadline. */
 void sb_live_pend(struct sb_hub *h, struct sb_sub *s, int64_t deadline);
-/* Parks a subscribe for a deploy not known yet; res has the not_found
+/* Parks a subscribe for a resource not known yet; res has the not_found
  * reason for the deadline. */
 enum sb_err sb_live_wait_owner(struct sb_hub *h, struct sb_client *c,
 			       const struct sb_sub_opts *o, const struct sb_sub_result *res,
