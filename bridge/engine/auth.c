@@ -13,9 +13,9 @@
 
 #include "acl.h"
 
-static const char *owner_lookup(const char *deploy, void *user)
+static const char *owner_lookup(const char *kind, const char *id, void *user)
 {
-	return sb_owners_get(((struct sb_hub *)user)->owners, deploy);
+	return sb_owners_get(((struct sb_hub *)user)->owners, kind, id);
 }
 
 enum sb_err sb_auth_channel(struct sb_hub *h, const struct sb_jwt_claims *claims, int trusted,

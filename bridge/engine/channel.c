@@ -47,19 +47,23 @@ static int covered(const char *topic, void *filters)
 	return sb_filters_cover(filters, topic);
 }
 
-/* The deploy a channel belongs to (its ACL parameter), or NULL. */
-static const char *deploy_of(const struct sb_chan *ch)
+/* The id of the owned resource a channel belongs to (its ACL parameter:
+ * a deploy, an app, ...), with its kind in *kind; NULL when none. */
+static const char *owned_by(const struct sb_chan *ch, const char **kind)
 {
 	const struct sb_chan_tmpl *t = ch->ref.tmpl;
 
-	return t->acl == SB_ACL_DEPLOY && t->acl_param >= 0 ? ch->ref.params[t->acl_param] : NULL;
+	*kind = sb_acl_owned_kind(t->acl);
+	return *kind && t->acl_param >= 0 ? ch->ref.params[t->acl_param] : NULL;
 }
 
 void sb_chan_free(struct sb_hub *h, struct sb_chan *ch)
 {
+	const char *kind, *id = owned_by(ch, &kind);
+
 	sb_hub__chan_gone(h, ch);
 	if (ch->owner_held)
-		sb_owners_release(h->owners, deploy_of(ch));
+		sb_owners_release(h->owners, kind, id);
 	sb_timer_disarm(&h->timers, &ch->timer);
 	for (size_t i = 0; i < ch->nfilters; i++)
 		if (sb_filters_unref(h->filters, ch->filters[i]))
@@ -101,6 +105,7 @@ struct sb_chan *sb_chan_get(struct sb_hub *h, const struct sb_chan_ref *ref, con
 {
 	struct sb_chan *ch = sb_dict_get(h->chans, name);
 	const struct sb_delivery *d = &ref->tmpl->delivery;
+	const char *kind, *id;
 	struct snap_ctx s;
 
 	if (ch)
@@ -138,9 +143,9 @@ struct sb_chan *sb_chan_get(struct sb_hub *h, const struct sb_chan_ref *ref, con
 	for (size_t i = 0; i < ch->nfilters; i++)
 		if (sb_filters_ref(h->filters, ch->filters[i]) != SB_OK)
 			h->m.drop_nomem++;
-	/* the deploy keeps its team while anything of it is here (owners.h) */
-	if (deploy_of(ch)) {
-		if (sb_owners_hold(h->owners, deploy_of(ch)) != SB_OK) {
+	/* the resource keeps its team while anything of it is here (owners.h) */
+	if ((id = owned_by(ch, &kind))) {
+		if (sb_owners_hold(h->owners, kind, id) != SB_OK) {
 			sb_dict_take(h->chans, name);
 			sb_chan_free(h, ch);
 			return NULL;

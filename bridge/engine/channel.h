@@ -60,7 +60,7 @@ struct sb_chan {
 	/* followed for an active deploy (follow.c): kept without subscribers,
 	 * never lingering; releasing the hold lingers as usual */
 	int held;
-	int owner_held;                  /* sb_owners_hold on its deploy */
+	int owner_held;                  /* sb_owners_hold on its resource */
 	struct sb_timer timer;
 };
 

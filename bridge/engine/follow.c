@@ -116,18 +116,23 @@ static void unhold(struct sb_hub *h, struct sb_chan *ch)
 
 void sb_follow_status(struct sb_hub *h, const char *topic, const char *status)
 {
-	char team[SB_PARAM_MAX + 1], deploy[64], name[SB_CHAN_MAX_NAME + 1];
-	const char *owner;
+	char team[SB_PARAM_MAX + 1], kind[SB_PARAM_MAX + 1], deploy[SB_PARAM_MAX + 1];
+	char name[SB_CHAN_MAX_NAME + 1];
+	const char *owner, *leaf;
 	struct sb_chan_ref ref;
 	struct sb_chan *ch;
 
+	/* deploys only: an app's, a database's or a service's runtime logs are
+	 * endless and followed only while watched */
 	if (!h->p.cfg->logs_follow_active ||
-	    !sb_owners_split(topic, team, sizeof(team), deploy, sizeof(deploy)) ||
+	    !(leaf = sb_owners_split(topic, team, sizeof(team), kind, sizeof(kind), deploy,
+				     sizeof(deploy))) ||
+	    strcmp(leaf, "status") != 0 || strcmp(kind, "deploy") != 0 ||
 	    !sb_uuid_valid(deploy, strlen(deploy)))
 		return;
 	/* a status under another team's prefix does not speak for the deploy
 	 * (owners.h: the first team seen keeps it) */
-	owner = sb_owners_get(h->owners, deploy);
+	owner = sb_owners_get(h->owners, "deploy", deploy);
 	if (status && owner && strcmp(owner, team) != 0)
 		return;
 	if (!logs_channel(h, deploy, &ref, name))

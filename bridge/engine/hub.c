@@ -91,15 +91,16 @@ struct route_ctx {
 int sb_hub__topic_allowed(const struct sb_hub *h, const struct sb_chan_tmpl *t,
 			  const char *topic)
 {
-	char team[SB_PARAM_MAX + 1], deploy[64];
-	const char *owner;
+	char team[SB_PARAM_MAX + 1], kind[SB_PARAM_MAX + 1], id[SB_PARAM_MAX + 1];
+	const char *want = sb_acl_owned_kind(t->acl), *owner;
 
-	/* a deploy's channels carry its owner's topics only: the filter
-	 * team/+/deploy/<d>/status also matches other teams' prefixes */
-	if (t->acl != SB_ACL_DEPLOY ||
-	    !sb_owners_split(topic, team, sizeof(team), deploy, sizeof(deploy)))
+	/* a resource's channels carry its owner's topics only: the filters
+	 * team/+/deploy/<d>/status and team/+/app/<a>/logs also match other
+	 * teams' prefixes */
+	if (!want || !sb_owners_split(topic, team, sizeof(team), kind, sizeof(kind), id, sizeof(id)) ||
+	    strcmp(kind, want) != 0)
 		return 1;
-	owner = sb_owners_get(h->owners, deploy);
+	owner = sb_owners_get(h->owners, kind, id);
 	return !owner || strcmp(owner, team) == 0;
 }
 
@@ -123,8 +124,8 @@ static void learn_owner(struct sb_hub *h, const char *topic, int deleted)
 
 	switch (sb_owners_learn(h->owners, topic, deleted, &owner)) {
 	case SB_OWNER_CONFLICT:
-		/* a deploy cannot change teams: keep the first owner */
-		sb_log(SB_LOG_WARN, "%s: deploy belongs to team %s; ignored", topic, owner);
+		/* a resource cannot change teams: keep the first owner */
+		sb_log(SB_LOG_WARN, "%s: the resource belongs to team %s; ignored", topic, owner);
 		break;
 	case SB_OWNER_NOMEM:
 		h->m.drop_nomem++;
@@ -133,8 +134,8 @@ static void learn_owner(struct sb_hub *h, const char *topic, int deleted)
 		sb_live_owner_learned(h);   /* subscribes that waited for it */
 		break;
 	case SB_OWNER_DELETED:
-		sb_log(SB_LOG_INFO, "%s: deleted; the deploy stays team's while it has channels",
-		       topic);
+		sb_log(SB_LOG_INFO, "%s: deleted; the resource stays the team's while it has "
+		       "channels", topic);
 		break;
 	default:
 		break;
@@ -391,7 +392,7 @@ enum sb_err sb_hub__subscribe_by(struct sb_hub *h, struct sb_client *c,
 	rc = sb_auth_channel(h, c->claims, o->trusted, &ref, res->name, &res->code, res->reason,
 			     sizeof(res->reason));
 	if (rc == SB_ERR_NOTFOUND) {
-		/* a deploy the bridge has not heard of (yet): its status may be
+		/* a resource the bridge has not heard of (yet): its status may be
 		 * on its way; wait for it until the deadline */
 		rc = sb_live_wait_owner(h, c, o, res, deadline);
 		if (rc == SB_OK)
@@ -526,6 +527,29 @@ void sb_hub_close_all(struct sb_hub *h, int code, const char *reason)
 
 static void free_chan_v(void *v) { SB_UNUSED(v); }
 
+/* Owners are always learned (docs/protocol.md §3.4, §4): a deploy's, for
+ * its channels and for following active deploys, and those of every other
+ * kind a channel template is authorized by (an app's, a database's, a
+ * service's runtime logs), each from team/+/<kind>/+/status, subscribed
+ * for the bridge's life so that no owner and no deletion is missed. */
+static enum sb_err track_owners(struct sb_hub *h)
+{
+	char filter[SB_PARAM_MAX + 32];
+
+	for (size_t i = 0; i <= sb_chanmap_count(h->p.map); i++) {
+		const char *kind = i ? sb_acl_owned_kind(sb_chanmap_at(h->p.map, i - 1)->acl) :
+				   "deploy";
+
+		if (!kind || sb_owners_tracks(h->owners, kind))
+			continue;
+		snprintf(filter, sizeof(filter), "team/+/%s/+/status", kind);
+		if (sb_owners_track(h->owners, kind) != SB_OK ||
+		    sb_filters_ref(h->filters, filter) != SB_OK)
+			return SB_ERR_NOMEM;
+	}
+	return SB_OK;
+}
+
 enum sb_err sb_hub_create(struct sb_hub **out, const struct sb_hub_params *p,
 			  const struct sb_hub_ops *ops)
 {
@@ -553,10 +577,9 @@ enum sb_err sb_hub_create(struct sb_hub **out, const struct sb_hub_params *p,
 		return SB_ERR_NOMEM;
 	}
 	h->last_sweep = sb_hub__now(h);
-	/* deploy owners are always learned (docs/protocol.md §4), and the
-	 * bridge hears its own replay barriers */
-	if (sb_live_init(h) != SB_OK ||
-	    sb_filters_ref(h->filters, SB_DEPLOY_STATUS_FILTER) != SB_OK) {
+	/* the bridge hears its own replay barriers, and learns the owners of
+	 * the resources its channels are authorized by */
+	if (sb_live_init(h) != SB_OK || track_owners(h) != SB_OK) {
 		sb_hub_destroy(h);
 		return SB_ERR_NOMEM;
 	}

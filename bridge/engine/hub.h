@@ -125,7 +125,7 @@ struct sb_metrics {
 	uint64_t mqtt_takeovers;     /* another client took the bridge's client id */
 	uint64_t reconciled_deletes; /* cached statuses gone after a lost session */
 	uint64_t follow_refused;     /* active deploy statuses past logs.max_followed */
-	uint64_t drop_foreign_owner; /* a deploy status under another team's prefix */
+	uint64_t drop_foreign_owner; /* a resource's topic under another team's prefix */
 	/* counted by the adapter's door (conn_guard.c), copied in for /metrics */
 	uint64_t conn_refused_per_ip, conn_refused_max, conn_request_timeouts;
 	uint64_t conn_headers_too_large, frames_unmasked, frames_too_large;
@@ -142,7 +142,9 @@ struct sb_hub_params {
 	int64_t (*wall_s)(void);              /* for token expiry; NULL = time() */
 };
 
-/* Creates the hub and subscribes the always-on deploy status filter.
+/* Creates the hub and subscribes the always-on status filters of the owned
+ * resources (team/+/deploy/+/status, and those of the other kinds the
+ * map's templates are authorized by: app, db, service).
  * Caller frees with sb_hub_destroy(). */
 enum sb_err sb_hub_create(struct sb_hub **out, const struct sb_hub_params *p,
 			  const struct sb_hub_ops *ops);
@@ -238,9 +240,10 @@ struct sb_sub_result {
  *
  * An acknowledgement means live (docs/protocol.md §5): when the channel's
  * MQTT filters are not all granted and synced yet, or the channel names a
- * deploy the bridge has not heard of, SB_OK comes with res->pending set and
- * the session's sub_ready settles it later (within
- * limits.subscribe_timeout_ms).  Otherwise the caller acknowledges now. */
+ * resource (a deploy, an app, ...) the bridge has not heard of, SB_OK
+ * comes with res->pending set and the session's sub_ready settles it later
+ * (within limits.subscribe_timeout_ms).  Otherwise the caller acknowledges
+ * now. */
 enum sb_err sb_hub_subscribe(struct sb_hub *hub, struct sb_client *c,
 			     const struct sb_sub_opts *o, struct sb_sub_result *res);
 /* After a successful subscribe and its acknowledgement: queues the

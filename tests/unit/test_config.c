@@ -623,7 +623,7 @@ static void test_example_config(void **state)
 	assert_int_equal(c->send_queue_soft_bytes, 1048576);
 	assert_true(cJSON_IsArray(c->channels));
 	assert_int_equal(sb_chanmap_from_json(&map, c->channels, err, sizeof(err)), SB_OK);
-	assert_int_equal(sb_chanmap_count(map), 6);
+	assert_int_equal(sb_chanmap_count(map), 9);
 	sb_chanmap_destroy(map);
 	sb_config_destroy(c);
 }

@@ -21,11 +21,15 @@ static void test_filters_refcounted(void **state)
 	(void)state;
 
 	env_init(&e, "{}", 0);
-	/* the deploy owners' filter is always on (asked for at creation, and
-	 * again when the link came up), and so is the bridge's replay-barrier
+	/* the owners' filters are always on (asked for at creation, and
+	 * again when the link came up): deploys', and those of the kinds of
+	 * the default map's runtime logs; so is the bridge's replay-barrier
 	 * topic */
 	assert_int_equal(subs_of(&e.fake, "team/+/deploy/+/status"), 2);
 	assert_int_equal(unsubs_of(&e.fake, "team/+/deploy/+/status"), 0);
+	assert_int_equal(subs_of(&e.fake, "team/+/app/+/status"), 2);
+	assert_int_equal(subs_of(&e.fake, "team/+/db/+/status"), 2);
+	assert_int_equal(subs_of(&e.fake, "team/+/service/+/status"), 2);
 	assert_int_equal(subs_of(&e.fake, "$statusbus/sync/statusbus"), 2);
 	a = client(&e, NULL);
 	b = client(&e, NULL);
@@ -40,9 +44,9 @@ static void test_filters_refcounted(void **state)
 	assert_int_equal(g.clients, 2);
 	assert_int_equal(g.channels, 1);
 	assert_int_equal(g.subscriptions, 2);
-	assert_int_equal(g.mqtt_filters, 9);
-	assert_int_equal(g.mqtt_filters_active, 9);
-	assert_int_equal(sb_hub_filters(e.hub, NULL, 0), 9);
+	assert_int_equal(g.mqtt_filters, 12);
+	assert_int_equal(g.mqtt_filters_active, 12);
+	assert_int_equal(sb_hub_filters(e.hub, NULL, 0), 12);
 	/* one unsubscribes: nothing changes on the MQTT side */
 	tx(&e, a, "{\"op\":\"unsub\",\"id\":2,\"channel\":\"team.42\"}");
 	cJSON_Delete(expect_op(&e, a, "ack"));
@@ -58,7 +62,8 @@ static void test_filters_refcounted(void **state)
 	sb_hub_gauges(e.hub, &g);
 	assert_int_equal(g.channels, 0);
 	assert_int_equal(g.subscriptions, 0);
-	assert_int_equal(g.mqtt_filters, 2);   /* deploy owners, barriers */
+	/* the owners of deploys, apps, databases, services; barriers */
+	assert_int_equal(g.mqtt_filters, 5);
 	/* subscribing again subscribes again */
 	sub(&e, a, 3, "team.42");
 	assert_int_equal(subs_of(&e.fake, TEAM_FILTERS[0]), 2);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_owners.c - unit tests for owners.c, which team owns each deploy
- * (docs/protocol.md §4: a deploy's channels are allowed to its owner's
- * members; §2: the owner comes from the retained status on
- * team/<team>/deploy/<uuid>/status, and an empty retained publish deletes
- * it).  learn reports LEARNED, SAME, CONFLICT (the first team keeps the
+ * test_owners.c - unit tests for owners.c, which team owns each resource
+ * (docs/protocol.md §4: a deploy's channels, and an app's, a database's or
+ * a service's runtime logs, are allowed to its owner's members; §2: the
+ * owner comes from the retained status on team/<team>/<kind>/<uuid>/status,
+ * and an empty retained publish deletes it).  Only the kinds tracked are
+ * learned, and (kind, uuid) names a resource: an app and a deploy with one
+ * uuid are two.  learn reports LEARNED, SAME, CONFLICT (the first team keeps the
  * deploy), FORGOTTEN and IGNORED (not a deploy status topic, or ids of the
  * wrong shape); get and count answer from what was learned; a delete
  * under another team's prefix does not take the deploy from its owner;
@@ -32,6 +34,7 @@ static struct sb_owners *make(void)
 
 	assert_int_equal(sb_owners_create(&o), SB_OK);
 	assert_non_null(o);
+	assert_int_equal(sb_owners_track(o, "deploy"), SB_OK);
 	return o;
 }
 
@@ -41,8 +44,8 @@ static void test_empty(void **state)
 	(void)state;
 
 	assert_int_equal(sb_owners_count(o), 0);
-	assert_null(sb_owners_get(o, U1));
-	assert_null(sb_owners_get(o, ""));
+	assert_null(sb_owners_get(o, "deploy", U1));
+	assert_null(sb_owners_get(o, "deploy", ""));
 	sb_owners_destroy(o);
 	sb_owners_destroy(NULL);
 }
@@ -55,7 +58,7 @@ static void test_learn_same_conflict(void **state)
 
 	assert_int_equal(sb_owners_learn(o, ST("42", U1), 0, &owner), SB_OWNER_LEARNED);
 	assert_string_equal(owner, "untouched");   /* only a conflict names one */
-	assert_string_equal(sb_owners_get(o, U1), "42");
+	assert_string_equal(sb_owners_get(o, "deploy", U1), "42");
 	assert_int_equal(sb_owners_count(o), 1);
 
 	/* every later status of the deploy under the same team */
@@ -67,15 +70,15 @@ static void test_learn_same_conflict(void **state)
 	assert_int_equal(sb_owners_learn(o, ST("7", U1), 0, &owner), SB_OWNER_CONFLICT);
 	assert_string_equal(owner, "42");
 	assert_int_equal(sb_owners_learn(o, ST("7", U1), 0, NULL), SB_OWNER_CONFLICT);
-	assert_string_equal(sb_owners_get(o, U1), "42");
+	assert_string_equal(sb_owners_get(o, "deploy", U1), "42");
 	/* team ids compare whole: a prefix or an extension is another team */
 	assert_int_equal(sb_owners_learn(o, ST("4", U1), 0, NULL), SB_OWNER_CONFLICT);
 	assert_int_equal(sb_owners_learn(o, ST("420", U1), 0, NULL), SB_OWNER_CONFLICT);
-	assert_string_equal(sb_owners_get(o, U1), "42");
+	assert_string_equal(sb_owners_get(o, "deploy", U1), "42");
 
 	/* another deploy is another entry */
 	assert_int_equal(sb_owners_learn(o, ST("7", U2), 0, NULL), SB_OWNER_LEARNED);
-	assert_string_equal(sb_owners_get(o, U2), "7");
+	assert_string_equal(sb_owners_get(o, "deploy", U2), "7");
 	assert_int_equal(sb_owners_count(o), 2);
 	sb_owners_destroy(o);
 }
@@ -89,8 +92,8 @@ static void test_forgotten(void **state)
 	assert_int_equal(sb_owners_learn(o, ST("42", U2), 0, NULL), SB_OWNER_LEARNED);
 	/* the owner's status deleted: the deploy is unowned */
 	assert_int_equal(sb_owners_learn(o, ST("42", U1), 1, NULL), SB_OWNER_FORGOTTEN);
-	assert_null(sb_owners_get(o, U1));
-	assert_string_equal(sb_owners_get(o, U2), "42");
+	assert_null(sb_owners_get(o, "deploy", U1));
+	assert_string_equal(sb_owners_get(o, "deploy", U2), "42");
 	assert_int_equal(sb_owners_count(o), 1);
 	/* deleted again, or a deploy never seen: nothing to forget */
 	assert_int_equal(sb_owners_learn(o, ST("42", U1), 1, NULL), SB_OWNER_IGNORED);
@@ -98,7 +101,7 @@ static void test_forgotten(void **state)
 					 NULL), SB_OWNER_IGNORED);
 	/* once forgotten, the next status names the owner afresh */
 	assert_int_equal(sb_owners_learn(o, ST("7", U1), 0, NULL), SB_OWNER_LEARNED);
-	assert_string_equal(sb_owners_get(o, U1), "7");
+	assert_string_equal(sb_owners_get(o, "deploy", U1), "7");
 	sb_owners_destroy(o);
 }
 
@@ -110,34 +113,34 @@ static void test_deleted_while_held_keeps_owner(void **state)
 
 	/* a channel of U1 exists (its viewers, its log history) */
 	assert_int_equal(sb_owners_learn(o, ST("42", U1), 0, NULL), SB_OWNER_LEARNED);
-	assert_int_equal(sb_owners_hold(o, U1), SB_OK);
-	assert_int_equal(sb_owners_hold(o, U1), SB_OK);
+	assert_int_equal(sb_owners_hold(o, "deploy", U1), SB_OK);
+	assert_int_equal(sb_owners_hold(o, "deploy", U1), SB_OK);
 	/* the owner deletes its status: a tombstone, still team 42's */
 	assert_int_equal(sb_owners_learn(o, ST("42", U1), 1, NULL), SB_OWNER_DELETED);
-	assert_string_equal(sb_owners_get(o, U1), "42");
+	assert_string_equal(sb_owners_get(o, "deploy", U1), "42");
 	assert_int_equal(sb_owners_count(o), 1);
 	/* another team cannot take it over: its history would go with it */
 	assert_int_equal(sb_owners_learn(o, ST("43", U1), 0, &owner), SB_OWNER_CONFLICT);
 	assert_string_equal(owner, "42");
-	assert_string_equal(sb_owners_get(o, U1), "42");
+	assert_string_equal(sb_owners_get(o, "deploy", U1), "42");
 	/* one channel gone: still held */
-	sb_owners_release(o, U1);
-	assert_string_equal(sb_owners_get(o, U1), "42");
+	sb_owners_release(o, "deploy", U1);
+	assert_string_equal(sb_owners_get(o, "deploy", U1), "42");
 	/* the last one gone: nothing of the deploy is left, it is forgotten */
-	sb_owners_release(o, U1);
-	assert_null(sb_owners_get(o, U1));
+	sb_owners_release(o, "deploy", U1);
+	assert_null(sb_owners_get(o, "deploy", U1));
 	assert_int_equal(sb_owners_count(o), 0);
-	sb_owners_release(o, U1);   /* unbalanced: ignored */
+	sb_owners_release(o, "deploy", U1);   /* unbalanced: ignored */
 	assert_int_equal(sb_owners_learn(o, ST("43", U1), 0, NULL), SB_OWNER_LEARNED);
-	assert_string_equal(sb_owners_get(o, U1), "43");
+	assert_string_equal(sb_owners_get(o, "deploy", U1), "43");
 
 	/* deleted then published again by its owner: no longer a tombstone */
 	assert_int_equal(sb_owners_learn(o, ST("7", U2), 0, NULL), SB_OWNER_LEARNED);
-	assert_int_equal(sb_owners_hold(o, U2), SB_OK);
+	assert_int_equal(sb_owners_hold(o, "deploy", U2), SB_OK);
 	assert_int_equal(sb_owners_learn(o, ST("7", U2), 1, NULL), SB_OWNER_DELETED);
 	assert_int_equal(sb_owners_learn(o, ST("7", U2), 0, NULL), SB_OWNER_SAME);
-	sb_owners_release(o, U2);
-	assert_string_equal(sb_owners_get(o, U2), "7");
+	sb_owners_release(o, "deploy", U2);
+	assert_string_equal(sb_owners_get(o, "deploy", U2), "7");
 	sb_owners_destroy(o);
 }
 
@@ -147,22 +150,22 @@ static void test_held_before_known(void **state)
 	(void)state;
 
 	/* a channel made before the owner is known (a token's channels claim) */
-	assert_int_equal(sb_owners_hold(o, U1), SB_OK);
-	assert_null(sb_owners_get(o, U1));
+	assert_int_equal(sb_owners_hold(o, "deploy", U1), SB_OK);
+	assert_null(sb_owners_get(o, "deploy", U1));
 	assert_int_equal(sb_owners_count(o), 0);
 	assert_int_equal(sb_owners_learn(o, ST("42", U1), 0, NULL), SB_OWNER_LEARNED);
 	assert_int_equal(sb_owners_count(o), 1);
 	assert_int_equal(sb_owners_learn(o, ST("42", U1), 1, NULL), SB_OWNER_DELETED);
 	assert_int_equal(sb_owners_learn(o, ST("43", U1), 0, NULL), SB_OWNER_CONFLICT);
-	sb_owners_release(o, U1);
-	assert_null(sb_owners_get(o, U1));
+	sb_owners_release(o, "deploy", U1);
+	assert_null(sb_owners_get(o, "deploy", U1));
 	/* held and released with no owner ever learned: nothing stays */
-	assert_int_equal(sb_owners_hold(o, U2), SB_OK);
-	sb_owners_release(o, U2);
+	assert_int_equal(sb_owners_hold(o, "deploy", U2), SB_OK);
+	sb_owners_release(o, "deploy", U2);
 	assert_int_equal(sb_owners_learn(o, ST("42", U2), 1, NULL), SB_OWNER_IGNORED);
 	sb_owners_destroy(o);   /* frees held entries too (ASan) */
 	o = make();
-	assert_int_equal(sb_owners_hold(o, U1), SB_OK);
+	assert_int_equal(sb_owners_hold(o, "deploy", U1), SB_OK);
 	sb_owners_destroy(o);
 }
 
@@ -178,17 +181,17 @@ static void test_delete_under_other_team_keeps_owner(void **state)
 	 * or a delete then a status under 7's prefix would move the deploy */
 	assert_int_equal(sb_owners_learn(o, ST("7", U1), 1, &owner), SB_OWNER_CONFLICT);
 	assert_string_equal(owner, "42");
-	assert_string_equal(sb_owners_get(o, U1), "42");
+	assert_string_equal(sb_owners_get(o, "deploy", U1), "42");
 	assert_int_equal(sb_owners_learn(o, ST("7", U1), 0, NULL), SB_OWNER_CONFLICT);
-	assert_string_equal(sb_owners_get(o, U1), "42");
+	assert_string_equal(sb_owners_get(o, "deploy", U1), "42");
 	/* nor does a delete under a team id of the wrong shape */
 	assert_int_equal(sb_owners_learn(o, "team//deploy/" U1 "/status", 1, NULL),
 			 SB_OWNER_IGNORED);
 	assert_int_equal(sb_owners_learn(o, ST("a b", U1), 1, NULL), SB_OWNER_IGNORED);
-	assert_string_equal(sb_owners_get(o, U1), "42");
+	assert_string_equal(sb_owners_get(o, "deploy", U1), "42");
 	/* the owner's own delete still forgets it */
 	assert_int_equal(sb_owners_learn(o, ST("42", U1), 1, NULL), SB_OWNER_FORGOTTEN);
-	assert_null(sb_owners_get(o, U1));
+	assert_null(sb_owners_get(o, "deploy", U1));
 	sb_owners_destroy(o);
 }
 
@@ -249,7 +252,7 @@ static void test_ignored_topics(void **state)
 	assert_int_equal(sb_owners_learn(o, topic, 0, NULL), SB_OWNER_IGNORED);
 	snprintf(topic, sizeof(topic), "team/%s/deploy/%s/status", team64, U1);
 	assert_int_equal(sb_owners_learn(o, topic, 0, NULL), SB_OWNER_LEARNED);
-	assert_string_equal(sb_owners_get(o, U1), team64);
+	assert_string_equal(sb_owners_get(o, "deploy", U1), team64);
 	assert_int_equal(sb_owners_learn(o, ST("a-Z_9", U2), 0, NULL), SB_OWNER_LEARNED);
 	assert_int_equal(sb_owners_count(o), 2);
 	sb_owners_destroy(o);
@@ -261,19 +264,111 @@ static void test_lookups(void **state)
 	(void)state;
 
 	assert_int_equal(sb_owners_learn(o, ST("42", U1), 0, NULL), SB_OWNER_LEARNED);
-	assert_string_equal(sb_owners_get(o, U1), "42");
+	assert_string_equal(sb_owners_get(o, "deploy", U1), "42");
 	/* exact keys only: no prefix, no case folding (channel names and
 	 * topics are case-sensitive) */
-	assert_null(sb_owners_get(o, "0b8f7c1e-1111-2222-3333-44445555666"));
-	assert_null(sb_owners_get(o, "0B8F7C1E-1111-2222-3333-444455556666"));
-	assert_null(sb_owners_get(o, ""));
-	assert_null(sb_owners_get(o, ST("42", U1)));
+	assert_null(sb_owners_get(o, "deploy", "0b8f7c1e-1111-2222-3333-44445555666"));
+	assert_null(sb_owners_get(o, "deploy", "0B8F7C1E-1111-2222-3333-444455556666"));
+	assert_null(sb_owners_get(o, "deploy", ""));
+	assert_null(sb_owners_get(o, "deploy", ST("42", U1)));
 	/* an upper-case UUID is a UUID, and another deploy */
 	assert_int_equal(sb_owners_learn(o, ST("7", "0B8F7C1E-1111-2222-3333-444455556666"), 0,
 					 NULL), SB_OWNER_LEARNED);
-	assert_string_equal(sb_owners_get(o, "0B8F7C1E-1111-2222-3333-444455556666"), "7");
-	assert_string_equal(sb_owners_get(o, U1), "42");
+	assert_string_equal(sb_owners_get(o, "deploy", "0B8F7C1E-1111-2222-3333-444455556666"), "7");
+	assert_string_equal(sb_owners_get(o, "deploy", U1), "42");
 	sb_owners_destroy(o);
+}
+
+/* Every tracked kind is learned the same way; a kind not tracked is not;
+ * (kind, uuid) names a resource. */
+static void test_kinds(void **state)
+{
+	struct sb_owners *o = make();
+	const char *owner = NULL;
+	(void)state;
+
+	/* app statuses mean nothing until apps are tracked */
+	assert_int_equal(sb_owners_learn(o, "team/42/app/" U1 "/status", 0, NULL), SB_OWNER_IGNORED);
+	assert_false(sb_owners_tracks(o, "app"));
+	assert_int_equal(sb_owners_track(o, "app"), SB_OK);
+	assert_int_equal(sb_owners_track(o, "app"), SB_OK);   /* twice is once */
+	assert_int_equal(sb_owners_track(o, "service"), SB_OK);
+	assert_true(sb_owners_tracks(o, "app"));
+	assert_false(sb_owners_tracks(o, "db"));
+	assert_int_equal(sb_owners_learn(o, "team/42/app/" U1 "/status", 0, NULL), SB_OWNER_LEARNED);
+	assert_int_equal(sb_owners_learn(o, "team/42/db/" U1 "/status", 0, NULL), SB_OWNER_IGNORED);
+	/* the same uuid as a deploy of another team: another resource */
+	assert_int_equal(sb_owners_learn(o, ST("7", U1), 0, NULL), SB_OWNER_LEARNED);
+	assert_string_equal(sb_owners_get(o, "app", U1), "42");
+	assert_string_equal(sb_owners_get(o, "deploy", U1), "7");
+	assert_null(sb_owners_get(o, "db", U1));
+	assert_null(sb_owners_get(o, "service", U1));
+	assert_int_equal(sb_owners_count(o), 2);
+	/* sticky per resource, like deploys */
+	assert_int_equal(sb_owners_learn(o, "team/7/app/" U1 "/status", 0, &owner), SB_OWNER_CONFLICT);
+	assert_string_equal(owner, "42");
+	assert_int_equal(sb_owners_hold(o, "app", U1), SB_OK);
+	assert_int_equal(sb_owners_learn(o, "team/42/app/" U1 "/status", 1, NULL), SB_OWNER_DELETED);
+	assert_int_equal(sb_owners_learn(o, "team/7/app/" U1 "/status", 0, NULL), SB_OWNER_CONFLICT);
+	assert_string_equal(sb_owners_get(o, "app", U1), "42");
+	/* releasing the app leaves the deploy alone */
+	sb_owners_release(o, "app", U1);
+	assert_null(sb_owners_get(o, "app", U1));
+	assert_string_equal(sb_owners_get(o, "deploy", U1), "7");
+	assert_int_equal(sb_owners_learn(o, "team/7/app/" U1 "/status", 0, NULL), SB_OWNER_LEARNED);
+	assert_string_equal(sb_owners_get(o, "app", U1), "7");
+	/* the other leaves of a resource teach nothing */
+	assert_int_equal(sb_owners_learn(o, "team/42/service/" U2 "/logs", 0, NULL),
+			 SB_OWNER_IGNORED);
+	assert_int_equal(sb_owners_learn(o, "team/42/app/" U2 "/stats", 0, NULL), SB_OWNER_IGNORED);
+	assert_null(sb_owners_get(o, "service", U2));
+	assert_int_equal(sb_owners_learn(o, "team/42/service/" U2 "/status", 0, NULL),
+			 SB_OWNER_LEARNED);
+	assert_string_equal(sb_owners_get(o, "service", U2), "42");
+	/* kinds are ids, and there are few of them */
+	assert_int_equal(sb_owners_track(o, "a/b"), SB_ERR_INVAL);
+	assert_int_equal(sb_owners_track(o, ""), SB_ERR_INVAL);
+	assert_int_equal(sb_owners_track(o, "+"), SB_ERR_INVAL);
+	for (int i = 0; i < SB_OWNERS_MAX_KINDS - 3; i++) {
+		char kind[8];
+		snprintf(kind, sizeof(kind), "k%d", i);
+		assert_int_equal(sb_owners_track(o, kind), SB_OK);
+	}
+	assert_int_equal(sb_owners_track(o, "one-more"), SB_ERR_LIMIT);
+	assert_int_equal(sb_owners_track(o, "app"), SB_OK);
+	/* a kind or id too long for any resource is none */
+	assert_null(sb_owners_get(o, "app", "x" U1 U1 U1 U1));
+	sb_owners_destroy(o);
+}
+
+static void test_split(void **state)
+{
+	char team[8], kind[8], id[40];
+	const char *leaf;
+	(void)state;
+
+	leaf = sb_owners_split("team/42/app/" U1 "/logs", team, sizeof(team), kind, sizeof(kind),
+			       id, sizeof(id));
+	assert_non_null(leaf);
+	assert_string_equal(leaf, "logs");
+	assert_string_equal(team, "42");
+	assert_string_equal(kind, "app");
+	assert_string_equal(id, U1);
+	/* exactly five levels, each fitting its buffer */
+	assert_null(sb_owners_split("team/42/app/" U1, team, sizeof(team), kind, sizeof(kind), id,
+				    sizeof(id)));
+	assert_null(sb_owners_split("team/42/app/" U1 "/logs/x", team, sizeof(team), kind,
+				    sizeof(kind), id, sizeof(id)));
+	assert_null(sb_owners_split("deploy/" U1 "/logs", team, sizeof(team), kind, sizeof(kind),
+				    id, sizeof(id)));
+	assert_null(sb_owners_split("team/12345678/app/" U1 "/logs", team, sizeof(team), kind,
+				    sizeof(kind), id, sizeof(id)));
+	assert_null(sb_owners_split("team/42/services/" U1 "/logs", team, sizeof(team), kind,
+				    sizeof(kind), id, sizeof(id)));
+	leaf = sb_owners_split("team/42/db/" U1 "/", team, sizeof(team), kind, sizeof(kind), id,
+			       sizeof(id));
+	assert_non_null(leaf);
+	assert_string_equal(leaf, "");
 }
 
 #define NDEPLOYS 10000
@@ -304,7 +399,7 @@ static void test_many_deploys(void **state)
 	}
 	assert_int_equal(sb_owners_count(o), NDEPLOYS / 2);
 	for (unsigned i = 0; i < NDEPLOYS; i++) {
-		const char *got = sb_owners_get(o, uuid_n(uuid, sizeof(uuid), i));
+		const char *got = sb_owners_get(o, "deploy", uuid_n(uuid, sizeof(uuid), i));
 
 		if (i % 2 == 0) {
 			assert_null(got);
@@ -338,6 +433,8 @@ int main(void)
 		cmocka_unit_test(test_delete_under_other_team_keeps_owner),
 		cmocka_unit_test(test_ignored_topics),
 		cmocka_unit_test(test_lookups),
+		cmocka_unit_test(test_kinds),
+		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_many_deploys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
