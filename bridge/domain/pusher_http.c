@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "frame.h"
+#include "ingest.h"
 #include "proto_v1.h"
 #include "pusher_codec.h"
 #include "relay.h"
@@ -484,9 +485,12 @@ enum sb_err sb_pusher_http_parse_events(const char *body, size_t len, int batch,
 
 	*out = NULL;
 	*n = 0;
-	if (!body || !len || !(root = cJSON_ParseWithLength(body, len)) || !cJSON_IsObject(root)) {
+	/* strict: the data goes on as it came, into frames that browsers
+	 * parse (UTF-8, what JSON.parse takes) */
+	if (!body || !len || !sb_ingest_json_strict(body, len) ||
+	    !(root = cJSON_ParseWithLength(body, len)) || !cJSON_IsObject(root)) {
 		cJSON_Delete(root);
-		return fail(e, 400, SB_ERR_INVAL, "The body must be a JSON object");
+		return fail(e, 400, SB_ERR_INVAL, "The body must be a JSON object (UTF-8, strict JSON)");
 	}
 	/* cJSON cuts strings at an escaped NUL: refuse rather than cut */
 	if (sb_json_has_escaped_nul(body, len)) {

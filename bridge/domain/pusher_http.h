@@ -129,7 +129,7 @@ struct sb_pusher_http_event {
 /* Reads an events (batch = 0) or batch_events (batch = 1) body into
  * *out[*n] (free with sb_pusher_http_events_free).  Every channel must be
  * a Pusher name of a channel in `map` (NULL: not checked).  SB_OK, or an
- * error with 400 (not JSON, a missing or malformed field, too many
+ * error with 400 (not strict JSON in UTF-8, a missing or malformed field, too many
  * channels or events, an unknown or malformed channel, presence and
  * encrypted channels) or 413 (data over max_event_bytes) in *e. */
 enum sb_err sb_pusher_http_parse_events(const char *body, size_t len, int batch,
