@@ -357,7 +357,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return sb_http_handle(&srv->http, wsi, &pss->http, in);
 
 	case LWS_CALLBACK_HTTP_BODY:
-		return 0;   /* dropped: no endpoint reads a body */
+		return sb_http_body(&pss->http, in, len);
 
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		/* not lws's default, which ends the transaction before the

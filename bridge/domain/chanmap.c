@@ -727,18 +727,21 @@ enum sb_err sb_kinds_load(struct sb_kinds **out, const char *path, char *err, si
 		const cJSON *ev = cJSON_GetObjectItemCaseSensitive(it, "event");
 		const cJSON *re = cJSON_GetObjectItemCaseSensitive(it, "retained");
 		const cJSON *sc = cJSON_GetObjectItemCaseSensitive(it, "schema");
+		const cJSON *rl = cJSON_GetObjectItemCaseSensitive(it, "relay");
 		struct sb_kind *e = &k->k[k->n];
 
 		if (!cJSON_IsString(fl) || !sb_topic_filter_valid(fl->valuestring) ||
-		    !cJSON_IsString(ev) || !cJSON_IsBool(re) || (sc && !cJSON_IsString(sc) && !cJSON_IsNull(sc))) {
-			snprintf(err, errlen, "%s: topics[%zu] needs filter (MQTT filter), event (string), retained (bool)",
-				 path, k->n);
+		    !cJSON_IsString(ev) || !cJSON_IsBool(re) || (sc && !cJSON_IsString(sc) && !cJSON_IsNull(sc)) ||
+		    (rl && !cJSON_IsBool(rl))) {
+			snprintf(err, errlen, "%s: topics[%zu] needs filter (MQTT filter), event (string), "
+				 "retained (bool), and relay a bool when present", path, k->n);
 			goto out;
 		}
 		e->filter = strdup(fl->valuestring);
 		e->event = strdup(ev->valuestring);
 		e->schema = cJSON_IsString(sc) ? strdup(sc->valuestring) : NULL;
 		e->retained = cJSON_IsTrue(re);
+		e->relay = cJSON_IsTrue(rl);
 		k->n++;
 		if (!e->filter || !e->event || (cJSON_IsString(sc) && !e->schema)) {
 			rc = SB_ERR_NOMEM;

@@ -122,6 +122,10 @@ struct sb_kind {
 	char *event;
 	char *schema;      /* schema file name, or NULL */
 	int retained;
+	/* "relay": true, the Pusher API's pusher/<channel>/<event> (relay.h):
+	 * the event is named by the topic's last level, kept as last-known
+	 * when the payload says so, and delivered at once on any channel */
+	int relay;
 };
 struct sb_kinds;
 

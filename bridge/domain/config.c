@@ -81,6 +81,12 @@ static const struct ckey keys[] = {
 	STR("pusher", "secret", pusher_secret, NULL),
 	INT("pusher", "activity_timeout_s", pusher_activity_timeout_s, 10, 600, 120, 0),
 	BOOL("pusher", "client_events", pusher_client_events, 0, 0),
+	/* the HTTP API's limits: Pusher's own by default */
+	INT("pusher", "max_event_bytes", pusher_max_event_bytes, 1, 1 << 20, 10240, 0),
+	INT("pusher", "max_event_channels", pusher_max_event_channels, 1, 10000, 100, 0),
+	INT("pusher", "max_batch_events", pusher_max_batch_events, 1, 1000, 10, 0),
+	/* a body is read into memory before its signature can be checked */
+	LNG("pusher", "max_request_bytes", pusher_max_request_bytes, 1024, 1 << 20, 262144, 0),
 
 	SECTION("validation"),
 	BOOL("validation", "enabled", validate_payloads, 1, 0),

@@ -37,6 +37,11 @@ struct sb_config {
 	char *pusher_app_id, *pusher_key, *pusher_secret;
 	int pusher_activity_timeout_s;
 	int pusher_client_events;
+	/* the HTTP API (docs/pusher.md): Pusher's limits by default */
+	int pusher_max_event_bytes;     /* data of one event (10 KB) */
+	int pusher_max_event_channels;  /* channels of one event (100) */
+	int pusher_max_batch_events;    /* events of one batch_events (10) */
+	long pusher_max_request_bytes;  /* a POST body, read into memory */
 	/* payload validation */
 	char *schemas_dir;
 	int validate_payloads;          /* validation.enabled */

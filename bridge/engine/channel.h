@@ -106,7 +106,9 @@ int sb_chan_recovered(const struct sb_chan *ch, int64_t since);
  * anything else that can drop messages silently); see channel.c. */
 void sb_chan_mark_broken(struct sb_hub *h, struct sb_chan *ch);
 
-/* The event name of kind k ("message" for an unknown topic). */
-const char *sb_chan_event_name(const struct sb_kind *k);
+/* The event name of a message of kind k on topic: the kind's, a relayed
+ * Pusher event's own (the topic's last level), "message" for an unknown
+ * topic. */
+const char *sb_chan_event_name(const struct sb_kind *k, const char *topic);
 
 #endif

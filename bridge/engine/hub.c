@@ -189,6 +189,45 @@ static uint64_t *reject_counter(struct sb_hub *h, enum sb_ingest_reason why)
 	}
 }
 
+/* The local connection a relayed Pusher event must not reach: its
+ * sender, when that socket is on this bridge (each session knows its own
+ * ids: Pusher's socket ids), else NULL. */
+static const struct sb_client *origin_of(const struct sb_hub *h, const char *id)
+{
+	const struct sb_client *c = NULL;
+
+	for (int i = 0; id[0] && !c && i < h->nsessions; i++)
+		if (h->sessions[i]->ops->origin)
+			c = h->sessions[i]->ops->origin(h->sessions[i]->self, id);
+	return c;
+}
+
+/* A relayed Pusher event names its one channel: pusher/<channel>/<event>. */
+static void route_relay(struct sb_hub *h, struct route_ctx *r)
+{
+	const char *ch = r->m->topic + SB_RELAY_PREFIX_LEN, *ev = sb_relay_event(r->m->topic);
+	char name[SB_CHAN_MAX_NAME + 1];
+	struct sb_chan *c;
+
+	if (!ev || (size_t)(ev - 1 - ch) > SB_CHAN_MAX_NAME)
+		return;
+	memcpy(name, ch, (size_t)(ev - 1 - ch));
+	name[ev - 1 - ch] = '\0';
+	if ((c = sb_dict_get(h->chans, name)))
+		sb_chan_deliver(h, c, r->k, r->m, r->deleted);
+}
+
+static void route(struct sb_hub *h, struct route_ctx *r, const struct sb_ingest_result *v)
+{
+	if (r->k && r->k->relay) {
+		h->exclude = origin_of(h, v->origin);
+		route_relay(h, r);
+		h->exclude = NULL;
+		return;
+	}
+	sb_chanmap_route(h->p.map, r->m->topic, route_one, r);
+}
+
 void sb_hub_on_message(struct sb_hub *h, struct sb_msg *m)
 {
 	struct sb_ingest_result v;
@@ -211,20 +250,23 @@ void sb_hub_on_message(struct sb_hub *h, struct sb_msg *m)
 		return;
 	case SB_INGEST_DELETE:
 		r.deleted = 1;
+		m->kept = 1;   /* a relayed event's clearing leaves the snapshots too */
 		learn_owner(h, m->topic, 1);
 		sb_follow_status(h, m->topic, NULL);
 		if (!sb_cache_del(h->cache, m->topic) && m->retained)
 			return;   /* deleting what we never had */
-		sb_chanmap_route(h->p.map, m->topic, route_one, &r);
+		route(h, &r, &v);
 		return;
 	case SB_INGEST_ACCEPT:
 		break;
 	}
 	m->seq = v.seq;
-	if (v.kind && v.kind->retained) {
+	m->kept = v.keep;
+	if (v.keep) {
 		enum sb_cache_result cr;
 
-		learn_owner(h, m->topic, 0);
+		if (v.kind && v.kind->retained)
+			learn_owner(h, m->topic, 0);
 		cr = sb_cache_put(h->cache, m);
 		if (cr == SB_CACHE_SAME && m->retained) {
 			/* the broker's replay of what we already hold */
@@ -234,7 +276,7 @@ void sb_hub_on_message(struct sb_hub *h, struct sb_msg *m)
 		if (cr == SB_CACHE_FULL)
 			h->m.drop_cache_full++;   /* still delivered live */
 	}
-	sb_chanmap_route(h->p.map, m->topic, route_one, &r);
+	route(h, &r, &v);
 	if (v.kind && v.kind->retained)
 		sb_follow_status(h, m->topic, v.status);   /* a deploy's logs */
 }

@@ -97,6 +97,10 @@ struct sb_session_ops {
 	 * in struct sb_sub_opts. */
 	void (*sub_ready)(void *self, struct sb_hub *hub, struct sb_client *c, int64_t tag,
 			  enum sb_err rc, const struct sb_sub_result *res);
+	/* The connection of this protocol whose id is `id` (a Pusher socket
+	 * id), or NULL: a relayed Pusher event names its sender so that it is
+	 * not sent back (docs/pusher.md).  May be NULL. */
+	const struct sb_client *(*origin)(void *self, const char *id);
 };
 
 struct sb_session;   /* a registered protocol: ops + self + default encoder */
@@ -298,6 +302,18 @@ void sb_hub_count_auth_failure(struct sb_hub *hub);
 void sb_hub_count_client_error(struct sb_hub *hub);
 /* An inbound-queue overflow counted by the MQTT adapter. */
 void sb_hub_count_inbound_drop(struct sb_hub *hub, uint64_t n);
+
+/* ---- channels, for the Pusher HTTP API's queries (docs/pusher.md) ---- */
+/* The channel map the hub routes with (borrowed). */
+const struct sb_chanmap *sb_hub_chanmap(const struct sb_hub *hub);
+/* Subscribers of channel `name` on this bridge, per encoder id, into
+ * counts[SB_HUB_MAX_ENCODERS]; returns their total (0 and zeros when no
+ * such channel is live). */
+size_t sb_hub_chan_subscribers(const struct sb_hub *hub, const char *name,
+			       size_t counts[SB_HUB_MAX_ENCODERS]);
+/* Calls cb for every channel that has subscribers, with the same counts. */
+typedef void (*sb_hub_chan_fn)(const char *name, const size_t *counts, void *user);
+void sb_hub_foreach_chan(const struct sb_hub *hub, sb_hub_chan_fn cb, void *user);
 
 /* ---- queries (docs/protocol.md §7) ---- */
 /* Authorizes a bearer token (NULL = none) for `channel` and writes the JSON

@@ -75,9 +75,20 @@ struct sb_hub {
 	long barrier;                   /* the last barrier number sent */
 	int64_t last_sweep;
 	size_t nfollowed;               /* channels held by follow.c */
+	/* while a relayed Pusher event is routed: the connection it must
+	 * not reach (its sender's socket_id), or NULL */
+	const struct sb_client *exclude;
 	int follow_full_logged;         /* logs.max_followed reached: said once */
 	struct sb_metrics m;
 };
+
+/* 1 when m (of kind k) is kept as its topic's last-known message: a
+ * retained kind's, a relayed Pusher event's marked cached (relay.h), or,
+ * for an unknown topic, a message the broker flagged retained. */
+static inline int sb_hub__kept(const struct sb_kind *k, const struct sb_msg *m)
+{
+	return k ? (k->relay ? m->kept : k->retained) : m->retained;
+}
 
 int64_t sb_hub__now(const struct sb_hub *h);
 int64_t sb_hub__wall(const struct sb_hub *h);

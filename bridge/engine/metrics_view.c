@@ -38,31 +38,32 @@ static void sum(struct sb_metrics_reg *r, const char *name, const char *help, ui
 		.type = SB_METRICS_COUNTER, .name = name, .help = help, .value = v });
 }
 
-/* One series of a family with a `reason` label. */
-static void by_reason(struct sb_metrics_reg *r, const char *name, const char *help,
-		      const char *reason, const uint64_t *src)
+/* One series of a counter with one label (key="value"). */
+static void labelled(struct sb_metrics_reg *r, const char *name, const char *help,
+		     const char *key, const char *value, const uint64_t *src)
 {
-	const struct sb_metrics_label l = { "reason", reason };
+	const struct sb_metrics_label l = { key, value };
 
 	sb_metrics_add(r, &(struct sb_metrics_series){
 		.type = SB_METRICS_COUNTER, .name = name, .help = help,
 		.labels = &l, .n_labels = 1, .src = src });
 }
 
+/* One series of statusbus_dropped_total{reason=...}. */
 static void dropped(struct sb_metrics_reg *r, const char *reason, const uint64_t *src)
 {
-	by_reason(r, "statusbus_dropped_total", "Messages or lines not delivered, by reason.",
-		  reason, src);
+	labelled(r, "statusbus_dropped_total", "Messages or lines not delivered, by reason.",
+		 "reason", reason, src);
 }
 
 /* Counted by the adapter's door (docs/protocol.md §5.14). */
 static void refused(struct sb_metrics_reg *r, const char *reason, const uint64_t *src)
 {
-	by_reason(r, "statusbus_connections_refused_total",
-		  "Connections refused at accept (per_ip, max_connections), closed past "
-		  "limits.handshake_timeout_s (handshake_timeout), answered 431 "
-		  "(header_too_large), or closed for a frame header (frame_unmasked 1002, "
-		  "frame_too_large 4009).", reason, src);
+	labelled(r, "statusbus_connections_refused_total",
+		 "Connections refused at accept (per_ip, max_connections), closed past "
+		 "limits.handshake_timeout_s (handshake_timeout), answered 431 "
+		 "(header_too_large), or closed for a frame header (frame_unmasked 1002, "
+		 "frame_too_large 4009).", "reason", reason, src);
 }
 
 /* The MQTT hand-off, next to its drops (inbound_overflow, counted by the
@@ -77,6 +78,22 @@ static void inbox_view(struct sb_metrics_reg *r, const struct sb_inbox_stats *in
 			 in->queued_msgs);
 	sb_metrics_gauge(r, "statusbus_inbound_queue_bytes",
 			 "Topic and payload bytes waiting in the inbound queue.", in->queued_bytes);
+}
+
+static void pusher_api_view(struct sb_metrics_reg *r, const struct sb_pusher_stats *p)
+{
+	static const char *const names[SB_PUSHER_API_NRESULTS] = {
+		"ok", "bad_request", "unauthorized", "not_found", "too_large", "unsupported",
+		"unavailable",
+	};
+
+	for (int i = 0; i < SB_PUSHER_API_NRESULTS; i++)
+		labelled(r, "statusbus_pusher_api_requests_total",
+			 "Pusher HTTP API requests (POST /apps/<id>/events, ...), by answer.",
+			 "result", names[i], &p->api_requests[i]);
+	sb_metrics_counter(r, "statusbus_pusher_api_events_total",
+			   "Events the Pusher HTTP API published to the broker (one per channel).",
+			   &p->api_events);
 }
 
 static void pusher_view(struct sb_metrics_reg *r, const struct sb_pusher_stats *p)
@@ -204,8 +221,10 @@ void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics 
 	dropped(r, "foreign_owner", &m->drop_foreign_owner);
 	if (inbox)
 		inbox_view(r, inbox);
-	if (pusher)
+	if (pusher) {
 		pusher_view(r, pusher);
+		pusher_api_view(r, pusher);
+	}
 }
 
 char *sb_metrics_view_prometheus(const struct sb_metrics *m, const struct sb_hub_gauges *g,

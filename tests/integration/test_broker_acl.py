@@ -352,7 +352,7 @@ def test_removed_device_is_locked_out(broker):
 
 # ---- the bridge and backend jobs ---------------------------------------------
 
-def test_bridge_reads_everything_but_writes_only_rejected(broker):
+def test_bridge_reads_everything_but_writes_only_rejected_and_pusher(broker):
     bridge = broker.login("bridge")
     everything = broker.login("bridge")           # a second bridge session
     subscribe(everything, "#")
@@ -363,6 +363,7 @@ def test_bridge_reads_everything_but_writes_only_rejected(broker):
     bridge.publish(f"deploy/{app}/logs", {"seq": 1})
     bridge.publish("public/status-page/status", {"status": "major_outage"})
     bridge.publish(f"$statusbus/other/{app}", "x")
+    bridge.publish("pusher/team.42/order.shipped", {"data": "{}"})   # the Pusher API's relay
     bridge.publish(f"$statusbus/rejected/team/42/app/{app}/status",
                    {"reason": "missing ts", "payload": "{}"})
     wait_topic(rejected, f"$statusbus/rejected/team/42/app/{app}/status")
@@ -370,8 +371,8 @@ def test_bridge_reads_everything_but_writes_only_rejected(broker):
     # a backend sentinel published now reaches `everything` after them
     rejected.publish(f"team/42/app/{app}/status", status("running"), retain=True)
     wait_topic(everything, f"team/42/app/{app}/status")
-    assert [(t, json.loads(p)["status"]) for t, p, _ in everything.received] == \
-        [(f"team/42/app/{app}/status", "running")]
+    assert [(t, json.loads(p).get("status")) for t, p, _ in everything.received] == \
+        [("pusher/team.42/order.shipped", None), (f"team/42/app/{app}/status", "running")]
     assert topics(rejected) == [f"$statusbus/rejected/team/42/app/{app}/status"]
 
 
@@ -384,6 +385,7 @@ def test_backend_publishes_every_topic_family_and_nothing_else(broker):
                f"team/42/app/{a}/logs", f"team/42/db/{a}/logs", f"team/42/service/{a}/logs",
                "user/u1/notify", "public/status-page/status", f"team/acme/app/{a}/stats"]
     backend.publish("elsewhere/x", "x")
+    backend.publish("pusher/team.42/forged", {"data": "{}"})   # only bridges relay Pusher events
     backend.publish("$SYS/broker/fake", "x")
     for t in allowed:
         backend.publish(t, status("running"))

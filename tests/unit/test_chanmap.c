@@ -636,6 +636,7 @@ static void test_kinds_load(void **state)
 		{ "team/42/service/" UUID "/logs", "service.log", "log-line.json", 0 },
 		{ "user/u1/notify", "notify", "notification.json", 0 },
 		{ "public/p/status", "public.status", "public-status.json", 1 },
+		{ "pusher/team.42/order.shipped", "pusher", "pusher-event.json", 0 },
 	};
 	(void)state;
 
@@ -649,6 +650,8 @@ static void test_kinds_load(void **state)
 		assert_string_equal(kd->event, rows[i].event);
 		assert_string_equal(kd->schema, rows[i].schema);
 		assert_int_equal(kd->retained, rows[i].retained);
+		/* the Pusher API's relay names its events by the topic */
+		assert_int_equal(kd->relay, !strncmp(rows[i].topic, "pusher/", 7));
 	}
 	assert_null(sb_kinds_lookup(k, "team/42/other"));
 	assert_null(sb_kinds_lookup(k, "$SYS/broker"));
