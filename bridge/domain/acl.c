@@ -67,6 +67,12 @@ enum sb_err sb_acl_check(const struct sb_acl_ctx *ctx, const struct sb_chan_ref 
 			snprintf(reason, reasonlen, "%s %s is not known", kind, param);
 			return SB_ERR_NOTFOUND;
 		}
+		if (!owner[0]) {
+			/* claimed under two teams' prefixes: closed to both */
+			snprintf(reason, reasonlen, "%s %s has statuses under more than one team; "
+				 "closed until one is deleted", kind, param);
+			return SB_ERR_DENIED;
+		}
 		if (has_team(cl, owner))
 			return SB_OK;
 		/* do not reveal the owner */

@@ -14,11 +14,15 @@
 #include "jwt.h"
 #include "sb_common.h"
 
+/* What ctx->owner returns for a resource claimed by two teams: nobody
+ * may read it (not a team id: those are never empty). */
+#define SB_ACL_CONTESTED ""
+
 struct sb_acl_ctx {
 	int open_mode;                       /* no auth section: allow all */
 	const struct sb_jwt_claims *claims;  /* NULL: anonymous */
-	/* team owning resource `id` of `kind` (sb_acl_owned_kind), or NULL
-	 * when unknown */
+	/* team owning resource `id` of `kind` (sb_acl_owned_kind), NULL
+	 * when unknown, SB_ACL_CONTESTED when two teams claim it (owners.h) */
 	const char *(*owner)(const char *kind, const char *id, void *user);
 	void *user;
 };

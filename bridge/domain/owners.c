@@ -15,10 +15,21 @@
 /* "<kind>/<id>": kinds and ids are ids or UUIDs, neither holds a '/' */
 #define KEY_MAX (2 * SB_PARAM_MAX + 2)
 
+/* Rival claims remembered per resource; past this many the resource stays
+ * contested until nothing of it is held (a rival's delete may go unseen). */
+#define MAX_RIVALS 4
+
 struct owner {
 	char *team;      /* NULL: held before its owner was known */
 	int deleted;     /* the owner's status was deleted (a tombstone) */
 	size_t holds;    /* channels of the resource (sb_owners_hold) */
+	/* other teams with a live status for the same id: while any has one
+	 * (and while anything of the resource is held after that), nobody
+	 * owns it (owners.h) */
+	int contested;
+	char *rivals[MAX_RIVALS];
+	size_t nrivals;
+	int rivals_lost;  /* more rivals than MAX_RIVALS were seen */
 };
 
 struct sb_owners {
@@ -32,9 +43,40 @@ static void free_owner(void *p)
 {
 	struct owner *w = p;
 
-	if (w)
+	if (w) {
 		free(w->team);
+		for (size_t i = 0; i < w->nrivals; i++)
+			free(w->rivals[i]);
+	}
 	free(w);
+}
+
+static int rival_index(const struct owner *w, const char *team)
+{
+	for (size_t i = 0; i < w->nrivals; i++)
+		if (strcmp(w->rivals[i], team) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* A rival's status (or its deletion) for w's resource. */
+static void note_rival(struct owner *w, const char *team, int deleted)
+{
+	int i = rival_index(w, team);
+
+	if (deleted) {
+		if (i >= 0) {
+			free(w->rivals[i]);
+			w->rivals[i] = w->rivals[--w->nrivals];
+		}
+		return;
+	}
+	if (i >= 0)
+		return;
+	if (w->nrivals == MAX_RIVALS || !(w->rivals[w->nrivals] = strdup(team)))
+		w->rivals_lost = 1;
+	else
+		w->nrivals++;
 }
 
 /* The dict key of (kind, id) in buf (KEY_MAX bytes); 0 when it cannot be
@@ -65,6 +107,32 @@ static void forget(struct sb_owners *o, const char *key, struct owner *w)
 	if (w->team)
 		o->known--;
 	sb_dict_del(o->map, key);
+}
+
+/* A contested resource of which nothing is held any more (no subscriber,
+ * no history): with no live claim left it is forgotten; with exactly one,
+ * that team owns it afresh.  1 when it was forgotten. */
+static int settle(struct sb_owners *o, const char *key, struct owner *w)
+{
+	if (!w->contested || w->holds || w->rivals_lost)
+		return 0;
+	if (!w->deleted && w->nrivals == 0) {
+		w->contested = 0;
+		return 0;
+	}
+	if (w->deleted && w->nrivals == 1) {
+		free(w->team);
+		w->team = w->rivals[0];
+		w->nrivals = 0;
+		w->deleted = 0;
+		w->contested = 0;
+		return 0;
+	}
+	if (w->deleted && w->nrivals == 0) {
+		forget(o, key, w);
+		return 1;
+	}
+	return 0;
 }
 
 enum sb_err sb_owners_create(struct sb_owners **out)
@@ -151,20 +219,30 @@ enum sb_owner_change sb_owners_learn(struct sb_owners *o, const char *topic, int
 		return SB_OWNER_IGNORED;
 	w = sb_dict_get(o->map, key);
 	if (w && w->team && strcmp(w->team, team) != 0) {
-		/* a delete under another team's prefix takes nothing from the
-		 * owner either: else delete + republish would move the resource */
+		/* another team's status for the same id: the first one seen is
+		 * not always the real owner (a retained replay comes in topic
+		 * order, not publish order), so nobody owns it until only one
+		 * claim is left and nothing of it is held */
+		int was = w->contested;
+
+		note_rival(w, team, deleted);
 		if (owner)
 			*owner = w->team;
-		return SB_OWNER_CONFLICT;
+		if (deleted) {
+			settle(o, key, w);
+			return SB_OWNER_CONFLICT;
+		}
+		w->contested = 1;
+		return was ? SB_OWNER_CONFLICT : SB_OWNER_CONTESTED;
 	}
 	if (deleted) {
 		if (!w || !w->team)
 			return SB_OWNER_IGNORED;
-		if (w->holds) {
+		if (w->holds || w->contested) {
 			/* its subscribers and history are still here: another
 			 * team's status must not inherit them */
 			w->deleted = 1;
-			return SB_OWNER_DELETED;
+			return settle(o, key, w) ? SB_OWNER_FORGOTTEN : SB_OWNER_DELETED;
 		}
 		forget(o, key, w);
 		return SB_OWNER_FORGOTTEN;
@@ -202,7 +280,11 @@ void sb_owners_release(struct sb_owners *o, const char *kind, const char *id)
 
 	if (!key_of(key, kind, id) || !(w = sb_dict_get(o->map, key)) || !w->holds)
 		return;
-	if (--w->holds == 0 && (!w->team || w->deleted))
+	if (--w->holds)
+		return;
+	if (w->contested)
+		settle(o, key, w);
+	else if (!w->team || w->deleted)
 		forget(o, key, w);
 }
 
@@ -214,7 +296,15 @@ const char *sb_owners_get(const struct sb_owners *o, const char *kind, const cha
 	if (!key_of(key, kind, id))
 		return NULL;
 	w = sb_dict_get(o->map, key);
-	return w ? w->team : NULL;
+	return w && !w->contested ? w->team : NULL;
+}
+
+int sb_owners_contested(const struct sb_owners *o, const char *kind, const char *id)
+{
+	char key[KEY_MAX];
+	const struct owner *w;
+
+	return key_of(key, kind, id) && (w = sb_dict_get(o->map, key)) && w->contested;
 }
 
 size_t sb_owners_count(const struct sb_owners *o)

@@ -15,6 +15,16 @@
  * tombstone) for as long as a channel of it exists (sb_owners_hold: its
  * subscribers, its log history); only once nothing of it is left is it
  * forgotten, and a later status under any team starts afresh.
+ *
+ * Two teams claiming one id.  The first team seen is not always the real
+ * owner: a starting bridge gets the broker's retained statuses in topic
+ * order, not publish order, and a team may publish a status for an id
+ * before its owner does.  So a status for a known resource under another
+ * team's prefix makes it contested: nobody owns it (sb_owners_get is NULL,
+ * the caller drops its subscriptions and refuses new ones) until only one
+ * team still has a status for it and nothing of it is held any more; that
+ * team then owns it afresh.  Failing closed like this lets a team that
+ * knows another's id lock its channels, never read them.
  * Pure module, never logs: every call says what happened and the caller
  * logs.
  */
@@ -38,6 +48,8 @@ enum sb_owner_change {
 	SB_OWNER_FORGOTTEN,    /* the owner's status was deleted: dropped */
 	SB_OWNER_DELETED,      /* the owner's status was deleted while a channel
 				* of the resource holds it: kept, still the owner's */
+	SB_OWNER_CONTESTED,    /* another team's status for a resource with an
+				* owner: from now on nobody owns it (see above) */
 	SB_OWNER_NOMEM,        /* could not record it */
 };
 
@@ -73,6 +85,8 @@ void sb_owners_release(struct sb_owners *o, const char *kind, const char *id);
 /* The owning team of (kind, id) (also once deleted, while held), or NULL;
  * borrowed. */
 const char *sb_owners_get(const struct sb_owners *o, const char *kind, const char *id);
+/* 1 while (kind, id) is claimed by more than one team (see above). */
+int sb_owners_contested(const struct sb_owners *o, const char *kind, const char *id);
 /* Resources with a known owner. */
 size_t sb_owners_count(const struct sb_owners *o);
 

@@ -59,6 +59,45 @@ static const char *owned_by(const struct sb_chan *ch, const char **kind)
 	return *kind && t->acl_param >= 0 ? ch->ref.params[t->acl_param] : NULL;
 }
 
+void sb_chan_recheck_owned(struct sb_hub *h, const char *kind, const char *id)
+{
+	struct sb_chan **chans = NULL;
+	size_t n = 0, cap = 0;
+	struct sb_dict_iter it;
+	void *v;
+
+	/* collect first: removing subscriptions may free channels */
+	sb_dict_iter_init(&it, h->chans);
+	while (sb_dict_next(&it, NULL, &v)) {
+		struct sb_chan *ch = v;
+		const char *k, *i = owned_by(ch, &k);
+
+		if (!i || strcmp(k, kind) != 0 || strcmp(i, id) != 0)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 4;
+			struct sb_chan **g = realloc(chans, nc * sizeof(*g));
+			if (!g) {
+				h->m.drop_nomem++;
+				break;
+			}
+			chans = g;
+			cap = nc;
+		}
+		chans[n++] = ch;
+		ch->held++;   /* kept until every subscription was asked */
+	}
+	for (size_t j = 0; j < n; j++)
+		for (size_t k = chans[j]->nsubs; k-- > 0;)
+			if (k < chans[j]->nsubs)
+				sb_hub__sub_recheck(h, chans[j]->subs[k]->client, chans[j]->subs[k]);
+	for (size_t j = 0; j < n; j++) {
+		chans[j]->held--;
+		sb_chan_release(h, chans[j]);
+	}
+	free(chans);
+}
+
 void sb_chan_free(struct sb_hub *h, struct sb_chan *ch)
 {
 	const char *kind, *id = owned_by(ch, &kind);

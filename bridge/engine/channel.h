@@ -70,6 +70,10 @@ struct sb_chan {
 struct sb_chan *sb_chan_get(struct sb_hub *h, const struct sb_chan_ref *ref, const char *name);
 /* Its last subscriber left (or its hold ended): linger (history
  * channels) or free; nothing while it has subscribers or is held. */
+/* The resource (kind, id) lost its owner (owners.h, contested): every
+ * subscription of its channels is asked the ACL again and dropped with an
+ * error when no longer allowed. */
+void sb_chan_recheck_owned(struct sb_hub *h, const char *kind, const char *id);
 void sb_chan_release(struct sb_hub *h, struct sb_chan *ch);
 /* Keeps ch (no subscribers) for SB_LINGER_MS: resumes, the next poll
  * (nothing to do while it is held). */

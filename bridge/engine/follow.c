@@ -135,6 +135,14 @@ void sb_follow_status(struct sb_hub *h, const char *topic, const char *status)
 	owner = sb_owners_get(h->owners, "deploy", deploy);
 	if (status && owner && strcmp(owner, team) != 0)
 		return;
+	/* claimed by two teams: nobody may read it, so nothing is followed
+	 * (what is held lingers and goes; owners.h) */
+	if (sb_owners_contested(h->owners, "deploy", deploy)) {
+		if (logs_channel(h, deploy, &ref, name) && (ch = sb_dict_get(h->chans, name)) &&
+		    ch->held)
+			unhold(h, ch);
+		return;
+	}
 	if (!logs_channel(h, deploy, &ref, name))
 		return;
 	ch = sb_dict_get(h->chans, name);

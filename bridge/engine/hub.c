@@ -100,6 +100,8 @@ int sb_hub__topic_allowed(const struct sb_hub *h, const struct sb_chan_tmpl *t,
 	if (!want || !sb_owners_split(topic, team, sizeof(team), kind, sizeof(kind), id, sizeof(id)) ||
 	    strcmp(kind, want) != 0)
 		return 1;
+	if (sb_owners_contested(h->owners, kind, id))
+		return 0;   /* nobody owns it: no team's topic reaches its channels */
 	owner = sb_owners_get(h->owners, kind, id);
 	return !owner || strcmp(owner, team) == 0;
 }
@@ -133,6 +135,19 @@ static void learn_owner(struct sb_hub *h, const char *topic, int deleted)
 	case SB_OWNER_LEARNED:
 		sb_live_owner_learned(h);   /* subscribes that waited for it */
 		break;
+	case SB_OWNER_CONTESTED: {
+		char team[SB_PARAM_MAX + 1], kind[SB_PARAM_MAX + 1], id[SB_PARAM_MAX + 1];
+
+		/* the first claim may have been the false one: nobody may read
+		 * the resource's channels until one claim is left (owners.h) */
+		h->m.owner_contested++;
+		sb_log(SB_LOG_WARN, "%s: the resource also has a status under team %s; its "
+		       "channels are closed to every team until one of the two is deleted",
+		       topic, owner);
+		if (sb_owners_split(topic, team, sizeof(team), kind, sizeof(kind), id, sizeof(id)))
+			sb_chan_recheck_owned(h, kind, id);
+		break;
+	}
 	case SB_OWNER_DELETED:
 		sb_log(SB_LOG_INFO, "%s: deleted; the resource stays the team's while it has "
 		       "channels", topic);

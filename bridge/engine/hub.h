@@ -130,6 +130,7 @@ struct sb_metrics {
 	uint64_t reconciled_deletes; /* cached statuses gone after a lost session */
 	uint64_t follow_refused;     /* active deploy statuses past logs.max_followed */
 	uint64_t drop_foreign_owner; /* a resource's topic under another team's prefix */
+	uint64_t owner_contested;    /* resources claimed under two teams (owners.h) */
 	/* counted by the adapter's door (conn_guard.c), copied in for /metrics */
 	uint64_t conn_refused_per_ip, conn_refused_max, conn_request_timeouts;
 	uint64_t conn_headers_too_large, frames_unmasked, frames_too_large;

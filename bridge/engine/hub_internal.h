@@ -110,6 +110,9 @@ int sb_hub__topic_allowed(const struct sb_hub *h, const struct sb_chan_tmpl *t,
 			  const char *topic);
 /* 1 when every MQTT filter of ch is granted and synced. */
 int sb_hub__chan_live(const struct sb_hub *h, const struct sb_chan *ch);
+/* Asks the ACL again about s (c's); when it no longer allows it, tells
+ * the client and removes s (which may free its channel).  1 if removed. */
+int sb_hub__sub_recheck(struct sb_hub *h, struct sb_client *c, struct sb_sub *s);
 /* ch is going away: its HTTP waiters are answered now. */
 void sb_hub__chan_gone(struct sb_hub *h, struct sb_chan *ch);
 /* A subscribe that gives up at `deadline` (sb_hub_subscribe: now +

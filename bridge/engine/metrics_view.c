@@ -168,6 +168,9 @@ void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics 
 	sb_metrics_counter(r, "statusbus_logs_follow_refused_total",
 			   "Active deploy statuses whose logs found logs.max_followed reached.",
 			   &m->follow_refused);
+	sb_metrics_counter(r, "statusbus_owner_contested_total",
+			   "Deploys or resources with a status under a second team's prefix: "
+			   "closed to every team until one claim is left.", &m->owner_contested);
 	sb_metrics_gauge(r, "statusbus_queue_bytes", "Bytes queued to clients.", g->queued_bytes);
 	sb_metrics_counter(r, "statusbus_messages_in_total", "MQTT messages received.", &m->messages_in);
 	sb_metrics_counter(r, "statusbus_bytes_in_total", "MQTT payload bytes received.", &m->bytes_in);

@@ -66,15 +66,27 @@ static void test_learn_same_conflict(void **state)
 	assert_int_equal(sb_owners_learn(o, ST("42", U1), 0, NULL), SB_OWNER_SAME);
 	assert_string_equal(owner, "untouched");
 
-	/* another team's status for it: the first team keeps it */
-	assert_int_equal(sb_owners_learn(o, ST("7", U1), 0, &owner), SB_OWNER_CONFLICT);
+	/* another team's status for it: contested, nobody owns it (the
+	 * first team seen may have been the false one) */
+	assert_int_equal(sb_owners_learn(o, ST("7", U1), 0, &owner), SB_OWNER_CONTESTED);
 	assert_string_equal(owner, "42");
+	assert_null(sb_owners_get(o, "deploy", U1));
+	assert_true(sb_owners_contested(o, "deploy", U1));
 	assert_int_equal(sb_owners_learn(o, ST("7", U1), 0, NULL), SB_OWNER_CONFLICT);
-	assert_string_equal(sb_owners_get(o, "deploy", U1), "42");
 	/* team ids compare whole: a prefix or an extension is another team */
 	assert_int_equal(sb_owners_learn(o, ST("4", U1), 0, NULL), SB_OWNER_CONFLICT);
 	assert_int_equal(sb_owners_learn(o, ST("420", U1), 0, NULL), SB_OWNER_CONFLICT);
+	assert_null(sb_owners_get(o, "deploy", U1));
+	/* the owner's statuses change nothing while the others stand */
+	assert_int_equal(sb_owners_learn(o, ST("42", U1), 0, NULL), SB_OWNER_SAME);
+	assert_null(sb_owners_get(o, "deploy", U1));
+	/* nothing held and every other claim deleted: 42's alone again */
+	assert_int_equal(sb_owners_learn(o, ST("7", U1), 1, NULL), SB_OWNER_CONFLICT);
+	assert_int_equal(sb_owners_learn(o, ST("4", U1), 1, NULL), SB_OWNER_CONFLICT);
+	assert_null(sb_owners_get(o, "deploy", U1));
+	assert_int_equal(sb_owners_learn(o, ST("420", U1), 1, NULL), SB_OWNER_CONFLICT);
 	assert_string_equal(sb_owners_get(o, "deploy", U1), "42");
+	assert_false(sb_owners_contested(o, "deploy", U1));
 
 	/* another deploy is another entry */
 	assert_int_equal(sb_owners_learn(o, ST("7", U2), 0, NULL), SB_OWNER_LEARNED);
@@ -120,19 +132,22 @@ static void test_deleted_while_held_keeps_owner(void **state)
 	assert_string_equal(sb_owners_get(o, "deploy", U1), "42");
 	assert_int_equal(sb_owners_count(o), 1);
 	/* another team cannot take it over: its history would go with it */
-	assert_int_equal(sb_owners_learn(o, ST("43", U1), 0, &owner), SB_OWNER_CONFLICT);
+	assert_int_equal(sb_owners_learn(o, ST("43", U1), 0, &owner), SB_OWNER_CONTESTED);
 	assert_string_equal(owner, "42");
-	assert_string_equal(sb_owners_get(o, "deploy", U1), "42");
-	/* one channel gone: still held */
-	sb_owners_release(o, "deploy", U1);
-	assert_string_equal(sb_owners_get(o, "deploy", U1), "42");
-	/* the last one gone: nothing of the deploy is left, it is forgotten */
+	assert_null(sb_owners_get(o, "deploy", U1));
+	/* one channel gone: still held, still nobody's */
 	sb_owners_release(o, "deploy", U1);
 	assert_null(sb_owners_get(o, "deploy", U1));
-	assert_int_equal(sb_owners_count(o), 0);
-	sb_owners_release(o, "deploy", U1);   /* unbalanced: ignored */
-	assert_int_equal(sb_owners_learn(o, ST("43", U1), 0, NULL), SB_OWNER_LEARNED);
+	/* the last one gone: nothing of the deploy is left, and 43's is the
+	 * only status standing: 43's afresh */
+	sb_owners_release(o, "deploy", U1);
 	assert_string_equal(sb_owners_get(o, "deploy", U1), "43");
+	assert_int_equal(sb_owners_count(o), 1);
+	sb_owners_release(o, "deploy", U1);   /* unbalanced: ignored */
+	assert_int_equal(sb_owners_learn(o, ST("43", U1), 0, NULL), SB_OWNER_SAME);
+	/* and forgotten once 43 deletes it with nothing held */
+	assert_int_equal(sb_owners_learn(o, ST("43", U1), 1, NULL), SB_OWNER_FORGOTTEN);
+	assert_int_equal(sb_owners_count(o), 0);
 
 	/* deleted then published again by its owner: no longer a tombstone */
 	assert_int_equal(sb_owners_learn(o, ST("7", U2), 0, NULL), SB_OWNER_LEARNED);
@@ -156,9 +171,10 @@ static void test_held_before_known(void **state)
 	assert_int_equal(sb_owners_learn(o, ST("42", U1), 0, NULL), SB_OWNER_LEARNED);
 	assert_int_equal(sb_owners_count(o), 1);
 	assert_int_equal(sb_owners_learn(o, ST("42", U1), 1, NULL), SB_OWNER_DELETED);
-	assert_int_equal(sb_owners_learn(o, ST("43", U1), 0, NULL), SB_OWNER_CONFLICT);
-	sb_owners_release(o, "deploy", U1);
+	assert_int_equal(sb_owners_learn(o, ST("43", U1), 0, NULL), SB_OWNER_CONTESTED);
 	assert_null(sb_owners_get(o, "deploy", U1));
+	sb_owners_release(o, "deploy", U1);
+	assert_string_equal(sb_owners_get(o, "deploy", U1), "43");
 	/* held and released with no owner ever learned: nothing stays */
 	assert_int_equal(sb_owners_hold(o, "deploy", U2), SB_OK);
 	sb_owners_release(o, "deploy", U2);
@@ -169,6 +185,38 @@ static void test_held_before_known(void **state)
 	sb_owners_destroy(o);
 }
 
+static void test_contested_while_held(void **state)
+{
+	struct sb_owners *o = make();
+	(void)state;
+
+	/* a retained replay in topic order: the false claim first */
+	assert_int_equal(sb_owners_learn(o, ST("43", U1), 0, NULL), SB_OWNER_LEARNED);
+	assert_int_equal(sb_owners_hold(o, "deploy", U1), SB_OK);   /* 43 subscribed */
+	assert_int_equal(sb_owners_learn(o, ST("42", U1), 0, NULL), SB_OWNER_CONTESTED);
+	assert_null(sb_owners_get(o, "deploy", U1));
+	/* 43 withdraws its status: while anything of the deploy is held (43's
+	 * channel may hold 42's lines), nobody gets it */
+	assert_int_equal(sb_owners_learn(o, ST("43", U1), 1, NULL), SB_OWNER_DELETED);
+	assert_null(sb_owners_get(o, "deploy", U1));
+	assert_true(sb_owners_contested(o, "deploy", U1));
+	sb_owners_release(o, "deploy", U1);
+	/* nothing held, one claim left: 42's */
+	assert_string_equal(sb_owners_get(o, "deploy", U1), "42");
+	assert_false(sb_owners_contested(o, "deploy", U1));
+	/* more rivals than remembered: contested until forgotten */
+	assert_int_equal(sb_owners_learn(o, ST("t1", U2), 0, NULL), SB_OWNER_LEARNED);
+	assert_int_equal(sb_owners_learn(o, ST("t2", U2), 0, NULL), SB_OWNER_CONTESTED);
+	for (int i = 3; i < 10; i++) {
+		char topic[128];
+		snprintf(topic, sizeof(topic), "team/t%d/deploy/%s/status", i, U2);
+		assert_int_equal(sb_owners_learn(o, topic, 0, NULL), SB_OWNER_CONFLICT);
+	}
+	assert_int_equal(sb_owners_learn(o, ST("t2", U2), 1, NULL), SB_OWNER_CONFLICT);
+	assert_true(sb_owners_contested(o, "deploy", U2));
+	sb_owners_destroy(o);   /* frees the rivals (ASan) */
+}
+
 static void test_delete_under_other_team_keeps_owner(void **state)
 {
 	struct sb_owners *o = make();
@@ -176,13 +224,15 @@ static void test_delete_under_other_team_keeps_owner(void **state)
 	(void)state;
 
 	assert_int_equal(sb_owners_learn(o, ST("42", U1), 0, NULL), SB_OWNER_LEARNED);
-	assert_int_equal(sb_owners_learn(o, ST("7", U1), 0, NULL), SB_OWNER_CONFLICT);
+	assert_int_equal(sb_owners_learn(o, ST("7", U1), 0, NULL), SB_OWNER_CONTESTED);
 	/* team 7's (conflicting) status deleted: that takes nothing from 42,
 	 * or a delete then a status under 7's prefix would move the deploy */
 	assert_int_equal(sb_owners_learn(o, ST("7", U1), 1, &owner), SB_OWNER_CONFLICT);
 	assert_string_equal(owner, "42");
 	assert_string_equal(sb_owners_get(o, "deploy", U1), "42");
-	assert_int_equal(sb_owners_learn(o, ST("7", U1), 0, NULL), SB_OWNER_CONFLICT);
+	assert_int_equal(sb_owners_learn(o, ST("7", U1), 0, NULL), SB_OWNER_CONTESTED);
+	assert_null(sb_owners_get(o, "deploy", U1));
+	assert_int_equal(sb_owners_learn(o, ST("7", U1), 1, NULL), SB_OWNER_CONFLICT);
 	assert_string_equal(sb_owners_get(o, "deploy", U1), "42");
 	/* nor does a delete under a team id of the wrong shape */
 	assert_int_equal(sb_owners_learn(o, "team//deploy/" U1 "/status", 1, NULL),
@@ -304,12 +354,16 @@ static void test_kinds(void **state)
 	assert_null(sb_owners_get(o, "db", U1));
 	assert_null(sb_owners_get(o, "service", U1));
 	assert_int_equal(sb_owners_count(o), 2);
-	/* sticky per resource, like deploys */
-	assert_int_equal(sb_owners_learn(o, "team/7/app/" U1 "/status", 0, &owner), SB_OWNER_CONFLICT);
+	/* contested per resource, like deploys */
+	assert_int_equal(sb_owners_learn(o, "team/7/app/" U1 "/status", 0, &owner),
+			 SB_OWNER_CONTESTED);
 	assert_string_equal(owner, "42");
+	assert_null(sb_owners_get(o, "app", U1));
+	assert_string_equal(sb_owners_get(o, "deploy", U1), "7");
+	assert_int_equal(sb_owners_learn(o, "team/7/app/" U1 "/status", 1, NULL), SB_OWNER_CONFLICT);
+	assert_string_equal(sb_owners_get(o, "app", U1), "42");
 	assert_int_equal(sb_owners_hold(o, "app", U1), SB_OK);
 	assert_int_equal(sb_owners_learn(o, "team/42/app/" U1 "/status", 1, NULL), SB_OWNER_DELETED);
-	assert_int_equal(sb_owners_learn(o, "team/7/app/" U1 "/status", 0, NULL), SB_OWNER_CONFLICT);
 	assert_string_equal(sb_owners_get(o, "app", U1), "42");
 	/* releasing the app leaves the deploy alone */
 	sb_owners_release(o, "app", U1);
@@ -408,9 +462,10 @@ static void test_many_deploys(void **state)
 		snprintf(team, sizeof(team), "t%u", i % 97);
 		assert_non_null(got);
 		assert_string_equal(got, team);
-		/* and the kept ones still refuse another team */
+		/* and the kept ones are contested by another team's status */
 		snprintf(topic, sizeof(topic), "team/other/deploy/%s/status", uuid);
-		assert_int_equal(sb_owners_learn(o, topic, 0, NULL), SB_OWNER_CONFLICT);
+		assert_int_equal(sb_owners_learn(o, topic, 0, NULL), SB_OWNER_CONTESTED);
+		assert_null(sb_owners_get(o, "deploy", uuid));
 	}
 	/* the forgotten ones can be learned again */
 	for (unsigned i = 0; i < NDEPLOYS; i += 2) {
@@ -430,6 +485,7 @@ int main(void)
 		cmocka_unit_test(test_forgotten),
 		cmocka_unit_test(test_deleted_while_held_keeps_owner),
 		cmocka_unit_test(test_held_before_known),
+		cmocka_unit_test(test_contested_while_held),
 		cmocka_unit_test(test_delete_under_other_team_keeps_owner),
 		cmocka_unit_test(test_ignored_topics),
 		cmocka_unit_test(test_lookups),
