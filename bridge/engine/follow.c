@@ -133,8 +133,8 @@ void sb_follow_status(struct sb_hub *h, const char *topic, const char *status)
 	/* a status under another team's prefix does not speak for the deploy
 	 * (owners.h: the first team seen keeps it) */
 	owner = sb_owners_get(h->owners, "deploy", deploy);
-	if (status && owner && strcmp(owner, team) != 0)
-		return;
+	if (owner && strcmp(owner, team) != 0)
+		return;   /* a status, or a delete, under another team's prefix */
 	/* claimed by two teams: nobody may read it, so nothing is followed
 	 * (what is held lingers and goes; owners.h) */
 	if (sb_owners_contested(h->owners, "deploy", deploy)) {

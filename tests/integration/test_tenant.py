@@ -518,10 +518,6 @@ def test_deleting_the_foreign_status_gives_the_deploy_back(tenants):
     run(body())
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: an empty retained message under another team's prefix releases the "
-    "owner's followed deploy logs (follow.c sb_follow_status skips its foreign-prefix "
-    "check for deletes), so team 43 can stop the bridge following team 42's build log"))
 def test_foreign_delete_keeps_the_owners_logs_followed(tenants):
     """logs.follow "active": the owner's running deploy has its log channel
     held (docs/protocol.md §3.4); team 43's delete under its own prefix

@@ -350,6 +350,26 @@ static void test_max_followed(void **state)
 	env_fini(&e);
 }
 
+static void test_a_foreign_delete_does_not_release(void **state)
+{
+	struct env e;
+	(void)state;
+
+	env_init(&e, "{}", 0);
+	status(&e, D1, "running");
+	assert_int_equal(followed(&e), 1);
+	/* an empty retained message under another team's prefix: not the
+	 * owner's word, the deploy's logs stay followed */
+	publish(&e, "team/43/deploy/" D1 "/status", "", 1);
+	fb_pump(&e.fake.broker);
+	assert_int_equal(followed(&e), 1);
+	/* the owner's own delete does release it */
+	publish(&e, "team/42/deploy/" D1 "/status", "", 1);
+	fb_pump(&e.fake.broker);
+	assert_int_equal(followed(&e), 0);
+	env_fini(&e);
+}
+
 static void test_a_contested_deploy_is_not_followed(void **state)
 {
 	struct env e;
@@ -415,6 +435,7 @@ int main(void)
 		cmocka_unit_test(test_started_before_the_bridge_listened),
 		cmocka_unit_test(test_a_first_line_above_1_is_a_jump),
 		cmocka_unit_test(test_max_followed),
+		cmocka_unit_test(test_a_foreign_delete_does_not_release),
 		cmocka_unit_test(test_a_contested_deploy_is_not_followed),
 		cmocka_unit_test(test_a_query_does_not_linger_a_held_channel),
 	};
