@@ -227,6 +227,15 @@ static int ws_writeable(struct sb_server *srv, struct lws *wsi, struct pss *pss)
 	return 0;
 }
 
+/* A SIGHUP the handler flagged: reloaded here, on the service thread. */
+static void take_reload(struct sb_server *srv)
+{
+	if (srv->reload && srv->reload_cb) {
+		srv->reload = 0;
+		srv->reload_cb(srv->reload_arg);
+	}
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		    void *in, size_t len)
 {
@@ -300,6 +309,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		/* MQTT messages (or a signal) are waiting */
 		if (srv && srv->link && srv->hub)
 			sb_mqtt_events_drain(srv->inbox, srv->link, srv->hub, 100000);
+		if (srv)
+			take_reload(srv);
 		return 0;
 
 	case LWS_CALLBACK_HTTP:
@@ -362,6 +373,8 @@ static void housekeeping_cb(lws_sorted_usec_list_t *sul)
 
 	/* MQTT first-connect retries and the stop flag */
 	sb_mqtt_events_drain(srv->inbox, srv->link, srv->hub, 100000);
+	/* a SIGHUP taken before the context could be woken */
+	take_reload(srv);
 	lws_sul_schedule(srv->ctx, 0, sul, housekeeping_cb, 200 * LWS_US_PER_MS);
 }
 
