@@ -17,6 +17,7 @@
 
 #include "chanmap.h"
 #include "config.h"
+#include "genconfig.h"
 #include "hub.h"
 #include "inbox.h"
 #include "jwt.h"
@@ -36,9 +37,11 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: statusbus-bridge -c FILE [--check-config]\n"
+		"       statusbus-bridge --genconfig > FILE\n"
 		"Carries statusbus MQTT topics to browsers over WebSocket (statusbus.v1).\n\n"
 		"  -c, --config FILE   JSON configuration (see examples/bridge.json)\n"
 		"      --check-config  validate FILE (and the files it names) and exit 0/1\n"
+		"      --genconfig     print a valid starting config with a fresh secret\n"
 		"  -v, --verbose       debug logging (overrides log_level)\n"
 		"  -h, --help          this help\n"
 		"  -V, --version       print the version\n\n"
@@ -275,13 +278,14 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 'k' },
+		{ "genconfig", no_argument, NULL, 'g' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL;
-	int check = 0, verbose = 0, c;
+	int check = 0, verbose = 0, genconfig = 0, c;
 	struct runtime rt;
 	int rc;
 	struct sigaction sa;
@@ -290,13 +294,22 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'c': path = optarg; break;
 		case 'k': check = 1; break;
+		case 'g': genconfig = 1; break;
 		case 'v': verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("statusbus-bridge %s\n", SB_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!path || optind != argc) {
+	if (genconfig && !path && optind == argc) {
+		char err[512];
+
+		if (sb_genconfig_print(stdout, err, sizeof(err)) == 0)
+			return 0;
+		fprintf(stderr, "statusbus-bridge: --genconfig: %s\n", err);
+		return 1;
+	}
+	if (!path || optind != argc || genconfig) {
 		usage(stderr);
 		return 2;
 	}
