@@ -17,7 +17,8 @@ PKGS=(build-essential cmake pkg-config git
       clang libclang-rt-dev llvm
       python3 python3-pytest python3-websockets python3-paho-mqtt
       python3-jwt python3-cryptography python3-jsonschema json-schema-test-suite
-      nodejs npm)
+      nodejs npm
+      file man-db systemd nginx)   # packaging, man pages, systemd-analyze, the proxy test
 if [ "${SB_SETUP_BROWSER:-0}" = 1 ]; then
   PKGS+=(chromium)
 fi

@@ -24,6 +24,7 @@
 #include "mqtt_link.h"
 #include "reload.h"
 #include "schema.h"
+#include "sd_notify.h"
 #include "session_pusher.h"
 #include "session_v1.h"
 #include "sb_version.h"
@@ -242,6 +243,7 @@ static int serve(struct runtime *rt, const char *path)
 		goto server;
 	}
 	sb_mqtt_link_start(server.link);
+	sb_sd_notify("READY=1\nSTATUS=listening");   /* systemd Type=notify */
 	sb_server_run(&server);
 	rc = 0;
 server:
