@@ -15,6 +15,7 @@
 
 #include <libwebsockets.h>
 
+#include "client_addr.h"
 #include "mqtt_events.h"
 #include "session_pusher.h"
 
@@ -227,6 +228,19 @@ static int ws_writeable(struct sb_server *srv, struct lws *wsi, struct pss *pss)
 	return 0;
 }
 
+/* One line per connection, as Mosquitto logs them, with the client's
+ * address (X-Forwarded-For behind listen.trusted_proxies). */
+static void log_connected(struct sb_server *srv, struct lws *wsi, const struct pss *pss)
+{
+	char addr[SB_ADDR_MAX];
+	const char *id = sb_client_session(pss->client);
+
+	sb_client_addr(srv->cfg, wsi, addr);
+	sb_log_kv(SB_LOG_INFO, (const struct sb_log_field[]){ { "client", id }, { "addr", addr } },
+		  2, "client %s: connected from %s (%s)", id, addr,
+		  pss->kind == CONN_PUSHER ? "Pusher" : "statusbus.v1");
+}
+
 /* A SIGHUP the handler flagged: reloaded here, on the service thread. */
 static void take_reload(struct sb_server *srv)
 {
@@ -251,7 +265,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			return 1;
 		}
 		if (!sb_origin_allowed(srv->cfg, wsi, origin, sizeof(origin))) {
-			sb_log(SB_LOG_INFO, "ws: upgrade refused: origin \"%s\" not allowed", origin);
+			char addr[SB_ADDR_MAX];
+
+			sb_client_addr(srv->cfg, wsi, addr);
+			sb_log(SB_LOG_INFO, "ws: upgrade refused: origin \"%s\" not allowed (from %s)",
+			       origin, addr);
 			return 1;
 		}
 		if (srv->stopping)
@@ -269,6 +287,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 				   "too many connections");
 			return -1;
 		}
+		log_connected(srv, wsi, pss);
 		if (kind == CONN_PUSHER)
 			return pusher_established(srv, wsi, pss);
 		return 0;

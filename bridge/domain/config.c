@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "config_internal.h"
+#include "forwarded.h"
 #include "jwt.h"
 
 #define OFF(f) offsetof(struct sb_config, f)
@@ -51,7 +52,7 @@ static const struct ckey keys[] = {
 	STR("listen", "static_dir", static_dir, NULL),
 	STRLIST("listen", "allowed_origins", allowed_origins, n_allowed_origins, 256, 1),
 	/* proxies whose X-Forwarded-For names the client (docs/deploy.md) */
-	STRLIST("listen", "trusted_proxies", trusted_proxies, n_trusted_proxies, 64, 0),
+	STRLIST("listen", "trusted_proxies", trusted_proxies, n_trusted_proxies, 64, 1),
 
 	SECTION_FLAG("auth", auth_enabled),       /* no section: open dev mode */
 	STRR("auth", "jwt_alg", jwt_alg, "HS256"),
@@ -312,6 +313,12 @@ static enum sb_err check(struct sb_config *cfg, const char *path, char *err, siz
 		snprintf(err, errlen, "%s: listen.key_file: cert_file and key_file go together", path);
 		return SB_ERR_INVAL;
 	}
+	for (size_t i = 0; i < cfg->n_trusted_proxies; i++)
+		if (!sb_forwarded_valid(cfg->trusted_proxies[i])) {
+			snprintf(err, errlen, "%s: listen.trusted_proxies: \"%s\" is not an address "
+				 "or address/prefix", path, cfg->trusted_proxies[i]);
+			return SB_ERR_INVAL;
+		}
 	if (cfg->auth_enabled) {
 		if (!cfg->jwt_alg || (strcmp(cfg->jwt_alg, "HS256") && strcmp(cfg->jwt_alg, "RS256") &&
 				      strcmp(cfg->jwt_alg, "ES256"))) {
