@@ -320,6 +320,8 @@ void sb_reload_run(void *arg)
 	sb_reload_lint(s.cfg, r->path, NULL);
 	/* from here on nothing fails */
 	sb_config_reload(r->cfg, s.cfg, 1, on_change, &ch);
+	/* first, so that the lines below are in the new format */
+	sb_reload_logging(r->cfg, r->verbose);
 	if (s.topics_changed)
 		on_change(&ch, "schemas_dir/topics.json", 0);
 	if (hub) {
@@ -342,7 +344,6 @@ void sb_reload_run(void *arg)
 		*r->schemas = s.schemas;
 		s.schemas = old;
 	}
-	sb_reload_logging(r->cfg, r->verbose);
 	if (s.tls) {
 		lws_tls_cert_updated(r->srv->ctx, r->cfg->listen_cert_file, r->cfg->listen_key_file,
 				     NULL, 0, NULL, 0);

@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: MIT
-"""The bridge behind Debian's nginx with the config docs/deploy.md gives
-(the first ```nginx block of that file, with its host name, certificate
-and ports filled in for the test): over TLS through nginx a statusbus.v1
-session gets its welcome, its snapshot and a live event, a Pusher client
-its connection_established, GET /v1/snapshot its body, while /metrics
-stays unreachable.  X-Forwarded-For: the bridge logs the address the
-client connected to nginx from (127.0.0.2), and a client that connects
-to the bridge directly with a forged header is logged under its own."""
+"""The bridge behind Debian's nginx and Caddy with the configs
+docs/deploy.md gives (the first ```nginx and ```caddyfile blocks of that
+file, with host name, certificate and ports filled in for the test): over
+TLS through the proxy a statusbus.v1 session gets its welcome, its
+snapshot and a live event, a Pusher client its connection_established,
+GET /v1/snapshot its body, while /metrics stays unreachable.
+X-Forwarded-For: the bridge logs the address the client connected to the
+proxy from (127.0.0.2), and a client that connects to the bridge directly
+with a forged header is logged under its own address."""
 
 import asyncio
 import http.client
@@ -31,8 +32,6 @@ TEAM = "42"
 KEY = "proxy-app-key"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
-pytestmark = pytest.mark.skipif(not os.path.exists(NGINX),
-                                reason="nginx not installed (scripts/setup.sh installs it)")
 
 
 def documented(lang):
@@ -121,17 +120,20 @@ def https_get(port, crt, path, token=None, source="127.0.0.1"):
         c.close()
 
 
-def test_bridge_behind_the_documented_nginx(stack_factory, workdir):
-    crt, key = self_signed(workdir)
+def start_stack(stack_factory):
     stack = stack_factory(bridge_overrides={
         "mqtt": {"password_file": None},
         "auth": {"jwt_alg": "HS256", "jwt_secret": SECRET, "jwt_secret_file": None},
         "pusher": {"app_id": "1", "key": KEY, "secret": "proxy-app-secret"},
         "listen": {"trusted_proxies": ["127.0.0.1", "::1"]}})
+    return stack, stack.bridge
+
+
+def through(stack, port, crt):
+    """A session, a Pusher connection and a snapshot through the proxy on
+    `port` (clients from 127.0.0.2), a direct client with a forged header
+    (from 127.0.0.3); then what the bridge logged."""
     b = stack.bridge
-    nport = free_port()
-    nginx = Nginx(workdir, site_for_test(crt, key, nport, b.port), nport)
-    stack.procs.append(nginx)
     pub = stack.mqtt()
     app = "proxy-app"
     pub.publish(f"team/{TEAM}/app/{app}/status", status_payload("running", reason="first"),
@@ -139,8 +141,8 @@ def test_bridge_behind_the_documented_nginx(stack_factory, workdir):
     token = mint()
 
     async def body():
-        # statusbus.v1 over wss through nginx, from 127.0.0.2
-        w = await Ws.connect(f"wss://localhost:{nport}/v1/ws", token=token, ssl=tls_ctx(crt),
+        # statusbus.v1 over wss through the proxy
+        w = await Ws.connect(f"wss://localhost:{port}/v1/ws", token=token, ssl=tls_ctx(crt),
                              local_addr=("127.0.0.2", 0))
         ack = await w.sub(f"team.{TEAM}")
         assert ack["op"] == "ack", ack
@@ -154,7 +156,7 @@ def test_bridge_behind_the_documented_nginx(stack_factory, workdir):
         await w.close()
 
         # Pusher protocol 7 on /app/<key>
-        async with websockets.connect(f"wss://localhost:{nport}/app/{KEY}?protocol=7",
+        async with websockets.connect(f"wss://localhost:{port}/app/{KEY}?protocol=7",
                                       ssl=tls_ctx(crt), open_timeout=10,
                                       local_addr=("127.0.0.2", 0)) as p:
             first = json.loads(await asyncio.wait_for(p.recv(), 10))
@@ -167,19 +169,54 @@ def test_bridge_behind_the_documented_nginx(stack_factory, workdir):
         await direct.close()
     asyncio.run(asyncio.wait_for(body(), 60))
 
-    # the snapshot over HTTPS through nginx
+    # the snapshot over HTTPS through the proxy
     def snap():
-        st, text = https_get(nport, crt, "/v1/snapshot?channel=" +
+        st, text = https_get(port, crt, "/v1/snapshot?channel=" +
                              urllib.parse.quote(f"team.{TEAM}"), token, source="127.0.0.2")
         return text if st == 200 and "live" in text else None
-    body = json.loads(wait_for(snap, 10, what="snapshot through nginx"))
+    body = json.loads(wait_for(snap, 10, what="snapshot through the proxy"))
     assert any(e.get("data", {}).get("reason") == "live" for e in body["events"]), body
     # /metrics is not forwarded
-    assert https_get(nport, crt, "/metrics")[0] == 404
+    assert https_get(port, crt, "/metrics")[0] == 404
 
     log = b.output()
-    assert re.search(r"client \S+: connected from 127\.0\.0\.2 \(statusbus\.v1\)", log), log
-    assert re.search(r"client \S+: connected from 127\.0\.0\.2 \(Pusher\)", log), log
+    for kind in ("statusbus\\.v1", "Pusher"):
+        assert re.search(r"client \S+: connected from 127\.0\.0\.2 \(" + kind + r"\)", log), log
     assert re.search(r"client \S+: connected from 127\.0\.0\.3 \(statusbus\.v1\)", log), log
     assert "203.0.113.66" not in log, "a forged X-Forwarded-For was believed"
+
+
+@pytest.mark.skipif(not os.path.exists(NGINX),
+                    reason="nginx not installed (scripts/setup.sh installs it)")
+def test_bridge_behind_the_documented_nginx(stack_factory, workdir):
+    crt, key = self_signed(workdir)
+    stack, b = start_stack(stack_factory)
+    port = free_port()
+    nginx = Nginx(workdir, site_for_test(crt, key, port, b.port), port)
+    stack.procs.append(nginx)
+    through(stack, port, crt)
     assert nginx.stop() == 0
+
+
+@pytest.mark.skipif(not shutil.which("caddy"), reason="caddy not installed (Debian's caddy)")
+def test_bridge_behind_the_documented_caddy(stack_factory, workdir):
+    crt, key = self_signed(workdir)
+    stack, b = start_stack(stack_factory)
+    port = free_port()
+    site = documented("caddyfile")
+    site = site.replace("status.example.com {", f"https://localhost:{port} {{\n\ttls {crt} {key}"
+                        "\n\tbind 127.0.0.1")
+    site = site.replace("127.0.0.1:8080", f"127.0.0.1:{b.port}")
+    assert f"127.0.0.1:{b.port}" in site and crt in site, site
+    conf = os.path.join(workdir, "Caddyfile")
+    with open(conf, "w") as f:
+        # no admin endpoint (its port is shared), state in the test's directory
+        f.write(f"{{\n\tadmin off\n\tauto_https disable_redirects\n\tstorage file_system "
+                f"{workdir}/caddy\n}}\n\n{site}")
+    env = dict(os.environ, HOME=workdir, XDG_DATA_HOME=workdir, XDG_CONFIG_HOME=workdir)
+    caddy = Process("caddy", ["caddy", "run", "--config", conf, "--adapter", "caddyfile"],
+                    workdir, env=env)
+    stack.procs.append(caddy)
+    wait_for(lambda: port_open(port) or not caddy.alive(), 15, what="caddy")
+    assert caddy.alive(), caddy.output()
+    through(stack, port, crt)
