@@ -142,9 +142,11 @@ EOF
 for role in bridge backend; do
   if ! sb_user_exists "$DIR" "$role"; then
     sb_add_password_user "$DIR" "$role"
-    sb_write_acl "$DIR" "$role" "$role"
     sb_log "created user $role (password in $DIR/secrets/$role.password)"
   fi
+  # the built-in roles' rules are the templates' (a re-run after an upgrade
+  # brings new ones, e.g. the bridge's pusher/#); the password is kept
+  sb_write_acl "$DIR" "$role" "$role"
 done
 sb_rebuild_acl "$DIR"
 sb_reload_broker "$DIR"

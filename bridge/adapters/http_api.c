@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT
  *
  * http_api.c - the HTTP endpoints of docs/protocol.md §7 on the bridge's
- * port: /healthz, /metrics, /v1/snapshot, /v1/history, and static files
+ * port: /healthz, /metrics, /v1/snapshot, /v1/history, the Pusher HTTP API
+ * under /apps/ (pusher_api.c), and static files
  * from listen.static_dir (no path traversal: ".." segments, NUL and
  * backslashes are refused before the file system is touched).  Every
- * request is answered in full, also one that carries a body (read and
- * dropped within the deadline), and every number it carries (since,
- * Content-Length) is range-checked.
+ * request is answered in full, also one that carries a body (read within
+ * the deadline: kept, bounded, for the Pusher API, else dropped), and
+ * every number it carries (since, Content-Length) is range-checked.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,10 +16,13 @@
 
 #include <libwebsockets.h>
 
+#include "conn_limits.h"
 #include "http_api.h"
 #include "inbox.h"
 #include "metrics_view.h"
 #include "mqtt_link.h"
+#include "pusher_api.h"
+#include "pusher_http.h"
 #include "sb_version.h"
 #include "session_pusher.h"
 
@@ -55,9 +59,17 @@ static void body_free(struct sb_http_pss *pss)
 	pss->len = 0;
 }
 
+static void req_free(struct sb_http_pss *pss)
+{
+	free(pss->req);
+	pss->req = NULL;
+	pss->req_len = pss->req_cap = 0;
+}
+
 void sb_http_pss_free(struct sb_http_pss *pss)
 {
 	body_free(pss);
+	req_free(pss);
 	free(pss->path);
 	pss->path = NULL;
 	parked_free(pss);
@@ -324,6 +336,32 @@ static int answer(const struct sb_http_api *api, struct lws *wsi, struct sb_http
 	return status;
 }
 
+static const char *method_of(struct lws *wsi)
+{
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0)
+		return "GET";
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0)
+		return "POST";
+	return "OTHER";   /* refused with 405 by the API's routing */
+}
+
+/* The Pusher HTTP API (pusher_api.c): server to server, no CORS. */
+static int pusher(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss,
+		  const char *path)
+{
+	struct sb_pusher_api_answer a;
+	int rc;
+
+	sb_pusher_api_answer(api, wsi, method_of(wsi), path, pss->req, pss->req_len, &a);
+	req_free(pss);
+	if (!a.body)
+		return json_error(wsi, pss, 500, "internal", "out of memory", NULL);
+	rc = respond(wsi, pss, a.status, a.ctype, a.body, a.len, NULL,
+		     a.status == 405 ? "allow:" : NULL, "GET, POST");
+	free(a.body);
+	return rc;
+}
+
 static int route(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss,
 		 const char *path)
 {
@@ -350,6 +388,8 @@ static int route(const struct sb_http_api *api, struct lws *wsi, struct sb_http_
 			return -1;
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	}
+	if (sb_pusher_http_is_api(path))
+		return pusher(api, wsi, pss, path);
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
 		return json_error_with(wsi, pss, 405, "bad_request", "only GET", cors, "allow:",
 				       "GET, OPTIONS");
@@ -375,6 +415,15 @@ static int route(const struct sb_http_api *api, struct lws *wsi, struct sb_http_
 		/* the hub never sees a takeover: the MQTT link counts them */
 		if (api->link)
 			m.mqtt_takeovers = sb_mqtt_link_takeovers(api->link);
+		/* the door counts refusals before any client exists */
+		if (api->conn) {
+			m.conn_refused_per_ip = api->conn->refused_per_ip;
+			m.conn_refused_max = api->conn->refused_max;
+			m.conn_request_timeouts = api->conn->request_timeouts;
+			m.conn_headers_too_large = api->conn->headers_too_large;
+			m.frames_unmasked = api->conn->frames_unmasked;
+			m.frames_too_large = api->conn->frames_too_large;
+		}
 		body = sb_metrics_view_prometheus(&m, &g,
 						  api->pusher ? sb_pusher_stats(api->pusher) : NULL,
 						  api->inbox ? &in : NULL);
@@ -396,21 +445,22 @@ static int route(const struct sb_http_api *api, struct lws *wsi, struct sb_http_
 
 /* ---- request bodies ------------------------------------------------------------------- */
 
-/* No endpoint reads a body, but a request may carry one (a Pusher server
- * SDK POSTs its events): it is read and dropped, and the request answered
- * at its end, so that the connection stays usable (keep-alive).  lws reads
+/* Only the Pusher API reads a body (a server SDK POSTs its events, kept up
+ * to pusher.max_request_bytes); any other request's is read and dropped,
+ * and the request answered at its end, so that the connection stays
+ * usable (keep-alive).  lws reads
  * a body when the request has a Content-Length above 0, and gives a POST
  * with Content-Length: 0 the body callbacks too; a POST, PUT or PATCH
  * without one it would read as 100 MiB, and chunked bodies it does not
  * decode: those are refused at once, with the connection. */
 enum body { BODY_NONE, BODY_READ, BODY_NO_LENGTH, BODY_BAD_LENGTH, BODY_TOO_LARGE };
 
-static enum body request_body(struct lws *wsi)
+static enum body request_body(struct lws *wsi, int64_t *len)
 {
 	int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0, put = 0;
 	char cl[32];
 	const char *p = cl;
-	int64_t n;
+	int64_t n = 0;
 
 #if defined(LWS_WITH_HTTP_UNCOMMON_HEADERS)
 	/* as lws itself: PUT and PATCH are methods with a body only then */
@@ -428,28 +478,66 @@ static enum body request_body(struct lws *wsi)
 		p++;
 	if (!sb_parse_uint(p, SB_HTTP_MAX_BODY, &n))
 		return p[strspn(p, "0123456789")] ? BODY_BAD_LENGTH : BODY_TOO_LARGE;
+	*len = n;
 	return n > 0 || post ? BODY_READ : BODY_NONE;
 }
 
-/* Answers now, and closes the connection after the answer. */
-static int refuse_body(struct lws *wsi, struct sb_http_pss *pss, unsigned int status,
-		       const char *msg)
+/* Answers now, and closes the connection after the answer.  A Pusher
+ * API request is counted there too (its answers are plain text). */
+static int refuse_body(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss,
+		       const char *path, unsigned int status, const char *msg)
 {
 	sb_log(SB_LOG_DEBUG, "http: %u: %s", status, msg);
 	pss->close_after = 1;
+	if (api->pusher && sb_pusher_http_is_api(path)) {
+		char text[160];
+		int n = snprintf(text, sizeof(text), "%s\n", msg);
+
+		sb_pusher_count_api(api->pusher, (int)status, 0);
+		return respond(wsi, pss, status, "text/plain; charset=utf-8", text, (size_t)n, NULL,
+			       "connection:", "close");
+	}
 	return json_error_with(wsi, pss, status, "bad_request", msg, NULL, "connection:", "close");
+}
+
+/* Where a body goes: into memory for a Pusher API POST (bounded by
+ * pusher.max_request_bytes: its signature covers the body's MD5), else
+ * nowhere. */
+static int keep_body(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss,
+		     const char *path, int64_t len)
+{
+	char msg[96];
+
+	if (!api->pusher || !sb_pusher_http_is_api(path) ||
+	    lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) <= 0)
+		return 0;
+	if (len > api->cfg->pusher_max_request_bytes) {
+		snprintf(msg, sizeof(msg), "Request body over pusher.max_request_bytes (%ld)",
+			 api->cfg->pusher_max_request_bytes);
+		return refuse_body(api, wsi, pss, path, 413, msg) ? -1 : 1;
+	}
+	if (!(pss->req = malloc((size_t)len + 1)))
+		return -1;
+	pss->req_cap = (size_t)len;
+	return 0;
 }
 
 int sb_http_handle(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss,
 		   const char *path)
 {
+	int64_t len = 0;
+	int kept;
+
 	free(pss->path);
 	pss->path = NULL;
 	pss->close_after = 0;
-	switch (request_body(wsi)) {
+	req_free(pss);
+	switch (request_body(wsi, &len)) {
 	case BODY_NONE:
 		break;
 	case BODY_READ:
+		if ((kept = keep_body(api, wsi, pss, path, len)))
+			return kept < 0 ? -1 : 0;   /* refused (answered) or no memory */
 		/* answered from sb_http_body_done(); the whole body must be in
 		 * within the deadline (lws's own timeout is per read) */
 		pss->path = strdup(path);
@@ -458,13 +546,26 @@ int sb_http_handle(const struct sb_http_api *api, struct lws *wsi, struct sb_htt
 		lws_set_timer_usecs(wsi, (lws_usec_t)SB_HTTP_DEADLINE_S * LWS_USEC_PER_SEC);
 		return 0;
 	case BODY_NO_LENGTH:
-		return refuse_body(wsi, pss, 411, "a request body needs a Content-Length");
+		return refuse_body(api, wsi, pss, path, 411, "a request body needs a Content-Length");
 	case BODY_BAD_LENGTH:
-		return refuse_body(wsi, pss, 400, "Content-Length must be an integer");
+		return refuse_body(api, wsi, pss, path, 400, "Content-Length must be an integer");
 	case BODY_TOO_LARGE:
-		return refuse_body(wsi, pss, 413, "request body over 1 MiB");
+		return refuse_body(api, wsi, pss, path, 413, "request body over 1 MiB");
 	}
 	return route(api, wsi, pss, path);
+}
+
+int sb_http_body(struct sb_http_pss *pss, const void *in, size_t len)
+{
+	size_t room = pss->req_cap - pss->req_len;
+
+	if (!pss->req)
+		return 0;   /* dropped */
+	/* lws reads no more than Content-Length: more cannot come */
+	memcpy(pss->req + pss->req_len, in, len < room ? len : room);
+	pss->req_len += len < room ? len : room;
+	pss->req[pss->req_len] = '\0';
+	return 0;
 }
 
 int sb_http_body_done(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
  * http_api.h - the HTTP endpoints on the bridge's port (docs/protocol.md
- * §7): /healthz, /metrics, /v1/snapshot, /v1/history and static files.
+ * §7): /healthz, /metrics, /v1/snapshot, /v1/history, the Pusher HTTP API
+ * under /apps/ (pusher_api.h) and static files.
  * ws_server.c routes HTTP callbacks here; this module knows the hub and
  * the counters it reports, not the WebSocket side.
  */
@@ -19,6 +20,7 @@ struct sb_inbox;
 struct sb_mqtt_link;
 struct sb_pusher;
 struct sb_http_parked;
+struct sb_conn_stats;
 
 /* What the endpoints read; filled by the server at start. */
 struct sb_http_api {
@@ -28,6 +30,7 @@ struct sb_http_api {
 	struct sb_inbox *inbox;       /* NULL in tests */
 	struct sb_mqtt_link *link;    /* its takeover count; NULL in tests */
 	int64_t started_ms;
+	const struct sb_conn_stats *conn;   /* conn_guard.c's refusals; NULL in tests */
 };
 
 /* Headers, and then a request's body, must be in within this many
@@ -42,8 +45,12 @@ struct sb_http_pss {
 	unsigned char *mem;   /* LWS_PRE headroom + body */
 	size_t len;
 	struct sb_http_parked *parked;   /* a query waiting for its channel */
-	char *path;           /* a request whose body is being read (dropped) */
+	char *path;           /* a request whose body is being read */
 	int close_after;      /* close the connection once the answer is out */
+	/* the body of a Pusher API POST (pusher_api.h), read into memory up to
+	 * pusher.max_request_bytes; other bodies are dropped */
+	char *req;
+	size_t req_len, req_cap;
 };
 
 /* Answers an HTTP request (LWS_CALLBACK_HTTP) now, or at the end of its
@@ -52,6 +59,9 @@ struct sb_http_pss {
  * answer, whatever it carries. */
 int sb_http_handle(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss,
 		   const char *path);
+/* LWS_CALLBACK_HTTP_BODY: a piece of the body (kept for the Pusher API,
+ * else dropped).  Returns 0. */
+int sb_http_body(struct sb_http_pss *pss, const void *in, size_t len);
 /* LWS_CALLBACK_HTTP_BODY_COMPLETION: the body is read; answers. */
 int sb_http_body_done(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss);
 /* LWS_CALLBACK_TIMER: -1 (close) when the body is still not in. */

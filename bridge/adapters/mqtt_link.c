@@ -642,25 +642,34 @@ void sb_mqtt_link_unsubscribe(struct sb_mqtt_link *l, const char *filter)
 		sb_log(SB_LOG_DEBUG, "mqtt: unsubscribe %s", filter);
 }
 
-void sb_mqtt_link_publish(struct sb_mqtt_link *l, const char *topic, const void *payload,
-			  size_t len)
+int sb_mqtt_link_publish_ex(struct sb_mqtt_link *l, const char *topic, const void *payload,
+			    size_t len, int retain)
 {
 	MQTTAsync_message m = MQTTAsync_message_initializer;
 	MQTTAsync_responseOptions o = MQTTAsync_responseOptions_initializer;
 
 	if (!l->up)
-		return;
+		return -1;
 	m.payload = (void *)payload;
 	m.payloadlen = (int)len;
 	/* QoS 1: the replay barriers must arrive (docs/protocol.md §5), and
 	 * the session resends what was in flight when the link dropped */
 	m.qos = 1;
-	m.retained = 0;
+	m.retained = retain ? 1 : 0;
 	/* a failure after the send started comes back through the inbox */
 	o.onFailure = on_publish_failure;
 	o.context = l;
-	if (MQTTAsync_sendMessage(cur(l), topic, &m, &o) != MQTTASYNC_SUCCESS)
+	if (MQTTAsync_sendMessage(cur(l), topic, &m, &o) != MQTTASYNC_SUCCESS) {
 		sb_log(SB_LOG_WARN, "mqtt: publish to %s failed", topic);
+		return -1;
+	}
+	return 0;
+}
+
+void sb_mqtt_link_publish(struct sb_mqtt_link *l, const char *topic, const void *payload,
+			  size_t len)
+{
+	sb_mqtt_link_publish_ex(l, topic, payload, len, 0);
 }
 
 uint64_t sb_mqtt_link_takeovers(const struct sb_mqtt_link *l)

@@ -82,6 +82,11 @@ void sb_mqtt_link_unsubscribe(struct sb_mqtt_link *link, const char *filter);
 /* QoS 1, not retained; dropped while the link is down. */
 void sb_mqtt_link_publish(struct sb_mqtt_link *link, const char *topic,
 			  const void *payload, size_t len);
+/* QoS 1, retained when `retain`: 0 once Paho took the message (it is then
+ * the session's: sent, or sent again on a resumed session), -1 when the
+ * link is down or Paho refused it (the caller tells its own client). */
+int sb_mqtt_link_publish_ex(struct sb_mqtt_link *link, const char *topic,
+			    const void *payload, size_t len, int retain);
 
 /* Any thread: takeovers of the client id seen so far (see above). */
 uint64_t sb_mqtt_link_takeovers(const struct sb_mqtt_link *link);

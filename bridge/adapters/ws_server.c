@@ -16,6 +16,7 @@
 #include <libwebsockets.h>
 
 #include "client_addr.h"
+#include "conn_guard.h"
 #include "mqtt_events.h"
 #include "session_pusher.h"
 
@@ -27,6 +28,7 @@ struct pss {
 	struct sb_http_pss http;    /* first: HTTP callbacks use it */
 	enum conn_kind kind;
 	struct sb_client *client;
+	struct sb_pusher_conn *pusher;   /* CONN_PUSHER: its Pusher side */
 	char *rx;
 	size_t rxlen;
 	int rx_binary;
@@ -157,20 +159,42 @@ static int pusher_established(struct sb_server *srv, struct lws *wsi, struct pss
 		close_with(wsi, SB_PUSHER_CLOSE_OVER_CAPACITY, "out of memory");
 		return -1;
 	}
-	lws_set_opaque_user_data(wsi, pc);
+	pss->pusher = pc;
 	pusher_arm(wsi, sb_pusher_timer(pc, sb_now_ms()));
 	return 0;
+}
+
+/* A verdict of conn_guard.c on what the client sent (an unmasked frame, a
+ * frame header announcing too much): closes with its code. */
+static int guard_close(struct sb_server *srv, struct lws *wsi, struct pss *pss)
+{
+	const char *why = NULL;
+	int code = sb_conn_guard_verdict(srv->guard, wsi, &why);
+
+	if (code <= 0)
+		return code;
+	sb_log(SB_LOG_INFO, "client %s: %s, closing %d",
+	       pss->client ? sb_client_session(pss->client) : "-", why, code);
+	if (pss->client)
+		close_verdict(srv, wsi, pss, code, why);
+	else
+		close_with(wsi, code, why);
+	return -1;
 }
 
 static int ws_receive(struct sb_server *srv, struct lws *wsi, struct pss *pss, void *in, size_t len)
 {
 	size_t max = (size_t)srv->cfg->max_frame_bytes;
 
+	if (guard_close(srv, wsi, pss))
+		return -1;
 	if (lws_is_first_fragment(wsi)) {
 		pss->rxlen = 0;
 		pss->rx_binary = lws_frame_is_binary(wsi);
 	}
-	if (pss->rxlen + len > max) {
+	/* the rest of the frame counts too: a frame announcing more than
+	 * the limit is closed at its first bytes, not after max of them */
+	if (pss->rxlen + len > max || lws_remaining_packet_payload(wsi) > max - pss->rxlen - len) {
 		sb_log(SB_LOG_INFO, "client %s: frame over %zu bytes, closing 4009",
 		       sb_client_session(pss->client), max);
 		close_verdict(srv, wsi, pss, SB_CLOSE_TOO_LARGE, "frame too large");
@@ -259,6 +283,23 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	char origin[256];
 
 	switch (reason) {
+	/* the door (conn_guard.c): limits at accept, the request deadline */
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		return sb_conn_guard_accept(srv->guard, user);
+
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		sb_conn_guard_adopted(srv->guard, wsi);
+		return 0;
+
+	case LWS_CALLBACK_WSI_DESTROY:
+		sb_conn_guard_gone(srv->guard, wsi);
+		return 0;
+
+	case LWS_CALLBACK_HTTP_BIND_PROTOCOL:
+		/* also lws's start of a keep-alive connection's next request */
+		sb_conn_guard_request_next(srv->guard, wsi);
+		break;
+
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		if (path_kind(srv, wsi, &kind) != 0) {
 			sb_log(SB_LOG_INFO, "ws: upgrade refused: unknown path");
@@ -277,6 +318,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return 0;
 
 	case LWS_CALLBACK_ESTABLISHED:
+		sb_conn_guard_request_done(srv->guard, wsi, 1);
 		if (path_kind(srv, wsi, &kind) != 0)
 			kind = CONN_V1;
 		pss->kind = kind;
@@ -304,8 +346,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (!pss)
 			return 0;
 		if (pss->kind == CONN_PUSHER) {
-			sb_pusher_conn_gone(lws_get_opaque_user_data(wsi));
-			lws_set_opaque_user_data(wsi, NULL);
+			sb_pusher_conn_gone(pss->pusher);
+			pss->pusher = NULL;
 		}
 		if (pss->client) {
 			sb_hub_client_gone(srv->hub, pss->client);
@@ -316,9 +358,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return 0;
 
 	case LWS_CALLBACK_TIMER:
+		/* conn_guard.c's verdict on what the client sent: 431 (HTTP),
+		 * or a close code (WebSocket) */
+		if (!pss || pss->kind == CONN_HTTP) {
+			if (sb_conn_guard_verdict(srv->guard, wsi, &(const char *){ NULL }))
+				return -1;
+		} else if (guard_close(srv, wsi, pss)) {
+			return -1;
+		}
 		/* Pusher's activity check: pusher:ping, then 4201 */
 		if (pss && pss->kind == CONN_PUSHER)
-			pusher_arm(wsi, sb_pusher_timer(lws_get_opaque_user_data(wsi), sb_now_ms()));
+			pusher_arm(wsi, sb_pusher_timer(pss->pusher, sb_now_ms()));
 		/* an HTTP request body's deadline */
 		if (pss && pss->kind == CONN_HTTP)
 			return sb_http_timer(&pss->http);
@@ -333,10 +383,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return 0;
 
 	case LWS_CALLBACK_HTTP:
+		sb_conn_guard_request_done(srv->guard, wsi, 0);
 		return sb_http_handle(&srv->http, wsi, &pss->http, in);
 
 	case LWS_CALLBACK_HTTP_BODY:
-		return 0;   /* dropped: no endpoint reads a body */
+		return sb_http_body(&pss->http, in, len);
 
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		/* not lws's default, which ends the transaction before the
@@ -394,6 +445,7 @@ static void housekeeping_cb(lws_sorted_usec_list_t *sul)
 	sb_mqtt_events_drain(srv->inbox, srv->link, srv->hub, 100000);
 	/* a SIGHUP taken before the context could be woken */
 	take_reload(srv);
+	sb_conn_guard_housekeeping(srv->guard);
 	lws_sul_schedule(srv->ctx, 0, sul, housekeeping_cb, 200 * LWS_US_PER_MS);
 }
 
@@ -436,9 +488,13 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 		info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
 	}
 	info.timeout_secs = SB_HTTP_DEADLINE_S;
-	info.max_http_header_pool = 64;
-	/* room for an Authorization: Bearer token as large as hello accepts */
-	info.max_http_header_data = SB_MAX_TOKEN + 4096;
+	/* the header pool and table, and the open files limit, sized for
+	 * limits.max_connections and max_header_bytes */
+	if (sb_conn_guard_create(&srv->guard, cfg) != SB_OK ||
+	    sb_conn_guard_context_info(srv->guard, &info) != SB_OK) {
+		snprintf(err, errlen, "listen: out of memory for the connection limits");
+		return SB_ERR_NOMEM;
+	}
 	srv->timer = t = calloc(1, sizeof(*t));
 	srv->housekeeping = hk = calloc(1, sizeof(*hk));
 	if (!t || !hk)
@@ -451,10 +507,11 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 			 cfg->listen_host, cfg->listen_port);
 		return SB_ERR_IO;
 	}
+	sb_conn_guard_start(srv->guard, srv->ctx);
 	lws_sul_schedule(srv->ctx, 0, &hk->sul, housekeeping_cb, 200 * LWS_US_PER_MS);
 	srv->started_ms = sb_now_ms();
 	srv->http = (struct sb_http_api){ cfg, srv->hub, srv->pusher, srv->inbox, srv->link,
-					  srv->started_ms };
+					  srv->started_ms, sb_conn_guard_stats(srv->guard) };
 	sb_log(SB_LOG_INFO, "listening on %s://%s:%d (WebSocket /v1/ws, HTTP /healthz /metrics /v1/snapshot /v1/history%s)",
 	       cfg->listen_cert_file ? "https" : "http", cfg->listen_host, cfg->listen_port,
 	       cfg->static_dir ? ", static files" : "");
@@ -489,6 +546,9 @@ void sb_server_destroy(struct sb_server *srv)
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx);
 	srv->ctx = NULL;
+	/* after the context: its destruction reports every connection gone */
+	sb_conn_guard_destroy(srv->guard);
+	srv->guard = NULL;
 	free(srv->timer);
 	free(srv->housekeeping);
 	srv->timer = srv->housekeeping = NULL;

@@ -19,6 +19,7 @@
 
 struct lws_context;
 struct lws;
+struct sb_conn_guard;
 
 struct sb_server {
 	const struct sb_config *cfg;
@@ -39,6 +40,7 @@ struct sb_server {
 	int stopping;
 	void *timer;        /* lws_sorted_usec_list_t for the hub */
 	void *housekeeping; /* periodic: MQTT retry, shutdown */
+	struct sb_conn_guard *guard;   /* accept limits, request deadline, wire checks */
 };
 
 /* Creates the lws context and listening socket (bound to listen.host

@@ -57,16 +57,27 @@ enum sb_err sb_acl_check(const struct sb_acl_ctx *ctx, const struct sb_chan_ref 
 			return SB_OK;
 		snprintf(reason, reasonlen, "team %s is not in your token", param);
 		return SB_ERR_DENIED;
-	case SB_ACL_DEPLOY: {
-		const char *owner = ctx->deploy_owner ? ctx->deploy_owner(param, ctx->user) : NULL;
+	case SB_ACL_DEPLOY:
+	case SB_ACL_APP:
+	case SB_ACL_DB:
+	case SB_ACL_SERVICE: {
+		const char *kind = sb_acl_owned_kind(t->acl);
+		const char *owner = ctx->owner ? ctx->owner(kind, param, ctx->user) : NULL;
 		if (!owner) {
-			snprintf(reason, reasonlen, "deploy %s is not known", param);
+			snprintf(reason, reasonlen, "%s %s is not known", kind, param);
 			return SB_ERR_NOTFOUND;
+		}
+		if (!owner[0]) {
+			/* claimed under two teams' prefixes: closed to both */
+			snprintf(reason, reasonlen, "%s %s has statuses under more than one team; "
+				 "closed until one is deleted", kind, param);
+			return SB_ERR_DENIED;
 		}
 		if (has_team(cl, owner))
 			return SB_OK;
 		/* do not reveal the owner */
-		snprintf(reason, reasonlen, "deploy %s belongs to a team that is not in your token", param);
+		snprintf(reason, reasonlen, "%s %s belongs to a team that is not in your token", kind,
+			 param);
 		return SB_ERR_DENIED;
 	}
 	case SB_ACL_USER:

@@ -27,9 +27,36 @@ static const char default_channels[] =
 "{\"name\":\"deploy.{deploy:uuid}.logs\",\"topics\":[\"deploy/{deploy}/logs\"],\"acl\":\"deploy\","
 "\"delivery\":{\"mode\":\"batch\",\"max_events\":10,\"max_delay_ms\":100,\"history_lines\":1000,\"history_bytes\":1048576}},"
 "{\"name\":\"deploy.{deploy:uuid}\",\"topics\":[\"team/+/deploy/{deploy}/status\"],\"acl\":\"deploy\",\"delivery\":{\"mode\":\"immediate\"}},"
+"{\"name\":\"app.{app:uuid}.logs\",\"topics\":[\"team/+/app/{app}/logs\"],\"acl\":\"app\","
+"\"delivery\":{\"mode\":\"batch\",\"max_events\":10,\"max_delay_ms\":100,\"history_lines\":1000,\"history_bytes\":1048576}},"
+"{\"name\":\"db.{db:uuid}.logs\",\"topics\":[\"team/+/db/{db}/logs\"],\"acl\":\"db\","
+"\"delivery\":{\"mode\":\"batch\",\"max_events\":10,\"max_delay_ms\":100,\"history_lines\":1000,\"history_bytes\":1048576}},"
+"{\"name\":\"service.{service:uuid}.logs\",\"topics\":[\"team/+/service/{service}/logs\"],\"acl\":\"service\","
+"\"delivery\":{\"mode\":\"batch\",\"max_events\":10,\"max_delay_ms\":100,\"history_lines\":1000,\"history_bytes\":1048576}},"
 "{\"name\":\"user.{user}\",\"topics\":[\"user/{user}/notify\"],\"acl\":\"user\",\"delivery\":{\"mode\":\"immediate\"}},"
 "{\"name\":\"public.{page}\",\"topics\":[\"public/{page}/status\"],\"acl\":\"public\",\"delivery\":{\"mode\":\"immediate\"}}"
 "]";
+
+/* The "acl" values, in enum sb_acl_rule order. */
+static const char *const acl_rules[] = { "team", "deploy", "user", "public", "claims", "app",
+	"db", "service" };
+
+const char *sb_acl_owned_kind(enum sb_acl_rule rule)
+{
+	switch (rule) {
+	case SB_ACL_DEPLOY:
+	case SB_ACL_APP:
+	case SB_ACL_DB:
+	case SB_ACL_SERVICE:
+		return acl_rules[rule];
+	case SB_ACL_TEAM:
+	case SB_ACL_USER:
+	case SB_ACL_PUBLIC:
+	case SB_ACL_CLAIMS:
+		break;
+	}
+	return NULL;
+}
 
 static void tmpl_free(struct sb_chan_tmpl *t)
 {
@@ -269,7 +296,6 @@ static enum sb_err parse_tmpl(struct sb_chan_tmpl *t, const cJSON *o, size_t idx
 {
 	const cJSON *name, *topics, *acl, *it;
 	enum sb_err rc;
-	static const char *const rules[] = { "team", "deploy", "user", "public", "claims" };
 	static const char *const keys[] = { "name", "topics", "acl", "delivery" };
 
 	t->index = idx;
@@ -324,22 +350,22 @@ static enum sb_err parse_tmpl(struct sb_chan_tmpl *t, const cJSON *o, size_t idx
 	if (acl) {
 		size_t r;
 		if (!cJSON_IsString(acl))
-			r = SB_ARRAY_LEN(rules);
+			r = SB_ARRAY_LEN(acl_rules);
 		else
-			for (r = 0; r < SB_ARRAY_LEN(rules); r++)
-				if (strcmp(acl->valuestring, rules[r]) == 0)
+			for (r = 0; r < SB_ARRAY_LEN(acl_rules); r++)
+				if (strcmp(acl->valuestring, acl_rules[r]) == 0)
 					break;
-		if (r == SB_ARRAY_LEN(rules)) {
-			snprintf(err, errlen, "channels[%s].acl must be one of team, deploy, user, public, claims",
-				 t->name);
+		if (r == SB_ARRAY_LEN(acl_rules)) {
+			snprintf(err, errlen, "channels[%s].acl must be one of team, deploy, app, db, "
+				 "service, user, public, claims", t->name);
 			return SB_ERR_INVAL;
 		}
 		t->acl = (enum sb_acl_rule)r;
 		if (t->acl != SB_ACL_PUBLIC && t->acl != SB_ACL_CLAIMS) {
-			t->acl_param = find_param(t, rules[r], strlen(rules[r]));
+			t->acl_param = find_param(t, acl_rules[r], strlen(acl_rules[r]));
 			if (t->acl_param < 0) {
 				snprintf(err, errlen, "channels[%s].acl \"%s\" needs a parameter {%s}",
-					 t->name, rules[r], rules[r]);
+					 t->name, acl_rules[r], acl_rules[r]);
 				return SB_ERR_INVAL;
 			}
 		}
@@ -701,18 +727,21 @@ enum sb_err sb_kinds_load(struct sb_kinds **out, const char *path, char *err, si
 		const cJSON *ev = cJSON_GetObjectItemCaseSensitive(it, "event");
 		const cJSON *re = cJSON_GetObjectItemCaseSensitive(it, "retained");
 		const cJSON *sc = cJSON_GetObjectItemCaseSensitive(it, "schema");
+		const cJSON *rl = cJSON_GetObjectItemCaseSensitive(it, "relay");
 		struct sb_kind *e = &k->k[k->n];
 
 		if (!cJSON_IsString(fl) || !sb_topic_filter_valid(fl->valuestring) ||
-		    !cJSON_IsString(ev) || !cJSON_IsBool(re) || (sc && !cJSON_IsString(sc) && !cJSON_IsNull(sc))) {
-			snprintf(err, errlen, "%s: topics[%zu] needs filter (MQTT filter), event (string), retained (bool)",
-				 path, k->n);
+		    !cJSON_IsString(ev) || !cJSON_IsBool(re) || (sc && !cJSON_IsString(sc) && !cJSON_IsNull(sc)) ||
+		    (rl && !cJSON_IsBool(rl))) {
+			snprintf(err, errlen, "%s: topics[%zu] needs filter (MQTT filter), event (string), "
+				 "retained (bool), and relay a bool when present", path, k->n);
 			goto out;
 		}
 		e->filter = strdup(fl->valuestring);
 		e->event = strdup(ev->valuestring);
 		e->schema = cJSON_IsString(sc) ? strdup(sc->valuestring) : NULL;
 		e->retained = cJSON_IsTrue(re);
+		e->relay = cJSON_IsTrue(rl);
 		k->n++;
 		if (!e->filter || !e->event || (cJSON_IsString(sc) && !e->schema)) {
 			rc = SB_ERR_NOMEM;

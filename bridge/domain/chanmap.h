@@ -24,7 +24,12 @@
 #define SB_PARAM_MAX 64
 
 enum sb_delivery_mode { SB_DELIVER_IMMEDIATE = 0, SB_DELIVER_BATCH, SB_DELIVER_CONFLATE };
-enum sb_acl_rule { SB_ACL_TEAM = 0, SB_ACL_DEPLOY, SB_ACL_USER, SB_ACL_PUBLIC, SB_ACL_CLAIMS };
+/* DEPLOY, APP, DB, SERVICE: the owning team of the resource named by the
+ * rule's parameter (docs/protocol.md §4.2), see sb_acl_owned_kind(). */
+enum sb_acl_rule {
+	SB_ACL_TEAM = 0, SB_ACL_DEPLOY, SB_ACL_USER, SB_ACL_PUBLIC, SB_ACL_CLAIMS,
+	SB_ACL_APP, SB_ACL_DB, SB_ACL_SERVICE,
+};
 enum sb_param_type { SB_PARAM_ID = 0, SB_PARAM_UUID };
 
 struct sb_delivery {
@@ -101,6 +106,12 @@ typedef void (*sb_chanmap_route_fn)(const char *chan,
 void sb_chanmap_route(const struct sb_chanmap *map, const char *topic,
 		      sb_chanmap_route_fn cb, void *user);
 
+/* The resource kind whose owner a rule asks for, which is also the
+ * rule's name, its parameter's name and the topic level of the resource's
+ * status (team/<t>/<kind>/<uuid>/status): "deploy", "app", "db",
+ * "service"; NULL for a rule that names no owned resource.  Static. */
+const char *sb_acl_owned_kind(enum sb_acl_rule rule);
+
 /* The parameter `name` of ref, or NULL. */
 const char *sb_chan_param(const struct sb_chan_ref *ref, const char *name);
 
@@ -111,6 +122,10 @@ struct sb_kind {
 	char *event;
 	char *schema;      /* schema file name, or NULL */
 	int retained;
+	/* "relay": true, the Pusher API's pusher/<channel>/<event> (relay.h):
+	 * the event is named by the topic's last level, kept as last-known
+	 * when the payload says so, and delivered at once on any channel */
+	int relay;
 };
 struct sb_kinds;
 

@@ -72,7 +72,13 @@ static const struct ckey keys[] = {
 	STRR("pusher", "key", pusher_key, NULL),
 	STRR("pusher", "secret", pusher_secret, NULL),
 	INT("pusher", "activity_timeout_s", pusher_activity_timeout_s, 10, 600, 120, 1),
-	BOOL("pusher", "client_events", pusher_client_events, 0, 0),
+	BOOL("pusher", "client_events", pusher_client_events, 0, 1),
+	/* the HTTP API's limits: Pusher's own by default */
+	INT("pusher", "max_event_bytes", pusher_max_event_bytes, 1, 1 << 20, 10240, 0),
+	INT("pusher", "max_event_channels", pusher_max_event_channels, 1, 10000, 100, 0),
+	INT("pusher", "max_batch_events", pusher_max_batch_events, 1, 1000, 10, 0),
+	/* a body is read into memory before its signature can be checked */
+	LNG("pusher", "max_request_bytes", pusher_max_request_bytes, 1024, 1 << 20, 262144, 0),
 
 	SECTION("validation"),
 	BOOL("validation", "enabled", validate_payloads, 1, 1),
@@ -99,7 +105,15 @@ static const struct ckey keys[] = {
 	INT("limits", "subscribe_timeout_ms", subscribe_timeout_ms, 10, 600000, 5000, 1),
 	INT("limits", "heartbeat_s", heartbeat_s, 5, 3600, 25, 0),
 	INT("limits", "idle_timeout_s", idle_timeout_s, 10, 7200, 60, 0),
-	INT("limits", "max_msgs_per_s", max_msgs_per_s, 1, 1000000, 100, 0),
+	INT("limits", "max_msgs_per_s", max_msgs_per_s, 1, 1000000, 100, 1),
+	/* the whole request head, however it is dribbled in */
+	INT("limits", "handshake_timeout_s", handshake_timeout_s, 1, 300, 5, 0),
+	/* per client address (an IPv6 /64); behind a proxy every client is
+	 * the proxy's address: 0 turns a limit off */
+	INT("limits", "max_connections_per_ip", max_connections_per_ip, 0, 1000000, 1024, 0),
+	INT("limits", "max_handshakes_per_ip", max_handshakes_per_ip, 0, 65535, 256, 0),
+	/* lws's header table holds what this allows (an unsigned short) */
+	INT("limits", "max_header_bytes", max_header_bytes, 1024, 57344, 16384, 0),
 
 	SECTION("logs"),
 	STR("logs", "follow", logs_follow, "active"),

@@ -41,6 +41,11 @@ struct sb_config {
 	char *pusher_app_id, *pusher_key, *pusher_secret;
 	int pusher_activity_timeout_s;
 	int pusher_client_events;
+	/* the HTTP API (docs/pusher.md): Pusher's limits by default */
+	int pusher_max_event_bytes;     /* data of one event (10 KB) */
+	int pusher_max_event_channels;  /* channels of one event (100) */
+	int pusher_max_batch_events;    /* events of one batch_events (10) */
+	long pusher_max_request_bytes;  /* a POST body, read into memory */
 	/* payload validation */
 	char *schemas_dir;
 	int validate_payloads;          /* validation.enabled */
@@ -57,6 +62,11 @@ struct sb_config {
 	int hello_timeout_s, heartbeat_s, idle_timeout_s;
 	int subscribe_timeout_ms;   /* an ack waits this long to be live */
 	int max_msgs_per_s;             /* client frames per second */
+	/* accept and request limits (conn_limits.h, docs/protocol.md §5.14) */
+	int handshake_timeout_s;        /* a whole HTTP request head, from accept */
+	int max_connections_per_ip;     /* 0 = no limit */
+	int max_handshakes_per_ip;      /* connections in their request; 0 = no limit */
+	int max_header_bytes;           /* a request head; over it: 431 */
 	/* logs (docs/protocol.md §3.4) */
 	char *logs_follow;              /* "active" or "watched" */
 	int logs_follow_active;         /* logs.follow is "active" (set by the checks) */

@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "frame.h"
+#include "proto_v1.h"
 
 static void refuse(struct sb_ingest_result *out, enum sb_ingest_reason reason)
 {
@@ -119,6 +120,45 @@ static cJSON *parse_strict(const char *payload, size_t len, char *why, size_t wh
 	return doc;
 }
 
+int sb_ingest_json_strict(const char *s, size_t len)
+{
+	char why[64];
+	cJSON *doc = parse_strict(s, len, why, sizeof(why));
+
+	cJSON_Delete(doc);
+	return doc != NULL;
+}
+
+/* A relayed Pusher event (relay.h): its topic's shape and its payload's
+ * own rules (the schema, when validation is on, checks the same and
+ * more).  0 when refused (out filled). */
+static int relay_check(const char *topic, const char *payload, size_t len, const cJSON *doc,
+		       int retained, struct sb_ingest_result *out)
+{
+	struct sb_relay_env env;
+	const char *ev = sb_relay_event(topic);
+
+	if (!ev || !sb_relay_event_valid(ev, strlen(ev))) {
+		snprintf(out->why, sizeof(out->why), "a relayed Pusher event's topic is "
+			 "pusher/<channel>/<event name>");
+		refuse(out, SB_INGEST_UNKNOWN_TOPIC);
+		return 0;
+	}
+	if (sb_relay_parse(doc, &env, out->why, sizeof(out->why)) != SB_OK) {
+		refuse(out, SB_INGEST_SCHEMA);
+		return 0;
+	}
+	if (sb_json_has_escaped_nul(payload, len)) {
+		/* the data is handed on as a C string */
+		snprintf(out->why, sizeof(out->why), "a relayed Pusher event's data holds a NUL");
+		refuse(out, SB_INGEST_SCHEMA);
+		return 0;
+	}
+	out->keep = env.cached || retained;
+	memcpy(out->origin, env.socket_id, sizeof(out->origin));
+	return 1;
+}
+
 static void status_of(const cJSON *doc, char *out, size_t len)
 {
 	const cJSON *st = cJSON_GetObjectItemCaseSensitive(doc, "status");
@@ -161,9 +201,10 @@ void sb_ingest_check(const struct sb_ingest_rules *r, const char *topic, size_t 
 		return;
 	}
 	if (len == 0) {
-		/* an empty non-status message means nothing */
-		out->verdict = (out->kind ? out->kind->retained : retained) ? SB_INGEST_DELETE :
-									      SB_INGEST_IGNORE;
+		/* an empty non-status message means nothing; on a relay topic
+		 * it clears the event kept there (relay.h) */
+		out->verdict = (out->kind ? out->kind->retained || out->kind->relay : retained) ?
+			       SB_INGEST_DELETE : SB_INGEST_IGNORE;
 		return;
 	}
 	if (len > r->max_payload_bytes) {
@@ -177,6 +218,13 @@ void sb_ingest_check(const struct sb_ingest_rules *r, const char *topic, size_t 
 		refuse(out, SB_INGEST_NOT_JSON);
 		return;
 	}
+	if (out->kind && out->kind->relay &&
+	    !relay_check(topic, payload, len, doc, retained, out)) {
+		cJSON_Delete(doc);
+		return;
+	}
+	if (out->kind && out->kind->retained)
+		out->keep = 1;
 	out->seq = seq_of(doc);
 	status_of(doc, out->status, sizeof(out->status));
 	if (r->schemas && r->validate && out->kind && out->kind->schema)

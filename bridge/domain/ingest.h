@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "chanmap.h"
+#include "relay.h"
 #include "schema.h"
 
 #define SB_TOPIC_MAX 512   /* longer topics are refused */
@@ -55,6 +56,12 @@ struct sb_ingest_result {
 	/* a status record's top-level "status" string (a deploy's state:
 	 * created, queued, running, ...); "" when absent or too long */
 	char status[32];
+	/* kept as the last-known message of its topic (the bridge's cache and
+	 * the channels' snapshots): a retained kind's, or a relayed Pusher
+	 * event's marked "cached" (relay.h) */
+	int keep;
+	/* a relayed Pusher event: the socket it must not reach ("" = none) */
+	char origin[SB_RELAY_SOCKET_ID_MAX];
 	char why[400];                /* human reason when refused */
 };
 
@@ -62,6 +69,11 @@ struct sb_ingest_result {
 void sb_ingest_check(const struct sb_ingest_rules *rules, const char *topic, size_t topic_len,
 		     const char *payload, size_t len, int retained,
 		     struct sb_ingest_result *out);
+
+/* 1 when s[0..len) is one strict JSON value (what a browser's JSON.parse
+ * takes, UTF-8, nothing after it but white space): safe to splice into a
+ * frame as it is. */
+int sb_ingest_json_strict(const char *s, size_t len);
 
 /* The JSON body republished on $statusbus/rejected/<topic>: topic, reason,
  * ts (RFC 3339 from now_s), bytes, the payload's first 1024 bytes as a JSON

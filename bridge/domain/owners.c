@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT
  *
- * owners.c - deploy -> team, from retained deploy statuses (see owners.h).
+ * owners.c - resource -> team, from retained statuses (see owners.h).
  */
 #include "owners.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,45 +12,127 @@
 #include "topic.h"
 #include "dict.h"
 
+/* "<kind>/<id>": kinds and ids are ids or UUIDs, neither holds a '/' */
+#define KEY_MAX (2 * SB_PARAM_MAX + 2)
+
+/* Rival claims remembered per resource; past this many the resource stays
+ * contested until nothing of it is held (a rival's delete may go unseen). */
+#define MAX_RIVALS 4
+
 struct owner {
 	char *team;      /* NULL: held before its owner was known */
 	int deleted;     /* the owner's status was deleted (a tombstone) */
-	size_t holds;    /* channels of the deploy (sb_owners_hold) */
+	size_t holds;    /* channels of the resource (sb_owners_hold) */
+	/* other teams with a live status for the same id: while any has one
+	 * (and while anything of the resource is held after that), nobody
+	 * owns it (owners.h) */
+	int contested;
+	char *rivals[MAX_RIVALS];
+	size_t nrivals;
+	int rivals_lost;  /* more rivals than MAX_RIVALS were seen */
 };
 
 struct sb_owners {
-	struct sb_dict *map;   /* deploy uuid -> struct owner */
+	struct sb_dict *map;   /* "<kind>/<id>" -> struct owner */
 	size_t known;          /* entries with a team */
+	char *kinds[SB_OWNERS_MAX_KINDS];
+	size_t nkinds;
 };
 
 static void free_owner(void *p)
 {
 	struct owner *w = p;
 
-	if (w)
+	if (w) {
 		free(w->team);
+		for (size_t i = 0; i < w->nrivals; i++)
+			free(w->rivals[i]);
+	}
 	free(w);
 }
 
-static struct owner *entry(struct sb_owners *o, const char *deploy)
+static int rival_index(const struct owner *w, const char *team)
 {
-	struct owner *w = sb_dict_get(o->map, deploy);
+	for (size_t i = 0; i < w->nrivals; i++)
+		if (strcmp(w->rivals[i], team) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* A rival's status (or its deletion) for w's resource. */
+static void note_rival(struct owner *w, const char *team, int deleted)
+{
+	int i = rival_index(w, team);
+
+	if (deleted) {
+		if (i >= 0) {
+			free(w->rivals[i]);
+			w->rivals[i] = w->rivals[--w->nrivals];
+		}
+		return;
+	}
+	if (i >= 0)
+		return;
+	if (w->nrivals == MAX_RIVALS || !(w->rivals[w->nrivals] = strdup(team)))
+		w->rivals_lost = 1;
+	else
+		w->nrivals++;
+}
+
+/* The dict key of (kind, id) in buf (KEY_MAX bytes); 0 when it cannot be
+ * one (too long: no resource has it). */
+static int key_of(char *buf, const char *kind, const char *id)
+{
+	int n = snprintf(buf, KEY_MAX, "%s/%s", kind, id);
+
+	return n > 0 && n < KEY_MAX;
+}
+
+static struct owner *entry(struct sb_owners *o, const char *key)
+{
+	struct owner *w = sb_dict_get(o->map, key);
 
 	if (w)
 		return w;
-	if (!(w = calloc(1, sizeof(*w))) || sb_dict_set(o->map, deploy, w) != SB_OK) {
+	if (!(w = calloc(1, sizeof(*w))) || sb_dict_set(o->map, key, w) != SB_OK) {
 		free(w);
 		return NULL;
 	}
 	return w;
 }
 
-/* Nothing of the deploy is left: forget it. */
-static void forget(struct sb_owners *o, const char *deploy, struct owner *w)
+/* Nothing of the resource is left: forget it. */
+static void forget(struct sb_owners *o, const char *key, struct owner *w)
 {
 	if (w->team)
 		o->known--;
-	sb_dict_del(o->map, deploy);
+	sb_dict_del(o->map, key);
+}
+
+/* A contested resource of which nothing is held any more (no subscriber,
+ * no history): with no live claim left it is forgotten; with exactly one,
+ * that team owns it afresh.  1 when it was forgotten. */
+static int settle(struct sb_owners *o, const char *key, struct owner *w)
+{
+	if (!w->contested || w->holds || w->rivals_lost)
+		return 0;
+	if (!w->deleted && w->nrivals == 0) {
+		w->contested = 0;
+		return 0;
+	}
+	if (w->deleted && w->nrivals == 1) {
+		free(w->team);
+		w->team = w->rivals[0];
+		w->nrivals = 0;
+		w->deleted = 0;
+		w->contested = 0;
+		return 0;
+	}
+	if (w->deleted && w->nrivals == 0) {
+		forget(o, key, w);
+		return 1;
+	}
+	return 0;
 }
 
 enum sb_err sb_owners_create(struct sb_owners **out)
@@ -70,94 +153,158 @@ void sb_owners_destroy(struct sb_owners *o)
 	if (!o)
 		return;
 	sb_dict_destroy(o->map);
+	for (size_t i = 0; i < o->nkinds; i++)
+		free(o->kinds[i]);
 	free(o);
 }
 
-int sb_owners_split(const char *topic, char *team, size_t tlen, char *deploy, size_t dlen)
+int sb_owners_tracks(const struct sb_owners *o, const char *kind)
 {
-	const char *p = topic + 5, *e;
+	for (size_t i = 0; i < o->nkinds; i++)
+		if (strcmp(o->kinds[i], kind) == 0)
+			return 1;
+	return 0;
+}
 
-	if (strncmp(topic, "team/", 5) != 0 || !(e = strchr(p, '/')) || (size_t)(e - p) >= tlen)
-		return 0;
-	memcpy(team, p, (size_t)(e - p));
-	team[e - p] = '\0';
-	if (strncmp(e, "/deploy/", 8) != 0)
-		return 0;
-	p = e + 8;
-	if (!(e = strchr(p, '/')) || strcmp(e, "/status") != 0 || (size_t)(e - p) >= dlen)
-		return 0;
-	memcpy(deploy, p, (size_t)(e - p));
-	deploy[e - p] = '\0';
-	return 1;
+enum sb_err sb_owners_track(struct sb_owners *o, const char *kind)
+{
+	if (!kind || !sb_id_valid(kind, strlen(kind)))
+		return SB_ERR_INVAL;
+	if (sb_owners_tracks(o, kind))
+		return SB_OK;
+	if (o->nkinds == SB_OWNERS_MAX_KINDS)
+		return SB_ERR_LIMIT;
+	if (!(o->kinds[o->nkinds] = strdup(kind)))
+		return SB_ERR_NOMEM;
+	o->nkinds++;
+	return SB_OK;
+}
+
+/* Copies the level at p (up to the next '/') into out; the '/' after it,
+ * or NULL when there is none or it does not fit. */
+static const char *level(const char *p, char *out, size_t len)
+{
+	const char *e = strchr(p, '/');
+
+	if (!e || (size_t)(e - p) >= len)
+		return NULL;
+	memcpy(out, p, (size_t)(e - p));
+	out[e - p] = '\0';
+	return e;
+}
+
+const char *sb_owners_split(const char *topic, char *team, size_t tlen, char *kind,
+			    size_t klen, char *id, size_t idlen)
+{
+	const char *p;
+
+	if (strncmp(topic, "team/", 5) != 0 || !(p = level(topic + 5, team, tlen)) ||
+	    !(p = level(p + 1, kind, klen)) || !(p = level(p + 1, id, idlen)) ||
+	    strchr(p + 1, '/'))
+		return NULL;
+	return p + 1;
 }
 
 enum sb_owner_change sb_owners_learn(struct sb_owners *o, const char *topic, int deleted,
 				     const char **owner)
 {
-	char team[SB_PARAM_MAX + 1], deploy[64];
+	char team[SB_PARAM_MAX + 1], kind[SB_PARAM_MAX + 1], id[SB_PARAM_MAX + 1], key[KEY_MAX];
+	const char *leaf = sb_owners_split(topic, team, sizeof(team), kind, sizeof(kind), id,
+					   sizeof(id));
 	struct owner *w;
 
-	if (!sb_owners_split(topic, team, sizeof(team), deploy, sizeof(deploy)) ||
-	    !sb_uuid_valid(deploy, strlen(deploy)) || !sb_id_valid(team, strlen(team)))
+	if (!leaf || strcmp(leaf, "status") != 0 || !sb_owners_tracks(o, kind) ||
+	    !sb_uuid_valid(id, strlen(id)) || !sb_id_valid(team, strlen(team)) ||
+	    !key_of(key, kind, id))
 		return SB_OWNER_IGNORED;
-	w = sb_dict_get(o->map, deploy);
+	w = sb_dict_get(o->map, key);
 	if (w && w->team && strcmp(w->team, team) != 0) {
-		/* a delete under another team's prefix takes nothing from the
-		 * owner either: else delete + republish would move the deploy */
+		/* another team's status for the same id: the first one seen is
+		 * not always the real owner (a retained replay comes in topic
+		 * order, not publish order), so nobody owns it until only one
+		 * claim is left and nothing of it is held */
+		int was = w->contested;
+
+		note_rival(w, team, deleted);
 		if (owner)
 			*owner = w->team;
-		return SB_OWNER_CONFLICT;
+		if (deleted) {
+			settle(o, key, w);
+			return SB_OWNER_CONFLICT;
+		}
+		w->contested = 1;
+		return was ? SB_OWNER_CONFLICT : SB_OWNER_CONTESTED;
 	}
 	if (deleted) {
 		if (!w || !w->team)
 			return SB_OWNER_IGNORED;
-		if (w->holds) {
+		if (w->holds || w->contested) {
 			/* its subscribers and history are still here: another
 			 * team's status must not inherit them */
 			w->deleted = 1;
-			return SB_OWNER_DELETED;
+			return settle(o, key, w) ? SB_OWNER_FORGOTTEN : SB_OWNER_DELETED;
 		}
-		forget(o, deploy, w);
+		forget(o, key, w);
 		return SB_OWNER_FORGOTTEN;
 	}
 	if (w && w->team) {
 		w->deleted = 0;   /* the owner published it again */
 		return SB_OWNER_SAME;
 	}
-	if (!(w = entry(o, deploy)) || !(w->team = strdup(team))) {
+	if (!(w = entry(o, key)) || !(w->team = strdup(team))) {
 		if (w && !w->holds)
-			sb_dict_del(o->map, deploy);
+			sb_dict_del(o->map, key);
 		return SB_OWNER_NOMEM;
 	}
 	o->known++;
 	return SB_OWNER_LEARNED;
 }
 
-enum sb_err sb_owners_hold(struct sb_owners *o, const char *deploy)
+enum sb_err sb_owners_hold(struct sb_owners *o, const char *kind, const char *id)
 {
-	struct owner *w = entry(o, deploy);
+	char key[KEY_MAX];
+	struct owner *w;
 
-	if (!w)
+	if (!key_of(key, kind, id))
+		return SB_ERR_INVAL;
+	if (!(w = entry(o, key)))
 		return SB_ERR_NOMEM;
 	w->holds++;
 	return SB_OK;
 }
 
-void sb_owners_release(struct sb_owners *o, const char *deploy)
+void sb_owners_release(struct sb_owners *o, const char *kind, const char *id)
 {
-	struct owner *w = sb_dict_get(o->map, deploy);
+	char key[KEY_MAX];
+	struct owner *w;
 
-	if (!w || !w->holds)
+	if (!key_of(key, kind, id) || !(w = sb_dict_get(o->map, key)) || !w->holds)
 		return;
-	if (--w->holds == 0 && (!w->team || w->deleted))
-		forget(o, deploy, w);
+	if (--w->holds)
+		return;
+	if (w->contested)
+		settle(o, key, w);
+	else if (!w->team || w->deleted)
+		forget(o, key, w);
 }
 
-const char *sb_owners_get(const struct sb_owners *o, const char *deploy)
+const char *sb_owners_get(const struct sb_owners *o, const char *kind, const char *id)
 {
-	const struct owner *w = sb_dict_get(o->map, deploy);
+	char key[KEY_MAX];
+	const struct owner *w;
 
-	return w ? w->team : NULL;
+	if (!key_of(key, kind, id))
+		return NULL;
+	w = sb_dict_get(o->map, key);
+	return w && !w->contested ? w->team : NULL;
+}
+
+int sb_owners_contested(const struct sb_owners *o, const char *kind, const char *id)
+{
+	char key[KEY_MAX];
+	const struct owner *w;
+
+	return key_of(key, kind, id) && (w = sb_dict_get(o->map, key)) && w->contested;
 }
 
 size_t sb_owners_count(const struct sb_owners *o)

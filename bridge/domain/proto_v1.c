@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "relay.h"
+
 static const char *const code_names[] = {
 	"bad_request", "unauthorized", "forbidden", "not_found",
 	"too_many_subscriptions", "rate_limited", "token_expired", "internal",
@@ -270,7 +272,9 @@ struct sb_frame *sb_proto_event(const char *channel, const char *event, const ch
 	sb_buf_puts(&b, ",\"topic\":");
 	sb_buf_json_str(&b, topic, strlen(topic));
 	sb_buf_printf(&b, ",\"retained\":%s,\"data\":", retained ? "true" : "false");
-	if (data)
+	if (data && sb_relay_is_topic(topic))
+		sb_relay_put_data(&b, data, data_len, 1);   /* a Pusher API event */
+	else if (data)
 		sb_buf_append(&b, data, data_len);
 	else
 		sb_buf_puts(&b, "null");

@@ -20,6 +20,7 @@
 
 #include "chanmap.h"
 #include "proto_v1.h"
+#include "relay.h"
 
 /* the longest prefix plus the longest statusbus name */
 #define NAME_MAX_LEN (sizeof("private-cache-") - 1 + SB_CHAN_MAX_NAME)
@@ -92,20 +93,15 @@ int sb_pusher_socket_id_valid(const char *s)
 	return b > 0 && b <= 20 && s[b] == '\0';
 }
 
-enum sb_err sb_pusher_sign(const char *secret, const char *socket_id, const char *channel,
-			   char hex[65])
+enum sb_err sb_pusher_hmac_hex(const char *secret, const void *msg, size_t len, char hex[65])
 {
 	static const char digits[] = "0123456789abcdef";
-	char msg[SB_PUSHER_SOCKET_ID_MAX + 1 + NAME_MAX_LEN + 1];
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int maclen = 0;
-	int n = snprintf(msg, sizeof(msg), "%s:%s", socket_id, channel);
 
 	hex[0] = '\0';
-	if (n < 0 || (size_t)n >= sizeof(msg))
-		return SB_ERR_INVAL;
-	if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg,
-		  (size_t)n, mac, &maclen) || maclen != 32)
+	if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), msg, len, mac, &maclen) ||
+	    maclen != 32)
 		return SB_ERR_INTERNAL;
 	for (unsigned int i = 0; i < maclen; i++) {
 		hex[2 * i] = digits[mac[i] >> 4];
@@ -114,6 +110,18 @@ enum sb_err sb_pusher_sign(const char *secret, const char *socket_id, const char
 	hex[64] = '\0';
 	OPENSSL_cleanse(mac, sizeof(mac));
 	return SB_OK;
+}
+
+enum sb_err sb_pusher_sign(const char *secret, const char *socket_id, const char *channel,
+			   char hex[65])
+{
+	char msg[SB_PUSHER_SOCKET_ID_MAX + 1 + NAME_MAX_LEN + 1];
+	int n = snprintf(msg, sizeof(msg), "%s:%s", socket_id, channel);
+
+	hex[0] = '\0';
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		return SB_ERR_INVAL;
+	return sb_pusher_hmac_hex(secret, msg, (size_t)n, hex);
 }
 
 enum sb_err sb_pusher_verify(const char *key, const char *secret, const char *socket_id,
@@ -312,6 +320,14 @@ struct sb_frame *sb_pusher_event_frame(enum sb_pusher_name form, const char *cha
 {
 	struct sb_buf b, in;
 
+	if (data && sb_relay_is_topic(topic)) {
+		/* a Pusher API event (relay.h): its own name and data, as sent */
+		begin(&b, event, form, channel);
+		sb_buf_puts(&b, ",\"data\":");
+		sb_relay_put_data(&b, data, len, 0);
+		sb_buf_puts(&b, "}");
+		return sb_buf_to_frame(&b);
+	}
 	sb_buf_init(&in);
 	sb_buf_puts(&in, "{\"topic\":");
 	sb_buf_json_str(&in, topic, strlen(topic));

@@ -79,6 +79,8 @@ void sb_pusher_make_socket_id(const char *session, char *out, size_t outlen);
 /* 1 when s is "<1-20 digits>.<1-20 digits>". */
 int sb_pusher_socket_id_valid(const char *s);
 
+/* hex(HMAC-SHA256(secret, msg[0..len))) into hex[65], lower case. */
+enum sb_err sb_pusher_hmac_hex(const char *secret, const void *msg, size_t len, char hex[65]);
 /* hex(HMAC-SHA256(secret, "<socket_id>:<channel>")) into hex[65]. */
 enum sb_err sb_pusher_sign(const char *secret, const char *socket_id,
 			   const char *channel, char hex[65]);

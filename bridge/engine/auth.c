@@ -13,9 +13,11 @@
 
 #include "acl.h"
 
-static const char *owner_lookup(const char *deploy, void *user)
+static const char *owner_lookup(const char *kind, const char *id, void *user)
 {
-	return sb_owners_get(((struct sb_hub *)user)->owners, deploy);
+	const struct sb_owners *o = ((struct sb_hub *)user)->owners;
+
+	return sb_owners_contested(o, kind, id) ? SB_ACL_CONTESTED : sb_owners_get(o, kind, id);
 }
 
 enum sb_err sb_auth_channel(struct sb_hub *h, const struct sb_jwt_claims *claims, int trusted,
@@ -54,27 +56,31 @@ enum sb_err sb_hub_verify_token(struct sb_hub *h, const char *token, size_t len,
 	return rc;
 }
 
+int sb_hub__sub_recheck(struct sb_hub *h, struct sb_client *c, struct sb_sub *s)
+{
+	char reason[200];
+	enum sb_code code;
+
+	if (sb_auth_channel(h, c->claims, s->trusted, &s->chan->ref, s->chan->name, &code,
+			    reason, sizeof(reason)) == SB_OK)
+		return 0;
+	sb_hub__error(h, c, code == SB_CODE_NOT_FOUND ? SB_CODE_FORBIDDEN : code,
+		      s->chan->name, reason);
+	sb_hub__sub_remove(h, c, s);
+	return 1;
+}
+
 void sb_hub_client_set_claims(struct sb_hub *h, struct sb_client *c,
 			      struct sb_jwt_claims *claims)
 {
 	struct sb_dict_iter it;
 	void *v;
-	char reason[200];
 
 	sb_jwt_claims_destroy(c->claims);
 	c->claims = claims;
 	c->token_exp = claims ? claims->exp : 0;
 	/* drop the subscriptions the new token no longer allows */
 	sb_dict_iter_init(&it, c->subs);
-	while (sb_dict_next(&it, NULL, &v)) {
-		struct sb_sub *s = v;
-		enum sb_code code;
-
-		if (sb_auth_channel(h, c->claims, s->trusted, &s->chan->ref, s->chan->name, &code,
-				    reason, sizeof(reason)) == SB_OK)
-			continue;
-		sb_hub__error(h, c, code == SB_CODE_NOT_FOUND ? SB_CODE_FORBIDDEN : code,
-			      s->chan->name, reason);
-		sb_hub__sub_remove(h, c, s);
-	}
+	while (sb_dict_next(&it, NULL, &v))
+		sb_hub__sub_recheck(h, c, v);
 }

@@ -11,9 +11,11 @@
 static void free_frame(void *v) { sb_frame_unref(v); }
 static void free_msg(void *v) { sb_msg_unref(v); }
 
-const char *sb_chan_event_name(const struct sb_kind *k)
+const char *sb_chan_event_name(const struct sb_kind *k, const char *topic)
 {
-	return k ? k->event : "message";
+	const char *relayed = k && k->relay ? sb_relay_event(topic) : NULL;
+
+	return relayed ? relayed : k ? k->event : "message";
 }
 
 /* ---- life cycle ------------------------------------------------------------ */
@@ -47,19 +49,62 @@ static int covered(const char *topic, void *filters)
 	return sb_filters_cover(filters, topic);
 }
 
-/* The deploy a channel belongs to (its ACL parameter), or NULL. */
-static const char *deploy_of(const struct sb_chan *ch)
+/* The id of the owned resource a channel belongs to (its ACL parameter:
+ * a deploy, an app, ...), with its kind in *kind; NULL when none. */
+static const char *owned_by(const struct sb_chan *ch, const char **kind)
 {
 	const struct sb_chan_tmpl *t = ch->ref.tmpl;
 
-	return t->acl == SB_ACL_DEPLOY && t->acl_param >= 0 ? ch->ref.params[t->acl_param] : NULL;
+	*kind = sb_acl_owned_kind(t->acl);
+	return *kind && t->acl_param >= 0 ? ch->ref.params[t->acl_param] : NULL;
+}
+
+void sb_chan_recheck_owned(struct sb_hub *h, const char *kind, const char *id)
+{
+	struct sb_chan **chans = NULL;
+	size_t n = 0, cap = 0;
+	struct sb_dict_iter it;
+	void *v;
+
+	/* collect first: removing subscriptions may free channels */
+	sb_dict_iter_init(&it, h->chans);
+	while (sb_dict_next(&it, NULL, &v)) {
+		struct sb_chan *ch = v;
+		const char *k, *i = owned_by(ch, &k);
+
+		if (!i || strcmp(k, kind) != 0 || strcmp(i, id) != 0)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 4;
+			struct sb_chan **g = realloc(chans, nc * sizeof(*g));
+			if (!g) {
+				h->m.drop_nomem++;
+				break;
+			}
+			chans = g;
+			cap = nc;
+		}
+		chans[n++] = ch;
+		ch->held++;   /* kept until every subscription was asked */
+	}
+	for (size_t j = 0; j < n; j++)
+		for (size_t k = chans[j]->nsubs; k-- > 0;)
+			if (k < chans[j]->nsubs)
+				sb_hub__sub_recheck(h, chans[j]->subs[k]->client, chans[j]->subs[k]);
+	for (size_t j = 0; j < n; j++) {
+		chans[j]->held--;
+		sb_chan_release(h, chans[j]);
+	}
+	free(chans);
 }
 
 void sb_chan_free(struct sb_hub *h, struct sb_chan *ch)
 {
+	const char *kind, *id = owned_by(ch, &kind);
+
 	sb_hub__chan_gone(h, ch);
 	if (ch->owner_held)
-		sb_owners_release(h->owners, deploy_of(ch));
+		sb_owners_release(h->owners, kind, id);
 	sb_timer_disarm(&h->timers, &ch->timer);
 	for (size_t i = 0; i < ch->nfilters; i++)
 		if (sb_filters_unref(h->filters, ch->filters[i]))
@@ -89,7 +134,7 @@ static void snap_add(struct sb_msg *m, void *user)
 	struct snap_ctx *s = user;
 	const struct sb_kind *k = sb_kinds_lookup(s->h->p.kinds, m->topic);
 
-	if (!k || !k->retained || !sb_hub__topic_allowed(s->h, s->ch->ref.tmpl, m->topic))
+	if (!sb_hub__kept(k, m) || !sb_hub__topic_allowed(s->h, s->ch->ref.tmpl, m->topic))
 		return;
 	if (sb_dict_set(s->ch->snap, m->topic, sb_msg_ref(m)) != SB_OK) {
 		sb_msg_unref(m);
@@ -97,10 +142,36 @@ static void snap_add(struct sb_msg *m, void *user)
 	}
 }
 
+/* The channel's MQTT filters: its template's, and with the Pusher HTTP API
+ * on, pusher/<name>/+ for the events it relays (relay.h). */
+static enum sb_err chan_filters(const struct sb_hub *h, const struct sb_chan_ref *ref,
+				const char *name, char ***out, size_t *n)
+{
+	char **f, *relay;
+
+	if (sb_chanmap_filters(ref, out, n) != SB_OK)
+		return SB_ERR_NOMEM;
+	if (!h->p.cfg->pusher_enabled)
+		return SB_OK;
+	relay = sb_relay_filter(name);
+	f = relay ? realloc(*out, (*n + 1) * sizeof(*f)) : NULL;
+	if (!f) {
+		free(relay);
+		sb_chanmap_free_filters(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return SB_ERR_NOMEM;
+	}
+	f[(*n)++] = relay;
+	*out = f;
+	return SB_OK;
+}
+
 struct sb_chan *sb_chan_get(struct sb_hub *h, const struct sb_chan_ref *ref, const char *name)
 {
 	struct sb_chan *ch = sb_dict_get(h->chans, name);
 	const struct sb_delivery *d = &ref->tmpl->delivery;
+	const char *kind, *id;
 	struct snap_ctx s;
 
 	if (ch)
@@ -115,7 +186,7 @@ struct sb_chan *sb_chan_get(struct sb_hub *h, const struct sb_chan_ref *ref, con
 	sb_history_init(&ch->hist, d->history_lines > 0 ? (size_t)d->history_lines : 0,
 			(size_t)d->history_bytes);
 	if (!ch->name || !ch->snap ||
-	    sb_chanmap_filters(ref, &ch->filters, &ch->nfilters) != SB_OK) {
+	    chan_filters(h, ref, name, &ch->filters, &ch->nfilters) != SB_OK) {
 		sb_dict_destroy(ch->snap);
 		free(ch->name);
 		free(ch);
@@ -138,9 +209,9 @@ struct sb_chan *sb_chan_get(struct sb_hub *h, const struct sb_chan_ref *ref, con
 	for (size_t i = 0; i < ch->nfilters; i++)
 		if (sb_filters_ref(h->filters, ch->filters[i]) != SB_OK)
 			h->m.drop_nomem++;
-	/* the deploy keeps its team while anything of it is here (owners.h) */
-	if (deploy_of(ch)) {
-		if (sb_owners_hold(h->owners, deploy_of(ch)) != SB_OK) {
+	/* the resource keeps its team while anything of it is here (owners.h) */
+	if ((id = owned_by(ch, &kind))) {
+		if (sb_owners_hold(h->owners, kind, id) != SB_OK) {
 			sb_dict_take(h->chans, name);
 			sb_chan_free(h, ch);
 			return NULL;
@@ -256,6 +327,8 @@ static void fanout(struct sb_hub *h, struct sb_chan *ch, enum sb_qkind kind, con
 
 		if (s->pending)
 			continue;   /* not acknowledged: the snapshot comes with the ack */
+		if (s->client == h->exclude)
+			continue;   /* a relayed event's sender (docs/pusher.md) */
 		if (kind == SB_Q_LOG && s->expect_seq &&
 		    !resume_filter(h, ch, s, build, arg, s0, s1))
 			continue;
@@ -277,8 +350,8 @@ static struct sb_frame *build_event(struct sb_hub *h, struct sb_chan *ch, int en
 	struct ev_arg *a = arg;
 
 	return sb_hub__enc(h, enc)->event(ch->name,
-		a->deleted ? "deleted" : sb_chan_event_name(a->kind), a->m->topic,
-		a->kind ? a->kind->retained : a->m->retained,
+		a->deleted ? "deleted" : sb_chan_event_name(a->kind, a->m->topic), a->m->topic,
+		sb_hub__kept(a->kind, a->m),
 		a->deleted ? NULL : a->m->payload, a->m->payload_len);
 }
 
@@ -309,7 +382,7 @@ static void deliver_event(struct sb_hub *h, struct sb_chan *ch, const struct sb_
 			  struct sb_msg *m, int deleted)
 {
 	struct ev_arg a = { k, m, deleted };
-	int retained = k ? k->retained : m->retained;
+	int retained = sb_hub__kept(k, m);
 	struct sb_frame *frames[SB_HUB_MAX_ENCODERS] = { 0 };
 
 	fanout(h, ch, retained || ch->ref.tmpl->delivery.mode == SB_DELIVER_CONFLATE ?
@@ -333,7 +406,8 @@ static struct sb_frame *build_batch(struct sb_hub *h, struct sb_chan *ch, int en
 {
 	struct batch_arg *a = arg;
 
-	return sb_hub__enc(h, enc)->batch(ch->name, sb_chan_event_name(a->kind), a->items, a->n);
+	return sb_hub__enc(h, enc)->batch(ch->name, sb_chan_event_name(a->kind, a->items[0]->topic),
+					  a->items, a->n);
 }
 
 static void send_trimmed(struct sb_hub *h, struct sb_client *c, struct sb_chan *ch, void *arg,
@@ -509,11 +583,13 @@ void sb_chan_deliver(struct sb_hub *h, struct sb_chan *ch, const struct sb_kind 
 		     struct sb_msg *m, int deleted)
 {
 	enum sb_delivery_mode mode = ch->ref.tmpl->delivery.mode;
+	int kept = sb_hub__kept(k, m);
 
-	if (deleted || (k && k->retained) || mode == SB_DELIVER_IMMEDIATE) {
+	/* relayed Pusher events are never batched nor conflated */
+	if (deleted || kept || (k && k->relay) || mode == SB_DELIVER_IMMEDIATE) {
 		/* a lingering channel has no subscribers but keeps its
 		 * snapshot current: deliver_event does both */
-		if (ch->nsubs || (k && k->retained))
+		if (ch->nsubs || kept)
 			deliver_event(h, ch, k, m, deleted);
 	} else if (mode == SB_DELIVER_BATCH) {
 		deliver_batched(h, ch, k, m);
@@ -568,7 +644,7 @@ size_t sb_chan_send_snapshot(struct sb_hub *h, struct sb_chan *ch, struct sb_sub
 		if (!f) {
 			/* built once per encoder, then shared by every subscriber */
 			const struct sb_kind *k = sb_kinds_lookup(h->p.kinds, topic);
-			f = sb_hub__enc(h, s->enc)->event(ch->name, sb_chan_event_name(k), topic, 1,
+			f = sb_hub__enc(h, s->enc)->event(ch->name, sb_chan_event_name(k, topic), topic, 1,
 							  m->payload, m->payload_len);
 			if (!f || sb_dict_set(frames, topic, f) != SB_OK) {
 				sb_frame_unref(f);
@@ -589,7 +665,8 @@ static void send_items(struct sb_hub *h, struct sb_chan *ch, struct sb_sub *s,
 		       struct sb_msg **items, size_t n)
 {
 	struct sb_frame *f = sb_hub__enc(h, s->enc)->batch(ch->name,
-		sb_chan_event_name(sb_kinds_lookup(h->p.kinds, items[0]->topic)), items, n);
+		sb_chan_event_name(sb_kinds_lookup(h->p.kinds, items[0]->topic), items[0]->topic),
+		items, n);
 
 	sb_client__enqueue(h, s->client, SB_Q_LOG, f, ch->name, items[0]->seq, items[n - 1]->seq,
 			   n, 0);

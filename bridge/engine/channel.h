@@ -60,7 +60,7 @@ struct sb_chan {
 	/* followed for an active deploy (follow.c): kept without subscribers,
 	 * never lingering; releasing the hold lingers as usual */
 	int held;
-	int owner_held;                  /* sb_owners_hold on its deploy */
+	int owner_held;                  /* sb_owners_hold on its resource */
 	struct sb_timer timer;
 };
 
@@ -70,6 +70,10 @@ struct sb_chan {
 struct sb_chan *sb_chan_get(struct sb_hub *h, const struct sb_chan_ref *ref, const char *name);
 /* Its last subscriber left (or its hold ended): linger (history
  * channels) or free; nothing while it has subscribers or is held. */
+/* The resource (kind, id) lost its owner (owners.h, contested): every
+ * subscription of its channels is asked the ACL again and dropped with an
+ * error when no longer allowed. */
+void sb_chan_recheck_owned(struct sb_hub *h, const char *kind, const char *id);
 void sb_chan_release(struct sb_hub *h, struct sb_chan *ch);
 /* Keeps ch (no subscribers) for SB_LINGER_MS: resumes, the next poll
  * (nothing to do while it is held). */
@@ -106,7 +110,9 @@ int sb_chan_recovered(const struct sb_chan *ch, int64_t since);
  * anything else that can drop messages silently); see channel.c. */
 void sb_chan_mark_broken(struct sb_hub *h, struct sb_chan *ch);
 
-/* The event name of kind k ("message" for an unknown topic). */
-const char *sb_chan_event_name(const struct sb_kind *k);
+/* The event name of a message of kind k on topic: the kind's, a relayed
+ * Pusher event's own (the topic's last level), "message" for an unknown
+ * topic. */
+const char *sb_chan_event_name(const struct sb_kind *k, const char *topic);
 
 #endif

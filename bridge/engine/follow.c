@@ -116,20 +116,33 @@ static void unhold(struct sb_hub *h, struct sb_chan *ch)
 
 void sb_follow_status(struct sb_hub *h, const char *topic, const char *status)
 {
-	char team[SB_PARAM_MAX + 1], deploy[64], name[SB_CHAN_MAX_NAME + 1];
-	const char *owner;
+	char team[SB_PARAM_MAX + 1], kind[SB_PARAM_MAX + 1], deploy[SB_PARAM_MAX + 1];
+	char name[SB_CHAN_MAX_NAME + 1];
+	const char *owner, *leaf;
 	struct sb_chan_ref ref;
 	struct sb_chan *ch;
 
+	/* deploys only: an app's, a database's or a service's runtime logs are
+	 * endless and followed only while watched */
 	if (!h->p.cfg->logs_follow_active ||
-	    !sb_owners_split(topic, team, sizeof(team), deploy, sizeof(deploy)) ||
+	    !(leaf = sb_owners_split(topic, team, sizeof(team), kind, sizeof(kind), deploy,
+				     sizeof(deploy))) ||
+	    strcmp(leaf, "status") != 0 || strcmp(kind, "deploy") != 0 ||
 	    !sb_uuid_valid(deploy, strlen(deploy)))
 		return;
 	/* a status under another team's prefix does not speak for the deploy
 	 * (owners.h: the first team seen keeps it) */
-	owner = sb_owners_get(h->owners, deploy);
+	owner = sb_owners_get(h->owners, "deploy", deploy);
 	if (status && owner && strcmp(owner, team) != 0)
 		return;
+	/* claimed by two teams: nobody may read it, so nothing is followed
+	 * (what is held lingers and goes; owners.h) */
+	if (sb_owners_contested(h->owners, "deploy", deploy)) {
+		if (logs_channel(h, deploy, &ref, name) && (ch = sb_dict_get(h->chans, name)) &&
+		    ch->held)
+			unhold(h, ch);
+		return;
+	}
 	if (!logs_channel(h, deploy, &ref, name))
 		return;
 	ch = sb_dict_get(h->chans, name);

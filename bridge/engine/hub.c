@@ -91,15 +91,18 @@ struct route_ctx {
 int sb_hub__topic_allowed(const struct sb_hub *h, const struct sb_chan_tmpl *t,
 			  const char *topic)
 {
-	char team[SB_PARAM_MAX + 1], deploy[64];
-	const char *owner;
+	char team[SB_PARAM_MAX + 1], kind[SB_PARAM_MAX + 1], id[SB_PARAM_MAX + 1];
+	const char *want = sb_acl_owned_kind(t->acl), *owner;
 
-	/* a deploy's channels carry its owner's topics only: the filter
-	 * team/+/deploy/<d>/status also matches other teams' prefixes */
-	if (t->acl != SB_ACL_DEPLOY ||
-	    !sb_owners_split(topic, team, sizeof(team), deploy, sizeof(deploy)))
+	/* a resource's channels carry its owner's topics only: the filters
+	 * team/+/deploy/<d>/status and team/+/app/<a>/logs also match other
+	 * teams' prefixes */
+	if (!want || !sb_owners_split(topic, team, sizeof(team), kind, sizeof(kind), id, sizeof(id)) ||
+	    strcmp(kind, want) != 0)
 		return 1;
-	owner = sb_owners_get(h->owners, deploy);
+	if (sb_owners_contested(h->owners, kind, id))
+		return 0;   /* nobody owns it: no team's topic reaches its channels */
+	owner = sb_owners_get(h->owners, kind, id);
 	return !owner || strcmp(owner, team) == 0;
 }
 
@@ -123,8 +126,8 @@ static void learn_owner(struct sb_hub *h, const char *topic, int deleted)
 
 	switch (sb_owners_learn(h->owners, topic, deleted, &owner)) {
 	case SB_OWNER_CONFLICT:
-		/* a deploy cannot change teams: keep the first owner */
-		sb_log(SB_LOG_WARN, "%s: deploy belongs to team %s; ignored", topic, owner);
+		/* a resource cannot change teams: keep the first owner */
+		sb_log(SB_LOG_WARN, "%s: the resource belongs to team %s; ignored", topic, owner);
 		break;
 	case SB_OWNER_NOMEM:
 		h->m.drop_nomem++;
@@ -132,9 +135,22 @@ static void learn_owner(struct sb_hub *h, const char *topic, int deleted)
 	case SB_OWNER_LEARNED:
 		sb_live_owner_learned(h);   /* subscribes that waited for it */
 		break;
+	case SB_OWNER_CONTESTED: {
+		char team[SB_PARAM_MAX + 1], kind[SB_PARAM_MAX + 1], id[SB_PARAM_MAX + 1];
+
+		/* the first claim may have been the false one: nobody may read
+		 * the resource's channels until one claim is left (owners.h) */
+		h->m.owner_contested++;
+		sb_log(SB_LOG_WARN, "%s: the resource also has a status under team %s; its "
+		       "channels are closed to every team until one of the two is deleted",
+		       topic, owner);
+		if (sb_owners_split(topic, team, sizeof(team), kind, sizeof(kind), id, sizeof(id)))
+			sb_chan_recheck_owned(h, kind, id);
+		break;
+	}
 	case SB_OWNER_DELETED:
-		sb_log(SB_LOG_INFO, "%s: deleted; the deploy stays team's while it has channels",
-		       topic);
+		sb_log(SB_LOG_INFO, "%s: deleted; the resource stays the team's while it has "
+		       "channels", topic);
 		break;
 	default:
 		break;
@@ -189,6 +205,45 @@ static uint64_t *reject_counter(struct sb_hub *h, enum sb_ingest_reason why)
 	}
 }
 
+/* The local connection a relayed Pusher event must not reach: its
+ * sender, when that socket is on this bridge (each session knows its own
+ * ids: Pusher's socket ids), else NULL. */
+static const struct sb_client *origin_of(const struct sb_hub *h, const char *id)
+{
+	const struct sb_client *c = NULL;
+
+	for (int i = 0; id[0] && !c && i < h->nsessions; i++)
+		if (h->sessions[i]->ops->origin)
+			c = h->sessions[i]->ops->origin(h->sessions[i]->self, id);
+	return c;
+}
+
+/* A relayed Pusher event names its one channel: pusher/<channel>/<event>. */
+static void route_relay(struct sb_hub *h, struct route_ctx *r)
+{
+	const char *ch = r->m->topic + SB_RELAY_PREFIX_LEN, *ev = sb_relay_event(r->m->topic);
+	char name[SB_CHAN_MAX_NAME + 1];
+	struct sb_chan *c;
+
+	if (!ev || (size_t)(ev - 1 - ch) > SB_CHAN_MAX_NAME)
+		return;
+	memcpy(name, ch, (size_t)(ev - 1 - ch));
+	name[ev - 1 - ch] = '\0';
+	if ((c = sb_dict_get(h->chans, name)))
+		sb_chan_deliver(h, c, r->k, r->m, r->deleted);
+}
+
+static void route(struct sb_hub *h, struct route_ctx *r, const struct sb_ingest_result *v)
+{
+	if (r->k && r->k->relay) {
+		h->exclude = origin_of(h, v->origin);
+		route_relay(h, r);
+		h->exclude = NULL;
+		return;
+	}
+	sb_chanmap_route(h->p.map, r->m->topic, route_one, r);
+}
+
 void sb_hub_on_message(struct sb_hub *h, struct sb_msg *m)
 {
 	struct sb_ingest_result v;
@@ -211,20 +266,23 @@ void sb_hub_on_message(struct sb_hub *h, struct sb_msg *m)
 		return;
 	case SB_INGEST_DELETE:
 		r.deleted = 1;
+		m->kept = 1;   /* a relayed event's clearing leaves the snapshots too */
 		learn_owner(h, m->topic, 1);
 		sb_follow_status(h, m->topic, NULL);
 		if (!sb_cache_del(h->cache, m->topic) && m->retained)
 			return;   /* deleting what we never had */
-		sb_chanmap_route(h->p.map, m->topic, route_one, &r);
+		route(h, &r, &v);
 		return;
 	case SB_INGEST_ACCEPT:
 		break;
 	}
 	m->seq = v.seq;
-	if (v.kind && v.kind->retained) {
+	m->kept = v.keep;
+	if (v.keep) {
 		enum sb_cache_result cr;
 
-		learn_owner(h, m->topic, 0);
+		if (v.kind && v.kind->retained)
+			learn_owner(h, m->topic, 0);
 		cr = sb_cache_put(h->cache, m);
 		if (cr == SB_CACHE_SAME && m->retained) {
 			/* the broker's replay of what we already hold */
@@ -234,7 +292,7 @@ void sb_hub_on_message(struct sb_hub *h, struct sb_msg *m)
 		if (cr == SB_CACHE_FULL)
 			h->m.drop_cache_full++;   /* still delivered live */
 	}
-	sb_chanmap_route(h->p.map, m->topic, route_one, &r);
+	route(h, &r, &v);
 	if (v.kind && v.kind->retained)
 		sb_follow_status(h, m->topic, v.status);   /* a deploy's logs */
 }
@@ -392,7 +450,7 @@ enum sb_err sb_hub__subscribe_by(struct sb_hub *h, struct sb_client *c,
 	rc = sb_auth_channel(h, c->claims, o->trusted, &ref, res->name, &res->code, res->reason,
 			     sizeof(res->reason));
 	if (rc == SB_ERR_NOTFOUND) {
-		/* a deploy the bridge has not heard of (yet): its status may be
+		/* a resource the bridge has not heard of (yet): its status may be
 		 * on its way; wait for it until the deadline */
 		rc = sb_live_wait_owner(h, c, o, res, deadline);
 		if (rc == SB_OK)
@@ -528,6 +586,29 @@ void sb_hub_close_all(struct sb_hub *h, int code, const char *reason)
 static void free_chan_v(void *v) { SB_UNUSED(v); }
 static void set_rules(struct sb_hub *h);
 
+/* Owners are always learned (docs/protocol.md §3.4, §4): a deploy's, for
+ * its channels and for following active deploys, and those of every other
+ * kind a channel template is authorized by (an app's, a database's, a
+ * service's runtime logs), each from team/+/<kind>/+/status, subscribed
+ * for the bridge's life so that no owner and no deletion is missed. */
+static enum sb_err track_owners(struct sb_hub *h)
+{
+	char filter[SB_PARAM_MAX + 32];
+
+	for (size_t i = 0; i <= sb_chanmap_count(h->p.map); i++) {
+		const char *kind = i ? sb_acl_owned_kind(sb_chanmap_at(h->p.map, i - 1)->acl) :
+				   "deploy";
+
+		if (!kind || sb_owners_tracks(h->owners, kind))
+			continue;
+		snprintf(filter, sizeof(filter), "team/+/%s/+/status", kind);
+		if (sb_owners_track(h->owners, kind) != SB_OK ||
+		    sb_filters_ref(h->filters, filter) != SB_OK)
+			return SB_ERR_NOMEM;
+	}
+	return SB_OK;
+}
+
 enum sb_err sb_hub_create(struct sb_hub **out, const struct sb_hub_params *p,
 			  const struct sb_hub_ops *ops)
 {
@@ -552,10 +633,9 @@ enum sb_err sb_hub_create(struct sb_hub **out, const struct sb_hub_params *p,
 		return SB_ERR_NOMEM;
 	}
 	h->last_sweep = sb_hub__now(h);
-	/* deploy owners are always learned (docs/protocol.md §4), and the
-	 * bridge hears its own replay barriers */
-	if (sb_live_init(h) != SB_OK ||
-	    sb_filters_ref(h->filters, SB_DEPLOY_STATUS_FILTER) != SB_OK) {
+	/* the bridge hears its own replay barriers, and learns the owners of
+	 * the resources its channels are authorized by */
+	if (sb_live_init(h) != SB_OK || track_owners(h) != SB_OK) {
 		sb_hub_destroy(h);
 		return SB_ERR_NOMEM;
 	}

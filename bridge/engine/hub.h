@@ -97,6 +97,10 @@ struct sb_session_ops {
 	 * in struct sb_sub_opts. */
 	void (*sub_ready)(void *self, struct sb_hub *hub, struct sb_client *c, int64_t tag,
 			  enum sb_err rc, const struct sb_sub_result *res);
+	/* The connection of this protocol whose id is `id` (a Pusher socket
+	 * id), or NULL: a relayed Pusher event names its sender so that it is
+	 * not sent back (docs/pusher.md).  May be NULL. */
+	const struct sb_client *(*origin)(void *self, const char *id);
 };
 
 struct sb_session;   /* a registered protocol: ops + self + default encoder */
@@ -128,7 +132,11 @@ struct sb_metrics {
 	uint64_t mqtt_takeovers;     /* another client took the bridge's client id */
 	uint64_t reconciled_deletes; /* cached statuses gone after a lost session */
 	uint64_t follow_refused;     /* active deploy statuses past logs.max_followed */
-	uint64_t drop_foreign_owner; /* a deploy status under another team's prefix */
+	uint64_t drop_foreign_owner; /* a resource's topic under another team's prefix */
+	uint64_t owner_contested;    /* resources claimed under two teams (owners.h) */
+	/* counted by the adapter's door (conn_guard.c), copied in for /metrics */
+	uint64_t conn_refused_per_ip, conn_refused_max, conn_request_timeouts;
+	uint64_t conn_headers_too_large, frames_unmasked, frames_too_large;
 };
 
 struct sb_hub_params {
@@ -142,7 +150,9 @@ struct sb_hub_params {
 	int64_t (*wall_s)(void);              /* for token expiry; NULL = time() */
 };
 
-/* Creates the hub and subscribes the always-on deploy status filter.
+/* Creates the hub and subscribes the always-on status filters of the owned
+ * resources (team/+/deploy/+/status, and those of the other kinds the
+ * map's templates are authorized by: app, db, service).
  * Caller frees with sb_hub_destroy(). */
 enum sb_err sb_hub_create(struct sb_hub **out, const struct sb_hub_params *p,
 			  const struct sb_hub_ops *ops);
@@ -238,9 +248,10 @@ struct sb_sub_result {
  *
  * An acknowledgement means live (docs/protocol.md §5): when the channel's
  * MQTT filters are not all granted and synced yet, or the channel names a
- * deploy the bridge has not heard of, SB_OK comes with res->pending set and
- * the session's sub_ready settles it later (within
- * limits.subscribe_timeout_ms).  Otherwise the caller acknowledges now. */
+ * resource (a deploy, an app, ...) the bridge has not heard of, SB_OK
+ * comes with res->pending set and the session's sub_ready settles it later
+ * (within limits.subscribe_timeout_ms).  Otherwise the caller acknowledges
+ * now. */
 enum sb_err sb_hub_subscribe(struct sb_hub *hub, struct sb_client *c,
 			     const struct sb_sub_opts *o, struct sb_sub_result *res);
 /* After a successful subscribe and its acknowledgement: queues the
@@ -308,6 +319,17 @@ void sb_hub_reload(struct sb_hub *hub, const struct sb_jwt_key *key,
 		   const struct sb_schema_set *schemas);
 /* A SIGHUP reload applied (ok = 1) or refused, for /metrics. */
 void sb_hub_count_reload(struct sb_hub *hub, int ok);
+/* ---- channels, for the Pusher HTTP API's queries (docs/pusher.md) ---- */
+/* The channel map the hub routes with (borrowed). */
+const struct sb_chanmap *sb_hub_chanmap(const struct sb_hub *hub);
+/* Subscribers of channel `name` on this bridge, per encoder id, into
+ * counts[SB_HUB_MAX_ENCODERS]; returns their total (0 and zeros when no
+ * such channel is live). */
+size_t sb_hub_chan_subscribers(const struct sb_hub *hub, const char *name,
+			       size_t counts[SB_HUB_MAX_ENCODERS]);
+/* Calls cb for every channel that has subscribers, with the same counts. */
+typedef void (*sb_hub_chan_fn)(const char *name, const size_t *counts, void *user);
+void sb_hub_foreach_chan(const struct sb_hub *hub, sb_hub_chan_fn cb, void *user);
 
 /* ---- queries (docs/protocol.md §7) ---- */
 /* Authorizes a bearer token (NULL = none) for `channel` and writes the JSON

@@ -24,12 +24,11 @@
 #include "owners.h"
 #include "timer.h"
 
-#define SB_DEPLOY_STATUS_FILTER "team/+/deploy/+/status"
 #define SB_LINGER_MS 60000
 #define SB_SWEEP_MS 1000
 
-/* A subscribe for a deploy whose owner is not known yet: retried when an
- * owner is learned, not_found at the deadline. */
+/* A subscribe for a resource (a deploy, an app, ...) whose owner is not
+ * known yet: retried when an owner is learned, not_found at the deadline. */
 struct sb_wait {
 	struct sb_list_node node;
 	struct sb_client *c;
@@ -64,7 +63,7 @@ struct sb_hub {
 	int mqtt_up;
 	struct sb_timers timers;        /* channel deadlines */
 	/* live acks (docs/architecture.md): subscriptions waiting for their
-	 * channel to be live, subscribes waiting for a deploy's owner, HTTP
+	 * channel to be live, subscribes waiting for a resource's owner, HTTP
 	 * queries waiting for a channel; each FIFO, so deadline-ordered */
 	struct sb_list pending;         /* struct sb_sub.pnode */
 	struct sb_list waits;           /* struct sb_wait.node */
@@ -76,9 +75,20 @@ struct sb_hub {
 	long barrier;                   /* the last barrier number sent */
 	int64_t last_sweep;
 	size_t nfollowed;               /* channels held by follow.c */
+	/* while a relayed Pusher event is routed: the connection it must
+	 * not reach (its sender's socket_id), or NULL */
+	const struct sb_client *exclude;
 	int follow_full_logged;         /* logs.max_followed reached: said once */
 	struct sb_metrics m;
 };
+
+/* 1 when m (of kind k) is kept as its topic's last-known message: a
+ * retained kind's, a relayed Pusher event's marked cached (relay.h), or,
+ * for an unknown topic, a message the broker flagged retained. */
+static inline int sb_hub__kept(const struct sb_kind *k, const struct sb_msg *m)
+{
+	return k ? (k->relay ? m->kept : k->retained) : m->retained;
+}
 
 int64_t sb_hub__now(const struct sb_hub *h);
 int64_t sb_hub__wall(const struct sb_hub *h);
@@ -92,12 +102,17 @@ void sb_hub__rearm(struct sb_hub *h);
 /* The session's error frame for c (counted as a client error). */
 void sb_hub__error(struct sb_hub *h, struct sb_client *c, enum sb_code code,
 		   const char *channel, const char *msg);
-/* 0 when topic must not reach a channel of template t: a deploy status
- * under a prefix other than the deploy's owner's. */
+/* 0 when topic must not reach a channel of template t: for a template
+ * authorized by a resource's owner (a deploy, an app, a database, a
+ * service), a topic of that resource under a prefix other than its owner's
+ * (team/43/deploy/<d>/status, team/43/app/<a>/logs for team 42's). */
 int sb_hub__topic_allowed(const struct sb_hub *h, const struct sb_chan_tmpl *t,
 			  const char *topic);
 /* 1 when every MQTT filter of ch is granted and synced. */
 int sb_hub__chan_live(const struct sb_hub *h, const struct sb_chan *ch);
+/* Asks the ACL again about s (c's); when it no longer allows it, tells
+ * the client and removes s (which may free its channel).  1 if removed. */
+int sb_hub__sub_recheck(struct sb_hub *h, struct sb_client *c, struct sb_sub *s);
 /* ch is going away: its HTTP waiters are answered now. */
 void sb_hub__chan_gone(struct sb_hub *h, struct sb_chan *ch);
 /* A subscribe that gives up at `deadline` (sb_hub_subscribe: now +
@@ -128,7 +143,7 @@ void sb_live_suback(struct sb_hub *h, const char *filter);
 int sb_live_barrier_msg(struct sb_hub *h, const struct sb_msg *m);
 /* s (pending) waits for its channel until deadline. */
 void sb_live_pend(struct sb_hub *h, struct sb_sub *s, int64_t deadline);
-/* Parks a subscribe for a deploy not known yet; res has the not_found
+/* Parks a subscribe for a resource not known yet; res has the not_found
  * reason for the deadline. */
 enum sb_err sb_live_wait_owner(struct sb_hub *h, struct sb_client *c,
 			       const struct sb_sub_opts *o, const struct sb_sub_result *res,

@@ -4,8 +4,9 @@
  * subscription is acknowledged only once every MQTT filter its channel
  * needs is granted by the broker and the broker's retained replay for it
  * has arrived; an HTTP snapshot of a channel nobody followed waits for the
- * same; a subscribe for a deploy the bridge has not heard of waits for the
- * deploy's status.  Each wait ends by limits.subscribe_timeout_ms.
+ * same; a subscribe for a resource (a deploy, an app, a database, a
+ * service) the bridge has not heard of waits for the resource's status.
+ * Each wait ends by limits.subscribe_timeout_ms.
  *
  * The replay barrier.  After the SUBACK of a filter, the bridge publishes
  * (QoS 1) a numbered message to $statusbus/sync/<bridge id>, a topic only

@@ -38,15 +38,32 @@ static void sum(struct sb_metrics_reg *r, const char *name, const char *help, ui
 		.type = SB_METRICS_COUNTER, .name = name, .help = help, .value = v });
 }
 
+/* One series of a counter with one label (key="value"). */
+static void labelled(struct sb_metrics_reg *r, const char *name, const char *help,
+		     const char *key, const char *value, const uint64_t *src)
+{
+	const struct sb_metrics_label l = { key, value };
+
+	sb_metrics_add(r, &(struct sb_metrics_series){
+		.type = SB_METRICS_COUNTER, .name = name, .help = help,
+		.labels = &l, .n_labels = 1, .src = src });
+}
+
 /* One series of statusbus_dropped_total{reason=...}. */
 static void dropped(struct sb_metrics_reg *r, const char *reason, const uint64_t *src)
 {
-	const struct sb_metrics_label l = { "reason", reason };
+	labelled(r, "statusbus_dropped_total", "Messages or lines not delivered, by reason.",
+		 "reason", reason, src);
+}
 
-	sb_metrics_add(r, &(struct sb_metrics_series){
-		.type = SB_METRICS_COUNTER, .name = "statusbus_dropped_total",
-		.help = "Messages or lines not delivered, by reason.",
-		.labels = &l, .n_labels = 1, .src = src });
+/* Counted by the adapter's door (docs/protocol.md §5.14). */
+static void refused(struct sb_metrics_reg *r, const char *reason, const uint64_t *src)
+{
+	labelled(r, "statusbus_connections_refused_total",
+		 "Connections refused at accept (per_ip, max_connections), closed past "
+		 "limits.handshake_timeout_s (handshake_timeout), answered 431 "
+		 "(header_too_large), or closed for a frame header (frame_unmasked 1002, "
+		 "frame_too_large 4009).", "reason", reason, src);
 }
 
 /* SIGHUP (docs/protocol.md §11), as Prometheus and Mosquitto operators
@@ -79,6 +96,22 @@ static void inbox_view(struct sb_metrics_reg *r, const struct sb_inbox_stats *in
 			 in->queued_msgs);
 	sb_metrics_gauge(r, "statusbus_inbound_queue_bytes",
 			 "Topic and payload bytes waiting in the inbound queue.", in->queued_bytes);
+}
+
+static void pusher_api_view(struct sb_metrics_reg *r, const struct sb_pusher_stats *p)
+{
+	static const char *const names[SB_PUSHER_API_NRESULTS] = {
+		"ok", "bad_request", "unauthorized", "not_found", "too_large", "unsupported",
+		"unavailable",
+	};
+
+	for (int i = 0; i < SB_PUSHER_API_NRESULTS; i++)
+		labelled(r, "statusbus_pusher_api_requests_total",
+			 "Pusher HTTP API requests (POST /apps/<id>/events, ...), by answer.",
+			 "result", names[i], &p->api_requests[i]);
+	sb_metrics_counter(r, "statusbus_pusher_api_events_total",
+			   "Events the Pusher HTTP API published to the broker (one per channel).",
+			   &p->api_events);
 }
 
 static void pusher_view(struct sb_metrics_reg *r, const struct sb_pusher_stats *p)
@@ -114,6 +147,12 @@ void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics 
 			   &m->connections_total);
 	sb_metrics_counter(r, "statusbus_connections_rejected_total",
 			   "Connections refused at max_connections.", &m->connections_rejected);
+	refused(r, "per_ip", &m->conn_refused_per_ip);
+	refused(r, "max_connections", &m->conn_refused_max);
+	refused(r, "handshake_timeout", &m->conn_request_timeouts);
+	refused(r, "header_too_large", &m->conn_headers_too_large);
+	refused(r, "frame_unmasked", &m->frames_unmasked);
+	refused(r, "frame_too_large", &m->frames_too_large);
 	sb_metrics_gauge(r, "statusbus_channels", "Channels with subscribers (or lingering history).",
 			 g->channels);
 	sb_metrics_gauge(r, "statusbus_subscriptions", "Client subscriptions to channels.",
@@ -147,6 +186,9 @@ void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics 
 	sb_metrics_counter(r, "statusbus_logs_follow_refused_total",
 			   "Active deploy statuses whose logs found logs.max_followed reached.",
 			   &m->follow_refused);
+	sb_metrics_counter(r, "statusbus_owner_contested_total",
+			   "Deploys or resources with a status under a second team's prefix: "
+			   "closed to every team until one claim is left.", &m->owner_contested);
 	sb_metrics_gauge(r, "statusbus_queue_bytes", "Bytes queued to clients.", g->queued_bytes);
 	sb_metrics_counter(r, "statusbus_messages_in_total", "MQTT messages received.", &m->messages_in);
 	sb_metrics_counter(r, "statusbus_bytes_in_total", "MQTT payload bytes received.", &m->bytes_in);
@@ -201,8 +243,10 @@ void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics 
 	dropped(r, "foreign_owner", &m->drop_foreign_owner);
 	if (inbox)
 		inbox_view(r, inbox);
-	if (pusher)
+	if (pusher) {
 		pusher_view(r, pusher);
+		pusher_api_view(r, pusher);
+	}
 }
 
 char *sb_metrics_view_prometheus(const struct sb_metrics *m, const struct sb_hub_gauges *g,

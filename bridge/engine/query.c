@@ -6,7 +6,8 @@
  * enum sb_code, and the HTTP adapter maps the code to a status.  A query
  * for a channel nobody follows starts following it (lingering) and, given a
  * waiter, is answered once the broker's retained replay is in (live.c), so
- * the first answer is complete.
+ * the first answer is complete.  Also the per-channel subscriber counts
+ * the Pusher HTTP API's channel queries report.
  */
 #include "hub_internal.h"
 
@@ -205,4 +206,32 @@ enum sb_err sb_hub_query(struct sb_hub *h, const char *token, const char *channe
 	*code = SB_CODE_INTERNAL;
 	h->m.drop_nomem++;
 	return SB_ERR_NOMEM;
+}
+
+/* ---- channel counts (the Pusher HTTP API's queries) ------------------------------------ */
+
+const struct sb_chanmap *sb_hub_chanmap(const struct sb_hub *h) { return h->p.map; }
+
+size_t sb_hub_chan_subscribers(const struct sb_hub *h, const char *name,
+			       size_t counts[SB_HUB_MAX_ENCODERS])
+{
+	const struct sb_chan *ch = sb_dict_get(h->chans, name);
+
+	memset(counts, 0, SB_HUB_MAX_ENCODERS * sizeof(*counts));
+	if (!ch)
+		return 0;
+	memcpy(counts, ch->nenc, SB_HUB_MAX_ENCODERS * sizeof(*counts));
+	return ch->nsubs;
+}
+
+void sb_hub_foreach_chan(const struct sb_hub *h, sb_hub_chan_fn cb, void *user)
+{
+	struct sb_dict_iter it;
+	const char *name;
+	void *v;
+
+	sb_dict_iter_init(&it, h->chans);
+	while (sb_dict_next(&it, &name, &v))
+		if (((const struct sb_chan *)v)->nsubs)
+			cb(name, ((const struct sb_chan *)v)->nenc, user);
 }

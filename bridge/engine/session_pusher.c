@@ -37,6 +37,7 @@ struct sb_pusher {
 	const struct sb_config *cfg;
 	int64_t (*now_ms)(void);
 	struct sb_dict *relay;       /* private channel name -> struct relay_set */
+	struct sb_dict *by_socket;   /* socket id -> struct sb_pusher_conn */
 	size_t nconns;
 	struct sb_pusher_stats st;
 };
@@ -109,12 +110,21 @@ static int session_close_code(void *self, const struct sb_client *c, int code,
 	return sb_pusher_close_code(sb_client_data(c), code, reason);
 }
 
+/* A relayed Pusher API event's socket_id: the sender, when it is here. */
+static const struct sb_client *session_origin(void *self, const char *id)
+{
+	const struct sb_pusher_conn *pc = sb_dict_get(((struct sb_pusher *)self)->by_socket, id);
+
+	return pc ? pc->c : NULL;
+}
+
 static const struct sb_session_ops session_ops = {
 	.name = "pusher",
 	.frame = session_frame,
 	.error = NULL,   /* Pusher has no token to expire */
 	.close_code = session_close_code,
 	.sub_ready = session_sub_ready,
+	.origin = session_origin,
 };
 
 /* ---- the bridge side ------------------------------------------------------------ */
@@ -139,7 +149,10 @@ enum sb_err sb_pusher_create(struct sb_pusher **out, struct sb_hub *hub,
 	p->hub = hub;
 	p->cfg = cfg;
 	p->relay = sb_dict_create(relay_free);
-	if (!p->relay) {
+	p->by_socket = sb_dict_create(NULL);
+	if (!p->relay || !p->by_socket) {
+		sb_dict_destroy(p->relay);
+		sb_dict_destroy(p->by_socket);
 		free(p);
 		return SB_ERR_NOMEM;
 	}
@@ -150,6 +163,7 @@ enum sb_err sb_pusher_create(struct sb_pusher **out, struct sb_hub *hub,
 	p->sess = sb_hub_add_session(hub, &session_ops, p, p->enc[SB_PUSHER_PUBLIC]);
 	if (!p->sess) {
 		sb_dict_destroy(p->relay);
+		sb_dict_destroy(p->by_socket);
 		free(p);
 		return SB_ERR_NOMEM;
 	}
@@ -165,6 +179,7 @@ void sb_pusher_destroy(struct sb_pusher *p)
 	if (!p)
 		return;
 	sb_dict_destroy(p->relay);
+	sb_dict_destroy(p->by_socket);
 	free(p);
 }
 
@@ -172,6 +187,29 @@ const struct sb_session *sb_pusher_session(const struct sb_pusher *p) { return p
 void sb_pusher_set_clock(struct sb_pusher *p, int64_t (*now_ms)(void)) { p->now_ms = now_ms; }
 const struct sb_pusher_stats *sb_pusher_stats(const struct sb_pusher *p) { return &p->st; }
 const char *sb_pusher_socket_id(const struct sb_pusher_conn *pc) { return pc->socket_id; }
+int sb_pusher_encoder(const struct sb_pusher *p, enum sb_pusher_name form)
+{
+	return form <= SB_PUSHER_CACHE ? p->enc[form] : -1;
+}
+
+void sb_pusher_count_api(struct sb_pusher *p, int status, size_t events)
+{
+	enum sb_pusher_api_result r;
+
+	switch (status) {
+	case 200: r = SB_PUSHER_API_OK; break;
+	case 401: r = SB_PUSHER_API_UNAUTHORIZED; break;
+	case 404: r = SB_PUSHER_API_NOT_FOUND; break;
+	case 411: case 413: r = SB_PUSHER_API_TOO_LARGE; break;
+	case 501: r = SB_PUSHER_API_UNSUPPORTED; break;
+	case 503: r = SB_PUSHER_API_UNAVAILABLE; break;
+	default: r = status >= 500 ? SB_PUSHER_API_UNAVAILABLE : SB_PUSHER_API_BAD_REQUEST; break;
+	}
+	p->st.api_requests[r]++;
+	p->st.api_events += events;
+	if (status == 401)
+		sb_hub_count_auth_failure(p->hub);
+}
 
 /* Queues f (taking over the caller's reference). */
 static void queue_frame(struct sb_pusher_conn *pc, struct sb_frame *f)
@@ -240,6 +278,8 @@ struct sb_pusher_conn *sb_pusher_open(struct sb_pusher *p, struct sb_client *c,
 	pc->last_rx_ms = pc->ce_ms = now_of(p);
 	pc->ce_tokens = SB_PUSHER_CLIENT_EVENTS_PER_S;
 	sb_pusher_make_socket_id(sb_client_session(c), pc->socket_id, sizeof(pc->socket_id));
+	/* out of memory: only a relayed event's exclusion misses it */
+	sb_dict_set(p->by_socket, pc->socket_id, pc);
 	p->nconns++;
 	sb_client_set_data(c, pc);
 	code = handshake(p, path, protocol, reason, sizeof(reason));
@@ -617,6 +657,8 @@ void sb_pusher_conn_gone(struct sb_pusher_conn *pc)
 	while (sb_dict_next(&it, &name, NULL))
 		relay_remove(pc, name);
 	sb_dict_destroy(pc->subs);
+	if (sb_dict_get(pc->p->by_socket, pc->socket_id) == pc)
+		sb_dict_take(pc->p->by_socket, pc->socket_id);
 	sb_client_set_data(pc->c, NULL);
 	pc->p->nconns--;
 	free(pc);

@@ -42,7 +42,16 @@
 struct sb_pusher;
 struct sb_pusher_conn;
 
+/* What the HTTP API (adapters/pusher_api.c) answered, by kind. */
+enum sb_pusher_api_result {
+	SB_PUSHER_API_OK = 0, SB_PUSHER_API_BAD_REQUEST, SB_PUSHER_API_UNAUTHORIZED,
+	SB_PUSHER_API_NOT_FOUND, SB_PUSHER_API_TOO_LARGE, SB_PUSHER_API_UNSUPPORTED,
+	SB_PUSHER_API_UNAVAILABLE, SB_PUSHER_API_NRESULTS
+};
+
 struct sb_pusher_stats {
+	uint64_t api_requests[SB_PUSHER_API_NRESULTS];
+	uint64_t api_events;                     /* events published (one per channel) */
 	uint64_t connections, refused;           /* handshakes accepted / refused */
 	uint64_t subscriptions, subscription_errors;
 	uint64_t signature_failures;             /* private-* with a bad or no auth */
@@ -86,5 +95,11 @@ int64_t sb_pusher_timer(struct sb_pusher_conn *pc, int64_t now_ms);
  * `reason` may be NULL. */
 int sb_pusher_close_code(const struct sb_pusher_conn *pc, int code, const char **reason);
 const char *sb_pusher_socket_id(const struct sb_pusher_conn *pc);
+/* The hub encoder id of a name form (SB_PUSHER_PUBLIC .. SB_PUSHER_CACHE),
+ * -1 for another: the channel queries count subscribers per form. */
+int sb_pusher_encoder(const struct sb_pusher *p, enum sb_pusher_name form);
+/* Counts one HTTP API answer with its status and the events it published
+ * (a 401 also in statusbus_auth_failures_total). */
+void sb_pusher_count_api(struct sb_pusher *p, int status, size_t events);
 
 #endif

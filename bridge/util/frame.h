@@ -31,6 +31,8 @@ struct sb_msg {
 	int64_t arrived_ms;     /* sb_now_ms() when it reached the bridge */
 	int64_t seq;            /* the payload's "seq" (log lines), 0 when
 				   absent; set by the hub when it parses */
+	int kept;               /* a relayed Pusher event kept as its topic's
+				   last (docs/pusher.md); set by the hub */
 };
 
 /* Copies topic and payload; refs = 1.  NULL on out of memory. */

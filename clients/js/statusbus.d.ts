@@ -12,6 +12,7 @@ export const STATES: readonly ConnectionState[];
 export type EventName =
   | 'app.status' | 'db.status' | 'service.status' | 'server.reachability'
   | 'deploy.status' | 'app.stats' | 'incident' | 'maintenance' | 'deploy.log'
+  | 'app.log' | 'db.log' | 'service.log'
   | 'notify' | 'public.status' | 'deleted' | 'gap'
   | (string & {});
 
@@ -19,7 +20,9 @@ export type EventName =
 export interface BusEvent<D = any> {
   channel: string;
   event: EventName;
-  /** MQTT topic, e.g. "team/42/app/<uuid>/status"; null for gap events. */
+  /** MQTT topic, e.g. "team/42/app/<uuid>/status"; null for gap events, and
+   *  for the lines of a runtime log (its topic names the owner's team, which
+   *  the batch frame does not carry). */
   topic: string | null;
   retained: boolean;
   /** The payload; null for "deleted" events. For "gap": {from, to}. */
@@ -34,7 +37,8 @@ export interface GapEvent extends BusEvent<{ from: number; to: number }> {
   to: number;
 }
 
-/** A log line of a logs channel: deploy.<uuid>.logs, app.<uuid>.logs, … (schemas/log-line.json). */
+/** A log line (schemas/log-line.json) of any logs channel: `deploy.<uuid>.logs`,
+ *  or the runtime log `app.<uuid>.logs`, `db.<uuid>.logs`, `service.<uuid>.logs`. */
 export interface LogLine {
   seq: number;
   ts?: string;
@@ -168,9 +172,17 @@ export interface StatusBusOptions extends Tunables {
   random?: () => number;
 }
 
+/** The name of a logs channel of the default map. */
+export type LogsChannel =
+  | `deploy.${string}.logs` | `app.${string}.logs` | `db.${string}.logs` | `service.${string}.logs`;
+
 export interface SubscribeOptions {
   /** Logs channels: deliver history after this seq (0 = all the bridge holds). */
   since?: number;
+  /** Whether the channel is a logs channel (resumed with `since`, lines
+   *  deduplicated by seq, polled with /v1/history); default: its name's last
+   *  segment is "logs". */
+  logs?: boolean;
   /** This subscription's errors (e.g. forbidden, not_found). */
   onError?: (err: BusError) => void;
 }
@@ -213,6 +225,7 @@ export class StatusBus {
   /** Replaces the token; sends `refresh` when connected, restarts after an auth give-up. */
   setToken(token: string): Promise<void> | undefined;
 
+  subscribe(channel: LogsChannel, handler: (event: BusEvent<LogLine> | GapEvent) => void, options?: SubscribeOptions): Unsubscribe;
   subscribe<D = any>(channel: string, handler: (event: BusEvent<D>) => void, options?: SubscribeOptions): Unsubscribe;
   /** Channels with at least one handler. */
   channels(): string[];

@@ -22,9 +22,10 @@ export const PROTOCOL = 'statusbus.v1';
 /** Connection states, in the order a fresh client usually meets them. */
 export const STATES = Object.freeze(['connecting', 'connected', 'reconnecting', 'polling', 'offline']);
 
-// Channels with a seq-numbered history that `since` resumes: deploy logs and
-// the runtime logs of apps, databases and services (docs/protocol.md §3.1).
-const LOGS_CHANNEL = /^(deploy|app|db|service)\.[^.]+\.logs$/;
+// A logs channel: deploy.<uuid>.logs and the runtime logs app.<uuid>.logs,
+// db.<uuid>.logs, service.<uuid>.logs — any name whose last segment is
+// "logs" (subscribe's options.logs says otherwise for a custom map).
+const LOGS_CHANNEL = /\.logs$/;
 const WS_OPEN = 1;
 
 /** Tunables; every one can be overridden in the constructor options. */
@@ -79,6 +80,11 @@ function base64UrlDecode(s) {
   else bin = globalThis.Buffer.from(b64, 'base64').toString('binary');
   const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
   return new TextDecoder().decode(bytes);
+}
+
+/** The event name of a logs channel's lines: deploy.log, app.log, db.log, service.log (the first segment + ".log"). */
+function logEventOf(channel) {
+  return `${String(channel).split('.')[0]}.log`;
 }
 
 /** True for a channel name the bridge could accept (docs/protocol.md §3.3). */
@@ -566,8 +572,8 @@ export class StatusBus {
       };
     }
     let topic = frame.topic ?? null;
-    // Only a deploy's log topic follows from its channel; runtime log topics
-    // also name the owning team, which the channel does not.
+    // a deploy's log topic follows from its channel; a runtime log's has
+    // its owner's team in it, which the channel does not say
     if (!topic && sub.isLogs && sub.channel.startsWith('deploy.')) topic = `deploy/${sub.channel.slice(7, -5)}/logs`;
     return { channel: sub.channel, event: frame.event, topic, retained: !!frame.retained, data: item };
   }
@@ -575,6 +581,7 @@ export class StatusBus {
   _onBatch(f) {
     const sub = this._subs.get(f.channel);
     if (!sub || !Array.isArray(f.events)) return;
+    if (sub.isLogs && typeof f.event === 'string') sub.logEvent = f.event;
     for (const item of f.events) {
       if (this._subs.get(f.channel) !== sub) return;    // a handler unsubscribed mid-batch
       this._accept(sub, this._normalize(sub, item, f));
@@ -597,7 +604,7 @@ export class StatusBus {
   /** Dedupe (logs: by seq; status: remembers the last event per topic), then deliver. */
   _accept(sub, ev) {
     const d = ev.data;
-    if (sub.isLogs || ev.event === 'deploy.log') {
+    if (sub.isLogs || /\.log$/.test(ev.event)) {
       const seq = d && typeof d === 'object' ? d.seq : undefined;
       if (typeof seq === 'number') {
         if (sub.lastSeq != null && seq <= sub.lastSeq) return;
@@ -627,7 +634,8 @@ export class StatusBus {
    * The function has a `ready` promise: resolved with the ack, rejected
    * with the bridge's error (e.g. forbidden).  options.since (logs channels)
    * asks for history after that seq; options.onError gets this channel's
-   * errors.
+   * errors; options.logs (boolean) says whether the channel is a logs
+   * channel when its name does not (default: its last segment is "logs").
    */
   subscribe(channel, handler, options = {}) {
     if (!isValidChannel(channel)) throw new TypeError(`StatusBus.subscribe: invalid channel ${JSON.stringify(channel)}`);
@@ -636,7 +644,9 @@ export class StatusBus {
     const entry = { handler, onError: options.onError };
     if (!sub) {
       sub = {
-        channel, entries: new Set(), isLogs: LOGS_CHANNEL.test(channel),
+        channel, entries: new Set(),
+        isLogs: typeof options.logs === 'boolean' ? options.logs : LOGS_CHANNEL.test(channel),
+        logEvent: logEventOf(channel),
         initialSince: typeof options.since === 'number' ? options.since : null,
         lastSeq: null, cache: new Map(), state: 'pending', error: null,
         ready: deferred(), pollTimer: null, pollErrorReported: false, subId: null,
@@ -763,7 +773,7 @@ export class StatusBus {
       if (gap && typeof gap.to === 'number' && (sub.lastSeq == null || gap.to > sub.lastSeq)) {
         this._deliverGap(sub, gap.from, gap.to);
       }
-      const lines = events.map((e) => this._normalize(sub, e, { event: 'deploy.log', retained: false }));
+      const lines = events.map((e) => this._normalize(sub, e, { event: sub.logEvent, retained: false }));
       lines.sort((a, b) => (a.data && a.data.seq) - (b.data && b.data.seq));
       for (const ev of lines) {
         if (this._subs.get(sub.channel) !== sub) return;

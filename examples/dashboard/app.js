@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // statusbus example dashboard: team view (channel team.<t>), per-app stats
-// (team.<t>.stats) and the deploy log viewer (deploy.<uuid>.logs), on the
+// (team.<t>.stats) and one log viewer for a deploy's log (deploy.<uuid>.logs)
+// or the live runtime log of an app, a database or a service
+// (app.<uuid>.logs, db.<uuid>.logs, service.<uuid>.logs), on the
 // statusbus.js client.  vendor/statusbus.js is a symlink to
 // clients/js/statusbus.js so that the bridge, which serves only
 // listen.static_dir, serves the one canonical copy.
@@ -126,8 +128,15 @@ const resources = new Map();     // `${kind}/${id}` → {kind, id, name, status,
 const deploys = new Map();       // id → {data, since, el}
 const banners = new Map();       // `${kind}/${id}` → element
 const stats = new Map();         // app id → {cpu: [], mem: [], last}
-let openDeploy = null;
+// the log in the viewer: {kind, id, channel}, or null
+let openLog = null;
 let offLogs = null;
+const LOG_KINDS = new Set(['app', 'db', 'service']);   // resources with a runtime log
+const KIND_NAMES = { app: 'Application', db: 'Database', service: 'Service', deploy: 'Deploy' };
+
+function isOpen(kind, id) {
+  return !!openLog && openLog.kind === kind && openLog.id === id;
+}
 
 function renderEmpty(list) {
   let p = list.nextElementSibling;
@@ -172,6 +181,15 @@ function renderResource(r) {
   since.dataset.since = String(r.since);
   since.textContent = `changed ${ago(r.since)}`;
   head.append(name, badge(r.status), since);
+  if (LOG_KINDS.has(r.kind)) {
+    const logs = el('button', 'small res-logs', 'Logs');
+    logs.type = 'button';
+    logs.setAttribute('aria-label', `Open the live log of ${r.name}`);
+    logs.title = `Live log of ${r.kind} ${r.id}`;
+    if (isOpen(r.kind, r.id)) logs.setAttribute('aria-pressed', 'true');
+    logs.addEventListener('click', () => openLogs(r.kind, r.id));
+    head.append(logs);
+  }
   const children = [head];
   const detail = [r.extra, r.reason].filter(Boolean).join(' · ');
   if (detail) children.push(el('div', 'res-detail', detail));
@@ -248,8 +266,8 @@ function renderDeploy(d) {
   const btn = el('button', 'deploy-open');
   btn.type = 'button';
   btn.title = `Open the log of deployment ${d.id}`;
-  if (openDeploy === d.id) btn.setAttribute('aria-current', 'true');
-  btn.addEventListener('click', () => openLogs(d.id));
+  if (isOpen('deploy', d.id)) btn.setAttribute('aria-current', 'true');
+  btn.addEventListener('click', () => openLogs('deploy', d.id));
   const app = data.app && resources.get(`app/${data.app}`);
   // the app's name when the team view knows the app, else the deployment's own id
   const title = el('span', 'deploy-title', app ? app.name : `deployment ${shortId(d.id)}`);
@@ -402,16 +420,42 @@ const viewer = new LogViewer({
 
 let bus = null;
 
-function openLogs(id) {
+/** Marks the button that opened the log (deployment or resource card). */
+function renderOpeners(kind, id) {
+  if (kind === 'deploy') { for (const d of deploys.values()) renderDeploy(d); return; }
+  const r = resources.get(`${kind}/${id}`);
+  if (r) renderResource(r);
+}
+
+function opener(kind, id) {
+  return kind === 'deploy'
+    ? document.querySelector(`li.deploy[data-uuid="${CSS.escape(id)}"] button`)
+    : document.querySelector(`li.res[data-kind="${CSS.escape(kind)}"][data-uuid="${CSS.escape(id)}"] .res-logs`);
+}
+
+/** Opens the log of a deployment (kind "deploy", from line 1) or the live
+ *  runtime log of an app, a database or a service, in the one viewer. */
+function openLogs(kind, id) {
+  const was = openLog;
   if (offLogs) { offLogs(); offLogs = null; }
-  openDeploy = id;
-  for (const d of deploys.values()) renderDeploy(d);
+  openLog = { kind, id, channel: `${kind}.${id}.logs` };
+  if (was) renderOpeners(was.kind, was.id);
+  renderOpeners(kind, id);
+  const r = resources.get(`${kind}/${id}`);
   $('logview').hidden = false;
-  $('log-deploy').textContent = shortId(id);
-  $('log-deploy').title = id;
-  viewer.reset(`deploy-${id}`);
-  offLogs = bus.subscribe(`deploy.${id}.logs`, (ev) => viewer.push(ev), {
-    since: 0,
+  $('logview').dataset.channel = openLog.channel;
+  $('log-kind').textContent = kind === 'deploy' ? 'Deploy log' : `${KIND_NAMES[kind]} log`;
+  $('log-name').textContent = r ? r.name : shortId(id);
+  $('log-name').title = id;
+  $('log-lines').setAttribute('aria-label', `${KIND_NAMES[kind]} log lines`);
+  viewer.reset(`${kind}-${id}`);
+  // a deploy's log from line 1 (since 0: the bridge follows an active
+  // deploy from its start, and says what it no longer holds); a runtime
+  // log is endless and followed only while watched, so it opens live, like
+  // `tail -f` (no since: no gap for the lines before it was opened); a
+  // reconnect resumes either from the last line shown
+  offLogs = bus.subscribe(openLog.channel, (ev) => viewer.push(ev), {
+    ...(kind === 'deploy' ? { since: 0 } : {}),
     onError: (e) => alertMessage(`Cannot open the log of ${shortId(id)}: ${e.code}${e.message ? ` — ${e.message}` : ''}`),
   });
   delete $('log-lines').dataset.subscribed;
@@ -421,11 +465,13 @@ function openLogs(id) {
 
 $('log-close').addEventListener('click', () => {
   if (offLogs) { offLogs(); offLogs = null; }
-  const was = openDeploy;
-  openDeploy = null;
+  const was = openLog;
+  openLog = null;
   $('logview').hidden = true;
-  for (const d of deploys.values()) renderDeploy(d);
-  const btn = was && document.querySelector(`li.deploy[data-uuid="${CSS.escape(was)}"] button`);
+  delete $('logview').dataset.channel;
+  if (!was) return;
+  renderOpeners(was.kind, was.id);
+  const btn = opener(was.kind, was.id);
   if (btn) btn.focus();
 });
 
@@ -448,7 +494,7 @@ function start() {
   // #log-lines[data-subscribed] says the bridge acknowledged the open log stream
   // (again after each reconnect); tests wait for it before publishing.
   bus.on('subscribed', (ack) => {
-    if (openDeploy && ack.channel === `deploy.${openDeploy}.logs`) $('log-lines').dataset.subscribed = 'true';
+    if (openLog && ack.channel === openLog.channel) $('log-lines').dataset.subscribed = 'true';
   });
   bus.on('retry', (r) => { retryAt = Date.now() + r.delay; renderConnText(); });
   bus.on('error', (e) => { if (e.code !== 'handler_error') console.warn('statusbus error', e); else console.error(e.error); });

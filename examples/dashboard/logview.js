@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The deploy log viewer: a bounded list of log lines and gaps with level
+// The log viewer (a deploy's log, or the runtime log of an app, a database or
+// a service): a bounded list of log lines and gaps with level
 // filter, text search, pause (buffers) / resume (catches up), auto-scroll
 // that stops while the user reads older lines, clear and download.
 
@@ -57,7 +58,7 @@ export class LogViewer {
     this._status();
   }
 
-  /** Starts over for another deployment. */
+  /** Starts over for another log (name: the download's file name). */
   reset(name) {
     this.name = name;
     this.entries = [];
@@ -70,7 +71,7 @@ export class LogViewer {
     this._status();
   }
 
-  /** A statusbus event of the logs channel (deploy.log or gap). */
+  /** A statusbus event of the logs channel (deploy.log, app.log, … or gap). */
   push(ev) {
     let entry;
     if (ev.event === 'gap') entry = { kind: 'gap', from: ev.from, to: ev.to };

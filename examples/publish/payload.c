@@ -95,6 +95,55 @@ static int add_time(cJSON *o, const char *k, int64_t ms)
 	return !ms || cJSON_AddStringToObject(o, k, sb_rfc3339(ms, ts, sizeof(ts))) != NULL;
 }
 
+/* The ids that go into a resource's topics. */
+static enum sb_err check_ids(enum sb_resource kind, const char *team, const char *id, char *err,
+			     size_t errlen)
+{
+	if ((unsigned)kind >= SB_ARRAY_LEN(resource_names)) {
+		if (err)
+			snprintf(err, errlen, "unknown resource kind %d", (int)kind);
+		return SB_ERR_INVAL;
+	}
+	if (!team || !sb_id_valid(team, strlen(team))) {
+		if (err)
+			snprintf(err, errlen, "team \"%s\" is not an id ([A-Za-z0-9_-]{1,64})",
+				 team ? team : "");
+		return SB_ERR_INVAL;
+	}
+	if (!id || !sb_uuid_valid(id, strlen(id))) {
+		if (err)
+			snprintf(err, errlen, "%s id \"%s\" is not a UUID", sb_resource_name(kind),
+				 id ? id : "");
+		return SB_ERR_INVAL;
+	}
+	return SB_OK;
+}
+
+enum sb_err sb_log_topic(enum sb_resource kind, const char *team, const char *id, char **topic,
+			 char *err, size_t errlen)
+{
+	enum sb_err rc = check_ids(kind, team, id, err, errlen);
+	size_t len;
+
+	*topic = NULL;
+	if (rc != SB_OK)
+		return rc;
+	if (kind == SB_RES_SERVER) {
+		if (err)
+			snprintf(err, errlen, "servers have no log stream (deploy, app, db, service do)");
+		return SB_ERR_INVAL;
+	}
+	len = strlen(team) + strlen(id) + 32;
+	if (!(*topic = malloc(len)))
+		return SB_ERR_NOMEM;
+	/* a deploy's log is not team-scoped (docs/protocol.md §2) */
+	if (kind == SB_RES_DEPLOY)
+		snprintf(*topic, len, "deploy/%s/logs", id);
+	else
+		snprintf(*topic, len, "team/%s/%s/%s/logs", team, sb_resource_name(kind), id);
+	return SB_OK;
+}
+
 enum sb_err sb_status_build(const struct sb_status *st, char **topic, char **payload,
 			    char *err, size_t errlen)
 {
@@ -102,26 +151,13 @@ enum sb_err sb_status_build(const struct sb_status *st, char **topic, char **pay
 	cJSON *o;
 	int ok;
 	size_t tlen;
+	enum sb_err rc;
 
 	*topic = NULL;
 	*payload = NULL;
-	if ((unsigned)st->kind >= SB_ARRAY_LEN(resource_names)) {
-		if (err)
-			snprintf(err, errlen, "unknown resource kind %d", (int)st->kind);
-		return SB_ERR_INVAL;
-	}
-	if (!st->team || !sb_id_valid(st->team, strlen(st->team))) {
-		if (err)
-			snprintf(err, errlen, "team \"%s\" is not an id ([A-Za-z0-9_-]{1,64})",
-				 st->team ? st->team : "");
-		return SB_ERR_INVAL;
-	}
-	if (!st->id || !sb_uuid_valid(st->id, strlen(st->id))) {
-		if (err)
-			snprintf(err, errlen, "%s id \"%s\" is not a UUID", sb_resource_name(st->kind),
-				 st->id ? st->id : "");
-		return SB_ERR_INVAL;
-	}
+	rc = check_ids(st->kind, st->team, st->id, err, errlen);
+	if (rc != SB_OK)
+		return rc;
 
 	o = cJSON_CreateObject();
 	if (!o)

@@ -64,7 +64,8 @@ struct sb_publisher {
 
 struct sb_log_stream {
 	struct sb_publisher *p;
-	char *team, *deploy, *topic;
+	enum sb_resource kind;
+	char *team, *deploy, *topic;    /* deploy: the resource's id, of any kind */
 	uint64_t failed_at_open;        /* p->log_failed when opened */
 	uint64_t dropped;               /* lines never handed to Paho */
 	char first_reason[256];
@@ -628,48 +629,48 @@ static enum sb_err emit_line(void *user, uint64_t seq, const char *payload, size
 	return rc;
 }
 
-enum sb_err sb_log_stream_open(struct sb_log_stream **out, struct sb_publisher *p,
-			       const char *team, const char *deploy, char *err, size_t errlen)
+enum sb_err sb_log_stream_open_opts(struct sb_log_stream **out, struct sb_publisher *p,
+				    const struct sb_log_stream_opts *o, char *err, size_t errlen)
 {
 	struct sb_log_stream *ls;
-	size_t tlen;
+	char *topic;
+	enum sb_err rc;
 
 	*out = NULL;
 	if (p->stream) {
 		seterr(err, errlen, "this publisher already has an open log stream");
 		return SB_ERR_EXISTS;
 	}
-	if (!team || !sb_id_valid(team, strlen(team))) {
-		seterr(err, errlen, "team \"%s\" is not an id ([A-Za-z0-9_-]{1,64})", team ? team : "");
-		return SB_ERR_INVAL;
-	}
-	if (!deploy || !sb_uuid_valid(deploy, strlen(deploy))) {
-		seterr(err, errlen, "deploy id \"%s\" is not a UUID", deploy ? deploy : "");
-		return SB_ERR_INVAL;
-	}
+	if ((rc = sb_log_topic(o->kind, o->team, o->id, &topic, err, errlen)) != SB_OK)
+		return rc;
 	ls = calloc(1, sizeof(*ls));
-	if (!ls)
-		return SB_ERR_NOMEM;
-	tlen = strlen(deploy) + 16;
-	ls->p = p;
-	ls->team = strdup(team);
-	ls->deploy = strdup(deploy);
-	ls->topic = malloc(tlen);
-	if (!ls->team || !ls->deploy || !ls->topic) {
-		free(ls->team);
-		free(ls->deploy);
-		free(ls->topic);
+	if (!ls || !(ls->team = strdup(o->team)) || !(ls->deploy = strdup(o->id))) {
+		if (ls)
+			free(ls->team);
 		free(ls);
+		free(topic);
 		return SB_ERR_NOMEM;
 	}
-	snprintf(ls->topic, tlen, "deploy/%s/logs", deploy);
+	ls->p = p;
+	ls->kind = o->kind;
+	ls->topic = topic;
 	sb_logenc_init(&ls->enc);
+	if (o->first_seq)
+		ls->enc.next_seq = o->first_seq;
 	pthread_mutex_lock(&p->lock);
 	ls->failed_at_open = p->log_failed;
 	pthread_mutex_unlock(&p->lock);
 	p->stream = ls;
 	*out = ls;
 	return SB_OK;
+}
+
+enum sb_err sb_log_stream_open(struct sb_log_stream **out, struct sb_publisher *p,
+			       const char *team, const char *deploy, char *err, size_t errlen)
+{
+	struct sb_log_stream_opts o = { SB_RES_DEPLOY, team, deploy, 1 };
+
+	return sb_log_stream_open_opts(out, p, &o, err, errlen);
 }
 
 enum sb_err sb_log_stream_line(struct sb_log_stream *ls, enum sb_stream stream,
@@ -715,7 +716,7 @@ enum sb_err sb_log_stream_close(struct sb_log_stream *ls, int exit_code, char *e
 		       failed ? paho_code(fail_code) : "no PUBACK before the deadline");
 		rc = SB_ERR_IO;
 	}
-	if (exit_code >= 0) {
+	if (exit_code >= 0 && ls->kind == SB_RES_DEPLOY) {
 		struct sb_status st;
 		char why[512];
 		enum sb_err frc;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
  * sb_publish.h - libstatusbus-publish: what a backend job links to publish
- * statusbus status records and deploy logs (docs/protocol.md §2 topic tree,
- * §8 payload validation).
+ * statusbus status records, deploy logs and the runtime logs of apps,
+ * databases and services (docs/protocol.md §2 topic tree, §8 payload
+ * validation).
  *
  * Two layers:
  *   - pure functions (no MQTT, no threads): build the topic and JSON payload
@@ -116,6 +117,13 @@ enum sb_err sb_status_build(const struct sb_status *st, char **topic, char **pay
 char *sb_rfc3339(int64_t ms, char *buf, size_t buflen);
 
 /* ---- log lines (pure) ------------------------------------------------------ */
+
+/* The topic of a resource's log stream: deploy/<id>/logs for a deploy (not
+ * team-scoped), team/<team>/<kind>/<id>/logs for the runtime logs of an
+ * app, a database or a service.  Checks the ids like sb_status_build();
+ * SB_ERR_INVAL for a server (it has no log stream).  Caller frees *topic. */
+enum sb_err sb_log_topic(enum sb_resource kind, const char *team, const char *id, char **topic,
+			 char *err, size_t errlen);
 
 enum sb_stream { SB_STREAM_STDOUT = 0, SB_STREAM_STDERR };
 
@@ -248,14 +256,31 @@ enum sb_err sb_publish_json(struct sb_publisher *p, const char *topic, const cha
 enum sb_err sb_publish_delete(struct sb_publisher *p, const char *topic, char *err,
 			      size_t errlen);
 
-/* ---- deploy log streams ------------------------------------------------------------ */
+/* ---- log streams ----------------------------------------------------------------- */
 
 struct sb_log_stream;
 
-/* Starts a log stream for deploy `deploy` of team `team` (both checked):
- * lines go to deploy/<deploy>/logs, numbered from seq 1.  One stream per
- * publisher at a time (SB_ERR_EXISTS otherwise).  The strings are copied.
- * The stream is freed by sb_log_stream_close(). */
+/* Which log a stream writes. */
+struct sb_log_stream_opts {
+	enum sb_resource kind;     /* SB_RES_DEPLOY, or SB_RES_APP, _DB, _SERVICE
+				    * (runtime logs) */
+	const char *team;          /* the owning team */
+	const char *id;            /* the resource's UUID */
+	uint64_t first_seq;        /* seq of the first line; 0: 1.  A stream
+				    * continued by another process (a restart)
+				    * goes on from the last seq + 1, so that a
+				    * viewer's resume stays exact */
+};
+
+/* Starts a log stream (ids checked, sb_log_topic): lines are numbered from
+ * first_seq.  One stream per publisher at a time (SB_ERR_EXISTS
+ * otherwise).  The strings are copied.  The stream is freed by
+ * sb_log_stream_close(). */
+enum sb_err sb_log_stream_open_opts(struct sb_log_stream **out, struct sb_publisher *p,
+				    const struct sb_log_stream_opts *o, char *err, size_t errlen);
+
+/* The log of deploy `deploy` of team `team` from seq 1:
+ * sb_log_stream_open_opts with kind SB_RES_DEPLOY. */
 enum sb_err sb_log_stream_open(struct sb_log_stream **out, struct sb_publisher *p,
 			       const char *team, const char *deploy, char *err, size_t errlen);
 
@@ -274,12 +299,13 @@ enum sb_err sb_log_stream_line(struct sb_log_stream *ls, enum sb_stream stream,
 enum sb_err sb_log_stream_write(struct sb_log_stream *ls, enum sb_stream stream,
 				const void *buf, size_t len);
 
-/* Lines numbered so far (the last seq). */
+/* The last seq numbered so far (first_seq - 1 before the first line). */
 uint64_t sb_log_stream_lines(const struct sb_log_stream *ls);
 
 /* Publishes the partial last lines, waits up to timeout_ms for every line
- * to be acknowledged, then - unless exit_code < 0 - publishes the final
- * team/<team>/deploy/<deploy>/status: "finished" when exit_code is 0,
+ * to be acknowledged, then - for a deploy's stream, unless exit_code < 0 -
+ * publishes the final team/<team>/deploy/<deploy>/status (a runtime log
+ * has no final status: exit_code is ignored): "finished" when exit_code is 0,
  * "failed" otherwise, progress 100, finished_at now (retained, QoS 1,
  * PUBACK awaited).  Frees ls (accepts NULL).  SB_OK when every line and
  * the final status were acknowledged; otherwise SB_ERR_IO with err saying

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT
  *
  * statusbus-publish - publish one statusbus status record (retained, QoS 1,
- * validated locally against the bridge's schemas first) or stream a
- * deploy's log lines from stdin or from a command it runs.  A thin CLI on
+ * validated locally against the bridge's schemas first) or stream log
+ * lines - a deploy's, or the runtime log of an app, a database or a
+ * service - from stdin or from a command it runs, with seqs that can go on
+ * across restarts (--seq-from, --state-file).  A thin CLI on
  * libstatusbus-publish (sb_publish.h); see docs/publishing.md.
  *
  * Exit status: 0 done, 1 invalid record or broker failure, 2 usage; when it
@@ -26,6 +28,7 @@
 #include <unistd.h>
 
 #include "sb_publish.h"
+#include "seqstate.h"
 
 #ifndef SB_PUB_VERSION
 #define SB_PUB_VERSION "0.0.0"
@@ -46,6 +49,8 @@ static const char usage_text[] =
 "       " PROG " [BROKER] --team T --app|--db|--service|--server|--deploy UUID --delete\n"
 "       " PROG " [BROKER] --team T --deploy UUID --logs [--no-final] [--quiet]\n"
 "                         [--exec] [-- COMMAND [ARG...]]\n"
+"       " PROG " [BROKER] --team T --app|--db|--service UUID --logs [--quiet]\n"
+"                         [--seq-from N] [--state-file F] [--exec] [-- COMMAND [ARG...]]\n"
 "\n"
 "Publishes one status record of team T, retained at QoS 1, after validating it\n"
 "against the same JSON schemas as statusbus-bridge, and waits for the broker's\n"
@@ -53,6 +58,9 @@ static const char usage_text[] =
 "from 1, QoS 1), or with -- COMMAND runs it and publishes its stdout and stderr\n"
 "separately, then the final deploy status: finished (exit status 0) or failed,\n"
 "progress 100.  A --deploy-status given with --logs is published first.\n"
+"With --app, --db or --service, --logs streams a runtime log (e.g. the output\n"
+"of docker logs -f) to team/T/KIND/UUID/logs, with no final status; a --status\n"
+"given with it is published first.\n"
 "\n"
 "Status:\n"
 "  --status S           app/db/service status (running, starting, stopped, ...)\n"
@@ -70,6 +78,12 @@ static const char usage_text[] =
 "  --logs               stream stdin (or COMMAND's output) as deploy log lines\n"
 "  --exec               run the COMMAND given after -- (implied by it)\n"
 "  --no-final           do not publish the final deploy status\n"
+"  --seq-from N         number the first line N (default 1): go on where an\n"
+"                       earlier run of the stream stopped\n"
+"  --state-file F       keep the next seq in F: start from it (or --seq-from\n"
+"                       when F does not exist yet) and write it back, so that\n"
+"                       a restart goes on; after a crash the stream goes on at\n"
+"                       most 1000 ahead (a gap), never behind\n"
 "  -q, --quiet          do not copy the lines to stdout/stderr\n"
 "Broker (BROKER):\n"
 "  --uri URI            tcp://host:port or ssl://host:port ($STATUSBUS_URI;\n"
@@ -96,7 +110,7 @@ enum {
 	O_OLD, O_REASON, O_NAME, O_REACHABLE, O_OLD_REACHABLE, O_LATENCY, O_PROGRESS, O_STEP,
 	O_STEP_INDEX, O_TOTAL_STEPS, O_COMMIT, O_TRIGGERED_BY, O_DELETE, O_LOGS, O_EXEC,
 	O_NO_FINAL, O_URI, O_HOST, O_PORT, O_USERNAME, O_PASSWORD_FILE, O_CAFILE, O_CERT,
-	O_KEY, O_CLIENT_ID, O_TIMEOUT, O_SCHEMAS,
+	O_KEY, O_CLIENT_ID, O_TIMEOUT, O_SCHEMAS, O_SEQ_FROM, O_STATE_FILE,
 };
 
 static const struct option long_opts[] = {
@@ -124,6 +138,8 @@ static const struct option long_opts[] = {
 	{ "logs", no_argument, NULL, O_LOGS },
 	{ "exec", no_argument, NULL, O_EXEC },
 	{ "no-final", no_argument, NULL, O_NO_FINAL },
+	{ "seq-from", required_argument, NULL, O_SEQ_FROM },
+	{ "state-file", required_argument, NULL, O_STATE_FILE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "uri", required_argument, NULL, O_URI },
 	{ "host", required_argument, NULL, O_HOST },
@@ -149,8 +165,9 @@ struct args {
 	double latency;
 	int del, logs, exec, no_final, quiet, dry_run;
 	const char *uri, *host, *username, *password_file, *cafile, *cert, *key, *client_id;
-	const char *schemas;
+	const char *schemas, *state_file;
 	int port, timeout_s;
+	unsigned long long seq_from;
 	char **command;
 };
 
@@ -254,6 +271,18 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case O_LOGS: a->logs = 1; break;
 		case O_EXEC: a->exec = 1; break;
 		case O_NO_FINAL: a->no_final = 1; break;
+		case O_SEQ_FROM: {
+			char *end;
+
+			errno = 0;
+			a->seq_from = strtoull(v, &end, 10);
+			if (errno || end == v || *end || *v < '0' || *v > '9' || a->seq_from < 1 ||
+			    a->seq_from > SB_SEQ_MAX)
+				return usage_error("--seq-from: expected 1 to %llu, got \"%s\"",
+						   (unsigned long long)SB_SEQ_MAX, v);
+			break;
+		}
+		case O_STATE_FILE: a->state_file = v; break;
 		case 'q': a->quiet = 1; break;
 		case 'n': a->dry_run = 1; break;
 		case O_URI: a->uri = v; break;
@@ -336,8 +365,12 @@ static int check_args(struct args *a, enum sb_resource *kind, const char **id)
 		return usage_error("--server takes --reachable true|false, not --status/--old");
 	if (*kind == SB_RES_DEPLOY && (a->reason || a->name))
 		return usage_error("--reason and --name do not apply to --deploy");
-	if (a->logs && *kind != SB_RES_DEPLOY)
-		return usage_error("--logs needs --deploy UUID");
+	if (a->logs && *kind == SB_RES_SERVER)
+		return usage_error("--logs needs --deploy, --app, --db or --service UUID");
+	if ((a->seq_from || a->state_file) && !a->logs)
+		return usage_error("--seq-from and --state-file go with --logs");
+	if (a->no_final && *kind != SB_RES_DEPLOY)
+		return usage_error("--no-final applies to --deploy --logs only");
 	if (a->del && (a->logs || a->status || a->deploy_status || a->reachable != SB_UNSET))
 		return usage_error("--delete takes no status and no --logs");
 	if (!a->del && !a->logs) {
@@ -407,6 +440,30 @@ static void echo(int fd, const char *buf, size_t len)
 	}
 }
 
+/* --state-file: moved past every seq before it is used (seqstate.h) */
+static struct sb_seqstate *seq_state;
+static int seq_failed;
+
+/* Hands n bytes of output to the stream, once the state file holds a seq
+ * past every one they can use (a line takes at least one byte; + 2 for the
+ * partial lines flushed at the end).  When the file cannot be written no
+ * more lines are published (a restart could number lines again) and the
+ * exit status says so; the output is still read and echoed. */
+static void feed(struct sb_log_stream *ls, enum sb_stream stream, const char *buf, size_t n)
+{
+	char err[512];
+
+	if (seq_failed)
+		return;
+	if (seq_state && sb_seqstate_reserve(seq_state, sb_log_stream_lines(ls) + n + 2, err,
+					     sizeof(err)) != SB_OK) {
+		fprintf(stderr, PROG ": %s: no more log lines are published\n", err);
+		seq_failed = 1;
+		return;
+	}
+	sb_log_stream_write(ls, stream, buf, n);   /* failures: reported at close */
+}
+
 /* Publishes what fd yields until EOF.  0 at EOF, -1 on a read error. */
 static int pump(struct sb_log_stream *ls, int fd, enum sb_stream stream, int echo_fd,
 		int *open_fd)
@@ -421,7 +478,7 @@ static int pump(struct sb_log_stream *ls, int fd, enum sb_stream stream, int ech
 		*open_fd = -1;
 		return 0;
 	}
-	sb_log_stream_write(ls, stream, buf, (size_t)n);   /* failures: reported at close */
+	feed(ls, stream, buf, (size_t)n);
 	if (echo_fd >= 0)
 		echo(echo_fd, buf, (size_t)n);
 	return 0;
@@ -454,7 +511,7 @@ static int run_command(struct sb_log_stream *ls, char **command, int quiet)
 
 		snprintf(line, sizeof(line), PROG ": cannot run %s: %s", command[0], strerror(rc));
 		fprintf(stderr, "%s\n", line);
-		sb_log_stream_line(ls, SB_STREAM_STDERR, line);
+		feed(ls, SB_STREAM_STDERR, line, strlen(line));
 		close(out[0]);
 		close(err[0]);
 		return 127;
@@ -523,10 +580,12 @@ int main(int argc, char **argv)
 	struct sb_publisher *pub = NULL;
 	struct sb_validator *val = NULL;
 	struct sb_status st;
+	struct sb_seqstate ss;
+	struct sb_log_stream_opts lo;
 	struct args a;
 	enum sb_resource kind = SB_RES_APP;
 	const char *id = NULL;
-	char err[1024], uri[512], *topic = NULL, *payload = NULL;
+	char err[1024], uri[512], *topic = NULL, *payload = NULL, *log_topic = NULL;
 	int rc, publish_status;
 	enum sb_err e = SB_OK;
 
@@ -553,7 +612,8 @@ int main(int argc, char **argv)
 		free(payload);
 		return 1;
 	}
-	publish_status = !a.del && (!a.logs || a.deploy_status);
+	/* with --logs, a status given too goes first */
+	publish_status = !a.del && (!a.logs || st.status);
 	if (publish_status) {
 		e = sb_validator_check(val, topic, payload, strlen(payload), 0, NULL, err,
 				       sizeof(err));
@@ -568,9 +628,20 @@ int main(int argc, char **argv)
 			printf("%s (empty retained payload: delete)\n", topic);
 		else if (publish_status)
 			printf("%s %s\n", topic, payload);
-		if (a.logs)
-			printf("deploy/%s/logs (log lines)\n", id);
+		if (a.logs && sb_log_topic(kind, a.team, id, &log_topic, NULL, 0) == SB_OK)
+			printf("%s (log lines)\n", log_topic);
+		free(log_topic);
 		goto out;
+	}
+	lo = (struct sb_log_stream_opts){ kind, a.team, id, a.seq_from };
+	if (a.state_file) {
+		e = sb_seqstate_open(&ss, a.state_file, a.seq_from, &lo.first_seq, err, sizeof(err));
+		if (e != SB_OK) {
+			report(err, e);
+			rc = 1;
+			goto out;
+		}
+		seq_state = &ss;
 	}
 
 	sb_publish_opts_init(&o);
@@ -611,7 +682,9 @@ int main(int argc, char **argv)
 		struct sb_log_stream *ls;
 		int status = 0;
 
-		e = sb_log_stream_open(&ls, pub, a.team, id, err, sizeof(err));
+		uint64_t next;
+
+		e = sb_log_stream_open_opts(&ls, pub, &lo, err, sizeof(err));
 		if (e != SB_OK) {
 			report(err, e);
 			rc = 1;
@@ -621,9 +694,18 @@ int main(int argc, char **argv)
 			status = run_command(ls, a.command, a.quiet);
 		else if (stream_stdin(ls, a.quiet) != 0)
 			status = 1;
-		e = sb_log_stream_close(ls, a.no_final ? -1 : status, err, sizeof(err));
+		next = sb_log_stream_lines(ls) + 1;
+		e = sb_log_stream_close(ls, a.no_final || kind != SB_RES_DEPLOY ? -1 : status, err,
+					sizeof(err));
 		if (e != SB_OK)
 			report(err, e);
+		if (seq_state && !seq_failed &&
+		    sb_seqstate_close(seq_state, next, err, sizeof(err)) != SB_OK) {
+			report(err, SB_ERR_IO);
+			seq_failed = 1;
+		}
+		if (e == SB_OK && seq_failed)
+			e = SB_ERR_IO;
 		rc = a.command ? (status ? status : e != SB_OK) : (status || e != SB_OK);
 	}
 out:

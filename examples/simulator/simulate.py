@@ -9,7 +9,8 @@ servers (UUIDs stable for one run, with display names) whose status changes
 now and then (retained); server reachability (retained); app resource stats
 (not retained, about once a second per app); incidents and maintenance
 windows going through their states (retained); a public status page; user
-notifications; and every so often a deployment that goes created -> queued
+notifications; runtime log lines of apps, databases and services (a few
+a second); and every so often a deployment that goes created -> queued
 -> running (clone, install, build, test, push image, release) -> finished or
 failed while its job streams a few hundred log lines to deploy/<uuid>/logs.
 
@@ -95,6 +96,17 @@ DEPLOY_STEPS = [  # name, share of the running time, log lines
 DEPLOY_SECONDS = 40.0          # running time of one deployment at speed 1
 TRIGGERS = ["alice", "bob", "carol", "webhook", "schedule"]
 
+# runtime log lines of each kind: (level, stream, text)
+RUNTIME_LINES = {
+    "app": [("info", "stdout", "GET /healthz 200 {n}µs"),
+            ("info", "stdout", "POST /api/v1/orders 201 {n}ms"),
+            ("warn", "stderr", "warning: slow request GET /search took {n}ms")],
+    "db": [("info", "stdout", "checkpoint complete: wrote {n} buffers"),
+           ("warn", "stderr", "warning: {n} connections in use")],
+    "service": [("info", "stdout", "processed {n} jobs"),
+                ("error", "stderr", "error: upstream timed out after {n}ms")],
+}
+
 PUBLIC_PAGE = "status-page"
 PUBLIC_COMPONENTS = ["API", "Dashboard", "Deployments", "Databases", "Edge network"]
 
@@ -121,6 +133,7 @@ class Resource:
         self.cpu = rng.uniform(5, 60)
         self.mem_limit = rng.choice([256, 512, 1024, 2048]) * 1024 * 1024
         self.mem = int(self.mem_limit * rng.uniform(0.2, 0.6))
+        self.log_seq = 0      # runtime log (apps, databases, services)
 
     @property
     def topic(self):
@@ -196,7 +209,8 @@ class Publisher:
         if retain:
             (self.retained.add if data else self.retained.discard)(topic)
         parts = topic.split("/")
-        family = ("stats" if parts[-1] == "stats" else parts[2]) if parts[0] == "team" else \
+        family = ("stats" if parts[-1] == "stats" else "runtime logs" if parts[-1] == "logs"
+                  else parts[2]) if parts[0] == "team" else \
             "logs" if parts[0] == "deploy" else parts[0]
         self.counts[family] = self.counts.get(family, 0) + 1
         log.debug("%s %s%s", topic, data if len(data) < 200 else data[:200] + "...",
@@ -405,6 +419,17 @@ class Platform:
                 "disk": {"read": self.rng.randint(0, 200_000),
                          "write": self.rng.randint(0, 800_000)},
             })
+
+    # -- runtime logs: seq per resource, from 1 for this run
+    def runtime_logs(self, every=False):
+        """One line of each app, database and service (every), or of a few."""
+        logged = [r for r in self.res if r.kind in RUNTIME_LINES]
+        for r in logged if every else self.rng.sample(logged, min(3, len(logged))):
+            level, stream, text = self.rng.choice(RUNTIME_LINES[r.kind])
+            r.log_seq += 1
+            self.pub.publish(f"team/{r.team}/{r.kind}/{r.id}/logs", {
+                "seq": r.log_seq, "ts": now(), "level": level, "stream": stream,
+                "msg": text.format(n=self.rng.randint(2, 900))})
 
     # -- incidents, maintenance, public page
     def incident(self, team=None, states=("investigating", "identified", "monitoring", "resolved")):
@@ -840,6 +865,7 @@ def main(argv=None):
     plat.notify("Welcome to the statusbus demo", "info",
                 "This platform is simulated by examples/simulator/simulate.py.", "/")
     plat.publish_stats()
+    plat.runtime_logs(every=True)
     if stop.is_set() or not pub.flush(30):
         pub.stop()
         return 0 if stop.is_set() else 1
@@ -854,6 +880,7 @@ def main(argv=None):
         sched.run(until=lambda: dep not in sched.live)
     else:
         sched.every(1.0, plat.publish_stats, min_wall=0.2)
+        sched.every(1.0, plat.runtime_logs, jitter=0.5, min_wall=0.2)
         sched.every(12.0, plat.change_status, jitter=0.6, min_wall=0.5)
         sched.every(10.0, plat.probe_servers, jitter=0.2, min_wall=0.5)
         sched.every(args.deploy_every, lambda: sched.spawn(plat.deployment(args.fail_rate)),

@@ -6,7 +6,9 @@
 // like a Laravel app serves it), Echo.channel('public.acme') without auth,
 // a channel the backend refuses, Echo.private('cache-team.42') getting the
 // last status at once, and statuses published with mosquitto_pub showing up
-// in the page.
+// in the page.  Then the Laravel backend's side: events published with the
+// official `pusher` server SDK through the bridge's HTTP API reach Echo
+// listeners, and socket_id (Laravel's toOthers()) skips the sender's tab.
 //
 // No bundler: both libraries ship browser builds (pusher-js
 // dist/web/pusher.js sets window.Pusher; laravel-echo dist/echo.iife.js sets
@@ -17,6 +19,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { withStack, uuid, freePort, portOpen, waitFor, Proc, SOURCE_DIR } from './stack.mjs';
 import { skipReason, statusPayload } from './helpers.mjs';
@@ -161,6 +164,42 @@ test('Laravel Echo: private channel through /broadcasting/auth, public channel, 
       await stack.screenshot(p, 'echo');
       // nothing of team 43 reached the page
       assert.equal(await p.$$eval(`#events li[data-topic="team/43/app/${a2}/status"]`, (els) => els.length), 0);
+    } finally {
+      await new Promise((r) => web.close(r));
+    }
+  }, { overrides: { pusher: { app_id: '1', key: KEY, secret: SECRET } } });
+});
+
+test('Laravel Echo: events from the pusher server SDK through the HTTP API, toOthers() skips the sender', { skip }, async () => {
+  const PusherServer = createRequire(import.meta.url)(path.join(MODULES, 'pusher'));
+  await withStack('echo-api', async (stack) => {
+    const authPort = await freePort();
+    const auth = new Proc('pusher-auth', ['python3', path.join(SOURCE_DIR, 'examples', 'pusher-auth', 'server.py'),
+      '--key', KEY, '--secret', SECRET, '--port', String(authPort), '--users', JSON.stringify({ alice: ['42'] })], stack.workdir);
+    stack.procs.push(auth);
+    await waitFor(async () => (await portOpen(authPort)) || !auth.alive(), { timeout: 10_000, what: 'pusher-auth port' });
+    const web = await startWeb(stack.bridge.port, authPort);
+    const backend = new PusherServer({ appId: '1', key: KEY, secret: SECRET, host: '127.0.0.1',
+      port: String(stack.bridge.port), useTLS: false });
+    try {
+      const tabs = [];
+      stack.page = await stack.browser();
+      tabs.push(stack.page, await stack.browserContext.newPage());
+      for (const p of tabs) {
+        await p.goto(`http://127.0.0.1:${web.address().port}/`);
+        await p.waitForFunction(() => document.body.dataset.state === 'connected', null, { timeout: 15_000 });
+        await p.evaluate(() => window.follow('private', 'team.42', '.order.shipped'));
+        await p.waitForFunction(() => document.body.dataset.sub_team_42 === 'yes', null, { timeout: 10_000 });
+      }
+      // the page shows e.topic and e.data.status: the event's data carries both
+      const sender = await tabs[0].evaluate(() => echo.socketId());
+      await backend.trigger('private-team.42', 'order.shipped', { topic: 'orders/5', data: { status: 'to-others' } },
+        { socket_id: sender });
+      await backend.trigger('private-team.42', 'order.shipped', { topic: 'orders/5', data: { status: 'to-all' } });
+      await tabs[1].waitForSelector(eventSelector('team.42', 'orders/5', 'to-others'), { timeout: 10_000 });
+      for (const p of tabs) await p.waitForSelector(eventSelector('team.42', 'orders/5', 'to-all'), { timeout: 10_000 });
+      assert.equal(await tabs[0].$$eval(eventSelector('team.42', 'orders/5', 'to-others'), (els) => els.length), 0);
+      await stack.screenshot(tabs[1], 'echo-api');
     } finally {
       await new Promise((r) => web.close(r));
     }

@@ -4,11 +4,13 @@ wait for readiness with deadlines, stop them by PID, and drive WebSocket and
 MQTT clients against them.  Used by every tests/integration/test_*.py."""
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -455,6 +457,71 @@ class Stack:
             if getattr(p, "proc", None) is None:
                 continue
             print(f"\n===== {p.name} (pid {p.pid}) log =====\n{p.output()}")
+
+
+# ---- a raw WebSocket client ---------------------------------------------------
+# For tests that must send what a library would not (unanswered pings,
+# unmasked or huge frames): frames are built and read by hand.
+
+def ws_handshake(port, tls=None, path="/v1/ws"):
+    """A socket upgraded to statusbus.v1 on `path` (through `tls`, an
+    ssl.SSLContext, when given); the 101 response is read."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    if tls:
+        s = tls.wrap_socket(s)
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+               "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: statusbus.v1\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(1)
+        assert chunk, "closed during the handshake"
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return s
+
+
+def ws_frame_header(opcode, length, fin=True, mask=True):
+    """A frame header announcing `length` bytes (its mask key not included)."""
+    b0 = (0x80 if fin else 0) | opcode
+    m = 0x80 if mask else 0
+    if length < 126:
+        return bytes([b0, m | length])
+    if length < 65536:
+        return bytes([b0, m | 126]) + struct.pack("!H", length)
+    return bytes([b0, m | 127]) + struct.pack("!Q", length)
+
+
+def ws_send_frame(s, opcode, payload=b"", fin=True):
+    """One masked client frame."""
+    key = os.urandom(4)
+    s.sendall(ws_frame_header(opcode, len(payload), fin) + key +
+              bytes(b ^ key[i % 4] for i, b in enumerate(payload)))
+
+
+def read_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise EOFError(f"closed after {len(buf)} of {n} bytes")
+        buf += chunk
+    return buf
+
+
+def ws_read_frame(s, deadline=None):
+    """(opcode, payload) of the next frame; EOFError when the peer closed,
+    socket.timeout past `deadline` (time.monotonic())."""
+    if deadline is not None:
+        s.settimeout(max(0.05, deadline - time.monotonic()))
+    b0, b1 = read_exact(s, 2)
+    n = b1 & 0x7F
+    if n == 126:
+        n = struct.unpack("!H", read_exact(s, 2))[0]
+    elif n == 127:
+        n = struct.unpack("!Q", read_exact(s, 8))[0]
+    return b0 & 0x0F, read_exact(s, n)
 
 
 # ---- a publisher in a child process ------------------------------------------

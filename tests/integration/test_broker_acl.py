@@ -209,17 +209,21 @@ def test_device_reads_its_own_team_status_and_nothing_of_another_team(broker):
     subscribe(dev, "team/42/#", "team/43/#", "#")
     wait_topic(dev, f"team/42/app/{a}/status")
 
-    # live: team 43 status, team 42 stats and a deploy log, then a sentinel
+    # live: team 43 status, team 42 stats, a deploy log and its own team's
+    # runtime logs (they may hold secrets, like build logs), then a sentinel
     backend.publish(f"team/43/db/{b}/status", status("degraded"), retain=True)
     backend.publish(f"team/42/app/{a}/stats", {"ts": "2024-01-01T00:00:00Z", "cpu": 3})
-    backend.publish(f"deploy/{a}/logs", {"seq": 1, "ts": "2024-01-01T00:00:00Z",
-                                         "level": "info", "stream": "stdout", "msg": "x"})
+    log = {"seq": 1, "ts": "2024-01-01T00:00:00Z", "level": "info", "stream": "stdout", "msg": "x"}
+    backend.publish(f"deploy/{a}/logs", log)
+    for kind in ("app", "db", "service"):
+        backend.publish(f"team/42/{kind}/{a}/logs", log)
     backend.publish("public/status-page/status", {"ts": "2024-01-01T00:00:00Z",
                                                   "status": "operational"}, retain=True)
     backend.publish(f"team/42/service/{a}/status", status("stopped"), retain=True)
     wait_topic(dev, f"team/42/service/{a}/status")
     assert all(t.startswith("team/42/") for t in topics(dev)), topics(dev)
     assert f"team/42/app/{a}/stats" not in topics(dev)
+    assert not [t for t in topics(dev) if t.endswith("/logs")], topics(dev)
 
 
 def test_device_cannot_publish_app_status(broker):
@@ -231,6 +235,7 @@ def test_device_cannot_publish_app_status(broker):
     dev.publish(f"team/42/app/{app}/status", status("crashed"), retain=True)
     dev.publish(f"team/42/incident/{app}", {"ts": "2024-01-01T00:00:00Z", "title": "x"})
     dev.publish(f"user/u1/notify", {"ts": "2024-01-01T00:00:00Z", "title": "x"})
+    dev.publish(f"team/42/app/{app}/logs", {"seq": 1, "msg": "x"})
     dev.publish(f"team/42/server/{server}/reachability", reachability(), retain=True)
     wait_topic(watcher, f"team/42/server/{server}/reachability")
     assert topics(watcher) == [f"team/42/server/{server}/reachability"]
@@ -347,7 +352,7 @@ def test_removed_device_is_locked_out(broker):
 
 # ---- the bridge and backend jobs ---------------------------------------------
 
-def test_bridge_reads_everything_but_writes_only_rejected(broker):
+def test_bridge_reads_everything_but_writes_only_rejected_and_pusher(broker):
     bridge = broker.login("bridge")
     everything = broker.login("bridge")           # a second bridge session
     subscribe(everything, "#")
@@ -358,6 +363,7 @@ def test_bridge_reads_everything_but_writes_only_rejected(broker):
     bridge.publish(f"deploy/{app}/logs", {"seq": 1})
     bridge.publish("public/status-page/status", {"status": "major_outage"})
     bridge.publish(f"$statusbus/other/{app}", "x")
+    bridge.publish("pusher/team.42/order.shipped", {"data": "{}"})   # the Pusher API's relay
     bridge.publish(f"$statusbus/rejected/team/42/app/{app}/status",
                    {"reason": "missing ts", "payload": "{}"})
     wait_topic(rejected, f"$statusbus/rejected/team/42/app/{app}/status")
@@ -365,8 +371,8 @@ def test_bridge_reads_everything_but_writes_only_rejected(broker):
     # a backend sentinel published now reaches `everything` after them
     rejected.publish(f"team/42/app/{app}/status", status("running"), retain=True)
     wait_topic(everything, f"team/42/app/{app}/status")
-    assert [(t, json.loads(p)["status"]) for t, p, _ in everything.received] == \
-        [(f"team/42/app/{app}/status", "running")]
+    assert [(t, json.loads(p).get("status")) for t, p, _ in everything.received] == \
+        [("pusher/team.42/order.shipped", None), (f"team/42/app/{app}/status", "running")]
     assert topics(rejected) == [f"$statusbus/rejected/team/42/app/{app}/status"]
 
 
@@ -376,8 +382,10 @@ def test_backend_publishes_every_topic_family_and_nothing_else(broker):
     backend = broker.login("backend")
     d, a = str(uuid.uuid4()), str(uuid.uuid4())
     allowed = [f"team/42/app/{a}/status", f"team/42/deploy/{d}/status", f"deploy/{d}/logs",
+               f"team/42/app/{a}/logs", f"team/42/db/{a}/logs", f"team/42/service/{a}/logs",
                "user/u1/notify", "public/status-page/status", f"team/acme/app/{a}/stats"]
     backend.publish("elsewhere/x", "x")
+    backend.publish("pusher/team.42/forged", {"data": "{}"})   # only bridges relay Pusher events
     backend.publish("$SYS/broker/fake", "x")
     for t in allowed:
         backend.publish(t, status("running"))

@@ -202,7 +202,8 @@ def test_cli_usage_errors_and_unreachable_broker():
                  ["--team", "42", "--app", app, "--status", "running", "--progress", "4"],
                  ["--team", "4/2", "--app", app, "--status", "running"],
                  ["--team", "42", "--app", "not-a-uuid", "--status", "running"],
-                 ["--team", "42", "--app", app, "--logs"],
+                 ["--team", "42", "--server", app, "--logs"],           # servers have no log
+                 ["--team", "42", "--app", app, "--logs", "--no-final"],
                  ["--team", "42", "--app", app, "--status", "running", "--bogus"],
                  ["--team", "42", "--app", app, "--status", "running", "stray"]):
         r = publish_cli(None, *args)

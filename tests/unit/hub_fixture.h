@@ -344,6 +344,7 @@ static inline char *token(const char *sub, int64_t exp, const char *teams)
 /* ---- log reading ------------------------------------------------------------------ */
 
 struct logview {
+	const char *event;   /* the batches' event name; NULL: "deploy.log" */
 	int64_t seq[4096];
 	size_t n;
 	struct { int64_t from, to; } gap[16];
@@ -361,7 +362,7 @@ static inline void read_logs(struct env *e, struct sb_client *c, struct logview 
 		v->frames++;
 		if (is_op(j, "batch")) {
 			const cJSON *ev = cJSON_GetObjectItemCaseSensitive(j, "events"), *it;
-			assert_string_equal(sget(j, "event"), "deploy.log");
+			assert_string_equal(sget(j, "event"), v->event ? v->event : "deploy.log");
 			cJSON_ArrayForEach(it, ev) {
 				assert_true(v->n < 4096);
 				v->seq[v->n++] = (int64_t)nget(it, "seq");

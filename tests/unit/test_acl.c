@@ -2,8 +2,10 @@
  *
  * test_acl.c - unit tests for acl.c, the subscription rules of
  * docs/protocol.md §4 (default deny): team channels need the team in the
- * token, deploy channels need the deploy's owning team (unknown deploy =
- * not_found, another team's = forbidden without naming it), user.<u> needs
+ * token, deploy channels and the runtime logs of apps, databases and
+ * services need the resource's owning team, asked for by kind (unknown
+ * resource = not_found, another team's = forbidden without naming it; an
+ * app and a deploy with one uuid are two resources), user.<u> needs
  * sub = u, public.<p> is always allowed, a missing token is
  * "unauthorized", the `channels` claim's patterns (`*` = exactly one
  * segment) allow more, and open mode allows everything.
@@ -25,18 +27,26 @@
 #define D43 "9f0e1d2c-aaaa-bbbb-cccc-ddddeeeeffff"   /* owned by team 43 */
 #define DNEW "11111111-2222-3333-4444-555555555555"  /* not known */
 
+#define R42 "aaaaaaaa-1111-2222-3333-444455556666"   /* app, db, service of team 42 */
+#define R43 "bbbbbbbb-1111-2222-3333-444455556666"   /* app, db, service of team 43 */
+
 static struct sb_chanmap *map;
-static char last_lookup[80];
+static char last_lookup[80], last_kind[16];
 static int lookups;
 
-static const char *owner(const char *deploy, void *user)
+/* The owners: deploys D42 and D43, and resources R42 and R43 of every
+ * other kind; a deploy's uuid is no app's, and the other way round. */
+static const char *owner(const char *kind, const char *id, void *user)
 {
+	int deploy = strcmp(kind, "deploy") == 0;
+
 	(void)user;
 	lookups++;
-	snprintf(last_lookup, sizeof(last_lookup), "%s", deploy);
-	if (strcmp(deploy, D42) == 0)
+	snprintf(last_lookup, sizeof(last_lookup), "%s", id);
+	snprintf(last_kind, sizeof(last_kind), "%s", kind);
+	if (strcmp(id, deploy ? D42 : R42) == 0)
 		return "42";
-	if (strcmp(deploy, D43) == 0)
+	if (strcmp(id, deploy ? D43 : R43) == 0)
 		return "43";
 	return NULL;
 }
@@ -146,6 +156,7 @@ static void test_deploy_owner(void **state)
 	lookups = 0;
 	expect_allowed(&u1, "deploy." D42);
 	assert_string_equal(last_lookup, D42);
+	assert_string_equal(last_kind, "deploy");
 	expect_allowed(&u1, "deploy." D42 ".logs");
 	assert_int_equal(lookups, 2);
 	/* another team's deploy: forbidden, and the owner is not revealed */
@@ -159,6 +170,47 @@ static void test_deploy_owner(void **state)
 	assert_int_equal(v.anonymous, 0);
 	assert_string_equal(v.reason, "deploy " DNEW " is not known");
 	v = check(0, &u1, "deploy." DNEW);
+	assert_int_equal(v.rc, SB_ERR_NOTFOUND);
+}
+
+/* The runtime logs of an app, a database, a service: the same rule, asked
+ * for the resource of the channel's own kind. */
+static void test_runtime_logs_owner(void **state)
+{
+	static const char *const kinds[] = { "app", "db", "service" };
+	char name[128], want[128];
+	struct verdict v;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		snprintf(name, sizeof(name), "%s.%s.logs", kinds[i], R42);
+		lookups = 0;
+		expect_allowed(&u1, name);
+		assert_int_equal(lookups, 1);
+		assert_string_equal(last_kind, kinds[i]);
+		assert_string_equal(last_lookup, R42);
+		/* another team's: forbidden, the owner not revealed */
+		snprintf(name, sizeof(name), "%s.%s.logs", kinds[i], R43);
+		v = expect_forbidden(&u1, name);
+		snprintf(want, sizeof(want), "%s %s belongs to a team that is not in your token",
+			 kinds[i], R43);
+		assert_string_equal(v.reason, want);
+		assert_null(strstr(v.reason, "43 "));
+		/* unknown: not_found; a deploy's uuid is not an app's */
+		snprintf(name, sizeof(name), "%s.%s.logs", kinds[i], D42);
+		v = check(0, &u1, name);
+		assert_int_equal(v.rc, SB_ERR_NOTFOUND);
+		snprintf(want, sizeof(want), "%s %s is not known", kinds[i], D42);
+		assert_string_equal(v.reason, want);
+		/* no token: unauthorized, and nothing is looked up */
+		lookups = 0;
+		v = check(0, NULL, name);
+		assert_int_equal(v.rc, SB_ERR_DENIED);
+		assert_int_equal(v.anonymous, 1);
+		assert_int_equal(lookups, 0);
+	}
+	/* and the other way round: an app's uuid is no deploy */
+	v = check(0, &u1, "deploy." R42 ".logs");
 	assert_int_equal(v.rc, SB_ERR_NOTFOUND);
 }
 
@@ -204,7 +256,7 @@ static void test_anonymous(void **state)
 {
 	static const char *const names[] = {
 		"team.42", "team.42.stats", "deploy." D42, "deploy." D42 ".logs",
-		"deploy." DNEW ".logs", "user.u1",
+		"deploy." DNEW ".logs", "user.u1", "app." R42 ".logs", "service." DNEW ".logs",
 	};
 	(void)state;
 
@@ -238,9 +290,9 @@ static void test_open_mode(void **state)
 
 static void test_channels_claim(void **state)
 {
-	char *pats[] = { "deploy.*.logs", "team.43", "user.*" };
+	char *pats[] = { "deploy.*.logs", "team.43", "user.*", "app.*.logs" };
 	struct sb_jwt_claims c = { .sub = "u1", .exp = 1, .teams = teams_u1, .n_teams = 2,
-				   .channels = pats, .n_channels = 3 };
+				   .channels = pats, .n_channels = 4 };
 	struct verdict v;
 	(void)state;
 
@@ -249,6 +301,9 @@ static void test_channels_claim(void **state)
 	expect_allowed(&c, "deploy." DNEW ".logs");
 	expect_allowed(&c, "team.43");
 	expect_allowed(&c, "user.u2");
+	expect_allowed(&c, "app." R43 ".logs");
+	expect_allowed(&c, "app." DNEW ".logs");
+	expect_forbidden(&c, "db." R43 ".logs");   /* another kind: the rule decides */
 	/* '*' is one segment: deploy.<d> is not deploy.*.logs */
 	expect_forbidden(&c, "deploy." D43);
 	v = check(0, &c, "deploy." DNEW);
@@ -329,6 +384,7 @@ int main(void)
 		cmocka_unit_test(test_team),
 		cmocka_unit_test(test_team_none_in_token),
 		cmocka_unit_test(test_deploy_owner),
+		cmocka_unit_test(test_runtime_logs_owner),
 		cmocka_unit_test(test_deploy_without_lookup),
 		cmocka_unit_test(test_user),
 		cmocka_unit_test(test_public_always),

@@ -231,6 +231,9 @@ static void test_default_matches_design(void **state)
 		{ "team.{team}.stats", SB_ACL_TEAM, SB_DELIVER_CONFLATE },
 		{ "deploy.{deploy:uuid}.logs", SB_ACL_DEPLOY, SB_DELIVER_BATCH },
 		{ "deploy.{deploy:uuid}", SB_ACL_DEPLOY, SB_DELIVER_IMMEDIATE },
+		{ "app.{app:uuid}.logs", SB_ACL_APP, SB_DELIVER_BATCH },
+		{ "db.{db:uuid}.logs", SB_ACL_DB, SB_DELIVER_BATCH },
+		{ "service.{service:uuid}.logs", SB_ACL_SERVICE, SB_DELIVER_BATCH },
 		{ "user.{user}", SB_ACL_USER, SB_DELIVER_IMMEDIATE },
 		{ "public.{page}", SB_ACL_PUBLIC, SB_DELIVER_IMMEDIATE },
 	};
@@ -251,7 +254,24 @@ static void test_default_matches_design(void **state)
 	assert_int_equal(t->delivery.max_delay_ms, 100);
 	assert_int_equal(t->delivery.history_lines, 1000);
 	assert_int_equal(t->param_types[0], SB_PARAM_UUID);
-	assert_int_equal(sb_chanmap_at(defmap, 5)->acl_param, -1);
+	/* runtime logs: batched and resumable like a deploy's, each authorized
+	 * by its resource's owner */
+	for (size_t i = 4; i < 7; i++) {
+		t = sb_chanmap_at(defmap, i);
+		assert_int_equal(t->delivery.max_events, 10);
+		assert_int_equal(t->delivery.max_delay_ms, 100);
+		assert_int_equal(t->delivery.history_lines, 1000);
+		assert_int_equal(t->delivery.history_bytes, 1048576);
+		assert_int_equal(t->param_types[0], SB_PARAM_UUID);
+		assert_int_equal(t->acl_param, 0);
+		assert_string_equal(sb_acl_owned_kind(t->acl), t->param_names[0]);
+	}
+	assert_int_equal(sb_chanmap_at(defmap, 8)->acl_param, -1);
+	assert_string_equal(sb_acl_owned_kind(SB_ACL_DEPLOY), "deploy");
+	assert_null(sb_acl_owned_kind(SB_ACL_TEAM));
+	assert_null(sb_acl_owned_kind(SB_ACL_USER));
+	assert_null(sb_acl_owned_kind(SB_ACL_PUBLIC));
+	assert_null(sb_acl_owned_kind(SB_ACL_CLAIMS));
 }
 
 /* ---- channel -> filters ------------------------------------------------------- */
@@ -309,6 +329,10 @@ static void test_route_default(void **state)
 	ROUTE("team/42/app/" UUID "/stats", "team.42.stats");
 	ROUTE("deploy/" UUID "/logs", "deploy." UUID ".logs");
 	ROUTE("team/42/deploy/" UUID "/status", "team.42", "deploy." UUID);
+	/* runtime logs: any team's prefix routes, the owner check is the hub's */
+	ROUTE("team/42/app/" UUID "/logs", "app." UUID ".logs");
+	ROUTE("team/7/db/" UUID "/logs", "db." UUID ".logs");
+	ROUTE("team/42/service/" UUID "/logs", "service." UUID ".logs");
 	ROUTE("user/u1/notify", "user.u1");
 	ROUTE("public/status-page/status", "public.status-page");
 	/* not a channel's topic, or a parameter that could not be a channel */
@@ -319,6 +343,9 @@ static void test_route_default(void **state)
 	NO_ROUTE("team/4.2/app/" UUID "/status");         /* '.' would split the name */
 	NO_ROUTE("deploy/not-a-uuid/logs");
 	NO_ROUTE("deploy/" UUID "/logs/more");
+	NO_ROUTE("team/42/app/not-a-uuid/logs");
+	NO_ROUTE("team/42/app/" UUID "/logs/more");
+	NO_ROUTE("team/42/server/" UUID "/logs");
 	NO_ROUTE("user/u1/notify/x");
 	NO_ROUTE("$SYS/broker/uptime");
 	NO_ROUTE("$statusbus/rejected/team/42/app/" UUID "/status");
@@ -604,8 +631,12 @@ static void test_kinds_load(void **state)
 		{ "team/42/incident/i1", "incident", "incident.json", 1 },
 		{ "team/42/maintenance/m1", "maintenance", "maintenance.json", 1 },
 		{ "deploy/" UUID "/logs", "deploy.log", "log-line.json", 0 },
+		{ "team/42/app/" UUID "/logs", "app.log", "log-line.json", 0 },
+		{ "team/42/db/" UUID "/logs", "db.log", "log-line.json", 0 },
+		{ "team/42/service/" UUID "/logs", "service.log", "log-line.json", 0 },
 		{ "user/u1/notify", "notify", "notification.json", 0 },
 		{ "public/p/status", "public.status", "public-status.json", 1 },
+		{ "pusher/team.42/order.shipped", "pusher", "pusher-event.json", 0 },
 	};
 	(void)state;
 
@@ -619,6 +650,8 @@ static void test_kinds_load(void **state)
 		assert_string_equal(kd->event, rows[i].event);
 		assert_string_equal(kd->schema, rows[i].schema);
 		assert_int_equal(kd->retained, rows[i].retained);
+		/* the Pusher API's relay names its events by the topic */
+		assert_int_equal(kd->relay, !strncmp(rows[i].topic, "pusher/", 7));
 	}
 	assert_null(sb_kinds_lookup(k, "team/42/other"));
 	assert_null(sb_kinds_lookup(k, "$SYS/broker"));

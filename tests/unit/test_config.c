@@ -100,6 +100,11 @@ static void test_defaults(void **state)
 	assert_int_equal(c->hello_timeout_s, 10);                  /* docs/protocol.md: within 10 s */
 	assert_int_equal(c->heartbeat_s, 25);
 	assert_true(c->idle_timeout_s > c->heartbeat_s);
+	/* docs/protocol.md §5.14 */
+	assert_int_equal(c->handshake_timeout_s, 5);
+	assert_int_equal(c->max_connections_per_ip, 1024);
+	assert_int_equal(c->max_handshakes_per_ip, 256);
+	assert_int_equal(c->max_header_bytes, 16384);
 	assert_string_equal(c->log_level, "info");
 	assert_null(c->channels);                                  /* the default map */
 	/* docs/protocol.md §3.4: logs of active deploys are followed */
@@ -458,6 +463,49 @@ static void test_auth_rules(void **state)
 }
 
 /* auth.max_ttl_s walked over its range, and allow_wildcard_first_segment. */
+/* The accept and request limits (docs/protocol.md §5.14), each walked
+ * through min-1, min, max, max+1 and values that are no integers. */
+static void test_connection_limits(void **state)
+{
+	static const struct {
+		const char *key;
+		long min, max;
+		size_t off;
+	} keys[] = {
+		{ "handshake_timeout_s", 1, 300, offsetof(struct sb_config, handshake_timeout_s) },
+		{ "max_connections_per_ip", 0, 1000000, offsetof(struct sb_config, max_connections_per_ip) },
+		{ "max_handshakes_per_ip", 0, 65535, offsetof(struct sb_config, max_handshakes_per_ip) },
+		{ "max_header_bytes", 1024, 57344, offsetof(struct sb_config, max_header_bytes) },
+	};
+	char text[256], want[256];
+	(void)state;
+
+	for (size_t i = 0; i < SB_ARRAY_LEN(keys); i++) {
+		const char *bad[] = { "1e300", "2.5", "\"5\"", "null", "true" };
+
+		for (long v = keys[i].min; ; v = keys[i].max) {
+			struct sb_config *c;
+
+			snprintf(text, sizeof(text), "{\"limits\":{\"%s\":%ld}}", keys[i].key, v);
+			c = parse_ok(text);
+			assert_int_equal(*(int *)((char *)c + keys[i].off), v);
+			sb_config_destroy(c);
+			if (v == keys[i].max)
+				break;
+		}
+		snprintf(want, sizeof(want), "x.json: limits.%s: must be an integer from %ld to %ld",
+			 keys[i].key, keys[i].min, keys[i].max);
+		snprintf(text, sizeof(text), "{\"limits\":{\"%s\":%ld}}", keys[i].key, keys[i].min - 1);
+		expect_error(text, want);
+		snprintf(text, sizeof(text), "{\"limits\":{\"%s\":%ld}}", keys[i].key, keys[i].max + 1);
+		expect_error(text, want);
+		for (size_t k = 0; k < SB_ARRAY_LEN(bad); k++) {
+			snprintf(text, sizeof(text), "{\"limits\":{\"%s\":%s}}", keys[i].key, bad[k]);
+			expect_error(text, want);
+		}
+	}
+}
+
 static void test_token_limits(void **state)
 {
 	static const char *const bad_ttl[] = {
@@ -582,7 +630,7 @@ static void test_example_config(void **state)
 	assert_int_equal(c->send_queue_soft_bytes, 1048576);
 	assert_true(cJSON_IsArray(c->channels));
 	assert_int_equal(sb_chanmap_from_json(&map, c->channels, err, sizeof(err)), SB_OK);
-	assert_int_equal(sb_chanmap_count(map), 6);
+	assert_int_equal(sb_chanmap_count(map), 9);
 	sb_chanmap_destroy(map);
 	sb_config_destroy(c);
 }
@@ -678,6 +726,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_origins_key),
 		cmocka_unit_test(test_open_mode_needs_loopback),
 		cmocka_unit_test(test_auth_rules),
+		cmocka_unit_test(test_connection_limits),
 		cmocka_unit_test(test_token_limits),
 		cmocka_unit_test(test_client_id_expansion),
 		cmocka_unit_test(test_example_config),

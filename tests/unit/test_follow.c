@@ -350,17 +350,23 @@ static void test_max_followed(void **state)
 	env_fini(&e);
 }
 
-static void test_another_teams_status_does_not_release(void **state)
+static void test_a_contested_deploy_is_not_followed(void **state)
 {
 	struct env e;
 	(void)state;
 
 	env_init(&e, "{}", 0);
 	status(&e, D1, "running");
-	status_of(&e, "43", D1, "finished");
 	assert_int_equal(followed(&e), 1);
-	status(&e, D1, "finished");
+	/* another team's status for it: nobody owns it, nobody may read its
+	 * logs, so the bridge stops following it */
+	status_of(&e, "43", D1, "running");
 	assert_int_equal(followed(&e), 0);
+	status(&e, D1, "running");
+	assert_int_equal(followed(&e), 0);
+	status_of(&e, "43", D1, "queued");
+	assert_int_equal(followed(&e), 0);
+	assert_int_equal(sb_hub_metrics(e.hub)->owner_contested, 1);
 	env_fini(&e);
 }
 
@@ -409,7 +415,7 @@ int main(void)
 		cmocka_unit_test(test_started_before_the_bridge_listened),
 		cmocka_unit_test(test_a_first_line_above_1_is_a_jump),
 		cmocka_unit_test(test_max_followed),
-		cmocka_unit_test(test_another_teams_status_does_not_release),
+		cmocka_unit_test(test_a_contested_deploy_is_not_followed),
 		cmocka_unit_test(test_a_query_does_not_linger_a_held_channel),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -21,11 +21,15 @@ static void test_filters_refcounted(void **state)
 	(void)state;
 
 	env_init(&e, "{}", 0);
-	/* the deploy owners' filter is always on (asked for at creation, and
-	 * again when the link came up), and so is the bridge's replay-barrier
+	/* the owners' filters are always on (asked for at creation, and
+	 * again when the link came up): deploys', and those of the kinds of
+	 * the default map's runtime logs; so is the bridge's replay-barrier
 	 * topic */
 	assert_int_equal(subs_of(&e.fake, "team/+/deploy/+/status"), 2);
 	assert_int_equal(unsubs_of(&e.fake, "team/+/deploy/+/status"), 0);
+	assert_int_equal(subs_of(&e.fake, "team/+/app/+/status"), 2);
+	assert_int_equal(subs_of(&e.fake, "team/+/db/+/status"), 2);
+	assert_int_equal(subs_of(&e.fake, "team/+/service/+/status"), 2);
 	assert_int_equal(subs_of(&e.fake, "$statusbus/sync/statusbus"), 2);
 	a = client(&e, NULL);
 	b = client(&e, NULL);
@@ -40,9 +44,9 @@ static void test_filters_refcounted(void **state)
 	assert_int_equal(g.clients, 2);
 	assert_int_equal(g.channels, 1);
 	assert_int_equal(g.subscriptions, 2);
-	assert_int_equal(g.mqtt_filters, 9);
-	assert_int_equal(g.mqtt_filters_active, 9);
-	assert_int_equal(sb_hub_filters(e.hub, NULL, 0), 9);
+	assert_int_equal(g.mqtt_filters, 12);
+	assert_int_equal(g.mqtt_filters_active, 12);
+	assert_int_equal(sb_hub_filters(e.hub, NULL, 0), 12);
 	/* one unsubscribes: nothing changes on the MQTT side */
 	tx(&e, a, "{\"op\":\"unsub\",\"id\":2,\"channel\":\"team.42\"}");
 	cJSON_Delete(expect_op(&e, a, "ack"));
@@ -58,7 +62,8 @@ static void test_filters_refcounted(void **state)
 	sb_hub_gauges(e.hub, &g);
 	assert_int_equal(g.channels, 0);
 	assert_int_equal(g.subscriptions, 0);
-	assert_int_equal(g.mqtt_filters, 2);   /* deploy owners, barriers */
+	/* the owners of deploys, apps, databases, services; barriers */
+	assert_int_equal(g.mqtt_filters, 5);
 	/* subscribing again subscribes again */
 	sub(&e, a, 3, "team.42");
 	assert_int_equal(subs_of(&e.fake, TEAM_FILTERS[0]), 2);
@@ -373,31 +378,49 @@ static void test_deploy_channel_carries_the_owner_only(void **state)
 	cJSON *j;
 	(void)state;
 
-	env_init(&e, "{}", 1);
+	env_init(&e, "{\"logs\":{\"follow\":\"watched\"}}", 1);
 	publish(&e, "team/42/deploy/" D1 "/status", "{\"status\":\"running\"}", 1);
-	/* a hostile publisher under team 43's prefix, before and after */
-	publish(&e, "team/43/deploy/" D1 "/status", "{\"status\":\"failed\"}", 1);
 	c = client(&e, t42);
 	sub(&e, c, 1, "deploy." D1);
-	j = expect_op(&e, c, "event");   /* the snapshot: the owner's status only */
+	j = expect_op(&e, c, "event");   /* the snapshot: the owner's status */
 	assert_string_equal(sget(j, "topic"), "team/42/deploy/" D1 "/status");
 	cJSON_Delete(j);
 	expect_nothing(&e, c);
-	publish(&e, "team/43/deploy/" D1 "/status", "{\"status\":\"finished\"}", 1);
-	publish(&e, "team/43/deploy/" D1 "/status", "", 1);   /* delete: not the owner's */
+	/* a hostile status under team 43's prefix: the first team seen may
+	 * have been the false one, so nobody owns the deploy now; its
+	 * subscriber is told and dropped, and never gets 43's status */
+	publish(&e, "team/43/deploy/" D1 "/status", "{\"status\":\"failed\"}", 1);
+	expect_error_code(&e, c, "forbidden");
 	expect_nothing(&e, c);
-	publish(&e, "team/43/deploy/" D1 "/status", "{\"status\":\"queued\"}", 1);
-	expect_nothing(&e, c);
-	assert_true(sb_hub_metrics(e.hub)->drop_foreign_owner >= 3);
-	/* team 43 still cannot read the deploy */
+	assert_int_equal(sb_hub_metrics(e.hub)->owner_contested, 1);
+	/* neither team may read it, at once (no wait for an owner) */
 	x = client(&e, t43);
 	tx(&e, x, "{\"op\":\"sub\",\"id\":1,\"channel\":\"deploy." D1 ".logs\"}");
 	expect_error_code(&e, x, "forbidden");
-	/* nor does the HTTP snapshot list the foreign topic */
+	tx(&e, c, "{\"op\":\"sub\",\"id\":2,\"channel\":\"deploy." D1 "\"}");
+	expect_error_code(&e, c, "forbidden");
+	assert_int_not_equal(sb_hub_query(e.hub, t42, "deploy." D1, 0, 0, &body, &code, NULL),
+			     SB_OK);
+	free(body);
+	body = NULL;
+	/* 43's later statuses and its delete: still nothing reaches anyone */
+	publish(&e, "team/43/deploy/" D1 "/status", "{\"status\":\"queued\"}", 1);
+	expect_nothing(&e, c);
+	expect_nothing(&e, x);
+	publish(&e, "team/43/deploy/" D1 "/status", "", 1);
+	/* one claim left and nothing of the deploy held: 42's again, and
+	 * its channel carries 42's topic only */
+	sub(&e, c, 3, "deploy." D1);
+	j = expect_op(&e, c, "event");
+	assert_string_equal(sget(j, "topic"), "team/42/deploy/" D1 "/status");
+	cJSON_Delete(j);
+	expect_nothing(&e, c);
 	assert_int_equal(sb_hub_query(e.hub, t42, "deploy." D1, 0, 0, &body, &code, NULL), SB_OK);
 	assert_null(strstr(body, "team/43/"));
 	assert_non_null(strstr(body, "team/42/"));
 	free(body);
+	tx(&e, x, "{\"op\":\"sub\",\"id\":4,\"channel\":\"deploy." D1 ".logs\"}");
+	expect_error_code(&e, x, "forbidden");
 	/* the owner's own status still flows */
 	publish(&e, "team/42/deploy/" D1 "/status", "{\"status\":\"finished\"}", 1);
 	cJSON_Delete(expect_op(&e, c, "event"));

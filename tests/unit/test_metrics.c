@@ -61,6 +61,12 @@ static void fill(struct sb_metrics *m, struct sb_hub_gauges *g)
 	m->retained_replays_skipped = 126;
 	m->history_served = 127;
 	m->history_gaps = 128;
+	m->conn_refused_per_ip = 131;
+	m->conn_refused_max = 132;
+	m->conn_request_timeouts = 133;
+	m->conn_headers_too_large = 134;
+	m->frames_unmasked = 135;
+	m->frames_too_large = 136;
 	g->clients = 7;
 	g->channels = 8;
 	g->subscriptions = 9;
@@ -166,6 +172,14 @@ static void test_prometheus_values(void **state)
 	assert_int_equal(sample(t, "statusbus_dropped_total{reason=\"out_of_memory\"}"), 116);
 	assert_int_equal(sample(t, "statusbus_dropped_total{reason=\"inbound_overflow\"}"), 117);
 	assert_int_equal(sample(t, "statusbus_dropped_total{reason=\"rate_limited\"}"), 124);
+	/* the door's refusals (docs/protocol.md §5.14): one family too */
+	assert_true(has_line(t, "# TYPE statusbus_connections_refused_total counter"));
+	assert_int_equal(sample(t, "statusbus_connections_refused_total{reason=\"per_ip\"}"), 131);
+	assert_int_equal(sample(t, "statusbus_connections_refused_total{reason=\"max_connections\"}"), 132);
+	assert_int_equal(sample(t, "statusbus_connections_refused_total{reason=\"handshake_timeout\"}"), 133);
+	assert_int_equal(sample(t, "statusbus_connections_refused_total{reason=\"header_too_large\"}"), 134);
+	assert_int_equal(sample(t, "statusbus_connections_refused_total{reason=\"frame_unmasked\"}"), 135);
+	assert_int_equal(sample(t, "statusbus_connections_refused_total{reason=\"frame_too_large\"}"), 136);
 	free(t);
 }
 

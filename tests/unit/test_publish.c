@@ -3,8 +3,8 @@
  * test_publish.c - the pure half of libstatusbus-publish, with no broker:
  * status payloads and topics, local validation against the shipped
  * schemas (the same reasons the bridge gives), log level detection, log
- * line cleaning, line splitting and seq numbering, and the readable form
- * the device subscriber prints.
+ * line cleaning, line splitting and seq numbering, the topics of log
+ * streams, and the readable form the device subscriber prints.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -549,6 +549,42 @@ static void test_overlong_lines_are_cut_on_utf8_boundaries(void **state)
 	free(e);
 }
 
+/* A deploy's log is deploy/<id>/logs; an app's, a database's or a
+ * service's runtime log is under its team; a server has none. */
+static void test_log_topics(void **state)
+{
+#define LINE "{\"seq\":7,\"ts\":\"2024-05-01T12:00:00Z\",\"level\":\"info\"," \
+	     "\"stream\":\"stdout\",\"msg\":\"x\"}"
+	static const struct { enum sb_resource kind; const char *want; } rows[] = {
+		{ SB_RES_DEPLOY, "deploy/" APP "/logs" },
+		{ SB_RES_APP, "team/42/app/" APP "/logs" },
+		{ SB_RES_DB, "team/42/db/" APP "/logs" },
+		{ SB_RES_SERVICE, "team/42/service/" APP "/logs" },
+	};
+	char err[256], *topic = (char *)"untouched";
+	SB_UNUSED(state);
+
+	for (size_t i = 0; i < SB_ARRAY_LEN(rows); i++) {
+		assert_int_equal(sb_log_topic(rows[i].kind, "42", APP, &topic, err, sizeof(err)),
+				 SB_OK);
+		assert_string_equal(topic, rows[i].want);
+		/* the line goes through the validator as the bridge checks it */
+		assert_int_equal(sb_validator_check(val, topic, LINE, strlen(LINE), 0, NULL, err,
+						    sizeof(err)), SB_OK);
+		free(topic);
+	}
+	assert_int_equal(sb_log_topic(SB_RES_SERVER, "42", APP, &topic, err, sizeof(err)),
+			 SB_ERR_INVAL);
+	assert_null(topic);
+	assert_non_null(strstr(err, "servers have no log stream"));
+	assert_int_equal(sb_log_topic(SB_RES_APP, "4/2", APP, &topic, err, sizeof(err)),
+			 SB_ERR_INVAL);
+	assert_int_equal(sb_log_topic(SB_RES_APP, "42", "+", &topic, err, sizeof(err)),
+			 SB_ERR_INVAL);
+	assert_string_equal(err, "app id \"+\" is not a UUID");
+	assert_int_equal(sb_log_topic(SB_RES_DB, NULL, APP, &topic, NULL, 0), SB_ERR_INVAL);
+}
+
 /* ---- readable form ---------------------------------------------------------------- */
 
 static void test_describe(void **state)
@@ -601,6 +637,7 @@ int main(void)
 		cmocka_unit_test(test_lines_split_across_reads),
 		cmocka_unit_test(test_seq_numbering_is_contiguous),
 		cmocka_unit_test(test_overlong_lines_are_cut_on_utf8_boundaries),
+		cmocka_unit_test(test_log_topics),
 		cmocka_unit_test(test_describe),
 	};
 

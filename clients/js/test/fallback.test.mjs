@@ -184,3 +184,26 @@ test('an HTTP 403 while polling reports to the subscription once', async () => {
   assert.equal(bus.state, 'polling', 'the bridge is reachable; only this channel is refused');
   assert.deepEqual(errs.map((e) => [e.code, e.channel]), [['forbidden', 'team.43']]);
 });
+
+test('a runtime log polls /v1/history like a deploy log, its lines named by its own event', async () => {
+  const clock = new FakeClock();
+  const ws = makeFakeWebSocket();
+  const http = fakeHttp();
+  http.world.logs = [{ seq: 41, msg: 'a' }, { seq: 42, msg: 'b' }];
+  const bus = new StatusBus({ url: URL, token: 'tok-poll', WebSocket: ws.FakeWebSocket, timers: clock, random: () => 0.5, fetch: http.fetch });
+  bus.on('error', () => {});
+  const ch = 'app.aaaaaaaa-0000-4000-8000-000000000001.logs';
+  const got = [];
+  bus.subscribe(ch, (e) => got.push([e.event, e.data.seq, e.topic]), { since: 40 });
+  bus.connect();
+  await flush();
+  await failUntilState(clock, ws, bus, 'polling');
+  await flush();
+  const hist = http.calls.filter((c) => c.url.includes('/v1/history'));
+  assert.equal(hist[0].url, `http://127.0.0.1:9999/v1/history?channel=${ch}&since=40`);
+  assert.deepEqual(got, [['app.log', 41, null], ['app.log', 42, null]]);
+  http.world.logs.push({ seq: 43, msg: 'c' });
+  await clock.tick(2000);
+  assert.ok(http.calls.filter((c) => c.url.includes('/v1/history')).at(-1).url.endsWith('since=42'));
+  assert.deepEqual(got.map((g) => g[1]), [41, 42, 43]);
+});

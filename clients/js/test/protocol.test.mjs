@@ -282,3 +282,44 @@ test('httpBase is derived from the WebSocket URL', () => {
   assert.equal(httpBaseFromUrl('ws://127.0.0.1:8080/v1/ws'), 'http://127.0.0.1:8080');
   assert.equal(httpBaseFromUrl('wss://bus.example/v1/ws'), 'https://bus.example');
 });
+
+test('runtime logs channels (app, db, service) are logs channels: since on resubscribe, dedupe by seq, their own event, no invented topic', async () => {
+  const { clock, ws, bus } = setup();
+  bus.connect();
+  await flush();
+  ws.last().handshake();
+  for (const kind of ['app', 'db', 'service']) {
+    const ch = `${kind}.${APP}.logs`;
+    const got = [];
+    bus.subscribe(ch, (e) => got.push(e), { since: 0 });
+    const sub = ws.last().frames('sub').find((f) => f.channel === ch);
+    assert.equal(sub.since, 0, `${ch}: since sent`);
+    ws.last().ackSubs();
+    ws.last().receive({ op: 'batch', channel: ch, event: `${kind}.log`, events: [{ seq: 1, msg: 'a' }, { seq: 2, msg: 'b' }] });
+    ws.last().receive({ op: 'batch', channel: ch, event: `${kind}.log`, events: [{ seq: 2, msg: 'b' }, { seq: 3, msg: 'c' }] });
+    assert.deepEqual(got.map((e) => e.data.seq), [1, 2, 3], `${ch}: a repeated line is dropped`);
+    // the topic names the owner's team, which the channel name does not say
+    assert.ok(got.every((e) => e.event === `${kind}.log` && e.channel === ch && e.topic === null));
+  }
+  // after a reconnect each resumes after the last line it got
+  ws.last().serverClose(4029, 'client too slow');
+  await clock.tick(1000);
+  ws.last().handshake();
+  const since = Object.fromEntries(ws.last().frames('sub').map((f) => [f.channel, f.since]));
+  for (const kind of ['app', 'db', 'service']) assert.equal(since[`${kind}.${APP}.logs`], 3);
+});
+
+test('subscribe options.logs marks a custom channel as a logs channel (or not)', async () => {
+  const { ws, bus } = setup();
+  bus.connect();
+  await flush();
+  ws.last().handshake();
+  const got = [];
+  bus.subscribe('build.b1.output', (e) => got.push(e.data.seq), { logs: true, since: 5 });
+  bus.subscribe('report.logs', () => {}, { logs: false, since: 5 });
+  const subs = ws.last().frames('sub');
+  assert.equal(subs.find((f) => f.channel === 'build.b1.output').since, 5);
+  assert.equal(subs.find((f) => f.channel === 'report.logs').since, undefined);
+  ws.last().receive({ op: 'batch', channel: 'build.b1.output', event: 'build.log', events: [{ seq: 6 }, { seq: 6 }, { seq: 7 }] });
+  assert.deepEqual(got, [6, 7]);
+});
