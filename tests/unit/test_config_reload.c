@@ -209,10 +209,14 @@ static void test_reload_section_toggled(void **state)
 	sb_config_destroy(reload("{}", "{\"pusher\":{\"app_id\":\"1\",\"key\":\"k\",\"secret\":\"s\"}}",
 				 1, "pusher!", 1));
 	/* Pusher credentials themselves move */
-	c = reload("{\"pusher\":{\"app_id\":\"1\",\"key\":\"k\",\"secret\":\"s\"}}",
-		   "{\"pusher\":{\"app_id\":\"1\",\"key\":\"k2\",\"secret\":\"s2\"}}", 1,
-		   "pusher.key pusher.secret", 0);
+	c = reload("{\"pusher\":{\"app_id\":\"1\",\"key\":\"k\",\"secret\":\"s\"},"
+		   "\"limits\":{\"max_msgs_per_s\":10}}",
+		   "{\"pusher\":{\"app_id\":\"1\",\"key\":\"k2\",\"secret\":\"s2\","
+		   "\"client_events\":true},\"limits\":{\"max_msgs_per_s\":20}}", 1,
+		   "pusher.key pusher.secret pusher.client_events limits.max_msgs_per_s", 0);
 	assert_string_equal(c->pusher_key, "k2");
+	assert_int_equal(c->pusher_client_events, 1);
+	assert_int_equal(c->max_msgs_per_s, 20);
 	sb_config_destroy(c);
 }
 
