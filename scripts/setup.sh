@@ -5,6 +5,9 @@
 # it into build/.  Safe to run again: it installs only what is missing.
 #   scripts/setup.sh            build deps + build
 #   SB_SETUP_BROWSER=1 ...      also chromium and the npm test packages
+#   SB_SETUP_CADDY=1 ...        also caddy, for the Caddy half of test_proxy.py
+#                               (on a host with systemd its package starts a
+#                               web server on port 80, as nginx's does)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,9 +20,13 @@ PKGS=(build-essential cmake pkg-config git
       clang libclang-rt-dev llvm
       python3 python3-pytest python3-websockets python3-paho-mqtt
       python3-jwt python3-cryptography python3-jsonschema json-schema-test-suite
-      nodejs npm)
+      nodejs npm
+      file man-db systemd nginx)   # packaging, man pages, systemd-analyze, the proxy test
 if [ "${SB_SETUP_BROWSER:-0}" = 1 ]; then
   PKGS+=(chromium)
+fi
+if [ "${SB_SETUP_CADDY:-0}" = 1 ]; then
+  PKGS+=(caddy)
 fi
 
 missing=()

@@ -17,36 +17,51 @@
 
 #include "chanmap.h"
 #include "config.h"
+#include "genconfig.h"
 #include "hub.h"
 #include "inbox.h"
 #include "jwt.h"
 #include "mqtt_link.h"
+#include "reload.h"
 #include "schema.h"
+#include "sd_notify.h"
 #include "session_pusher.h"
 #include "session_v1.h"
 #include "sb_version.h"
 #include "ws_server.h"
 
 static struct sb_server server;
+static struct sb_reload reload;
 
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: statusbus-bridge -c FILE [--check-config]\n"
+		"       statusbus-bridge --genconfig > FILE\n"
 		"Carries statusbus MQTT topics to browsers over WebSocket (statusbus.v1).\n\n"
 		"  -c, --config FILE   JSON configuration (see examples/bridge.json)\n"
 		"      --check-config  validate FILE (and the files it names) and exit 0/1\n"
+		"      --genconfig     print a valid starting config with a fresh secret\n"
 		"  -v, --verbose       debug logging (overrides log_level)\n"
 		"  -h, --help          this help\n"
 		"  -V, --version       print the version\n\n"
-		"Signals: SIGTERM/SIGINT flush pending batches, close clients with 1001, exit 0.\n");
+		"Signals: SIGTERM/SIGINT flush pending batches, close clients with 1001, exit 0;\n"
+		"SIGHUP reloads FILE (keys that need a restart are logged; a bad file changes nothing).\n");
 }
 
 static void on_signal(int sig)
 {
 	SB_UNUSED(sig);
 	server.stop = 1;
+	sb_server_wakeup(&server);
+}
+
+/* SIGHUP: reload.c runs on the service thread, woken as for SIGTERM */
+static void on_hup(int sig)
+{
+	SB_UNUSED(sig);
+	server.reload = 1;
 	sb_server_wakeup(&server);
 }
 
@@ -126,45 +141,9 @@ static int load(struct runtime *rt, const char *path)
 		fprintf(stderr, "statusbus-bridge: %s: schemas_dir: %s\n", path, err);
 		return -1;
 	}
-	if (rt->cfg->auth_enabled) {
-		enum sb_jwt_alg alg;
-		char *text = NULL;
-		size_t len = 0;
-
-		sb_jwt_alg_parse(rt->cfg->jwt_alg, &alg);
-		if (alg == SB_JWT_HS256) {
-			if (rt->cfg->jwt_secret_file) {
-				rc = sb_read_file(rt->cfg->jwt_secret_file, 4096, 1, &text, &len);
-				if (rc || len < 16) {
-					fprintf(stderr, "statusbus-bridge: %s: auth.jwt_secret_file: %s: %s\n", path,
-						rt->cfg->jwt_secret_file, rc ? sb_strerror(rc) : "shorter than 16 bytes");
-					free(text);
-					return -1;
-				}
-			} else {
-				text = strdup(rt->cfg->jwt_secret);
-				len = text ? strlen(text) : 0;
-			}
-			rc = text ? sb_jwt_key_create_hmac(&rt->key, (unsigned char *)text, len) : SB_ERR_NOMEM;
-			err[0] = '\0';
-		} else {
-			rc = sb_read_file(rt->cfg->jwt_public_key_file, 1 << 16, 0, &text, &len);
-			if (rc) {
-				fprintf(stderr, "statusbus-bridge: %s: auth.jwt_public_key_file: %s: %s\n", path,
-					rt->cfg->jwt_public_key_file, sb_strerror(rc));
-				return -1;
-			}
-			rc = sb_jwt_key_create_pem(&rt->key, alg, text, len, err, sizeof(err));
-		}
-		if (text) {
-			memset(text, 0, len);
-			free(text);
-		}
-		if (rc) {
-			fprintf(stderr, "statusbus-bridge: %s: auth: cannot use the key: %s\n", path,
-				err[0] ? err : sb_strerror(rc));
-			return -1;
-		}
+	if (rt->cfg->auth_enabled && sb_reload_make_key(rt->cfg, &rt->key, err, sizeof(err))) {
+		fprintf(stderr, "statusbus-bridge: %s: %s\n", path, err);
+		return -1;
 	}
 	if (rt->cfg->static_dir) {
 		FILE *f;
@@ -264,6 +243,7 @@ static int serve(struct runtime *rt, const char *path)
 		goto server;
 	}
 	sb_mqtt_link_start(server.link);
+	sb_sd_notify("READY=1\nSTATUS=listening");   /* systemd Type=notify */
 	sb_server_run(&server);
 	rc = 0;
 server:
@@ -300,13 +280,14 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 'k' },
+		{ "genconfig", no_argument, NULL, 'g' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL;
-	int check = 0, verbose = 0, c;
+	int check = 0, verbose = 0, genconfig = 0, c;
 	struct runtime rt;
 	int rc;
 	struct sigaction sa;
@@ -315,13 +296,22 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'c': path = optarg; break;
 		case 'k': check = 1; break;
+		case 'g': genconfig = 1; break;
 		case 'v': verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("statusbus-bridge %s\n", SB_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!path || optind != argc) {
+	if (genconfig && !path && optind == argc) {
+		char err[512];
+
+		if (sb_genconfig_print(stdout, err, sizeof(err)) == 0)
+			return 0;
+		fprintf(stderr, "statusbus-bridge: --genconfig: %s\n", err);
+		return 1;
+	}
+	if (!path || optind != argc || genconfig) {
 		usage(stderr);
 		return 2;
 	}
@@ -330,6 +320,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
+		sb_reload_lint(rt.cfg, path, stderr);
 		printf("%s: ok (%zu channel templates, %zu topic kinds, auth %s, MQTT client id %s)\n",
 		       path, sb_chanmap_count(rt.map), sb_kinds_count(rt.kinds),
 		       rt.cfg->auth_enabled ? rt.cfg->jwt_alg : "off (open development mode)",
@@ -337,10 +328,8 @@ int main(int argc, char **argv)
 		runtime_free(&rt);
 		return 0;
 	}
-	sb_log_set_level(verbose ? SB_LOG_DEBUG :
-			 !strcmp(rt.cfg->log_level, "debug") ? SB_LOG_DEBUG :
-			 !strcmp(rt.cfg->log_level, "warn") ? SB_LOG_WARN :
-			 !strcmp(rt.cfg->log_level, "error") ? SB_LOG_ERR : SB_LOG_INFO);
+	sb_reload_logging(rt.cfg, verbose);
+	sb_reload_lint(rt.cfg, path, NULL);
 	sb_log(SB_LOG_INFO, "statusbus-bridge %s starting (config %s)", SB_VERSION, path);
 	sb_log(SB_LOG_INFO, "mqtt: client id %s (mqtt.client_id \"%s\")", rt.cfg->mqtt_client_id,
 	       rt.client_id_template);
@@ -354,6 +343,12 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sb_reload_init(&reload, path, rt.cfg, rt.client_id_template, &rt.key, &rt.schemas, &server,
+		       verbose);
+	server.reload_cb = sb_reload_run;
+	server.reload_arg = &reload;
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	rc = serve(&rt, path);

@@ -15,6 +15,7 @@
 
 #include <libwebsockets.h>
 
+#include "client_addr.h"
 #include "conn_guard.h"
 #include "mqtt_events.h"
 #include "session_pusher.h"
@@ -251,6 +252,28 @@ static int ws_writeable(struct sb_server *srv, struct lws *wsi, struct pss *pss)
 	return 0;
 }
 
+/* One line per connection, as Mosquitto logs them, with the client's
+ * address (X-Forwarded-For behind listen.trusted_proxies). */
+static void log_connected(struct sb_server *srv, struct lws *wsi, const struct pss *pss)
+{
+	char addr[SB_ADDR_MAX];
+	const char *id = sb_client_session(pss->client);
+
+	sb_client_addr(srv->cfg, wsi, addr);
+	sb_log_kv(SB_LOG_INFO, (const struct sb_log_field[]){ { "client", id }, { "addr", addr } },
+		  2, "client %s: connected from %s (%s)", id, addr,
+		  pss->kind == CONN_PUSHER ? "Pusher" : "statusbus.v1");
+}
+
+/* A SIGHUP the handler flagged: reloaded here, on the service thread. */
+static void take_reload(struct sb_server *srv)
+{
+	if (srv->reload && srv->reload_cb) {
+		srv->reload = 0;
+		srv->reload_cb(srv->reload_arg);
+	}
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		    void *in, size_t len)
 {
@@ -283,7 +306,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			return 1;
 		}
 		if (!sb_origin_allowed(srv->cfg, wsi, origin, sizeof(origin))) {
-			sb_log(SB_LOG_INFO, "ws: upgrade refused: origin \"%s\" not allowed", origin);
+			char addr[SB_ADDR_MAX];
+
+			sb_client_addr(srv->cfg, wsi, addr);
+			sb_log(SB_LOG_INFO, "ws: upgrade refused: origin \"%s\" not allowed (from %s)",
+			       origin, addr);
 			return 1;
 		}
 		if (srv->stopping)
@@ -302,6 +329,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 				   "too many connections");
 			return -1;
 		}
+		log_connected(srv, wsi, pss);
 		if (kind == CONN_PUSHER)
 			return pusher_established(srv, wsi, pss);
 		return 0;
@@ -350,6 +378,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		/* MQTT messages (or a signal) are waiting */
 		if (srv && srv->link && srv->hub)
 			sb_mqtt_events_drain(srv->inbox, srv->link, srv->hub, 100000);
+		if (srv)
+			take_reload(srv);
 		return 0;
 
 	case LWS_CALLBACK_HTTP:
@@ -413,6 +443,8 @@ static void housekeeping_cb(lws_sorted_usec_list_t *sul)
 
 	/* MQTT first-connect retries and the stop flag */
 	sb_mqtt_events_drain(srv->inbox, srv->link, srv->hub, 100000);
+	/* a SIGHUP taken before the context could be woken */
+	take_reload(srv);
 	sb_conn_guard_housekeeping(srv->guard);
 	lws_sul_schedule(srv->ctx, 0, sul, housekeeping_cb, 200 * LWS_US_PER_MS);
 }

@@ -32,6 +32,11 @@ struct sb_server {
 	int64_t started_ms;
 	struct sb_http_api http;    /* what http_api.c reads, set at create */
 	volatile sig_atomic_t stop;
+	/* SIGHUP: set by the signal handler, which wakes the service thread;
+	 * reload_cb(reload_arg) runs there (main.c wires reload.c) */
+	volatile sig_atomic_t reload;
+	void (*reload_cb)(void *arg);
+	void *reload_arg;
 	int stopping;
 	void *timer;        /* lws_sorted_usec_list_t for the hub */
 	void *housekeeping; /* periodic: MQTT retry, shutdown */

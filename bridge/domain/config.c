@@ -14,25 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_internal.h"
+#include "forwarded.h"
 #include "jwt.h"
-
-enum ctype { T_STR, T_INT, T_LONG, T_BOOL, T_STRLIST, T_JSON, T_SECTION };
-
-struct ckey {
-	const char *section;    /* NULL = top level */
-	const char *name;
-	enum ctype type;
-	size_t off;
-	long min, max;
-	const char *def_str;
-	long def_num;
-	int reloadable;
-	int section_flag_off;   /* T_SECTION: offset of the int set to 1 when
-				   the section is present, or -1 */
-};
 
 #define OFF(f) offsetof(struct sb_config, f)
 #define STR(sec, name, f, def) { sec, name, T_STR, OFF(f), 0, 0, def, 0, 0, 0 }
+/* a string SIGHUP may change (read where it is used, never copied) */
+#define STRR(sec, name, f, def) { sec, name, T_STR, OFF(f), 0, 0, def, 0, 1, 0 }
+#define STRLIST(sec, name, f, n, max, rl) { sec, name, T_STRLIST, OFF(f), 0, max, NULL, 0, rl, (int)OFF(n) }
 #define INT(sec, name, f, min, max, def, rl) { sec, name, T_INT, OFF(f), min, max, NULL, def, rl, 0 }
 #define LNG(sec, name, f, min, max, def, rl) { sec, name, T_LONG, OFF(f), min, max, NULL, def, rl, 0 }
 #define BOOL(sec, name, f, def, rl) { sec, name, T_BOOL, OFF(f), 0, 1, NULL, def, rl, 0 }
@@ -60,27 +50,29 @@ static const struct ckey keys[] = {
 	STR("listen", "cert_file", listen_cert_file, NULL),
 	STR("listen", "key_file", listen_key_file, NULL),
 	STR("listen", "static_dir", static_dir, NULL),
-	{ "listen", "allowed_origins", T_STRLIST, OFF(allowed_origins), 0, 256, NULL, 0, 1, 0 },
+	STRLIST("listen", "allowed_origins", allowed_origins, n_allowed_origins, 256, 1),
+	/* proxies whose X-Forwarded-For names the client (docs/deploy.md) */
+	STRLIST("listen", "trusted_proxies", trusted_proxies, n_trusted_proxies, 64, 1),
 
 	SECTION_FLAG("auth", auth_enabled),       /* no section: open dev mode */
-	STR("auth", "jwt_alg", jwt_alg, "HS256"),
-	STR("auth", "jwt_secret", jwt_secret, NULL),
-	STR("auth", "jwt_secret_file", jwt_secret_file, NULL),
-	STR("auth", "jwt_public_key_file", jwt_public_key_file, NULL),
-	STR("auth", "issuer", issuer, NULL),
-	STR("auth", "audience", audience, NULL),
-	INT("auth", "leeway_s", token_leeway_s, 0, 300, 30, 0),
+	STRR("auth", "jwt_alg", jwt_alg, "HS256"),
+	STRR("auth", "jwt_secret", jwt_secret, NULL),
+	STRR("auth", "jwt_secret_file", jwt_secret_file, NULL),
+	STRR("auth", "jwt_public_key_file", jwt_public_key_file, NULL),
+	STRR("auth", "issuer", issuer, NULL),
+	STRR("auth", "audience", audience, NULL),
+	INT("auth", "leeway_s", token_leeway_s, 0, 300, 30, 1),
 	/* the longest-lived token accepted (exp - iat, or exp - now): at most
 	 * ten years, so that no token lives forever */
-	INT("auth", "max_ttl_s", token_max_ttl_s, 60, 315360000, SB_JWT_DEFAULT_MAX_TTL, 0),
-	BOOL("auth", "allow_wildcard_first_segment", allow_wildcard_first_segment, 0, 0),
+	INT("auth", "max_ttl_s", token_max_ttl_s, 60, 315360000, SB_JWT_DEFAULT_MAX_TTL, 1),
+	BOOL("auth", "allow_wildcard_first_segment", allow_wildcard_first_segment, 0, 1),
 
 	SECTION_FLAG("pusher", pusher_enabled),
-	STR("pusher", "app_id", pusher_app_id, NULL),
-	STR("pusher", "key", pusher_key, NULL),
-	STR("pusher", "secret", pusher_secret, NULL),
-	INT("pusher", "activity_timeout_s", pusher_activity_timeout_s, 10, 600, 120, 0),
-	BOOL("pusher", "client_events", pusher_client_events, 0, 0),
+	STRR("pusher", "app_id", pusher_app_id, NULL),
+	STRR("pusher", "key", pusher_key, NULL),
+	STRR("pusher", "secret", pusher_secret, NULL),
+	INT("pusher", "activity_timeout_s", pusher_activity_timeout_s, 10, 600, 120, 1),
+	BOOL("pusher", "client_events", pusher_client_events, 0, 1),
 	/* the HTTP API's limits: Pusher's own by default */
 	INT("pusher", "max_event_bytes", pusher_max_event_bytes, 1, 1 << 20, 10240, 0),
 	INT("pusher", "max_event_channels", pusher_max_event_channels, 1, 10000, 100, 0),
@@ -89,31 +81,31 @@ static const struct ckey keys[] = {
 	LNG("pusher", "max_request_bytes", pusher_max_request_bytes, 1024, 1 << 20, 262144, 0),
 
 	SECTION("validation"),
-	BOOL("validation", "enabled", validate_payloads, 1, 0),
-	BOOL("validation", "reject_unknown_topics", reject_unknown_topics, 0, 0),
-	BOOL("validation", "republish_rejected", republish_rejected, 0, 0),
-	INT("validation", "log_interval_s", reject_log_interval_s, 1, 86400, 60, 0),
+	BOOL("validation", "enabled", validate_payloads, 1, 1),
+	BOOL("validation", "reject_unknown_topics", reject_unknown_topics, 0, 1),
+	BOOL("validation", "republish_rejected", republish_rejected, 0, 1),
+	INT("validation", "log_interval_s", reject_log_interval_s, 1, 86400, 60, 1),
 
 	SECTION("limits"),
-	INT("limits", "max_connections", max_connections, 1, 1000000, 50000, 0),
-	INT("limits", "max_subscriptions", max_subscriptions, 1, 100000, 128, 0),
+	INT("limits", "max_connections", max_connections, 1, 1000000, 50000, 1),
+	INT("limits", "max_subscriptions", max_subscriptions, 1, 100000, 128, 1),
 	INT("limits", "max_frame_bytes", max_frame_bytes, 256, 16 << 20, 65536, 0),
-	LNG("limits", "send_queue_soft_bytes", send_queue_soft_bytes, 1024, 1L << 32, 1 << 20, 0),
+	LNG("limits", "send_queue_soft_bytes", send_queue_soft_bytes, 1024, 1L << 32, 1 << 20, 1),
 	/* its earlier name: a row for the same field is an alias */
-	LNG("limits", "send_queue_bytes", send_queue_soft_bytes, 1024, 1L << 32, 1 << 20, 0),
-	LNG("limits", "send_queue_hard_bytes", send_queue_hard_bytes, 0, 1L << 34, 0, 0),
-	LNG("limits", "send_queue_frames", send_queue_frames, 16, 10000000, 10000, 0),
-	LNG("limits", "max_payload_bytes", max_payload_bytes, 64, 256L << 20, 65536, 0),
+	LNG("limits", "send_queue_bytes", send_queue_soft_bytes, 1024, 1L << 32, 1 << 20, 1),
+	LNG("limits", "send_queue_hard_bytes", send_queue_hard_bytes, 0, 1L << 34, 0, 1),
+	LNG("limits", "send_queue_frames", send_queue_frames, 16, 10000000, 10000, 1),
+	LNG("limits", "max_payload_bytes", max_payload_bytes, 64, 256L << 20, 65536, 1),
 	LNG("limits", "cache_max_topics", cache_max_topics, 16, 100000000, 1000000, 0),
 	LNG("limits", "inbound_queue_msgs", inbound_queue_msgs, 16, 100000000, 100000, 0),
 	LNG("limits", "inbound_queue_bytes", inbound_queue_bytes, 65536, 1L << 36, 64L << 20, 0),
 	/* Paho's thread waits this long for room; far below any keepalive */
 	INT("limits", "inbound_wait_ms", inbound_wait_ms, 0, 1000, 100, 0),
-	INT("limits", "hello_timeout_s", hello_timeout_s, 1, 600, 10, 0),
-	INT("limits", "subscribe_timeout_ms", subscribe_timeout_ms, 10, 600000, 5000, 0),
+	INT("limits", "hello_timeout_s", hello_timeout_s, 1, 600, 10, 1),
+	INT("limits", "subscribe_timeout_ms", subscribe_timeout_ms, 10, 600000, 5000, 1),
 	INT("limits", "heartbeat_s", heartbeat_s, 5, 3600, 25, 0),
 	INT("limits", "idle_timeout_s", idle_timeout_s, 10, 7200, 60, 0),
-	INT("limits", "max_msgs_per_s", max_msgs_per_s, 1, 1000000, 100, 0),
+	INT("limits", "max_msgs_per_s", max_msgs_per_s, 1, 1000000, 100, 1),
 	/* the whole request head, however it is dribbled in */
 	INT("limits", "handshake_timeout_s", handshake_timeout_s, 1, 300, 5, 0),
 	/* per client address (an IPv6 /64); behind a proxy every client is
@@ -125,14 +117,23 @@ static const struct ckey keys[] = {
 
 	SECTION("logs"),
 	STR("logs", "follow", logs_follow, "active"),
-	INT("logs", "max_followed", logs_max_followed, 1, 1000000, 1000, 0),
+	INT("logs", "max_followed", logs_max_followed, 1, 1000000, 1000, 1),
 
 	STR(NULL, "schemas_dir", schemas_dir, "schemas"),
-	STR(NULL, "log_level", log_level, "info"),
+	STRR(NULL, "log_level", log_level, "info"),
+	STRR(NULL, "log_format", log_format, "text"),
 	{ NULL, "channels", T_JSON, OFF(channels), 0, 0, NULL, 0, 0, 0 },
 };
 
-#define FIELD(cfg, k, type) ((type *)((char *)(cfg) + (k)->off))
+
+static void free_list(char ***list, size_t *n)
+{
+	for (size_t i = 0; *list && i < *n; i++)
+		free((*list)[i]);
+	free(*list);
+	*list = NULL;
+	*n = 0;
+}
 
 static void set_defaults(struct sb_config *cfg)
 {
@@ -155,7 +156,10 @@ static void set_defaults(struct sb_config *cfg)
 	}
 }
 
-static const struct ckey *lookup(const char *section, const char *name)
+const struct ckey *const sb_config__keys = keys;
+const size_t sb_config__nkeys = SB_ARRAY_LEN(keys);
+
+const struct ckey *sb_config__lookup(const char *section, const char *name)
 {
 	for (size_t i = 0; i < SB_ARRAY_LEN(keys); i++) {
 		const struct ckey *k = &keys[i];
@@ -239,11 +243,9 @@ static enum sb_err set_value(struct sb_config *cfg, const struct ckey *k, const 
 			n++;
 		}
 		/* a repeated key replaces the earlier list */
-		for (size_t i = 0; i < cfg->n_allowed_origins; i++)
-			free(cfg->allowed_origins[i]);
-		free(cfg->allowed_origins);
-		cfg->allowed_origins = list;
-		cfg->n_allowed_origins = n;
+		free_list(FIELD(cfg, k, char **), FIELD_N(cfg, k));
+		*FIELD(cfg, k, char **) = list;
+		*FIELD_N(cfg, k) = n;
 		return SB_OK;
 	}
 	case T_JSON:
@@ -258,13 +260,21 @@ static enum sb_err set_value(struct sb_config *cfg, const struct ckey *k, const 
 	return SB_ERR_INTERNAL;
 }
 
+/* A key whose name starts with '_' is a comment ("_comment": "..."): JSON
+ * has none, and a config explains itself this way (--genconfig's output
+ * does). */
+static int is_comment(const char *name)
+{
+	return name[0] == '_';
+}
+
 /* The same field given earlier in `sec` under another name (an alias) with
  * a different value is an error: which one was meant is not known. */
 static enum sb_err alias_conflict(const cJSON *sec, const cJSON *it, const struct ckey *k,
 				  const char *path, char *err, size_t errlen)
 {
 	for (const cJSON *o = sec->child; o && o != it; o = o->next) {
-		const struct ckey *ok = lookup(sec->string, o->string);
+		const struct ckey *ok = sb_config__lookup(sec->string, o->string);
 
 		if (ok && ok != k && ok->off == k->off && !cJSON_Compare(o, it, 1)) {
 			snprintf(err, errlen, "%s: %s.%s: given as %s too, with another value", path,
@@ -317,6 +327,12 @@ static enum sb_err check(struct sb_config *cfg, const char *path, char *err, siz
 		snprintf(err, errlen, "%s: listen.key_file: cert_file and key_file go together", path);
 		return SB_ERR_INVAL;
 	}
+	for (size_t i = 0; i < cfg->n_trusted_proxies; i++)
+		if (!sb_forwarded_valid(cfg->trusted_proxies[i])) {
+			snprintf(err, errlen, "%s: listen.trusted_proxies: \"%s\" is not an address "
+				 "or address/prefix", path, cfg->trusted_proxies[i]);
+			return SB_ERR_INVAL;
+		}
 	if (cfg->auth_enabled) {
 		if (!cfg->jwt_alg || (strcmp(cfg->jwt_alg, "HS256") && strcmp(cfg->jwt_alg, "RS256") &&
 				      strcmp(cfg->jwt_alg, "ES256"))) {
@@ -360,10 +376,12 @@ static enum sb_err check(struct sb_config *cfg, const char *path, char *err, siz
 		return SB_ERR_INVAL;
 	}
 	/* "log_level": null leaves NULL: refuse it rather than crash */
-	if (!cfg->log_level ||
-	    (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
-	     strcmp(cfg->log_level, "warn") && strcmp(cfg->log_level, "error"))) {
+	if (!sb_log_level_parse(cfg->log_level, &(enum sb_log_level){ 0 })) {
 		snprintf(err, errlen, "%s: log_level: must be debug, info, warn or error", path);
+		return SB_ERR_INVAL;
+	}
+	if (!sb_log_format_parse(cfg->log_format, &(enum sb_log_format){ 0 })) {
+		snprintf(err, errlen, "%s: log_format: must be text or json", path);
 		return SB_ERR_INVAL;
 	}
 	if (!cfg->logs_follow ||
@@ -407,9 +425,12 @@ enum sb_err sb_config_parse(struct sb_config **out, const char *text, const char
 	}
 	set_defaults(cfg);
 	cJSON_ArrayForEach(sec, root) {
-		const struct ckey *k = lookup(NULL, sec->string);
+		const struct ckey *k = sb_config__lookup(NULL, sec->string);
+
+		if (is_comment(sec->string))
+			continue;
 		if (!k) {
-			snprintf(err, errlen, "%s: %s: unknown key", path, sec->string);
+			sb_config__unknown_key(NULL, sec->string, path, err, errlen);
 			rc = SB_ERR_INVAL;
 			break;
 		}
@@ -429,9 +450,12 @@ enum sb_err sb_config_parse(struct sb_config **out, const char *text, const char
 		if (k->section_flag_off >= 0)
 			*(int *)((char *)cfg + k->section_flag_off) = 1;
 		cJSON_ArrayForEach(it, sec) {
-			const struct ckey *kk = lookup(sec->string, it->string);
+			const struct ckey *kk = sb_config__lookup(sec->string, it->string);
+
+			if (is_comment(it->string))
+				continue;
 			if (!kk) {
-				snprintf(err, errlen, "%s: %s.%s: unknown key", path, sec->string, it->string);
+				sb_config__unknown_key(sec->string, it->string, path, err, errlen);
 				rc = SB_ERR_INVAL;
 				break;
 			}
@@ -511,10 +535,9 @@ void sb_config_destroy(struct sb_config *cfg)
 			char **f = FIELD(cfg, &keys[i], char *);
 			free(*f);
 			*f = NULL;   /* an alias row names the same field */
+		} else if (keys[i].type == T_STRLIST) {
+			free_list(FIELD(cfg, &keys[i], char **), FIELD_N(cfg, &keys[i]));
 		}
-	for (size_t i = 0; i < cfg->n_allowed_origins; i++)
-		free(cfg->allowed_origins[i]);
-	free(cfg->allowed_origins);
 	cJSON_Delete(cfg->channels);
 	free(cfg);
 }

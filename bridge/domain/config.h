@@ -25,6 +25,10 @@ struct sb_config {
 	char *listen_cert_file, *listen_key_file, *static_dir;
 	char **allowed_origins;
 	size_t n_allowed_origins;
+	/* addresses or CIDR blocks of reverse proxies whose X-Forwarded-For is
+	 * believed (listen.trusted_proxies) */
+	char **trusted_proxies;
+	size_t n_trusted_proxies;
 	/* auth (auth_enabled = the section exists) */
 	int auth_enabled;
 	char *jwt_alg, *jwt_secret, *jwt_secret_file, *jwt_public_key_file;
@@ -69,6 +73,7 @@ struct sb_config {
 	int logs_max_followed;          /* deploys followed at once without a viewer */
 	/* misc */
 	char *log_level;
+	char *log_format;               /* "text" or "json" */
 	cJSON *channels;                /* owned; NULL = the default map */
 };
 
@@ -85,6 +90,25 @@ enum sb_err sb_config_parse(struct sb_config **out, const char *text,
 
 /* Accepts NULL. */
 void sb_config_destroy(struct sb_config *cfg);
+
+/* What SIGHUP does with a config file read again (docs/protocol.md §11).
+ * Compares `next` with the running `live` config key by key, in table
+ * order, and calls cb(arg, key, reloadable) for each key whose value
+ * differs ("section.name"; a section added or removed is one key, its
+ * name, never reloadable, and its keys are not reported).  With apply set,
+ * each differing reloadable value moves from next into live and next gets
+ * live's old one (destroying next frees it); a value that needs a restart
+ * stays as it runs.  Values are compared, never logged (some are secrets).
+ * Returns how many differing keys need a restart. */
+size_t sb_config_reload(struct sb_config *live, struct sb_config *next, int apply,
+			void (*cb)(void *arg, const char *key, int reloadable), void *arg);
+
+/* One warning of sb_config_lint: a key the config gives that does nothing
+ * where it is (delivery.max_delay_ms on an immediate channel). */
+typedef void (*sb_config_warn_fn)(void *arg, const char *key, const char *why);
+/* Calls warn for every such key of cfg (config_lint.c).  Never fails: a
+ * config it cannot read (broken channels) is the chanmap's to refuse. */
+void sb_config_lint(const struct sb_config *cfg, sb_config_warn_fn warn, void *arg);
 
 /* Reads a whole small file (a secret, a PEM) into a malloc'ed NUL-terminated
  * buffer, stripping one trailing newline when strip_nl.  Refuses files over

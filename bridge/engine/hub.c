@@ -172,8 +172,9 @@ static void reject(struct sb_hub *h, struct sb_msg *m, uint64_t *counter, const 
 	if (h->reject_log) {
 		last = (intptr_t)sb_dict_get(h->reject_log, m->topic);
 		if (!last || now - last >= h->p.cfg->reject_log_interval_s) {
-			sb_log(SB_LOG_WARN, "payload on %s rejected (%zu bytes): %s", m->topic,
-			       m->payload_len, reason);
+			sb_log_kv(SB_LOG_WARN, &(struct sb_log_field){ "topic", m->topic }, 1,
+				  "payload on %s rejected (%zu bytes): %s", m->topic, m->payload_len,
+				  reason);
 			sb_dict_set(h->reject_log, m->topic, (void *)(intptr_t)now);
 		}
 	}
@@ -583,6 +584,7 @@ void sb_hub_close_all(struct sb_hub *h, int code, const char *reason)
 /* ---- life cycle and introspection ------------------------------------------------------- */
 
 static void free_chan_v(void *v) { SB_UNUSED(v); }
+static void set_rules(struct sb_hub *h);
 
 /* Owners are always learned (docs/protocol.md §3.4, §4): a deploy's, for
  * its channels and for following active deploys, and those of every other
@@ -619,11 +621,8 @@ enum sb_err sb_hub_create(struct sb_hub **out, const struct sb_hub_params *p,
 	h->p = *p;
 	h->ops = *ops;
 	fo = (struct sb_filter_ops){ ops->ctx, ops->mqtt_subscribe, ops->mqtt_unsubscribe };
-	h->rules.kinds = p->kinds;
-	h->rules.schemas = p->schemas;
-	h->rules.max_payload_bytes = (size_t)p->cfg->max_payload_bytes;
-	h->rules.reject_unknown_topics = p->cfg->reject_unknown_topics;
-	h->rules.validate = p->cfg->validate_payloads;
+	set_rules(h);
+	h->m.config_last_reload_ok = 1;
 	h->chans = sb_dict_create(free_chan_v);
 	h->reject_log = sb_dict_create(NULL);
 	h->cache = sb_cache_create((size_t)p->cfg->cache_max_topics);
@@ -674,6 +673,34 @@ const struct sb_metrics *sb_hub_metrics(const struct sb_hub *h) { return &h->m; 
 void sb_hub_count_auth_failure(struct sb_hub *h) { h->m.auth_failures++; }
 void sb_hub_count_client_error(struct sb_hub *h) { h->m.client_errors++; }
 void sb_hub_count_inbound_drop(struct sb_hub *h, uint64_t n) { h->m.drop_inbound_overflow += n; }
+
+/* The rules a message is judged by, from the config and the schemas. */
+static void set_rules(struct sb_hub *h)
+{
+	h->rules.kinds = h->p.kinds;
+	h->rules.schemas = h->p.schemas;
+	h->rules.max_payload_bytes = (size_t)h->p.cfg->max_payload_bytes;
+	h->rules.reject_unknown_topics = h->p.cfg->reject_unknown_topics;
+	h->rules.validate = h->p.cfg->validate_payloads;
+}
+
+void sb_hub_reload(struct sb_hub *h, const struct sb_jwt_key *key,
+		   const struct sb_schema_set *schemas)
+{
+	if (h->p.jwt_key && key)
+		h->p.jwt_key = key;
+	h->p.schemas = schemas;
+	set_rules(h);
+}
+
+void sb_hub_count_reload(struct sb_hub *h, int ok)
+{
+	if (ok)
+		h->m.config_reloads++;
+	else
+		h->m.config_reload_failures++;
+	h->m.config_last_reload_ok = ok ? 1 : 0;
+}
 
 void sb_hub_gauges(const struct sb_hub *h, struct sb_hub_gauges *g)
 {

@@ -118,6 +118,9 @@ struct sb_metrics {
 	uint64_t drop_out_of_order;  /* late lines inside a hole already reported */
 	uint64_t conflated_queue, conflated_interval, gaps;
 	uint64_t slow_closes, auth_failures, client_errors, rate_limited;
+	/* SIGHUP: reloads applied and refused, and whether the last one was
+	 * applied (1 until one fails) */
+	uint64_t config_reloads, config_reload_failures, config_last_reload_ok;
 	uint64_t mqtt_connects, mqtt_disconnects;
 	uint64_t rejected_published, retained_replays_skipped;
 	uint64_t history_served, history_gaps;
@@ -304,6 +307,18 @@ void sb_hub_count_client_error(struct sb_hub *hub);
 /* An inbound-queue overflow counted by the MQTT adapter. */
 void sb_hub_count_inbound_drop(struct sb_hub *hub, uint64_t n);
 
+/* SIGHUP (docs/protocol.md §11), after the adapter moved the reloadable
+ * values into the config the hub borrows (same object): the hub re-reads
+ * what it copied at create (validation rules, max_payload_bytes) and
+ * borrows `key` and `schemas` from now on (the caller frees the ones they
+ * replace once this returns; NULL key keeps open mode as it is, since
+ * leaving or entering it needs a restart).  Tokens already verified stay
+ * valid for their connections: the next hello, token refresh or HTTP
+ * query meets the new key. */
+void sb_hub_reload(struct sb_hub *hub, const struct sb_jwt_key *key,
+		   const struct sb_schema_set *schemas);
+/* A SIGHUP reload applied (ok = 1) or refused, for /metrics. */
+void sb_hub_count_reload(struct sb_hub *hub, int ok);
 /* ---- channels, for the Pusher HTTP API's queries (docs/pusher.md) ---- */
 /* The channel map the hub routes with (borrowed). */
 const struct sb_chanmap *sb_hub_chanmap(const struct sb_hub *hub);

@@ -66,6 +66,24 @@ static void refused(struct sb_metrics_reg *r, const char *reason, const uint64_t
 		 "frame_too_large 4009).", "reason", reason, src);
 }
 
+/* SIGHUP (docs/protocol.md §11), as Prometheus and Mosquitto operators
+ * alert on it: a failed reload leaves the old config running. */
+static void reloads(struct sb_metrics_reg *r, const struct sb_metrics *m)
+{
+	static const struct sb_metrics_label ok = { "result", "ok" }, failed = { "result", "failed" };
+	const char *help = "SIGHUP config reloads, applied (ok) or refused, the running config "
+			   "kept (failed).";
+
+	sb_metrics_add(r, &(struct sb_metrics_series){ .type = SB_METRICS_COUNTER,
+		.name = "statusbus_config_reloads_total", .help = help, .labels = &ok,
+		.n_labels = 1, .src = &m->config_reloads });
+	sb_metrics_add(r, &(struct sb_metrics_series){ .type = SB_METRICS_COUNTER,
+		.name = "statusbus_config_reloads_total", .help = help, .labels = &failed,
+		.n_labels = 1, .src = &m->config_reload_failures });
+	sb_metrics_gauge(r, "statusbus_config_last_reload_successful",
+			 "1 unless the last SIGHUP reload was refused.", m->config_last_reload_ok);
+}
+
 /* The MQTT hand-off, next to its drops (inbound_overflow, counted by the
  * hub from the inbox's reports). */
 static void inbox_view(struct sb_metrics_reg *r, const struct sb_inbox_stats *in)
@@ -201,6 +219,7 @@ void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics 
 	sb_metrics_counter(r, "statusbus_slow_client_closes_total",
 			   "Clients closed with 4029 (queue overflow).", &m->slow_closes);
 	sb_metrics_counter(r, "statusbus_auth_failures_total", "Refused tokens.", &m->auth_failures);
+	reloads(r, m);
 	sb_metrics_counter(r, "statusbus_client_errors_total", "Error frames sent to clients.",
 			   &m->client_errors);
 	sb_metrics_counter(r, "statusbus_rejected_republished_total",

@@ -30,11 +30,44 @@ const char *sb_strerror(enum sb_err err);
 
 enum sb_log_level { SB_LOG_DEBUG = 0, SB_LOG_INFO, SB_LOG_WARN, SB_LOG_ERR };
 
-/* Logs to stderr with a timestamp and level.  Thread-safe (one fprintf). */
+/* log_format: "text" (`<ts> <level> <msg>`) or "json" (one object per
+ * line: {"ts","level","msg","fields"}), for log shippers. */
+enum sb_log_format { SB_LOG_TEXT = 0, SB_LOG_JSON };
+
+/* A named value of a log line: in JSON, a member of "fields". */
+struct sb_log_field {
+	const char *key, *value;
+};
+
+/* Logs to stderr with a timestamp and level, in the log format set.
+ * Thread-safe (one fprintf per line; level and format are atomics, set on
+ * one thread while others log). */
 void sb_log(enum sb_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* The same with fields (n of them, values may be NULL: left out).  They
+ * repeat for machines what the message says for humans: the text format
+ * writes the message only. */
+void sb_log_kv(enum sb_log_level level, const struct sb_log_field *fields, size_t n,
+	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void sb_log_set_level(enum sb_log_level level);
 enum sb_log_level sb_log_get_level(void);
+void sb_log_set_format(enum sb_log_format format);
+enum sb_log_format sb_log_get_format(void);
+/* "text" or "json" into *out: 1, or 0 when name is neither (or NULL). */
+int sb_log_format_parse(const char *name, enum sb_log_format *out);
+/* "debug", "info", "warn", "error" into *out: 1, else 0. */
+int sb_log_level_parse(const char *name, enum sb_log_level *out);
+
+/* One log line as sb_log writes it, without the newline, into buf (always
+ * NUL-terminated when size > 0; a line that does not fit is cut, in JSON
+ * at a character boundary with the object still closed).  wall_ms is the
+ * time of the line.  In JSON, a message that starts with the prefixes the
+ * bridge's messages use also fills fields: "client <id>: " and "pusher
+ * <id>: " give "client", "<component>: " (mqtt, ws, http, lws, auth,
+ * listen, reload) gives "component".  Returns the length written. */
+size_t sb_log_render(char *buf, size_t size, enum sb_log_format format, int64_t wall_ms,
+		     enum sb_log_level level, const struct sb_log_field *fields, size_t n,
+		     const char *msg);
 
 /* Monotonic clock in milliseconds. */
 int64_t sb_now_ms(void);

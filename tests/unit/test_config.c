@@ -175,7 +175,8 @@ static void test_logs_section(void **state)
 		     "x.json: logs.follow: must be a string or null");
 	expect_error("{\"logs\":{\"max_followed\":0}}",
 		     "x.json: logs.max_followed: must be an integer from 1 to 1000000");
-	expect_error("{\"logs\":{\"followed\":1}}", "x.json: logs.followed: unknown key");
+	expect_error("{\"logs\":{\"followed\":1}}",
+		     "x.json: logs.followed: unknown key (did you mean logs.max_followed?)");
 	expect_error("{\"logs\":\"active\"}", "x.json: logs: must be an object");
 }
 
@@ -267,16 +268,22 @@ static void test_unknown_keys(void **state)
 	(void)state;
 	expect_error("{\"nope\":1}", "x.json: nope: unknown key");
 	expect_error("{\"limits\":{\"max_subs\":1}}", "x.json: limits.max_subs: unknown key");
-	expect_error("{\"mqtt\":{\"port\":1883}}", "x.json: mqtt.port: unknown key");
-	expect_error("{\"auth\":{\"secret\":\"x\"}}", "x.json: auth.secret: unknown key");
-	expect_error("{\"validation\":{\"enable\":true}}", "x.json: validation.enable: unknown key");
-	/* keys are not found at the wrong level, and are case-sensitive */
-	expect_error("{\"uri\":\"tcp://x\"}", "x.json: uri: unknown key");
+	expect_error("{\"mqtt\":{\"port\":1883}}",
+		     "x.json: mqtt.port: unknown key (did you mean listen.port?)");
+	expect_error("{\"auth\":{\"secret\":\"x\"}}",
+		     "x.json: auth.secret: unknown key (did you mean auth.jwt_secret?)");
+	expect_error("{\"validation\":{\"enable\":true}}",
+		     "x.json: validation.enable: unknown key (did you mean validation.enabled?)");
+	/* keys are not found at the wrong level, and are case-sensitive (the
+	 * suggestion says where they are) */
+	expect_error("{\"uri\":\"tcp://x\"}", "x.json: uri: unknown key (did you mean mqtt.uri?)");
 	expect_error("{\"limits\":{\"limits\":{}}}", "x.json: limits.limits: unknown key");
-	expect_error("{\"listen\":{\"schemas_dir\":\"s\"}}", "x.json: listen.schemas_dir: unknown key");
-	expect_error("{\"MQTT\":{}}", "x.json: MQTT: unknown key");
+	expect_error("{\"listen\":{\"schemas_dir\":\"s\"}}",
+		     "x.json: listen.schemas_dir: unknown key (did you mean schemas_dir?)");
+	expect_error("{\"MQTT\":{}}", "x.json: MQTT: unknown key (did you mean mqtt?)");
 	expect_error("{\"limits\":{\"Max_Subscriptions\":1}}",
-		     "x.json: limits.Max_Subscriptions: unknown key");
+		     "x.json: limits.Max_Subscriptions: unknown key (did you mean "
+		     "limits.max_subscriptions?)");
 }
 
 static void test_cross_checks(void **state)
