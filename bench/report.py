@@ -1,0 +1,148 @@
+# SPDX-License-Identifier: MIT
+"""The Markdown tables bench/compare.py prints (and docs/benchmarks.md
+carries): every figure per system with its repetitions side by side, a
+noisy window marked *, then each system's figures as ratios to nginx +
+nchan's from the same repetition."""
+
+P99_BOUND_MS = 50.0
+FULL = 0.95
+
+
+def fmt(v, digits=2):
+    if v is None:
+        return "–"
+    if isinstance(v, str):
+        return v
+    if abs(v) >= 1000:
+        return f"{v:,.0f}".replace(",", " ")
+    return f"{v:.{digits}f}"
+
+
+def rate_k(v):
+    return "–" if v is None else f"{v / 1000:g}k"
+
+
+def windows(r):
+    return r.get("rates", []) + r.get("ramp", [])
+
+
+def at(r, rate):
+    for w in r.get("rates", []):
+        if w["offered"] == rate:
+            return w
+    return None
+
+
+def saturation(r):
+    """(highest offered rate delivered in full, highest also with p99 <=
+    50 ms, peak delivered rate); None when no step qualified."""
+    ws = windows(r)
+    full = [w["offered"] for w in ws if w["delivered_share"] >= FULL]
+    ok = [w["offered"] for w in ws
+          if w["delivered_share"] >= FULL and w["p99_ms"] <= P99_BOUND_MS]
+    peak = max((w["delivered_per_s"] for w in ws), default=None)
+    return (max(full) if full else None, max(ok) if ok else None, peak)
+
+
+def figures(args, r):
+    """{figure name: (value, noisy)} of one result."""
+    f = {}
+    for rate in args.rates:
+        w = at(r, rate)
+        if not w:
+            continue
+        k = rate_k(rate)
+        f[f"CPU µs per delivery @ {k}/s"] = (w["us_per_delivery"], w["noisy"])
+        if w.get("bridge_us_per_delivery") is not None:
+            f[f"  of which the bridge @ {k}/s"] = (w["bridge_us_per_delivery"], w["noisy"])
+        f[f"delivered @ {k}/s (%)"] = (100 * w["delivered_share"], w["noisy"])
+        f[f"p50 ms @ {k}/s"] = (w["p50_ms"], w["noisy"])
+        f[f"p99 ms @ {k}/s"] = (w["p99_ms"], w["noisy"])
+    full, ok, peak = saturation(r)
+    f["highest rate delivered in full (≥ 95 %)"] = (full, False)
+    f[f"highest rate in full with p99 ≤ {P99_BOUND_MS:g} ms"] = (ok, False)
+    f["peak delivered rate (deliveries/s)"] = (peak, False)
+    idle = r.get("idle")
+    f["RSS per idle connection (KiB)"] = (r.get("rss_per_conn_kb"), False)
+    if idle:
+        f[f"idle CPU, {args.conns} connections (% of a core)"] = (100 * idle["cpu_share"],
+                                                                  idle["noisy"])
+    ing = r.get("ingest")
+    if ing:
+        f["ingest, validated QoS 1 msgs/s"] = (ing["ingest_per_s"], ing["noisy"])
+        f["  bridge CPU µs per ingested msg"] = (ing["bridge_us_per_msg"], ing["noisy"])
+        f["  broker CPU during ingest (% of a core)"] = (100 * ing["broker_cpu_share"], False)
+    f["load average at start"] = (r.get("load1_before"), False)
+    f["cores busy with others at start"] = (r.get("busy_before"), False)
+    ws = windows(r) + ([idle] if idle else [])
+    f["most foreign CPU on the server core (%)"] = (
+        100 * max((w["foreign_server"] for w in ws), default=0), False)
+    f["most run-queue wait of the server (%)"] = (
+        100 * max((w["server_wait"] for w in ws), default=0), False)
+    return f
+
+
+RATE_FIGURES = ("highest rate", "peak delivered")
+
+
+def cell(vals):
+    out = []
+    for v, noisy in vals:
+        s = fmt(v, 2)
+        if v is not None and isinstance(v, (int, float)) and v >= 1000:
+            s = fmt(v)
+        out.append(s + ("*" if noisy else ""))
+    return " / ".join(out) if out else "–"
+
+
+def markdown(args, info, results, names):
+    by = {n: [r for r in results if r["system"] == n] for n in names}
+    labels = {r["system"]: r["label"] for r in results}
+    figs = {n: [figures(args, r) for r in by[n]] for n in names}
+    order = []  # every system's figures, each after the one it follows
+    for n in names:
+        for f in figs[n]:
+            prev = None
+            for k in f:
+                if k not in order:
+                    order.insert(order.index(prev) + 1 if prev else len(order), k)
+                prev = k
+    lines = [f"Machine: {info['cpu']}, {info['cores']} cores, {info['mem_gib']} GiB, "
+             f"kernel {info['kernel']}; {info['nginx']}; {info['mosquitto']}; "
+             f"statusbus {info['commit']}.",
+             f"{args.conns} subscribers on {args.channels} channels, server on CPU "
+             f"{sorted(args.server_cpus)}, load on CPU {sorted(args.load_cpus)}; "
+             f"windows {args.window:g} s (fixed rates), {args.ramp_window:g} s (ramp), "
+             f"{args.idle_window:g} s (idle). Each cell: repetition 1 / 2 …; * = noisy window.",
+             "", "| figure | " + " | ".join(labels.get(n, n) for n in names) + " |",
+             "|---|" + "---:|" * len(names)]
+    for k in order:
+        row = []
+        for n in names:
+            vals = [f.get(k, (None, False)) for f in figs[n]]
+            if any(x in k for x in RATE_FIGURES):
+                vals = [(rate_k(v) if v is not None and "highest" in k else v, nz)
+                        for v, nz in vals]
+            row.append(cell(vals))
+        lines.append(f"| {k} | " + " | ".join(row) + " |")
+    if "nchan" in names and len(names) > 1:
+        lines += ["", "Ratios to nginx + nchan in the same repetition (lower is better except "
+                  "for rates; rep 1 / rep 2 …):", "",
+                  "| figure | " + " | ".join(labels.get(n, n) for n in names if n != "nchan") + " |",
+                  "|---|" + "---:|" * (len(names) - 1)]
+        keys = [k for k in order if k.startswith(("CPU µs", "p99", "RSS", "idle CPU", "highest"))]
+        for k in keys:
+            row = []
+            for n in names:
+                if n == "nchan":
+                    continue
+                rs = []
+                for mine, ref in zip(figs[n], figs["nchan"]):
+                    a, b = mine.get(k, (None, False)), ref.get(k, (None, False))
+                    if a[0] is None or not b[0]:
+                        rs.append("–")
+                    else:
+                        rs.append(f"{a[0] / b[0]:.2f}" + ("*" if a[1] or b[1] else ""))
+                row.append(" / ".join(rs))
+            lines.append(f"| {k} | " + " | ".join(row) + " |")
+    return "\n".join(lines)
