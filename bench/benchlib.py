@@ -196,6 +196,8 @@ class Subscribers:
         return self.err.read()[-2000:]
 
     def quit(self):
+        """Stops the client; returns its exit code (a sanitizer's report
+        makes it non-zero)."""
         if self.proc.poll() is None:
             with contextlib.suppress(BrokenPipeError):
                 self.proc.stdin.write("quit\n")
@@ -206,6 +208,7 @@ class Subscribers:
                 self.proc.kill()
                 self.proc.wait()
         self.err.close()
+        return self.proc.returncode
 
 
 class Publisher:

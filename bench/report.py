@@ -145,4 +145,63 @@ def markdown(args, info, results, names):
                         rs.append(f"{a[0] / b[0]:.2f}" + ("*" if a[1] or b[1] else ""))
                 row.append(" / ".join(rs))
             lines.append(f"| {k} | " + " | ".join(row) + " |")
+    if "statusbus" in names and "nchan" in names:
+        lines += ["", "Issue 13's targets (rep 1 / rep 2 …; met = in every repetition):", ""]
+        lines += targets(args, names, labels, figs)
     return "\n".join(lines)
+
+
+def targets(args, names, labels, figs):
+    """The rows of issue 13's targets: statusbus beside the others."""
+    def vals(n, k):
+        return [f.get(k, (None, False)) for f in figs.get(n, [])]
+
+    def ratio_ok(k, bound):
+        mine, ref = vals("statusbus", k), vals("nchan", k)
+        rs = [a[0] / b[0] if a[0] is not None and b[0] else None for a, b in zip(mine, ref)]
+        return rs, all(r is not None and r <= bound for r in rs) and bool(rs)
+
+    rows = []
+    cols = [n for n in names if n != "statusbus"] + ["statusbus"]
+    head = "| target | " + " | ".join(labels.get(n, n) for n in cols) + " | met |"
+    out = [head, "|---|" + "---:|" * len(cols) + ":---:|"]
+    for rate in (20000, 200000):
+        k = f"CPU µs per delivery @ {rate_k(rate)}/s"
+        rs, ok = ratio_ok(k, 0.3)
+        rows.append((f"CPU per delivery @ {rate_k(rate)}/s ≤ 0.3 × nchan (µs; ratio)", k, ok,
+                     " / ".join("–" if r is None else f"{r:.2f}" for r in rs)))
+    k = "p99 ms @ 20k/s"
+    rows.append(("p99 @ 20k/s ≤ nchan's (ms)", k, ratio_ok(k, 1.0)[1], None))
+    k = "p99 ms @ 100k/s"
+    mine = vals("statusbus", k)
+    rows.append(("p99 @ 100k/s ≤ 2 ms and ≤ nchan's (ms)", k, ratio_ok(k, 1.0)[1] and bool(mine)
+                 and all(v is not None and v <= 2 for v, _ in mine), None))
+    k = f"highest rate in full with p99 ≤ {P99_BOUND_MS:g} ms"
+    mine = vals("statusbus", k)
+    rows.append(("sustained ≥ 500k/s with p99 ≤ 50 ms (server pinned to "
+                 f"{len(args.server_cpus)} core(s))", k,
+                 bool(mine) and all(v is not None and v >= 500000 for v, _ in mine), None))
+    k = "RSS per idle connection (KiB)"
+    mine = vals("statusbus", k)
+    rows.append(("≤ 3 KiB RSS per idle connection", k,
+                 bool(mine) and all(v is not None and v <= 3 for v, _ in mine), None))
+    k = f"idle CPU, {args.conns} connections (% of a core)"
+    mine = vals("statusbus", k)
+    rows.append((f"{args.conns} idle connections ≤ 2 % of a core", k,
+                 bool(mine) and all(v is not None and v <= 2 for v, _ in mine), None))
+    k = "ingest, validated QoS 1 msgs/s"
+    mine = vals("statusbus", k)
+    rows.append(("ingest ≥ 150k validated QoS 1 msgs/s", k,
+                 bool(mine) and all(v is not None and v >= 150000 for v, _ in mine), None))
+    for title, k, ok, extra in rows:
+        cells = []
+        for n in cols:
+            v = vals(n, k)
+            if "highest" in k:
+                v = [(rate_k(x) if x is not None else None, nz) for x, nz in v]
+            c = cell(v)
+            if n == "statusbus" and extra:
+                c += f" ({extra})"
+            cells.append(c)
+        out.append(f"| {title} | " + " | ".join(cells) + f" | {'yes' if ok else 'no'} |")
+    return out

@@ -55,7 +55,8 @@ def fanout(args, system, binary, failures):
         check(system.name, s["errors"] == s["failed"] == s["closed"] == 0,
               f"{s['errors']} errors, {s['failed']} failed, {s['closed']} closed", failures)
     finally:
-        subs.quit()
+        rc = subs.quit()
+    check(system.name, rc == 0, f"sb-loadgen sub exit code {rc}", failures)
 
 
 def ingest(args, system, binary, failures):
