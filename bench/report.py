@@ -113,7 +113,8 @@ def markdown(args, info, results, names):
              f"{args.conns} subscribers on {args.channels} channels, server on CPU "
              f"{sorted(args.server_cpus)}, load on CPU {sorted(args.load_cpus)}; "
              f"windows {args.window:g} s (fixed rates), {args.ramp_window:g} s (ramp), "
-             f"{args.idle_window:g} s (idle). Each cell: repetition 1 / 2 …; * = noisy window.",
+             f"{args.idle_window:g} s (idle), every process at nice {getattr(args, 'nice', 0)}. "
+             "Each cell: repetition 1 / 2 …; * = noisy window.",
              "", "| figure | " + " | ".join(labels.get(n, n) for n in names) + " |",
              "|---|" + "---:|" * len(names)]
     for k in order:

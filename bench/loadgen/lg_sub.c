@@ -41,7 +41,6 @@ enum { ST_IDLE, ST_CONNECTING, ST_HANDSHAKE, ST_OPEN, ST_SUBSCRIBED, ST_DEAD };
 struct conn {
 	int fd;
 	uint8_t state;
-	uint8_t epout;   /* EPOLLOUT is registered */
 	uint8_t msg_op;  /* opcode of the fragmented message in msg */
 	const char *doom; /* set by a failed write: closed once the event is handled */
 	uint64_t next_ping_ns;
@@ -81,13 +80,6 @@ static uint32_t rnd(struct sub *s)
 	return s->rng;
 }
 
-static void set_events(struct sub *s, struct conn *c, uint32_t ev)
-{
-	struct epoll_event e = { .events = ev, .data.u32 = (uint32_t)(c - s->c) };
-	epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd, &e);
-	c->epout = (ev & EPOLLOUT) != 0;
-}
-
 static void conn_close(struct sub *s, struct conn *c, const char *why)
 {
 	if (c->state == ST_DEAD)
@@ -117,7 +109,8 @@ static void conn_close(struct sub *s, struct conn *c, const char *why)
 }
 
 /* Queues bytes for the socket: written at once when nothing waits before
- * them, else kept until EPOLLOUT.  A failure dooms the connection; the
+ * them, else kept until the next EPOLLOUT edge.  A failure dooms the
+ * connection; the
  * caller finds c->doom set and stops. */
 static void conn_write(struct sub *s, struct conn *c, const void *data, size_t n)
 {
@@ -137,12 +130,8 @@ static void conn_write(struct sub *s, struct conn *c, const void *data, size_t n
 		if (!n)
 			return;
 	}
-	if (lg_util_buf_append(&c->out, p, n)) {
+	if (lg_util_buf_append(&c->out, p, n))
 		c->doom = "out of memory";
-		return;
-	}
-	if (!c->epout)
-		set_events(s, c, EPOLLIN | EPOLLOUT);
 }
 
 static void ws_send(struct sub *s, struct conn *c, int opcode, const void *p, size_t n)
@@ -412,31 +401,37 @@ static size_t process(struct sub *s, struct conn *c, const uint8_t *p, size_t n,
 	return off;
 }
 
+/* Edge-triggered: reads until a read comes back short (the socket's queue
+ * was emptied; new data raises a new edge) or would block. */
 static void on_readable(struct sub *s, struct conn *c)
 {
-	ssize_t r = recv(c->fd, s->rbuf, RBUF_SIZE, 0);
-	if (r == 0) {
-		conn_close(s, c, "closed by the server");
-		return;
-	}
-	if (r < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			conn_close(s, c, strerror(errno));
-		return;
-	}
-	s->bytes += (uint64_t)r;
-	int64_t now_us = lg_util_real_us();
-	if (c->in.len) {
-		if (lg_util_buf_append(&c->in, s->rbuf, (size_t)r)) {
-			conn_close(s, c, "out of memory");
+	for (;;) {
+		ssize_t r = recv(c->fd, s->rbuf, RBUF_SIZE, 0);
+		if (r == 0) {
+			conn_close(s, c, "closed by the server");
 			return;
 		}
-		lg_util_buf_consume(&c->in, process(s, c, c->in.p, c->in.len, now_us));
-	} else {
-		size_t used = process(s, c, s->rbuf, (size_t)r, now_us);
-		if (used < (size_t)r && !c->doom &&
-		    lg_util_buf_append(&c->in, s->rbuf + used, (size_t)r - used))
-			c->doom = "out of memory";
+		if (r < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				conn_close(s, c, strerror(errno));
+			return;
+		}
+		s->bytes += (uint64_t)r;
+		int64_t now_us = lg_util_real_us();
+		if (c->in.len) {
+			if (lg_util_buf_append(&c->in, s->rbuf, (size_t)r)) {
+				conn_close(s, c, "out of memory");
+				return;
+			}
+			lg_util_buf_consume(&c->in, process(s, c, c->in.p, c->in.len, now_us));
+		} else {
+			size_t used = process(s, c, s->rbuf, (size_t)r, now_us);
+			if (used < (size_t)r && !c->doom &&
+			    lg_util_buf_append(&c->in, s->rbuf + used, (size_t)r - used))
+				c->doom = "out of memory";
+		}
+		if (c->doom || r < RBUF_SIZE)
+			return;
 	}
 }
 
@@ -456,7 +451,6 @@ static void on_writable(struct sub *s, struct conn *c)
 				 s->o->proto == LG_PROTO_MQTT ? "mqtt" : NULL;
 		int n = lg_ws_request(req, sizeof req, s->o->host, s->o->port, path, sp);
 		c->state = ST_HANDSHAKE;
-		set_events(s, c, EPOLLIN);
 		conn_write(s, c, req, (size_t)(n < 0 ? 0 : n));
 		return;
 	}
@@ -469,7 +463,6 @@ static void on_writable(struct sub *s, struct conn *c)
 		}
 		lg_util_buf_consume(&c->out, (size_t)w);
 	}
-	set_events(s, c, EPOLLIN);
 }
 
 static void conn_start(struct sub *s, struct conn *c)
@@ -490,9 +483,11 @@ static void conn_start(struct sub *s, struct conn *c)
 	}
 	int one = 1;
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	struct epoll_event e = { .events = EPOLLOUT, .data.u32 = (uint32_t)(c - s->c) };
+	/* edge-triggered, registered once: a level-triggered fd is polled again
+	 * after every report, which cost the client more than its reads */
+	struct epoll_event e = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+				 .data.u32 = (uint32_t)(c - s->c) };
 	epoll_ctl(s->ep, EPOLL_CTL_ADD, c->fd, &e);
-	c->epout = 1;
 	if (connect(c->fd, (struct sockaddr *)&a, sizeof a) < 0 && errno != EINPROGRESS)
 		conn_close(s, c, strerror(errno));
 }
@@ -592,7 +587,8 @@ int lg_sub_run(const struct lg_sub_opts *o)
 				continue;
 			if (ev[i].events & (EPOLLOUT | EPOLLERR))
 				on_writable(&s, c);
-			if (c->state != ST_DEAD && !c->doom && (ev[i].events & (EPOLLIN | EPOLLHUP)))
+			if (c->state != ST_DEAD && !c->doom &&
+			    (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)))
 				on_readable(&s, c);
 			if (c->doom)
 				conn_close(&s, c, c->doom);
