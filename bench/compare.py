@@ -21,11 +21,13 @@ then measure
              (its /metrics messages_in) with the broker moved to the load
              core, published as fast as the broker takes them.
 
-Every window also records the 1-minute load average, the server's and the
-load's run-queue wait and the CPU that other processes took on each core
-(/proc/stat minus ours); a window is flagged noisy (*) when the server
-waited over 5 % of the window for its core, the load over 10 %, or others
-took over 25 % of the server core.  Then the figures per system
+Every window also records the 1-minute load average, the run-queue wait
+of the server and of the subscribers and the CPU that other processes took
+on each core (/proc/stat minus ours); a window is flagged noisy (*) when
+others took over 10 % of a core on which ours waited (server over 5 % of
+the window, subscribers over 10 %), or the publisher sent over 1 % of its
+messages late, and client-bound (+) when the load used over 90 % of its
+core(s).  Then the figures per system
 and their ratios to nchan's in the same repetition.
 
   bench/compare.py [--build-dir build] [--systems nchan,mosquitto-ws,statusbus]
@@ -116,8 +118,9 @@ def delta(a, b, cpus_srv, cpus_load, bridge_pid=None):
     def ticks(key, pids=None):
         return sum(b[key][p] - a[key].get(p, 0) for p in b[key] if pids is None or p in pids)
 
-    def wait(key):
-        return sum(b[key][p][1] - a[key].get(p, (0, 0))[1] for p in b[key]) / 1e9 / dt
+    def wait(key, pids=None):
+        return sum(b[key][p][1] - a[key].get(p, (0, 0))[1] for p in b[key]
+                   if pids is None or p in pids) / 1e9 / dt
 
     def busy(cpus):
         return sum(b["cpus"][c] - a["cpus"][c] for c in cpus)
@@ -129,6 +132,8 @@ def delta(a, b, cpus_srv, cpus_load, bridge_pid=None):
         "bridge_cpu_s": ticks("srv", {bridge_pid}) / bl.CLK_TCK if bridge_pid else None,
         "server_wait": wait("srv_sched"),
         "load_wait": wait("load_sched"),
+        # the subscribers come first among the load's processes
+        "client_wait": wait("load_sched", set(list(b["load_sched"])[:1])),
         "foreign_server": max(0.0, (busy(cpus_srv) - ticks("srv")) / bl.CLK_TCK / dt / len(cpus_srv)),
         "foreign_load": max(0.0, (busy(cpus_load) - ticks("load")) / bl.CLK_TCK / dt / len(cpus_load)),
         "load_cpu": ticks("load") / bl.CLK_TCK / dt,
@@ -144,11 +149,15 @@ def delta(a, b, cpus_srv, cpus_load, bridge_pid=None):
             w[k] = sb_[k] - sa[k]
         for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms"):
             w[k] = sb_[k]
-    # others' CPU hurts when it makes ours wait: the run-queue wait is the
-    # direct measure; much foreign work on the server core also pollutes
-    # its caches
-    w["noisy"] = (w["server_wait"] > 0.05 or w["load_wait"] > 0.10
-                  or w["foreign_server"] > 0.25)
+    # others' CPU hurts when it makes ours wait.  Waits alone are no proof:
+    # the bridge's threads and its broker, or the subscribers and the
+    # publisher, also wait for each other on their shared core; others'
+    # CPU alone neither, when it only fills the time ours sleeps.  Both:
+    w["noisy"] = ((w["server_wait"] > 0.05 and w["foreign_server"] > 0.10)
+                  or (w["client_wait"] > 0.10 and w["foreign_load"] > 0.10))
+    # one load core receives about as fast as one server core sends: past
+    # ~90 % of its cores the client, not the server, sets the rate
+    w["client_bound"] = not (cpus_srv & cpus_load) and w["load_cpu"] >= 0.9 * len(cpus_load)
     return w
 
 
@@ -178,6 +187,7 @@ class Run:
         time.sleep(warmup)
         w = self.window(window, subs, [pub.pid])
         w["publisher"] = pub.result()
+        w["noisy"] = w["noisy"] or w["publisher"]["late"] > 0.01 * w["publisher"]["sent"]
         w["drained"] = subs.wait_quiet(15)
         w["offered"] = deliveries
         w["delivered_per_s"] = w["events"] / w["seconds"]
@@ -189,8 +199,9 @@ class Run:
               f"{report.fmt(w['us_per_delivery'], 3)} us/delivery, "
               f"p50/p99 {w['p50_ms']:.1f}/{w['p99_ms']:.1f} ms, "
               f"server {w['server_cpu_s'] / w['seconds']:.0%} (waited {w['server_wait']:.0%}), "
-              f"load {w['load_cpu']:.0%} (waited {w['load_wait']:.0%})"
-              f"{'  NOISY' if w['noisy'] else ''}", flush=True)
+              f"load {w['load_cpu']:.0%} (waited {w['client_wait']:.0%})"
+              f"{'  NOISY' if w['noisy'] else ''}{'  CLIENT-BOUND' if w['client_bound'] else ''}",
+              flush=True)
         return w
 
     def ingest(self):

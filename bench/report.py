@@ -35,50 +35,59 @@ def at(r, rate):
 
 def saturation(r):
     """(highest offered rate delivered in full, highest also with p99 <=
-    50 ms, peak delivered rate); None when no step qualified."""
-    ws = windows(r)
+    50 ms, peak delivered rate, "+" when the first step that fell short was
+    client-bound: the server's own limit is then higher); None when no step
+    qualified."""
+    ws = sorted(windows(r), key=lambda w: w["offered"])
     full = [w["offered"] for w in ws if w["delivered_share"] >= FULL]
     ok = [w["offered"] for w in ws
           if w["delivered_share"] >= FULL and w["p99_ms"] <= P99_BOUND_MS]
     peak = max((w["delivered_per_s"] for w in ws), default=None)
-    return (max(full) if full else None, max(ok) if ok else None, peak)
+    short = [w for w in ws if w["delivered_share"] < FULL]
+    limit = "+" if short and short[0].get("client_bound") else ""
+    return (max(full) if full else None, max(ok) if ok else None, peak, limit)
+
+
+def marks(w):
+    """* noisy, + client-bound (see compare.py)."""
+    return ("*" if w.get("noisy") else "") + ("+" if w.get("client_bound") else "")
 
 
 def figures(args, r):
-    """{figure name: (value, noisy)} of one result."""
+    """{figure name: (value, marks)} of one result."""
     f = {}
     for rate in args.rates:
         w = at(r, rate)
         if not w:
             continue
-        k = rate_k(rate)
-        f[f"CPU µs per delivery @ {k}/s"] = (w["us_per_delivery"], w["noisy"])
+        k, m = rate_k(rate), marks(w)
+        f[f"CPU µs per delivery @ {k}/s"] = (w["us_per_delivery"], m)
         if w.get("bridge_us_per_delivery") is not None:
-            f[f"  of which the bridge @ {k}/s"] = (w["bridge_us_per_delivery"], w["noisy"])
-        f[f"delivered @ {k}/s (%)"] = (100 * w["delivered_share"], w["noisy"])
-        f[f"p50 ms @ {k}/s"] = (w["p50_ms"], w["noisy"])
-        f[f"p99 ms @ {k}/s"] = (w["p99_ms"], w["noisy"])
-    full, ok, peak = saturation(r)
-    f["highest rate delivered in full (≥ 95 %)"] = (full, False)
-    f[f"highest rate in full with p99 ≤ {P99_BOUND_MS:g} ms"] = (ok, False)
-    f["peak delivered rate (deliveries/s)"] = (peak, False)
+            f[f"  of which the bridge @ {k}/s"] = (w["bridge_us_per_delivery"], m)
+        f[f"delivered @ {k}/s (%)"] = (100 * w["delivered_share"], m)
+        f[f"p50 ms @ {k}/s"] = (w["p50_ms"], m)
+        f[f"p99 ms @ {k}/s"] = (w["p99_ms"], m)
+    full, ok, peak, limit = saturation(r)
+    f["highest rate delivered in full (≥ 95 %)"] = (full, limit)
+    f[f"highest rate in full with p99 ≤ {P99_BOUND_MS:g} ms"] = (ok, "")
+    f["peak delivered rate (deliveries/s)"] = (peak, limit)
     idle = r.get("idle")
-    f["RSS per idle connection (KiB)"] = (r.get("rss_per_conn_kb"), False)
+    f["RSS per idle connection (KiB)"] = (r.get("rss_per_conn_kb"), "")
     if idle:
         f[f"idle CPU, {args.conns} connections (% of a core)"] = (100 * idle["cpu_share"],
-                                                                  idle["noisy"])
+                                                                  marks(idle))
     ing = r.get("ingest")
     if ing:
-        f["ingest, validated QoS 1 msgs/s"] = (ing["ingest_per_s"], ing["noisy"])
-        f["  bridge CPU µs per ingested msg"] = (ing["bridge_us_per_msg"], ing["noisy"])
-        f["  broker CPU during ingest (% of a core)"] = (100 * ing["broker_cpu_share"], False)
-    f["load average at start"] = (r.get("load1_before"), False)
-    f["cores busy with others at start"] = (r.get("busy_before"), False)
+        f["ingest, validated QoS 1 msgs/s"] = (ing["ingest_per_s"], marks(ing))
+        f["  bridge CPU µs per ingested msg"] = (ing["bridge_us_per_msg"], marks(ing))
+        f["  broker CPU during ingest (% of a core)"] = (100 * ing["broker_cpu_share"], "")
+    f["load average at start"] = (r.get("load1_before"), "")
+    f["cores busy with others at start"] = (r.get("busy_before"), "")
     ws = windows(r) + ([idle] if idle else [])
     f["most foreign CPU on the server core (%)"] = (
-        100 * max((w["foreign_server"] for w in ws), default=0), False)
+        100 * max((w["foreign_server"] for w in ws), default=0), "")
     f["most run-queue wait of the server (%)"] = (
-        100 * max((w["server_wait"] for w in ws), default=0), False)
+        100 * max((w["server_wait"] for w in ws), default=0), "")
     return f
 
 
@@ -87,11 +96,11 @@ RATE_FIGURES = ("highest rate", "peak delivered")
 
 def cell(vals):
     out = []
-    for v, noisy in vals:
+    for v, m in vals:
         s = fmt(v, 2)
         if v is not None and isinstance(v, (int, float)) and v >= 1000:
             s = fmt(v)
-        out.append(s + ("*" if noisy else ""))
+        out.append(s + (m if v is not None else ""))
     return " / ".join(out) if out else "–"
 
 
@@ -114,16 +123,17 @@ def markdown(args, info, results, names):
              f"{sorted(args.server_cpus)}, load on CPU {sorted(args.load_cpus)}; "
              f"windows {args.window:g} s (fixed rates), {args.ramp_window:g} s (ramp), "
              f"{args.idle_window:g} s (idle), every process at nice {getattr(args, 'nice', 0)}. "
-             "Each cell: repetition 1 / 2 …; * = noisy window.",
+             "Each cell: repetition 1 / 2 …; * = noisy window, + = client-bound "
+             "(the load core was full: the server's own limit is higher).",
              "", "| figure | " + " | ".join(labels.get(n, n) for n in names) + " |",
              "|---|" + "---:|" * len(names)]
     for k in order:
         row = []
         for n in names:
-            vals = [f.get(k, (None, False)) for f in figs[n]]
+            vals = [f.get(k, (None, "")) for f in figs[n]]
             if any(x in k for x in RATE_FIGURES):
-                vals = [(rate_k(v) if v is not None and "highest" in k else v, nz)
-                        for v, nz in vals]
+                vals = [(rate_k(v) if v is not None and "highest" in k else v, m)
+                        for v, m in vals]
             row.append(cell(vals))
         lines.append(f"| {k} | " + " | ".join(row) + " |")
     if "nchan" in names and len(names) > 1:
@@ -139,11 +149,11 @@ def markdown(args, info, results, names):
                     continue
                 rs = []
                 for mine, ref in zip(figs[n], figs["nchan"]):
-                    a, b = mine.get(k, (None, False)), ref.get(k, (None, False))
+                    a, b = mine.get(k, (None, "")), ref.get(k, (None, ""))
                     if a[0] is None or not b[0]:
                         rs.append("–")
                     else:
-                        rs.append(f"{a[0] / b[0]:.2f}" + ("*" if a[1] or b[1] else ""))
+                        rs.append(f"{a[0] / b[0]:.2f}" + "".join(sorted(set(a[1] + b[1]))))
                 row.append(" / ".join(rs))
             lines.append(f"| {k} | " + " | ".join(row) + " |")
     if "statusbus" in names and "nchan" in names:
@@ -155,7 +165,7 @@ def markdown(args, info, results, names):
 def targets(args, names, labels, figs):
     """The rows of issue 13's targets: statusbus beside the others."""
     def vals(n, k):
-        return [f.get(k, (None, False)) for f in figs.get(n, [])]
+        return [f.get(k, (None, "")) for f in figs.get(n, [])]
 
     def ratio_ok(k, bound):
         mine, ref = vals("statusbus", k), vals("nchan", k)
@@ -199,7 +209,7 @@ def targets(args, names, labels, figs):
         for n in cols:
             v = vals(n, k)
             if "highest" in k:
-                v = [(rate_k(x) if x is not None else None, nz) for x, nz in v]
+                v = [(rate_k(x) if x is not None else None, m) for x, m in v]
             c = cell(v)
             if n == "statusbus" and extra:
                 c += f" ({extra})"
