@@ -87,6 +87,8 @@ def parse_args(argv):
                          "root): on a shared machine, -20 makes other jobs yield to the "
                          "servers and the load alike")
     ap.add_argument("--json", help="write every measurement to this file")
+    ap.add_argument("--report", metavar="JSON",
+                    help="print the tables of an earlier run's --json file and exit")
     ap.add_argument("--smoke", action="store_true",
                     help="a few connections per system; asserts counts, no timing")
     a = ap.parse_args(argv)
@@ -184,8 +186,16 @@ class Run:
         per_channel = self.a.conns / self.a.channels
         rate = deliveries / per_channel
         pub = self.publisher(rate, warmup + window + 0.5)
-        time.sleep(warmup)
+        # deliveries in each second of the warm-up: a server that stalls
+        # when load begins shows it here (the window starts after it)
+        start, ramp_up, last = time.monotonic(), [], subs.stat()["events"]
+        while time.monotonic() - start < warmup - 0.05:
+            time.sleep(min(1.0, warmup - (time.monotonic() - start)))
+            now = subs.stat()["events"]
+            ramp_up.append(now - last)
+            last = now
         w = self.window(window, subs, [pub.pid])
+        w["warmup_events"] = ramp_up
         w["publisher"] = pub.result()
         w["noisy"] = w["noisy"] or w["publisher"]["late"] > 0.01 * w["publisher"]["sent"]
         w["drained"] = subs.wait_quiet(15)
@@ -228,6 +238,9 @@ class Run:
             w["ingest_per_s"] = (m1 - m0) / w["seconds"]
             w["bridge_us_per_msg"] = w["bridge_cpu_s"] * 1e6 / (m1 - m0) if m1 > m0 else None
             w["broker_cpu_share"] = (b1 - b0) / bl.CLK_TCK / w["seconds"]
+            # the load core holds the broker too here; a bridge at its
+            # limit is the bottleneck whatever the load core does
+            w["client_bound"] = w["client_bound"] and w["bridge_cpu_s"] < 0.9 * w["seconds"]
         finally:
             subs.quit()
         print(f"    ingest: {w['ingest_per_s']:,.0f} msgs/s into the bridge, "
@@ -347,6 +360,14 @@ def own_session(argv):
 
 def main(argv):
     args = parse_args(argv)
+    if args.report:
+        with open(args.report) as f:
+            saved = json.load(f)
+        for k, v in saved["args"].items():
+            setattr(args, k, set(v) if k.endswith("_cpus") else v)
+        names = list(dict.fromkeys(r["system"] for r in saved["results"]))
+        print(report.markdown(args, saved["machine"], saved["results"], names))
+        return 0
     if args.nice and os.environ.get("SB_BENCH_SESSION") != "1":
         return own_session(argv)
     binary = bl.loadgen_path(args.build_dir)
