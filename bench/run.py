@@ -29,7 +29,6 @@ Needs a built bridge (SB_BINARY_DIR, default build/) and mosquitto in PATH.
 import argparse
 import asyncio
 import base64
-import importlib.util
 import json
 import os
 import platform
@@ -39,18 +38,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from benchlib import sb  # noqa: E402  the integration harness, loaded by path
 
-
-def load_harness():
-    path = os.path.join(SOURCE_DIR, "tests", "integration", "sbharness.py")
-    spec = importlib.util.spec_from_file_location("sbharness", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-sb = load_harness()
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 LOGS_TEMPLATE = "deploy.{deploy:uuid}.logs"
 
