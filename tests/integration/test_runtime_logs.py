@@ -172,10 +172,15 @@ async def test_unknown_resource_waits_then_not_found_and_malformed_is_bad_reques
         assert not mentions(alice, mark), alice.frames
 
         # a status that comes within the deadline answers the waiting sub
-        sub = asyncio.ensure_future(alice.sub(f"service.{late}.logs"))
-        await asyncio.sleep(0.1)   # the sub is on its way; its answer waits for the status
+        sid = alice.next_id()
+        await alice.send({"op": "sub", "id": sid, "channel": f"service.{late}.logs"})
+        # frames are handled in order: once the ping is answered, the sub
+        # was read and is waiting for the status
+        assert (await alice.request({"op": "ping"}))["op"] == "pong"
+        assert not any(f.get("id") == sid for f in alice.frames), alice.frames
         status(env, OTHER, "service", late)
-        r = await sub
+        r = await alice.expect(lambda m: m.get("id") == sid and m.get("op") in ("ack", "error"),
+                               10, what="the waiting sub's answer")
         assert r["op"] == "ack", r
 
         # an app's status does not make a database of that uuid known

@@ -127,8 +127,3 @@ export async function metric(b, series) {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line ? Number(line.split(' ')[1]) : NaN;
 }
-
-/** Resolves after ms. */
-export function sleep(ms) {
-  return new Promise((r) => setTimeout(r, ms));
-}
