@@ -87,13 +87,19 @@ void sb_chan_recheck_owned(struct sb_hub *h, const char *kind, const char *id)
 		chans[n++] = ch;
 		ch->held++;   /* kept until every subscription was asked */
 	}
-	for (size_t j = 0; j < n; j++)
-		for (size_t k = chans[j]->nsubs; k-- > 0;)
-			if (k < chans[j]->nsubs)
-				sb_hub__sub_recheck(h, chans[j]->subs[k]->client, chans[j]->subs[k]);
 	for (size_t j = 0; j < n; j++) {
-		chans[j]->held--;
-		sb_chan_release(h, chans[j]);
+		struct sb_chan *ch = chans[j];
+		size_t before = ch->nsubs;
+
+		for (size_t k = ch->nsubs; k-- > 0;)
+			if (k < ch->nsubs)
+				sb_hub__sub_recheck(h, ch->subs[k]->client, ch->subs[k]);
+		ch->held--;
+		/* its last subscriber went now: what sb_hub__sub_remove's own
+		 * release skipped while the channel was held (a channel that had
+		 * none keeps its linger deadline) */
+		if (before && !ch->nsubs)
+			sb_chan_release(h, ch);
 	}
 	free(chans);
 }
