@@ -288,23 +288,29 @@ void sb_owners_release(struct sb_owners *o, const char *kind, const char *id)
 		forget(o, key, w);
 }
 
-const char *sb_owners_get(const struct sb_owners *o, const char *kind, const char *id)
+const char *sb_owners_lookup(const struct sb_owners *o, const char *kind, const char *id,
+			     int *contested)
 {
 	char key[KEY_MAX];
-	const struct owner *w;
+	const struct owner *w = key_of(key, kind, id) ? sb_dict_get(o->map, key) : NULL;
 
-	if (!key_of(key, kind, id))
-		return NULL;
-	w = sb_dict_get(o->map, key);
+	*contested = w && w->contested;
 	return w && !w->contested ? w->team : NULL;
+}
+
+const char *sb_owners_get(const struct sb_owners *o, const char *kind, const char *id)
+{
+	int contested;
+
+	return sb_owners_lookup(o, kind, id, &contested);
 }
 
 int sb_owners_contested(const struct sb_owners *o, const char *kind, const char *id)
 {
-	char key[KEY_MAX];
-	const struct owner *w;
+	int contested;
 
-	return key_of(key, kind, id) && (w = sb_dict_get(o->map, key)) && w->contested;
+	sb_owners_lookup(o, kind, id, &contested);
+	return contested;
 }
 
 size_t sb_owners_count(const struct sb_owners *o)

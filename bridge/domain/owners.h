@@ -85,6 +85,10 @@ void sb_owners_release(struct sb_owners *o, const char *kind, const char *id);
 /* The owning team of (kind, id) (also once deleted, while held), or NULL;
  * borrowed. */
 const char *sb_owners_get(const struct sb_owners *o, const char *kind, const char *id);
+/* Both answers in one lookup: the owner as sb_owners_get gives it, and
+ * *contested = 1 while (kind, id) is claimed by more than one team. */
+const char *sb_owners_lookup(const struct sb_owners *o, const char *kind, const char *id,
+			     int *contested);
 /* 1 while (kind, id) is claimed by more than one team (see above). */
 int sb_owners_contested(const struct sb_owners *o, const char *kind, const char *id);
 /* Resources with a known owner. */

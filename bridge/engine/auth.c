@@ -17,7 +17,10 @@ static const char *owner_lookup(const char *kind, const char *id, void *user)
 {
 	const struct sb_owners *o = ((struct sb_hub *)user)->owners;
 
-	return sb_owners_contested(o, kind, id) ? SB_ACL_CONTESTED : sb_owners_get(o, kind, id);
+	int contested;
+	const char *owner = sb_owners_lookup(o, kind, id, &contested);
+
+	return contested ? SB_ACL_CONTESTED : owner;
 }
 
 enum sb_err sb_auth_channel(struct sb_hub *h, const struct sb_jwt_claims *claims, int trusted,

@@ -119,6 +119,7 @@ void sb_follow_status(struct sb_hub *h, const char *topic, const char *status)
 	char team[SB_PARAM_MAX + 1], kind[SB_PARAM_MAX + 1], deploy[SB_PARAM_MAX + 1];
 	char name[SB_CHAN_MAX_NAME + 1];
 	const char *owner, *leaf;
+	int contested;
 	struct sb_chan_ref ref;
 	struct sb_chan *ch;
 
@@ -132,20 +133,19 @@ void sb_follow_status(struct sb_hub *h, const char *topic, const char *status)
 		return;
 	/* a status under another team's prefix does not speak for the deploy
 	 * (owners.h: the first team seen keeps it) */
-	owner = sb_owners_get(h->owners, "deploy", deploy);
+	owner = sb_owners_lookup(h->owners, "deploy", deploy, &contested);
 	if (owner && strcmp(owner, team) != 0)
 		return;   /* a status, or a delete, under another team's prefix */
-	/* claimed by two teams: nobody may read it, so nothing is followed
-	 * (what is held lingers and goes; owners.h) */
-	if (sb_owners_contested(h->owners, "deploy", deploy)) {
-		if (logs_channel(h, deploy, &ref, name) && (ch = sb_dict_get(h->chans, name)) &&
-		    ch->held)
-			unhold(h, ch);
-		return;
-	}
 	if (!logs_channel(h, deploy, &ref, name))
 		return;
 	ch = sb_dict_get(h->chans, name);
+	/* claimed by two teams: nobody may read it, so nothing is followed
+	 * (what is held lingers and goes; owners.h) */
+	if (contested) {
+		if (ch && ch->held)
+			unhold(h, ch);
+		return;
+	}
 	if (ch && !ch->seq_unsure && !ch->last_seq && !not_started(status) &&
 	    !sb_hub__chan_live(h, ch))
 		/* the job may be writing before the bridge listens */

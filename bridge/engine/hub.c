@@ -93,6 +93,7 @@ int sb_hub__topic_allowed(const struct sb_hub *h, const struct sb_chan_tmpl *t,
 {
 	char team[SB_PARAM_MAX + 1], kind[SB_PARAM_MAX + 1], id[SB_PARAM_MAX + 1];
 	const char *want = sb_acl_owned_kind(t->acl), *owner;
+	int contested;
 
 	/* a resource's channels carry its owner's topics only: the filters
 	 * team/+/deploy/<d>/status and team/+/app/<a>/logs also match other
@@ -100,9 +101,9 @@ int sb_hub__topic_allowed(const struct sb_hub *h, const struct sb_chan_tmpl *t,
 	if (!want || !sb_owners_split(topic, team, sizeof(team), kind, sizeof(kind), id, sizeof(id)) ||
 	    strcmp(kind, want) != 0)
 		return 1;
-	if (sb_owners_contested(h->owners, kind, id))
+	owner = sb_owners_lookup(h->owners, kind, id, &contested);
+	if (contested)
 		return 0;   /* nobody owns it: no team's topic reaches its channels */
-	owner = sb_owners_get(h->owners, kind, id);
 	return !owner || strcmp(owner, team) == 0;
 }
 
