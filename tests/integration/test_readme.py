@@ -62,6 +62,9 @@ def test_readme_commands_run_as_written(workdir):
     clone = os.path.join(workdir, "clone")
     os.makedirs(clone)
     fresh_copy(clone)
+    # a reader's shell, not scripts/test.sh's: no SB_BUILD_DIR=build-test
+    # and the like, so the commands find build/ as the README says
+    reader_env = {k: v for k, v in os.environ.items() if not k.startswith("SB_")}
     ran, skipped = [], []
     for marker, lines in blocks(readme):
         if marker:
@@ -77,7 +80,7 @@ def test_readme_commands_run_as_written(workdir):
         if not script:
             continue
         r = subprocess.run(["bash", "-euo", "pipefail", "-c", "\n".join(script)], cwd=clone,
-                           capture_output=True, text=True, timeout=120)
+                           env=reader_env, capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, f"README block failed:\n{chr(10).join(script)}\n{r.stdout}\n{r.stderr}"
         ran += script
     print("ran:", *ran, "skipped:", *(f"{c}  ({w})" for c, w in skipped), sep="\n  ")
