@@ -17,6 +17,7 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 PKGS=(build-essential cmake pkg-config git
       libpaho-mqtt-dev mosquitto mosquitto-clients libwebsockets-dev
       libcjson-dev libssl-dev openssl libcmocka-dev libpcre2-dev
+      zlib1g-dev   # permessage-deflate (bridge/domain/ws_deflate.c)
       clang libclang-rt-dev llvm
       python3 python3-pytest python3-websockets python3-paho-mqtt
       python3-jwt python3-cryptography python3-jsonschema json-schema-test-suite

@@ -20,6 +20,7 @@
 #include "http_api.h"
 #include "inbox.h"
 #include "metrics_view.h"
+#include "ws_deflate.h"
 #include "mqtt_link.h"
 #include "pusher_api.h"
 #include "pusher_http.h"
@@ -424,6 +425,8 @@ static int route(const struct sb_http_api *api, struct lws *wsi, struct sb_http_
 			m.frames_unmasked = api->conn->frames_unmasked;
 			m.frames_too_large = api->conn->frames_too_large;
 		}
+		if (api->deflate)
+			m.deflate = *api->deflate;
 		body = sb_metrics_view_prometheus(&m, &g,
 						  api->pusher ? sb_pusher_stats(api->pusher) : NULL,
 						  api->inbox ? &in : NULL);

@@ -21,6 +21,7 @@ struct sb_mqtt_link;
 struct sb_pusher;
 struct sb_http_parked;
 struct sb_conn_stats;
+struct sb_deflate_stats;
 
 /* What the endpoints read; filled by the server at start. */
 struct sb_http_api {
@@ -31,6 +32,7 @@ struct sb_http_api {
 	struct sb_mqtt_link *link;    /* its takeover count; NULL in tests */
 	int64_t started_ms;
 	const struct sb_conn_stats *conn;   /* conn_guard.c's refusals; NULL in tests */
+	const struct sb_deflate_stats *deflate;   /* ws_compress.c's; NULL in tests */
 };
 
 /* Headers, and then a request's body, must be in within this many

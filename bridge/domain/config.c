@@ -53,6 +53,10 @@ static const struct ckey keys[] = {
 	STRLIST("listen", "allowed_origins", allowed_origins, n_allowed_origins, 256, 1),
 	/* proxies whose X-Forwarded-For names the client (docs/deploy.md) */
 	STRLIST("listen", "trusted_proxies", trusted_proxies, n_trusted_proxies, 64, 1),
+	/* permessage-deflate (docs/protocol.md §5.7): off, logs or all */
+	STR("listen", "compression", compression, "off"),
+	INT("listen", "compression_min_bytes", compression_min_bytes, 0, 1 << 24, 512, 0),
+	INT("listen", "compression_level", compression_level, 1, 9, 6, 0),
 
 	SECTION_FLAG("auth", auth_enabled),       /* no section: open dev mode */
 	STRR("auth", "jwt_alg", jwt_alg, "HS256"),
@@ -390,6 +394,10 @@ static enum sb_err check(struct sb_config *cfg, const char *path, char *err, siz
 		return SB_ERR_INVAL;
 	}
 	cfg->logs_follow_active = strcmp(cfg->logs_follow, "active") == 0;
+	if (!sb_config_compression_parse(cfg->compression, &cfg->compression_mode)) {
+		snprintf(err, errlen, "%s: listen.compression: must be off, logs or all", path);
+		return SB_ERR_INVAL;
+	}
 	if (!cfg->allowed_origins) {
 		cfg->allowed_origins = calloc(2, sizeof(char *));
 		if (!cfg->allowed_origins || !(cfg->allowed_origins[0] = strdup("*")))
@@ -397,6 +405,18 @@ static enum sb_err check(struct sb_config *cfg, const char *path, char *err, siz
 		cfg->n_allowed_origins = 1;
 	}
 	return SB_OK;
+}
+
+int sb_config_compression_parse(const char *s, enum sb_compression *out)
+{
+	static const char *const names[] = { "off", "logs", "all" };
+
+	for (size_t i = 0; s && i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(s, names[i])) {
+			*out = (enum sb_compression)i;
+			return 1;
+		}
+	return 0;
 }
 
 enum sb_err sb_config_parse(struct sb_config **out, const char *text, const char *path,

@@ -123,9 +123,10 @@ static struct sb_frame *coalesce(struct sb_hub *h, struct sb_client *c, struct s
 	struct sb_qent *n = e->next;
 	const struct sb_sub *s;
 	const struct sb_encoder *enc;
-	struct sb_frame *first;
+	struct sb_frame *first, *merged;
 	struct sb_buf b;
 	size_t s0, e0, s1, e1;
+	unsigned char bulk;
 
 	if (e->kind != SB_Q_LOG || !n || n->kind != SB_Q_LOG || strcmp(n->key, e->key) != 0)
 		return NULL;
@@ -149,8 +150,12 @@ static struct sb_frame *coalesce(struct sb_hub *h, struct sb_client *c, struct s
 		h->m.coalesced++;
 	}
 	sb_buf_append(&b, (const char *)sb_frame_data(first) + e0, first->len - e0);
+	bulk = first->bulk;
 	sb_frame_unref(first);
-	return sb_buf_to_frame(&b);
+	merged = sb_buf_to_frame(&b);
+	if (merged)
+		merged->bulk = bulk;   /* still a batch (listen.compression) */
+	return merged;
 }
 
 struct sb_frame *sb_hub_client_next(struct sb_hub *h, struct sb_client *c)

@@ -36,6 +36,7 @@
 #include "list.h"
 #include "proto_v1.h"
 #include "queue.h"
+#include "ws_deflate.h"
 
 #ifndef SB_HUB_MAX_ENCODERS
 #define SB_HUB_MAX_ENCODERS 8
@@ -137,6 +138,8 @@ struct sb_metrics {
 	/* counted by the adapter's door (conn_guard.c), copied in for /metrics */
 	uint64_t conn_refused_per_ip, conn_refused_max, conn_request_timeouts;
 	uint64_t conn_headers_too_large, frames_unmasked, frames_too_large;
+	/* permessage-deflate, counted by the adapter (ws_compress.c) */
+	struct sb_deflate_stats deflate;
 };
 
 struct sb_hub_params {

@@ -71,6 +71,7 @@ void sb_frame_unref(struct sb_frame *f)
 {
 	if (!f || --f->refs > 0)
 		return;
+	sb_frame_unref(f->z);
 	free(f->mem);
 	free(f);
 }
@@ -237,6 +238,7 @@ struct sb_frame *sb_buf_to_frame(struct sb_buf *b)
 		sb_buf_free(b);
 		return NULL;
 	}
+	memset(f, 0, sizeof(*f));
 	f->refs = 1;
 	f->len = b->len;
 	f->cap = b->cap;

@@ -49,6 +49,12 @@ struct sb_frame {
 	size_t cap;
 	int64_t created_ms;
 	unsigned char *mem;     /* SB_FRAME_PRE + cap bytes */
+	/* permessage-deflate (ws_server.c): a batch of events (what
+	 * listen.compression "logs" compresses), and the compressed frame
+	 * made for the first connection that wanted it, shared by the rest
+	 * (freed with this one); z_tried once it was attempted */
+	unsigned char bulk, z_tried;
+	struct sb_frame *z;
 };
 
 static inline unsigned char *sb_frame_data(const struct sb_frame *f)

@@ -463,15 +463,17 @@ class Stack:
 # For tests that must send what a library would not (unanswered pings,
 # unmasked or huge frames): frames are built and read by hand.
 
-def ws_handshake(port, tls=None, path="/v1/ws"):
+def ws_handshake(port, tls=None, path="/v1/ws", headers="", head_out=None):
     """A socket upgraded to statusbus.v1 on `path` (through `tls`, an
-    ssl.SSLContext, when given); the 101 response is read."""
+    ssl.SSLContext, when given); the 101 response is read (and appended,
+    as text, to the list head_out when given).  `headers`: extra request
+    header lines, each ending in CRLF."""
     s = socket.create_connection(("127.0.0.1", port), timeout=20)
     if tls:
         s = tls.wrap_socket(s)
     key = base64.b64encode(os.urandom(16)).decode()
     s.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n{headers}"
                "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: statusbus.v1\r\n\r\n").encode())
     head = b""
     while b"\r\n\r\n" not in head:
@@ -479,6 +481,8 @@ def ws_handshake(port, tls=None, path="/v1/ws"):
         assert chunk, "closed during the handshake"
         head += chunk
     assert head.startswith(b"HTTP/1.1 101"), head
+    if head_out is not None:
+        head_out.append(head.decode("latin-1"))
     return s
 
 
