@@ -381,16 +381,25 @@ def test_stalled_client_gets_a_gap_and_latest_statuses_without_slowing_others(st
             assert_covers(items, 1, STALL_LINES)
             print(f"stalled client: {len(cb.seqs(channel))} lines, gaps "
                   f"{[(g[1], g[2]) for g in gaps]}")
-            # per topic, statuses come in order and end with the latest
+            # per topic, statuses come in order, once each, and end with the latest
+            missed = 0
             for t in topics:
                 ns = [int(f["data"]["reason"].split()[0][2:])
                       for f in cb.frames("event", status_channel) if f["topic"] == t]
-                assert ns == sorted(ns) and ns[-1] == 15, (t, ns)
+                assert ns == sorted(set(ns)) and ns[-1] == 15, (t, ns)
+                missed += 15 - len(ns)
         finally:
             await cb.stop()
         after = s.bridge.metrics()
-        for name in (SLOW_DROPS, "statusbus_gaps_total", "statusbus_conflated_total"):
+        for name in (SLOW_DROPS, "statusbus_gaps_total"):
             assert after[name] > before.get(name, 0), (name, before.get(name), after[name])
+        # a status B did not get was conflated into a newer one, never lost
+        # (whether any was depends on when B's socket filled: its kernel
+        # buffers take over a megabyte, which a slow publisher may not
+        # have passed before its last status)
+        conflated = after["statusbus_conflated_total"] - before.get("statusbus_conflated_total", 0)
+        assert conflated >= missed, (conflated, missed)
+        print(f"stalled client: {missed} statuses conflated away, every topic's latest kept")
         assert after[SLOW_CLOSES] == before[SLOW_CLOSES]
     run(body(), 180)
 
