@@ -61,6 +61,10 @@ struct sb_http_pss {
  * answer, whatever it carries. */
 int sb_http_handle(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss,
 		   const char *path);
+/* The same on the metrics.listen address (metrics_listen.c): GET /metrics,
+ * 404 for any other path, 405 (closing) for any other method. */
+int sb_http_handle_metrics_only(const struct sb_http_api *api, struct lws *wsi,
+				struct sb_http_pss *pss, const char *path);
 /* LWS_CALLBACK_HTTP_BODY: a piece of the body (kept for the Pusher API,
  * else dropped).  Returns 0. */
 int sb_http_body(struct sb_http_pss *pss, const void *in, size_t len);

@@ -82,6 +82,12 @@ struct sb_config {
 	int max_connections_per_ip;     /* 0 = no limit */
 	int max_handshakes_per_ip;      /* connections in their request; 0 = no limit */
 	int max_header_bytes;           /* a request head; over it: 431 */
+	/* metrics.listen: /metrics on an address of its own ("127.0.0.1:9100",
+	 * "[::1]:9100"), parsed by the checks into host and port; port 0 when
+	 * unset (then /metrics is on the public port) */
+	char *metrics_listen;
+	char metrics_host[64];
+	int metrics_port;
 	/* logs (docs/protocol.md §3.4) */
 	char *logs_follow;              /* "active" or "watched" */
 	int logs_follow_active;         /* logs.follow is "active" (set by the checks) */

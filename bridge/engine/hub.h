@@ -33,6 +33,7 @@
 #include "config.h"
 #include "frame.h"
 #include "jwt.h"
+#include "metrics.h"
 #include "list.h"
 #include "proto_v1.h"
 #include "queue.h"
@@ -107,6 +108,10 @@ struct sb_session_ops {
 struct sb_session;   /* a registered protocol: ops + self + default encoder */
 
 struct sb_metrics {
+	/* histograms (docs/metrics.md): arrival on the MQTT thread to the
+	 * service thread taking the message; arrival to the frame handed to
+	 * a client's socket (live deliveries); lines per batch frame */
+	struct sb_hist ingest_latency, delivery_latency, batch_lines;
 	uint64_t connections_total, connections_rejected;
 	uint64_t messages_in, bytes_in;
 	uint64_t events_out;         /* events placed in client queues */

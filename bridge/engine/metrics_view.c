@@ -262,6 +262,15 @@ void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics 
 	dropped(r, "inbound_overflow", &m->drop_inbound_overflow);
 	dropped(r, "out_of_order", &m->drop_out_of_order);
 	dropped(r, "foreign_owner", &m->drop_foreign_owner);
+	sb_metrics_histogram(r, "statusbus_mqtt_ingest_seconds",
+			     "From a message's arrival on the MQTT thread to the service thread "
+			     "taking it from the hand-off queue.", &m->ingest_latency);
+	sb_metrics_histogram(r, "statusbus_delivery_latency_seconds",
+			     "From a message's arrival on the MQTT thread to the frame carrying it "
+			     "handed to a client's socket (live deliveries; a batch counts from "
+			     "its oldest line).", &m->delivery_latency);
+	sb_metrics_histogram(r, "statusbus_batch_lines", "Log lines per batch frame built.",
+			     &m->batch_lines);
 	if (inbox)
 		inbox_view(r, inbox);
 	if (pusher) {

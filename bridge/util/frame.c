@@ -34,6 +34,7 @@ struct sb_msg *sb_msg_create(const char *topic, size_t topic_len,
 	m->retained = retained;
 	m->refs = 1;
 	m->arrived_ms = sb_now_ms();
+	m->arrived_us = sb_now_us();
 	return m;
 }
 
@@ -244,6 +245,7 @@ struct sb_frame *sb_buf_to_frame(struct sb_buf *b)
 	f->cap = b->cap;
 	f->mem = b->mem;
 	f->created_ms = sb_now_ms();
+	f->origin_us = 0;
 	memset(b, 0, sizeof(*b));
 	return f;
 }

@@ -225,15 +225,19 @@ class Bridge(Process):
                          workdir, env=env)
         self.url = f"ws://127.0.0.1:{self.port}/v1/ws"
         self.http = f"http://127.0.0.1:{self.port}"
+        # /metrics moves to metrics.listen when the config has one
+        mlisten = (cfg.get("metrics") or {}).get("listen")
+        self.metrics_http = f"http://{mlisten}" if mlisten else self.http
         wait_for(lambda: port_open(self.port) or not self.alive(), 15, what="bridge port")
         if not self.alive():
             raise RuntimeError("bridge failed to start:\n" + self.output())
         if wait_healthy:
             wait_for(lambda: self.health()[0] == 200, 15, what="bridge healthy")
 
-    def get(self, path, headers=None):
-        """(status, body text) of GET path."""
-        req = urllib.request.Request(self.http + path, headers=headers or {})
+    def get(self, path, headers=None, base=None):
+        """(status, body text) of GET path (on base, by default the
+        bridge's port)."""
+        req = urllib.request.Request((base or self.http) + path, headers=headers or {})
         try:
             with urllib.request.urlopen(req, timeout=5) as r:
                 return r.status, r.read().decode()
@@ -260,7 +264,7 @@ class Bridge(Process):
 
     def metrics(self):
         """Prometheus text -> {name{labels}: value}."""
-        st, body = self.get("/metrics")
+        st, body = self.get("/metrics", base=self.metrics_http)
         out = {}
         for line in body.splitlines():
             if line and not line.startswith("#"):
