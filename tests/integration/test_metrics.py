@@ -111,6 +111,11 @@ def test_histograms_count_live_deliveries_messages_and_batches(stack):
         a = await Ws.connect(stack.bridge.url)
         assert (await a.sub(f"team.{team}"))["op"] == "ack"
         assert (await a.sub(f"deploy.{deploy}.logs"))["op"] == "ack"
+        # the deploy's status, from the snapshot or live: before the count starts
+        def deploy_status(f):
+            return f.get("topic") == f"team/{team}/deploy/{deploy}/status"
+        if not any(deploy_status(f) for f in a.frames):
+            await a.expect(deploy_status, 10, "the deploy's status")
         before = stack.bridge.metrics()
         for i in range(n):
             m.publish(f"team/{team}/app/{new_uuid()}/status", status_payload("running"),
