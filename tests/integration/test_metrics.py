@@ -6,11 +6,13 @@ count what they say they count, against a real mosquitto and bridge."""
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import urllib.request
 
-from sbharness import SCHEMAS_DIR, Publisher, Ws, binary, free_port, new_uuid, status_payload
+from sbharness import (SCHEMAS_DIR, Publisher, Ws, binary, free_port, new_uuid, status_payload,
+                       wait_for)
 
 
 def run(coro, timeout=60):
@@ -75,6 +77,25 @@ def test_metrics_listen_moves_metrics_off_the_public_port(stack_factory):
     assert f"metrics: listening on http://127.0.0.1:{mport}/metrics" in s.bridge.output()
 
 
+def test_sighup_does_not_move_metrics_listen(stack_factory):
+    """metrics.listen needs a restart: SIGHUP with it changed (or removed)
+    says so, and /metrics stays where it is, off the public port."""
+    mport = free_port()
+    s = stack_factory(bridge_overrides={"metrics": {"listen": f"127.0.0.1:{mport}"}})
+    said = "need a restart (the running values stay): metrics.listen"
+    for n, changed in enumerate(({"listen": f"127.0.0.1:{free_port()}"}, {"listen": None})):
+        ok = s.bridge.metrics()['statusbus_config_reloads_total{result="ok"}']
+        cfg = dict(s.bridge.config, metrics=changed)
+        with open(s.bridge.config_path, "w") as f:
+            json.dump(cfg, f)
+        s.bridge.send_signal(signal.SIGHUP)
+        wait_for(lambda: s.bridge.metrics()['statusbus_config_reloads_total{result="ok"}'] > ok,
+                 10, what="the reload counted")
+        wait_for(lambda: s.bridge.output().count(said) == n + 1, 10, what="the restart named")
+        assert http(f"http://127.0.0.1:{mport}/metrics")[0] == 200
+        assert http(f"{s.bridge.http}/metrics")[0] == 404
+
+
 def test_metrics_listen_on_a_busy_port_is_a_clear_error_at_start(workdir):
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
@@ -111,6 +132,11 @@ def test_histograms_count_live_deliveries_messages_and_batches(stack):
         a = await Ws.connect(stack.bridge.url)
         assert (await a.sub(f"team.{team}"))["op"] == "ack"
         assert (await a.sub(f"deploy.{deploy}.logs"))["op"] == "ack"
+        # the deploy's status, from the snapshot or live: before the count starts
+        def deploy_status(f):
+            return f.get("topic") == f"team/{team}/deploy/{deploy}/status"
+        if not any(deploy_status(f) for f in a.frames):
+            await a.expect(deploy_status, 10, "the deploy's status")
         before = stack.bridge.metrics()
         for i in range(n):
             m.publish(f"team/{team}/app/{new_uuid()}/status", status_payload("running"),
