@@ -56,6 +56,8 @@ struct sb_hub_ops {
 	void (*publish)(void *ctx, const char *topic, const void *payload, size_t len);
 	/* the earliest deadline changed: call sb_hub_tick then */
 	void (*timer)(void *ctx, int64_t deadline_ms);
+	/* QoS 1, retained (presence, engine/presence.c); may be NULL */
+	void (*publish_retained)(void *ctx, const char *topic, const void *payload, size_t len);
 };
 
 /* One wire encoding of channel traffic.  Frames are returned with one
@@ -73,6 +75,10 @@ struct sb_encoder {
 	 * so that queued batches of one channel can be merged into one frame
 	 * (0 when f is not such a frame).  NULL = never merged. */
 	int (*batch_items)(const struct sb_frame *f, size_t *start, size_t *end);
+	/* Optional: a member of a presence channel joined (join = 1) or left;
+	 * info is its JSON or NULL.  NULL = such subscribers are not told. */
+	struct sb_frame *(*presence)(const char *channel, int join, const char *id,
+				     const char *info);
 };
 
 /* A protocol's handling of its connections.  `self` is the protocol's own
@@ -330,6 +336,34 @@ size_t sb_hub_chan_subscribers(const struct sb_hub *hub, const char *name,
 /* Calls cb for every channel that has subscribers, with the same counts. */
 typedef void (*sb_hub_chan_fn)(const char *name, const size_t *counts, void *user);
 void sb_hub_foreach_chan(const struct sb_hub *hub, sb_hub_chan_fn cb, void *user);
+
+/* ---- presence (docs/protocol.md §5.12, §9; engine/presence.c) ---- */
+struct sb_presence_set;
+/* 1 when channel `name` is a presence channel (its template says so). */
+int sb_hub_presence_enabled(const struct sb_hub *hub, const char *name);
+/* c, subscribed to presence channel `name`, joins it as user id (info: a
+ * JSON text or NULL).  The other subscribers are told when id was not a
+ * member yet.  SB_ERR_LIMIT when the channel has limits.presence_max_members
+ * users already; SB_ERR_NOTFOUND when c is not subscribed to a presence
+ * channel of that name; SB_ERR_EXISTS when c joined it already. */
+enum sb_err sb_hub_presence_join(struct sb_hub *hub, struct sb_client *c, const char *name,
+				 const char *id, const char *info);
+/* 1 when c holds a live (acknowledged) subscription to channel `name`. */
+int sb_client_subscribed(const struct sb_client *c, const char *name);
+/* The members of channel `name`, cluster-wide (NULL: none known). */
+const struct sb_presence_set *sb_hub_presence(const struct sb_hub *hub, const char *name);
+/* Calls cb for every presence channel with members, with its member count. */
+typedef void (*sb_hub_presence_fn)(const char *name, size_t members, void *user);
+void sb_hub_foreach_presence(const struct sb_hub *hub, sb_hub_presence_fn cb, void *user);
+struct sb_presence_stats {
+	uint64_t joins, leaves;       /* members told joined / left (any bridge) */
+	uint64_t refused_full;        /* joins refused: presence_max_members */
+	uint64_t remote_updates;      /* member lists read from other bridges */
+	uint64_t remote_bad;          /* presence messages that were not valid */
+	uint64_t bridges_gone;        /* bridges seen offline (their will) */
+	size_t channels, members;     /* gauges */
+};
+void sb_hub_presence_stats(const struct sb_hub *hub, struct sb_presence_stats *out);
 
 /* ---- queries (docs/protocol.md §7) ---- */
 /* Authorizes a bearer token (NULL = none) for `channel` and writes the JSON

@@ -144,7 +144,7 @@ static inline void env_init(struct env *e, const char *config, int auth)
 {
 	char err[512];
 	struct sb_hub_params p;
-	struct sb_hub_ops ops = { &e->fake, op_sub, op_unsub, op_wake, op_publish, op_timer };
+	struct sb_hub_ops ops = { &e->fake, op_sub, op_unsub, op_wake, op_publish, op_timer, NULL };
 
 	memset(e, 0, sizeof(*e));
 	fake_now = T0;
