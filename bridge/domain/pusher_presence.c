@@ -130,7 +130,7 @@ struct sb_frame *sb_pusher_presence_succeeded_frame(const char *channel,
 		return NULL;
 	}
 	sb_buf_puts(&in, "],\"hash\":");
-	sb_buf_append(&in, hash.mem, hash.len);
+	sb_buf_append(&in, sb_buf_str(&hash), hash.len);
 	sb_buf_free(&hash);
 	sb_buf_printf(&in, ",\"count\":%zu}}", h.n);
 	return frame("pusher_internal:subscription_succeeded", channel, &in);

@@ -721,6 +721,7 @@ void sb_hub_gauges(const struct sb_hub *h, struct sb_hub_gauges *g)
 	g->cache_topics = sb_cache_size(h->cache);
 	g->mqtt_connected = h->mqtt_up;
 	g->logs_followed = h->nfollowed;
+	g->presence_members = sb_pres_gauge(h, &g->presence_channels);
 	for (n = h->clients.head; n; n = n->next)
 		g->queued_bytes += sb_container_of(n, struct sb_client, node)->q.bytes;
 	sb_dict_iter_init(&it, h->chans);

@@ -143,6 +143,12 @@ struct sb_metrics {
 	/* counted by the adapter's door (conn_guard.c), copied in for /metrics */
 	uint64_t conn_refused_per_ip, conn_refused_max, conn_request_timeouts;
 	uint64_t conn_headers_too_large, frames_unmasked, frames_too_large;
+	/* presence (engine/presence.c) */
+	uint64_t presence_joins, presence_leaves;   /* members told joined / left */
+	uint64_t presence_refused;                  /* joins past presence_max_members */
+	uint64_t presence_remote_updates;           /* member lists read from other bridges */
+	uint64_t presence_remote_invalid;           /* presence messages that were not valid */
+	uint64_t presence_bridges_gone;             /* bridges seen offline (their will) */
 };
 
 struct sb_hub_params {
@@ -303,6 +309,7 @@ struct sb_hub_gauges {
 	size_t clients, channels, subscriptions, mqtt_filters, mqtt_filters_active, cache_topics;
 	size_t queued_bytes, history_lines;
 	size_t logs_followed;        /* log channels held for active deploys */
+	size_t presence_channels, presence_members;   /* cluster-wide members */
 	int mqtt_connected;
 };
 void sb_hub_gauges(const struct sb_hub *hub, struct sb_hub_gauges *g);
@@ -355,15 +362,6 @@ const struct sb_presence_set *sb_hub_presence(const struct sb_hub *hub, const ch
 /* Calls cb for every presence channel with members, with its member count. */
 typedef void (*sb_hub_presence_fn)(const char *name, size_t members, void *user);
 void sb_hub_foreach_presence(const struct sb_hub *hub, sb_hub_presence_fn cb, void *user);
-struct sb_presence_stats {
-	uint64_t joins, leaves;       /* members told joined / left (any bridge) */
-	uint64_t refused_full;        /* joins refused: presence_max_members */
-	uint64_t remote_updates;      /* member lists read from other bridges */
-	uint64_t remote_bad;          /* presence messages that were not valid */
-	uint64_t bridges_gone;        /* bridges seen offline (their will) */
-	size_t channels, members;     /* gauges */
-};
-void sb_hub_presence_stats(const struct sb_hub *hub, struct sb_presence_stats *out);
 
 /* ---- queries (docs/protocol.md §7) ---- */
 /* Authorizes a bearer token (NULL = none) for `channel` and writes the JSON

@@ -177,5 +177,7 @@ int sb_pres_msg(struct sb_hub *h, const struct sb_msg *m);
 void sb_pres_link_up(struct sb_hub *h);
 /* c's subscription to ch goes: it leaves ch's members (last connection). */
 void sb_pres_sub_gone(struct sb_hub *h, struct sb_client *c, struct sb_chan *ch);
+/* Members of every presence channel known here; *channels of them. */
+size_t sb_pres_gauge(const struct sb_hub *h, size_t *channels);
 
 #endif

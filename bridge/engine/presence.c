@@ -40,7 +40,6 @@ struct sb_pres {
 	struct sb_dict *chans;     /* channel name -> struct pchan */
 	struct sb_dict *offline;   /* bridge id -> (void *)1, seen offline */
 	const char *me;            /* this bridge's id */
-	struct sb_presence_stats st;
 };
 
 static void pchan_free(void *v)
@@ -157,9 +156,9 @@ static void tell(void *user, int join, const char *id, const char *info)
 	struct sb_frame *f[SB_HUB_MAX_ENCODERS] = { NULL };
 
 	if (join)
-		h->pres->st.joins++;
+		h->m.presence_joins++;
 	else
-		h->pres->st.leaves++;
+		h->m.presence_leaves++;
 	if (!ch)
 		return;
 	for (size_t i = 0; i < ch->nsubs; i++) {
@@ -239,7 +238,7 @@ enum sb_err sb_hub_presence_join(struct sb_hub *h, struct sb_client *c, const ch
 	if (rc != SB_OK) {
 		sb_dict_del(pc->conns, key);
 		if (rc == SB_ERR_LIMIT)
-			h->pres->st.refused_full++;
+			h->m.presence_refused++;
 		pchan_maybe_free(h, name, pc);
 		return rc;
 	}
@@ -293,19 +292,22 @@ void sb_hub_foreach_presence(const struct sb_hub *h, sb_hub_presence_fn cb, void
 			cb(name, sb_presence_count(((struct pchan *)v)->set), user);
 }
 
-void sb_hub_presence_stats(const struct sb_hub *h, struct sb_presence_stats *out)
+size_t sb_pres_gauge(const struct sb_hub *h, size_t *channels)
 {
 	struct sb_dict_iter it;
+	size_t members = 0;
 	void *v;
 
-	memset(out, 0, sizeof(*out));
+	*channels = 0;
 	if (!h->pres)
-		return;
-	*out = h->pres->st;
-	out->channels = sb_dict_size(h->pres->chans);
+		return 0;
 	sb_dict_iter_init(&it, h->pres->chans);
-	while (sb_dict_next(&it, NULL, &v))
-		out->members += sb_presence_count(((struct pchan *)v)->set);
+	while (sb_dict_next(&it, NULL, &v)) {
+		size_t n = sb_presence_count(((struct pchan *)v)->set);
+		*channels += n > 0;
+		members += n;
+	}
+	return members;
 }
 
 /* ---- other bridges --------------------------------------------------------------------- */
@@ -320,7 +322,7 @@ static void bridge_gone(struct sb_hub *h, const char *bridge)
 	char topic[sizeof(PRES_PREFIX) + SB_CHAN_MAX_NAME + 256];
 
 	if (!sb_dict_get(h->pres->offline, bridge)) {
-		h->pres->st.bridges_gone++;
+		h->m.presence_bridges_gone++;
 		sb_log(SB_LOG_INFO, "presence: bridge %s is offline; its members leave", bridge);
 		if (sb_dict_set(h->pres->offline, bridge, (void *)1) != SB_OK)
 			h->m.drop_nomem++;
@@ -373,7 +375,7 @@ static void on_list(struct sb_hub *h, const char *name, const char *bridge,
 	    sb_presence_decode((const char *)m->payload, m->payload_len,
 			       (size_t)h->p.cfg->presence_max_members, &ids, &infos, &n, why,
 			       sizeof(why)) != SB_OK) {
-		h->pres->st.remote_bad++;
+		h->m.presence_remote_invalid++;
 		sb_log(SB_LOG_DEBUG, "presence: %s: %s", m->topic, why);
 		return;
 	}
@@ -384,7 +386,7 @@ static void on_list(struct sb_hub *h, const char *name, const char *bridge,
 		sb_presence_list_free(ids, infos, n);
 		return;
 	}
-	h->pres->st.remote_updates++;
+	h->m.presence_remote_updates++;
 	if (sb_presence_remote_set(pc->set, bridge, ids, infos, n, tell, &t) != SB_OK)
 		h->m.drop_nomem++;
 	sb_presence_list_free(ids, infos, n);
@@ -416,13 +418,13 @@ int sb_pres_msg(struct sb_hub *h, const struct sb_msg *m)
 	slash = strchr(rest, '/');
 	nl = slash ? (size_t)(slash - rest) : 0;
 	if (!slash || !nl || nl > SB_CHAN_MAX_NAME || !slash[1] || strchr(slash + 1, '/')) {
-		h->pres->st.remote_bad++;
+		h->m.presence_remote_invalid++;
 		return 1;
 	}
 	memcpy(name, rest, nl);
 	name[nl] = '\0';
 	if (sb_chanmap_parse(h->p.map, name, nl, &ref, why, sizeof(why)) != SB_OK || !ref.tmpl->presence) {
-		h->pres->st.remote_bad++;   /* not a presence channel here */
+		h->m.presence_remote_invalid++;   /* not a presence channel here */
 		return 1;
 	}
 	on_list(h, name, slash + 1, m);

@@ -4,7 +4,8 @@
  * connections is one member and leaves with its last; remote lists from
  * other bridges merge with the local ones (a user on two bridges is one
  * member, replaced lists tell only what changed, an empty list drops the
- * bridge); the bound; the retained payload round trip; the v1 frames.
+ * bridge); the bound; the retained payload round trip; the v1 frames;
+ * Pusher's presence frames and channel_data (domain/pusher_presence.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <cmocka.h>
 
 #include "presence.h"
+#include "pusher_presence.h"
 
 /* What the callback told, as "+id" / "-id" joined by spaces. */
 static char told[1024];
@@ -182,6 +184,64 @@ static void test_v1_frames(void **state)
 	sb_presence_set_destroy(s);
 }
 
+static void test_pusher_frames(void **state)
+{
+	struct sb_presence_set *s = sb_presence_set_create(10);
+
+	(void)state;
+	assert_frame(sb_pusher_presence_succeeded_frame("room.1", NULL),
+		     "{\"event\":\"pusher_internal:subscription_succeeded\",\"channel\":\"presence-room.1\","
+		     "\"data\":\"{\\\"presence\\\":{\\\"ids\\\":[],\\\"hash\\\":{},\\\"count\\\":0}}\"}");
+	sb_presence_local_add(s, "7", "{\"name\":\"Bob\"}", NULL, NULL);
+	sb_presence_local_add(s, "7", "{\"name\":\"Bob\"}", NULL, NULL);
+	sb_presence_local_add(s, "alice", NULL, NULL, NULL);
+	assert_frame(sb_pusher_presence_succeeded_frame("room.1", s),
+		     "{\"event\":\"pusher_internal:subscription_succeeded\",\"channel\":\"presence-room.1\","
+		     "\"data\":\"{\\\"presence\\\":{\\\"ids\\\":[\\\"7\\\",\\\"alice\\\"],"
+		     "\\\"hash\\\":{\\\"7\\\":{\\\"name\\\":\\\"Bob\\\"},\\\"alice\\\":null},"
+		     "\\\"count\\\":2}}\"}");
+	assert_frame(sb_pusher_member_frame("room.1", 1, "7", "{\"name\":\"Bob\"}"),
+		     "{\"event\":\"pusher_internal:member_added\",\"channel\":\"presence-room.1\","
+		     "\"data\":\"{\\\"user_id\\\":\\\"7\\\",\\\"user_info\\\":{\\\"name\\\":\\\"Bob\\\"}}\"}");
+	assert_frame(sb_pusher_member_frame("room.1", 0, "7", "{\"name\":\"Bob\"}"),
+		     "{\"event\":\"pusher_internal:member_removed\",\"channel\":\"presence-room.1\","
+		     "\"data\":\"{\\\"user_id\\\":\\\"7\\\"}\"}");
+	sb_presence_set_destroy(s);
+}
+
+static void test_channel_data(void **state)
+{
+	char id[SB_PRESENCE_MAX_ID + 1], *info, why[256], big[SB_PUSHER_MAX_CHANNEL_DATA + 64];
+
+	(void)state;
+	assert_int_equal(sb_pusher_channel_data("{\"user_id\":\"u1\",\"user_info\":{\"name\": \"A\"}}",
+						id, &info, why, sizeof(why)), SB_OK);
+	assert_string_equal(id, "u1");
+	assert_string_equal(info, "{\"name\":\"A\"}");   /* compact */
+	free(info);
+	assert_int_equal(sb_pusher_channel_data("{\"user_id\":42}", id, &info, why, sizeof(why)), SB_OK);
+	assert_string_equal(id, "42");   /* Laravel's numeric ids */
+	assert_null(info);
+	assert_int_equal(sb_pusher_channel_data(NULL, id, &info, why, sizeof(why)), SB_ERR_INVAL);
+	assert_non_null(strstr(why, "needs channel_data"));
+	assert_int_equal(sb_pusher_channel_data("{\"user_id\":", id, &info, why, sizeof(why)), SB_ERR_INVAL);
+	assert_non_null(strstr(why, "not a JSON object"));
+	assert_int_equal(sb_pusher_channel_data("[1]", id, &info, why, sizeof(why)), SB_ERR_INVAL);
+	assert_int_equal(sb_pusher_channel_data("{\"user_info\":{}}", id, &info, why, sizeof(why)), SB_ERR_INVAL);
+	assert_non_null(strstr(why, "user_id"));
+	assert_int_equal(sb_pusher_channel_data("{\"user_id\":1.5}", id, &info, why, sizeof(why)), SB_ERR_INVAL);
+	assert_int_equal(sb_pusher_channel_data("{\"user_id\":true}", id, &info, why, sizeof(why)), SB_ERR_INVAL);
+	assert_int_equal(sb_pusher_channel_data("{\"user_id\":\"a\\nb\"}", id, &info, why, sizeof(why)), SB_ERR_INVAL);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(sb_pusher_channel_data(big, id, &info, why, sizeof(why)), SB_ERR_INVAL);
+	assert_non_null(strstr(why, "over 2048 bytes"));
+	snprintf(big, sizeof(big), "{\"user_id\":\"u\",\"user_info\":\"%01100d\"}", 0);
+	assert_int_equal(sb_pusher_channel_data(big, id, &info, why, sizeof(why)), SB_ERR_INVAL);
+	assert_non_null(strstr(why, "user_info is over"));
+	assert_null(info);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -190,6 +250,8 @@ int main(void)
 		cmocka_unit_test(test_bound),
 		cmocka_unit_test(test_payload_round_trip),
 		cmocka_unit_test(test_v1_frames),
+		cmocka_unit_test(test_pusher_frames),
+		cmocka_unit_test(test_channel_data),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
