@@ -361,9 +361,12 @@ static void on_list(struct sb_hub *h, const char *name, const char *bridge,
 	size_t n = 0;
 
 	if (!strcmp(bridge, h->pres->me)) {
-		/* our own, maybe left by an earlier run under the same id */
-		if (m->payload_len && (!pc || !sb_presence_local_conns(pc->set)))
-			publish_chan(h, name, NULL);
+		/* our own: one left by an earlier run under the same id, or
+		 * cleared by a bridge that took us for dead (our will), is put
+		 * right; our own publications come back as they are */
+		int have = pc && sb_presence_local_conns(pc->set);
+		if ((m->payload_len != 0) != have)
+			publish_chan(h, name, have ? pc : NULL);
 		return;
 	}
 	if (sb_dict_get(h->pres->offline, bridge)) {
