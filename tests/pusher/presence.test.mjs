@@ -7,7 +7,8 @@
 // "<socket_id>:<channel>:<channel_data>").  A user with two connections is
 // one member; a statusbus.v1 subscriber of the same channel is a member
 // too; the official `pusher` server SDK reads user_count and the users;
-// and every bad channel_data is a clear subscription_error, counted.
+// every bad channel_data is a clear subscription_error, counted; and two
+// bridges on one broker share one member set.
 //
 // Absence is proved with a witness: an event published through the API
 // after the thing that must not be told reaches the same client through
@@ -205,5 +206,31 @@ test('bad channel_data: a clear subscription_error each, counted, nobody joins',
     assert.equal(await metric(b, 'statusbus_pusher_signature_failures_total'), 2);
     const r = await server(b).get({ path: `/channels/presence-${ROOM}/users` });
     assert.deepEqual(await r.json(), { users: [{ id: 'alice' }] });
+  });
+});
+
+test('two bridges on one broker: one member set, user_count on either', async () => {
+  await withStack('presence-two', async (st) => {
+    const a = st.bridge;
+    const b = await st.startBridge({ jwtSecret: JWT_SECRET, overrides: { ...pusherSection(), channels: channels() } });
+    const alice = await join(a, { id: 'alice', info: { name: 'Alice' } });
+    st.track(() => alice.echo.disconnect());
+    const bob = await join(b, { id: 'bob', info: { name: 'Bob' } });
+    st.track(() => bob.echo.disconnect());
+    // alice hears of bob through the broker; bob has alice in here() or
+    // hears of her once bridge B read bridge A's list
+    await waitFor(() => alice.seen.joining.some((u) => u.name === 'Bob'), { what: 'alice sees bob (bridge B)' });
+    await waitFor(() => [...bob.seen.here, ...bob.seen.joining].some((u) => u.name === 'Alice'),
+      { what: 'bob sees alice (bridge A)' });
+    for (const br of [a, b]) {
+      const r = await server(br).get({ path: `/channels/presence-${ROOM}`, params: { info: 'user_count' } });
+      assert.deepEqual(await r.json(), { occupied: true, user_count: 2 });
+      const u = await server(br).get({ path: `/channels/presence-${ROOM}/users` });
+      assert.deepEqual(await u.json(), { users: [{ id: 'alice' }, { id: 'bob' }] });
+    }
+    alice.echo.leave(ROOM);
+    await waitFor(() => bob.seen.leaving.some((u) => u.name === 'Alice'), { what: 'bob sees alice leave' });
+    await waitFor(async () => (await (await server(b).get({ path: `/channels/presence-${ROOM}/users` })).json()).users.length === 1,
+      { what: 'bridge B lists bob alone' });
   });
 });
