@@ -21,6 +21,7 @@
 #include "hub.h"
 #include "inbox.h"
 #include "jwt.h"
+#include "metrics_listen.h"
 #include "mqtt_link.h"
 #include "reload.h"
 #include "schema.h"
@@ -247,7 +248,8 @@ static int serve(struct runtime *rt, const char *path)
 		sb_log(SB_LOG_ERR, "%s: %s", path, err);
 		goto inbox;
 	}
-	if (sb_server_create(&server, err, sizeof(err)) != SB_OK) {
+	if (sb_server_create(&server, err, sizeof(err)) != SB_OK ||
+	    sb_metrics_listen_start(&server, err, sizeof(err)) != SB_OK) {
 		sb_log(SB_LOG_ERR, "%s: %s", path, err);
 		goto server;
 	}

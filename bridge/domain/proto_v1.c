@@ -315,6 +315,11 @@ void sb_proto_batch_add(struct sb_buf *b, int first, const char *data, size_t le
 
 struct sb_frame *sb_proto_batch_end(struct sb_buf *b)
 {
+	struct sb_frame *f;
+
 	sb_buf_puts(b, "]}");
-	return sb_buf_to_frame(b);
+	f = sb_buf_to_frame(b);
+	if (f)
+		f->bulk = 1;
+	return f;
 }

@@ -378,6 +378,7 @@ struct sb_frame *sb_pusher_event_frame(enum sb_pusher_name form, const char *cha
 struct sb_frame *sb_pusher_batch_frame(enum sb_pusher_name form, const char *channel,
 				       const char *event, struct sb_msg *const *items, size_t n)
 {
+	struct sb_frame *f;
 	struct sb_buf b, in;
 	char name[SB_PUSHER_MAX_EVENT_NAME + 8];
 
@@ -391,7 +392,10 @@ struct sb_frame *sb_pusher_batch_frame(enum sb_pusher_name form, const char *cha
 	}
 	sb_buf_puts(&in, "]");
 	begin(&b, name, form, channel);
-	return finish(&b, &in);
+	f = finish(&b, &in);
+	if (f)
+		f->bulk = 1;    /* listen.compression "logs" */
+	return f;
 }
 
 struct sb_frame *sb_pusher_gap_frame(enum sb_pusher_name form, const char *channel,

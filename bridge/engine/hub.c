@@ -256,6 +256,7 @@ void sb_hub_on_message(struct sb_hub *h, struct sb_msg *m)
 		sb_dict_del(h->unconfirmed, m->topic);   /* the broker has it: current */
 	h->m.messages_in++;
 	h->m.bytes_in += m->payload_len;
+	sb_hist_observe(&h->m.ingest_latency, sb_hub__since_s(m->arrived_us));
 	sb_ingest_check(&h->rules, m->topic, m->topic_len, m->payload, m->payload_len,
 			m->retained, &v);
 	r.k = v.kind;
@@ -612,6 +613,12 @@ static enum sb_err track_owners(struct sb_hub *h)
 	return SB_OK;
 }
 
+/* Histogram bounds (docs/metrics.md): seconds (latencies), lines (batches). */
+static const double SB_HUB_LATENCY_BOUNDS[] = {
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
+};
+static const double SB_HUB_BATCH_BOUNDS[] = { 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000 };
+
 enum sb_err sb_hub_create(struct sb_hub **out, const struct sb_hub_params *p,
 			  const struct sb_hub_ops *ops)
 {
@@ -623,6 +630,10 @@ enum sb_err sb_hub_create(struct sb_hub **out, const struct sb_hub_params *p,
 		return SB_ERR_NOMEM;
 	h->p = *p;
 	h->ops = *ops;
+	sb_hist_init(&h->m.ingest_latency, SB_HUB_LATENCY_BOUNDS, SB_ARRAY_LEN(SB_HUB_LATENCY_BOUNDS));
+	sb_hist_init(&h->m.delivery_latency, SB_HUB_LATENCY_BOUNDS,
+		     SB_ARRAY_LEN(SB_HUB_LATENCY_BOUNDS));
+	sb_hist_init(&h->m.batch_lines, SB_HUB_BATCH_BOUNDS, SB_ARRAY_LEN(SB_HUB_BATCH_BOUNDS));
 	fo = (struct sb_filter_ops){ ops->ctx, ops->mqtt_subscribe, ops->mqtt_unsubscribe };
 	set_rules(h);
 	h->m.config_last_reload_ok = 1;

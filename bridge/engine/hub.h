@@ -33,9 +33,11 @@
 #include "config.h"
 #include "frame.h"
 #include "jwt.h"
+#include "metrics.h"
 #include "list.h"
 #include "proto_v1.h"
 #include "queue.h"
+#include "ws_deflate.h"
 
 #ifndef SB_HUB_MAX_ENCODERS
 #define SB_HUB_MAX_ENCODERS 8
@@ -112,6 +114,10 @@ struct sb_session_ops {
 struct sb_session;   /* a registered protocol: ops + self + default encoder */
 
 struct sb_metrics {
+	/* histograms (docs/metrics.md): arrival on the MQTT thread to the
+	 * service thread taking the message; arrival to the frame handed to
+	 * a client's socket (live deliveries); lines per batch frame */
+	struct sb_hist ingest_latency, delivery_latency, batch_lines;
 	uint64_t connections_total, connections_rejected;
 	uint64_t messages_in, bytes_in;
 	uint64_t events_out;         /* events placed in client queues */
@@ -149,6 +155,8 @@ struct sb_metrics {
 	uint64_t presence_remote_updates;           /* member lists read from other bridges */
 	uint64_t presence_remote_invalid;           /* presence messages that were not valid */
 	uint64_t presence_bridges_gone;             /* bridges seen offline (their will) */
+	/* permessage-deflate, counted by the adapter (ws_compress.c) */
+	struct sb_deflate_stats deflate;
 };
 
 struct sb_hub_params {

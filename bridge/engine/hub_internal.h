@@ -80,8 +80,18 @@ struct sb_hub {
 	const struct sb_client *exclude;
 	int follow_full_logged;         /* logs.max_followed reached: said once */
 	struct sb_pres *pres;           /* presence.c; NULL: no presence template */
+	int fanning_out;                /* live deliveries being queued (their
+					   frames' origin_us is measured) */
 	struct sb_metrics m;
 };
+
+/* Seconds since `us` (sb_now_us()), 0 when it lies ahead. */
+static inline double sb_hub__since_s(int64_t us)
+{
+	int64_t d = sb_now_us() - us;
+
+	return d > 0 ? (double)d / 1e6 : 0.0;
+}
 
 /* 1 when m (of kind k) is kept as its topic's last-known message: a
  * retained kind's, a relayed Pusher event's marked cached (relay.h), or,
