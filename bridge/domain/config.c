@@ -93,6 +93,8 @@ static const struct ckey keys[] = {
 	SECTION("limits"),
 	INT("limits", "max_connections", max_connections, 1, 1000000, 50000, 1),
 	INT("limits", "max_subscriptions", max_subscriptions, 1, 100000, 128, 1),
+	/* distinct users per presence channel, cluster-wide (§5.12) */
+	INT("limits", "presence_max_members", presence_max_members, 1, 100000, 100, 0),
 	INT("limits", "max_frame_bytes", max_frame_bytes, 256, 16 << 20, 65536, 0),
 	LNG("limits", "send_queue_soft_bytes", send_queue_soft_bytes, 1024, 1L << 32, 1 << 20, 1),
 	/* its earlier name: a row for the same field is an alias */

@@ -69,6 +69,7 @@ struct sb_config {
 	int reject_log_interval_s;      /* validation.log_interval_s */
 	/* limits */
 	int max_connections, max_subscriptions, max_frame_bytes;
+	int presence_max_members;      /* limits.presence_max_members */
 	long send_queue_soft_bytes;     /* also accepted as send_queue_bytes */
 	long send_queue_hard_bytes, send_queue_frames;
 	long max_payload_bytes, cache_max_topics, inbound_queue_msgs;

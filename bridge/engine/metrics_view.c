@@ -145,7 +145,11 @@ static void pusher_view(struct sb_metrics_reg *r, const struct sb_pusher_stats *
 	sb_metrics_counter(r, "statusbus_pusher_subscription_errors_total",
 			   "Pusher subscriptions refused.", &p->subscription_errors);
 	sb_metrics_counter(r, "statusbus_pusher_signature_failures_total",
-			   "private- channels with a bad or missing signature.", &p->signature_failures);
+			   "private- and presence- channels with a bad or missing signature.",
+			   &p->signature_failures);
+	sb_metrics_counter(r, "statusbus_pusher_presence_refused_total",
+			   "presence- subscriptions refused: bad channel_data, not a presence "
+			   "channel, or full.", &p->presence_refused);
 	sb_metrics_counter(r, "statusbus_pusher_client_events_total", "client- events relayed.",
 			   &p->client_events);
 	sb_metrics_counter(r, "statusbus_pusher_client_events_refused_total", "client- events refused.",
@@ -210,6 +214,25 @@ void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics 
 	sb_metrics_counter(r, "statusbus_owner_contested_total",
 			   "Deploys or resources with a status under a second team's prefix: "
 			   "closed to every team until one claim is left.", &m->owner_contested);
+	sb_metrics_gauge(r, "statusbus_presence_channels",
+			 "Presence channels with members (on any bridge).", g->presence_channels);
+	sb_metrics_gauge(r, "statusbus_presence_members",
+			 "Members of presence channels (users, cluster-wide).", g->presence_members);
+	sb_metrics_counter(r, "statusbus_presence_joins_total",
+			   "Presence members that joined (told to subscribers).", &m->presence_joins);
+	sb_metrics_counter(r, "statusbus_presence_leaves_total",
+			   "Presence members that left (told to subscribers).", &m->presence_leaves);
+	sb_metrics_counter(r, "statusbus_presence_refused_total",
+			   "Presence joins refused: the channel had limits.presence_max_members.",
+			   &m->presence_refused);
+	sb_metrics_counter(r, "statusbus_presence_remote_updates_total",
+			   "Member lists read from other bridges.", &m->presence_remote_updates);
+	sb_metrics_counter(r, "statusbus_presence_remote_invalid_total",
+			   "Presence messages from the broker that were not valid.",
+			   &m->presence_remote_invalid);
+	sb_metrics_counter(r, "statusbus_presence_bridges_gone_total",
+			   "Bridges seen offline (a clean stop or their MQTT will).",
+			   &m->presence_bridges_gone);
 	sb_metrics_gauge(r, "statusbus_queue_bytes", "Bytes queued to clients.", g->queued_bytes);
 	sb_metrics_counter(r, "statusbus_messages_in_total", "MQTT messages received.", &m->messages_in);
 	sb_metrics_counter(r, "statusbus_bytes_in_total", "MQTT payload bytes received.", &m->bytes_in);
