@@ -248,6 +248,7 @@ static int serve(struct runtime *rt, const char *path)
 		sb_log(SB_LOG_ERR, "%s: %s", path, err);
 		goto inbox;
 	}
+	sb_mqtt_link_set_will(server.link, sb_chanmap_has_presence(rt->map));
 	if (sb_server_create(&server, err, sizeof(err)) != SB_OK ||
 	    sb_metrics_listen_start(&server, err, sizeof(err)) != SB_OK) {
 		sb_log(SB_LOG_ERR, "%s: %s", path, err);

@@ -47,6 +47,7 @@ struct sb_mqtt_link {
 	char *password;               /* from password or password_file */
 	struct sb_mqtt_claim claim;   /* the takeover watch (mqtt_claim.h) */
 	int closed;                   /* the final disconnect is done (atomic) */
+	int will;                     /* "offline" on $statusbus/bridges/<id> (presence) */
 	/* Paho's receive thread only */
 	int64_t drop_logged_ms;       /* last overflow/out-of-memory log line */
 	uint64_t drops_unlogged;      /* drops since that line */
@@ -395,13 +396,17 @@ static int start_connect(struct sb_mqtt_link *l, int fresh)
 	o.MQTTVersion = MQTTVERSION_3_1_1;
 	o.cleansession = fresh;
 	/* a bridge that dies leaves the others' presence sets through its
-	 * will (engine/presence.c says "online" there once connected) */
-	snprintf(will_topic, sizeof(will_topic), "$statusbus/bridges/%s", c->mqtt_client_id);
-	will.topicName = will_topic;
-	will.message = "offline";
-	will.retained = 1;
-	will.qos = 1;
-	o.will = &will;   /* Paho copies it */
+	 * will (engine/presence.c says "online" there once connected); only
+	 * with presence channels, so that a broker whose ACL predates them
+	 * still takes the connection */
+	if (l->will) {
+		snprintf(will_topic, sizeof(will_topic), "$statusbus/bridges/%s", c->mqtt_client_id);
+		will.topicName = will_topic;
+		will.message = "offline";
+		will.retained = 1;
+		will.qos = 1;
+		o.will = &will;   /* Paho copies it */
+	}
 	/* our own reconnection (sb_mqtt_link_tick) goes through onSuccess,
 	 * which carries the session present flag; Paho's does not */
 	o.automaticReconnect = 0;
@@ -557,6 +562,11 @@ static void schedule_retry(struct sb_mqtt_link *l)
 	l->retry_s *= 2;
 	if (l->retry_s > l->cfg->mqtt_reconnect_max_s)
 		l->retry_s = l->cfg->mqtt_reconnect_max_s;
+}
+
+void sb_mqtt_link_set_will(struct sb_mqtt_link *l, int on)
+{
+	l->will = on;
 }
 
 enum sb_err sb_mqtt_link_start(struct sb_mqtt_link *l)

@@ -81,6 +81,14 @@ void sb_chanmap_destroy(struct sb_chanmap *map)
 	free(map);
 }
 
+int sb_chanmap_has_presence(const struct sb_chanmap *map)
+{
+	for (size_t i = 0; i < sb_chanmap_count(map); i++)
+		if (sb_chanmap_at(map, i)->presence)
+			return 1;
+	return 0;
+}
+
 size_t sb_chanmap_count(const struct sb_chanmap *map) { return map->n; }
 const struct sb_chan_tmpl *sb_chanmap_at(const struct sb_chanmap *map, size_t i)
 {

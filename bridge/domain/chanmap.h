@@ -79,6 +79,8 @@ enum sb_err sb_chanmap_default(struct sb_chanmap **out, char *err, size_t errlen
 void sb_chanmap_destroy(struct sb_chanmap *map);
 
 size_t sb_chanmap_count(const struct sb_chanmap *map);
+/* 1 when a template has "presence": true. */
+int sb_chanmap_has_presence(const struct sb_chanmap *map);
 const struct sb_chan_tmpl *sb_chanmap_at(const struct sb_chanmap *map, size_t i);
 
 /* Parses a channel name (len bytes; may contain NUL, which is refused).

@@ -61,11 +61,8 @@ static const char *me_of(const struct sb_hub *h)
 enum sb_err sb_pres_init(struct sb_hub *h)
 {
 	struct sb_pres *p;
-	int any = 0;
 
-	for (size_t i = 0; i < sb_chanmap_count(h->p.map); i++)
-		any |= sb_chanmap_at(h->p.map, i)->presence;
-	if (!any)
+	if (!sb_chanmap_has_presence(h->p.map))
 		return SB_OK;
 	if (!(p = calloc(1, sizeof(*p))))
 		return SB_ERR_NOMEM;
