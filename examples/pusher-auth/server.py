@@ -12,6 +12,14 @@ whether the *logged-in user* may see that channel and, if so, answers
 The bridge recomputes the HMAC with the same key and secret (its config's
 "pusher" section) and subscribes the socket to that one channel.
 
+A presence channel (``presence-room.42``, Laravel's ``Echo.join('room.42')``)
+also names the member: the answer carries ``channel_data``, a JSON string
+``{"user_id": …, "user_info": {…}}``, and the HMAC covers
+``"<socket_id>:<channel_name>:<channel_data>"`` (docs/pusher.md, "Presence
+channels").  Here the user id is the login name and user_info
+``{"id": …, "name": …}`` (name from --names), what a Laravel channel
+callback returns and Echo's here()/joining()/leaving() hand over.
+
 This example is Python standard library only.  Its "login" is a demo: the
 user is named by ``Authorization: Bearer <user>`` and the teams of each user
 come from --users.  Replace ``current_user()`` and ``may_subscribe()`` with
@@ -39,29 +47,35 @@ UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 TEAM = re.compile(rf"\A(?:team)\.({ID})(?:\.stats)?\Z")
 DEPLOY = re.compile(rf"\Adeploy\.({UUID})(?:\.logs)?\Z")
 USER = re.compile(rf"\Auser\.({ID})\Z")
+# the presence channel of a team (docs/pusher.md: the template room.{team})
+ROOM = re.compile(rf"\Aroom\.({ID})\Z")
 MAX_BODY = 4096
 
 
-def sign(secret, socket_id, channel_name):
-    """hex(HMAC-SHA256(secret, "<socket_id>:<channel_name>"))."""
-    msg = f"{socket_id}:{channel_name}".encode()
-    return hmac.new(secret.encode(), msg, hashlib.sha256).hexdigest()
+def sign(secret, socket_id, channel_name, channel_data=None):
+    """hex(HMAC-SHA256(secret, "<socket_id>:<channel_name>[:<channel_data>]"))."""
+    msg = f"{socket_id}:{channel_name}"
+    if channel_data is not None:
+        msg += f":{channel_data}"
+    return hmac.new(secret.encode(), msg.encode(), hashlib.sha256).hexdigest()
 
 
 def statusbus_channel(channel_name):
-    """"private-cache-team.42" -> "team.42"; None when not a private name."""
-    for prefix in ("private-cache-", "private-"):
+    """"private-cache-team.42" -> "team.42", "presence-room.42" -> "room.42";
+    None when the name needs no auth."""
+    for prefix in ("private-cache-", "private-", "presence-"):
         if channel_name.startswith(prefix):
             return channel_name[len(prefix):]
     return None
 
 
 class App:
-    def __init__(self, key, secret, users, deploys):
+    def __init__(self, key, secret, users, deploys, names=None):
         self.key = key
         self.secret = secret
         self.users = users          # user -> [team, ...]
         self.deploys = deploys      # deploy uuid -> owning team
+        self.names = names or {}    # user -> display name (presence user_info)
 
     def current_user(self, headers):
         """The logged-in user.  Demo: "Authorization: Bearer <user>"."""
@@ -75,7 +89,7 @@ class App:
     def may_subscribe(self, user, channel):
         """The app's own permission check for a statusbus channel."""
         teams = self.users.get(user, [])
-        m = TEAM.match(channel)
+        m = TEAM.match(channel) or ROOM.match(channel)
         if m:
             return m.group(1) in teams
         m = DEPLOY.match(channel)
@@ -95,9 +109,15 @@ class App:
             return 400, {"error": "socket_id must be <digits>.<digits>"}
         channel = statusbus_channel(channel_name or "")
         if channel is None:
-            return 400, {"error": "only private-<channel> and private-cache-<channel> need auth"}
+            return 400, {"error": "only private-, private-cache- and presence- channels need auth"}
         if not self.may_subscribe(user, channel):
             return 403, {"error": f"{user} may not subscribe to {channel}"}
+        if channel_name.startswith("presence-"):
+            # what a Laravel channel callback returns: ['id' => …, 'name' => …]
+            data = json.dumps({"user_id": user,
+                               "user_info": {"id": user, "name": self.names.get(user, user)}})
+            return 200, {"auth": f"{self.key}:{sign(self.secret, socket_id, channel_name, data)}",
+                         "channel_data": data}
         return 200, {"auth": f"{self.key}:{sign(self.secret, socket_id, channel_name)}"}
 
 
@@ -164,6 +184,8 @@ def main(argv=None):
                     help="the bridge's pusher.secret (env PUSHER_APP_SECRET)")
     ap.add_argument("--users", default='{"alice": ["42"]}',
                     help='demo users and their teams, JSON: {"alice": ["42"]}')
+    ap.add_argument("--names", default="{}",
+                    help='display names for presence channels, JSON: {"alice": "Alice"}')
     ap.add_argument("--deploys", default="{}",
                     help='deploys and their owning team, JSON: {"<uuid>": "42"}')
     ap.add_argument("--cors-origin", default=None,
@@ -172,7 +194,8 @@ def main(argv=None):
     if not args.key or not args.secret:
         ap.error("--key and --secret (or PUSHER_APP_KEY and PUSHER_APP_SECRET) are required")
     app = App(args.key, args.secret, json.loads(args.users),
-              {k.lower(): v for k, v in json.loads(args.deploys).items()})
+              {k.lower(): v for k, v in json.loads(args.deploys).items()},
+              json.loads(args.names))
     httpd = ThreadingHTTPServer((args.host, args.port), make_handler(app, args.cors_origin))
     print(f"pusher-auth: POST http://{args.host}:{httpd.server_port}/broadcasting/auth", flush=True)
     try:

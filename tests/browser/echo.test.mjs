@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { withStack, uuid, freePort, portOpen, waitFor, Proc, SOURCE_DIR } from './stack.mjs';
+import { withStack, uuid, freePort, portOpen, waitFor, Proc, SOURCE_DIR, shippedConfig } from './stack.mjs';
 import { skipReason, statusPayload } from './helpers.mjs';
 
 const skip = skipReason();
@@ -33,13 +33,13 @@ const FILES = {
   '/echo.iife.js': path.join(MODULES, 'laravel-echo', 'dist', 'echo.iife.js'),
 };
 
-function page(bridgePort) {
+function page(bridgePort, user = 'alice') {
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>Echo on statusbus</title>
 <script src="/pusher.js"></script>
 <script src="/echo.iife.js"></script>
 </head><body data-state="new">
-<ul id="events"></ul><ul id="errors"></ul>
+<ul id="events"></ul><ul id="errors"></ul><p id="members"></p><ul id="presence"></ul>
 <script>
   const echo = new Echo.default({
     broadcaster: 'pusher',
@@ -51,7 +51,7 @@ function page(bridgePort) {
     cluster: '',
     disableStats: true,
     authEndpoint: '/broadcasting/auth',
-    auth: { headers: { Authorization: 'Bearer alice' } },   // the demo backend's login
+    auth: { headers: { Authorization: 'Bearer ' + ${JSON.stringify(user)} } },   // the demo backend's login
   });
   echo.connector.pusher.connection.bind('state_change', (s) => { document.body.dataset.state = s.current; });
   function show(channel, event) {
@@ -74,6 +74,26 @@ function page(bridgePort) {
       document.getElementById('errors').appendChild(li);
     };
   }
+  // Echo.join: the member list in #members, joins and leaves in #presence
+  window.join = (name) => {
+    const members = new Map();
+    const render = () => {
+      document.getElementById('members').textContent = [...members.keys()].sort().join(',');
+    };
+    const note = (what, u) => {
+      const li = document.createElement('li');
+      li.dataset.what = what;
+      li.dataset.user = u.id;
+      li.textContent = what + ' ' + u.id + ' ' + u.name;
+      document.getElementById('presence').appendChild(li);
+    };
+    echo.join(name)
+      .here((users) => { users.forEach((u) => members.set(String(u.id), u)); render(); document.body.dataset.here = 'yes'; })
+      .joining((u) => { members.set(String(u.id), u); render(); note('joining', u); })
+      .leaving((u) => { members.delete(String(u.id)); render(); note('leaving', u); })
+      .listen('.witness', show(name, '.witness'))
+      .error(failed(name));
+  };
   window.follow = (kind, name, event) => {
     const ch = kind === 'private' ? echo.private(name) : echo.channel(name);
     ch.listen(event, show(name, event)).error(failed(name));
@@ -102,9 +122,11 @@ function startWeb(bridgePort, authPort) {
       fs.createReadStream(FILES[req.url]).pipe(res);
       return;
     }
-    if (req.url === '/') {
+    if (req.url === '/' || req.url.startsWith('/?as=')) {
+      // /?as=bob: the page of another logged-in user
+      const as = new URL(req.url, 'http://x').searchParams.get('as') || 'alice';
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(page(bridgePort));
+      res.end(page(bridgePort, as));
       return;
     }
     res.writeHead(404);
@@ -205,3 +227,84 @@ test('Laravel Echo: events from the pusher server SDK through the HTTP API, toOt
     }
   }, { overrides: { pusher: { app_id: '1', key: KEY, secret: SECRET } } });
 });
+
+// Echo.join('room.42'): presence through the example backend's
+// /broadcasting/auth (channel_data signed with the member), as a Laravel
+// app's presence channel works: here() lists who is in, joining() and
+// leaving() follow a second user; the same user's second tab is not a new
+// member, and only its last tab leaving makes it leave.
+test('Laravel Echo: join() here/joining/leaving on a presence channel', { skip }, async () => {
+  const PusherServer = createRequire(import.meta.url)(path.join(MODULES, 'pusher'));
+  await withStack('echo-presence', async (stack) => {
+    const authPort = await freePort();
+    const auth = new Proc('pusher-auth', ['python3', path.join(SOURCE_DIR, 'examples', 'pusher-auth', 'server.py'),
+      '--key', KEY, '--secret', SECRET, '--port', String(authPort),
+      '--users', JSON.stringify({ alice: ['42'], bob: ['42'], carol: ['43'] }),
+      '--names', JSON.stringify({ alice: 'Alice', bob: 'Bob' })], stack.workdir);
+    stack.procs.push(auth);
+    await waitFor(async () => (await portOpen(authPort)) || !auth.alive(), { timeout: 10_000, what: 'pusher-auth port' });
+    const web = await startWeb(stack.bridge.port, authPort);
+    const url = (as) => `http://127.0.0.1:${web.address().port}/?as=${as}`;
+    const open = async (as) => {
+      const p = await stack.browserContext.newPage();
+      await p.goto(url(as));
+      await p.waitForFunction(() => document.body.dataset.state === 'connected', null, { timeout: 15_000 });
+      await p.evaluate(() => window.join('room.42'));
+      return p;
+    };
+    const members = (p) => p.textContent('#members');
+    try {
+      const alice = stack.page = await stack.browser();
+      await alice.goto(url('alice'));
+      await alice.waitForFunction(() => document.body.dataset.state === 'connected', null, { timeout: 15_000 });
+      await alice.evaluate(() => window.join('room.42'));
+      await alice.waitForFunction(() => document.body.dataset.here === 'yes', null, { timeout: 10_000 });
+      assert.equal(await members(alice), 'alice');
+
+      const bob = await open('bob');
+      await bob.waitForFunction(() => document.body.dataset.here === 'yes', null, { timeout: 10_000 });
+      assert.equal(await members(bob), 'alice,bob', 'here() lists who is in, the joiner too');
+      await alice.waitForSelector('#presence li[data-what="joining"][data-user="bob"]', { timeout: 10_000 });
+      assert.match(await alice.textContent('#presence li[data-user="bob"]'), /joining bob Bob/);
+      assert.equal(await members(alice), 'alice,bob');
+
+      // bob's second tab: already a member, nobody is told
+      const bob2 = await open('bob');
+      await bob2.waitForFunction(() => document.body.dataset.here === 'yes', null, { timeout: 10_000 });
+      // carol is not in team 43's room... nor allowed in 42's: refused by the backend
+      const carol = await open('carol');
+      await carol.waitForSelector('#errors li[data-channel="room.42"][data-status="403"]', { timeout: 10_000 });
+      // one of bob's tabs closes: bob is still a member.  Once the bridge
+      // counts one subscription less, an event sent through the HTTP API
+      // reaches alice after anything the close could have caused
+      const backend = new PusherServer({ appId: '1', key: KEY, secret: SECRET, host: '127.0.0.1',
+        port: String(stack.bridge.port), useTLS: false });
+      const subs = async () => (await (await backend.get({ path: '/channels/presence-room.42',
+        params: { info: 'subscription_count' } })).json()).subscription_count;
+      assert.equal(await subs(), 3);
+      await bob.close();
+      await waitFor(async () => (await subs()) === 2, { timeout: 10_000, what: "bob's first tab gone" });
+      await backend.trigger('presence-room.42', 'witness', { topic: 'w', data: { status: 'after-tab-1' } });
+      await alice.waitForSelector(eventSelector('room.42', 'w', 'after-tab-1'), { timeout: 10_000 });
+      assert.equal(await alice.$$eval('#presence li[data-what="leaving"]', (els) => els.length), 0,
+        'a user with a tab left is still a member');
+      assert.equal(await members(alice), 'alice,bob');
+      await bob2.close();
+      await alice.waitForSelector('#presence li[data-what="leaving"][data-user="bob"]', { timeout: 10_000 });
+      assert.equal(await alice.$$eval('#presence li[data-user="bob"]', (els) => els.map((e) => e.dataset.what).join()),
+        'joining,leaving', 'one join and one leave for two tabs');
+      assert.equal(await members(alice), 'alice');
+      await stack.screenshot(alice, 'echo-presence');
+    } finally {
+      await new Promise((r) => web.close(r));
+    }
+  }, { overrides: { pusher: { app_id: '1', key: KEY, secret: SECRET }, channels: presenceChannels() } });
+});
+
+/** The shipped channel map plus the presence room of a team (docs/pusher.md). */
+function presenceChannels() {
+  return [...shippedConfig().channels, {
+    name: 'room.{team}', topics: ['team/{team}/incident/+'], acl: 'team',
+    delivery: { mode: 'immediate' }, presence: true,
+  }];
+}

@@ -23,13 +23,13 @@ const TESTS_MODULES = path.join(SOURCE_DIR, 'tests', 'node_modules');
  * them.  Returns {stack(), logged(body)}: logged runs a test body and, if
  * it throws, has the processes' logs printed at the end.
  */
-export function sharedStack(name) {
+export function sharedStack(name, startOptions = {}) {
   if (!binary('statusbus-bridge')) throw new Error('statusbus-bridge is not built (run scripts/setup.sh)');
   let stack;
   let failed = false;
   test.before(async () => {
     stack = new Stack(name);
-    await stack.start();
+    await stack.start(startOptions);
   });
   test.after(async () => {
     if (!stack) return;
