@@ -16,6 +16,7 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 
 PKGS=(build-essential cmake pkg-config git
       libpaho-mqtt-dev mosquitto mosquitto-clients libwebsockets-dev
+      libwebsockets-evlib-ev libev-dev
       libcjson-dev libssl-dev openssl libcmocka-dev libpcre2-dev
       clang libclang-rt-dev llvm
       python3 python3-pytest python3-websockets python3-paho-mqtt

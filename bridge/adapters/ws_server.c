@@ -17,6 +17,8 @@
 
 #include "client_addr.h"
 #include "conn_guard.h"
+#include "evloop.h"
+#include "heartbeat.h"
 #include "mqtt_events.h"
 #include "session_pusher.h"
 
@@ -32,6 +34,7 @@ struct pss {
 	char *rx;
 	size_t rxlen;
 	int rx_binary;
+	struct sb_heartbeat_conn hb;     /* pings, idle drop, Pusher activity */
 };
 
 static struct sb_server *server_of(struct lws *wsi)
@@ -135,12 +138,6 @@ static void close_verdict(struct sb_server *srv, struct lws *wsi, struct pss *ps
 
 /* ---- Pusher on /app/<key> (session_pusher.c decides; this only carries) ----- */
 
-static void pusher_arm(struct lws *wsi, int64_t ms)
-{
-	if (ms >= 0)
-		lws_set_timer_usecs(wsi, (lws_usec_t)ms * LWS_US_PER_MS);
-}
-
 /* Checks the key and ?protocol=, queues connection_established or
  * pusher:error (pusher.c), and starts the activity check. */
 static int pusher_established(struct sb_server *srv, struct lws *wsi, struct pss *pss)
@@ -160,7 +157,6 @@ static int pusher_established(struct sb_server *srv, struct lws *wsi, struct pss
 		return -1;
 	}
 	pss->pusher = pc;
-	pusher_arm(wsi, sb_pusher_timer(pc, sb_now_ms()));
 	return 0;
 }
 
@@ -330,21 +326,34 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			return -1;
 		}
 		log_connected(srv, wsi, pss);
-		if (kind == CONN_PUSHER)
-			return pusher_established(srv, wsi, pss);
+		if (kind == CONN_PUSHER && pusher_established(srv, wsi, pss))
+			return -1;
+		sb_heartbeat_open(srv->heartbeat, &pss->hb, wsi, pss->pusher);
 		return 0;
 
 	case LWS_CALLBACK_RECEIVE:
 		if (!pss->client)
 			return -1;
+		sb_heartbeat_rx(&pss->hb);
 		return ws_receive(srv, wsi, pss, in, len);
 
-	case LWS_CALLBACK_SERVER_WRITEABLE:
+	case LWS_CALLBACK_RECEIVE_PONG:   /* with a payload: heartbeat.c's pings have one */
+		if (pss)
+			sb_heartbeat_rx(&pss->hb);
+		return 0;
+
+	case LWS_CALLBACK_SERVER_WRITEABLE: {
+		int hb = sb_heartbeat_writeable(&pss->hb);
+
+		if (hb)
+			return hb < 0 ? -1 : 0;
 		return ws_writeable(srv, wsi, pss);
+	}
 
 	case LWS_CALLBACK_CLOSED:
 		if (!pss)
 			return 0;
+		sb_heartbeat_close(srv->heartbeat, &pss->hb);
 		if (pss->kind == CONN_PUSHER) {
 			sb_pusher_conn_gone(pss->pusher);
 			pss->pusher = NULL;
@@ -366,9 +375,6 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		} else if (guard_close(srv, wsi, pss)) {
 			return -1;
 		}
-		/* Pusher's activity check: pusher:ping, then 4201 */
-		if (pss && pss->kind == CONN_PUSHER)
-			pusher_arm(wsi, sb_pusher_timer(pss->pusher, sb_now_ms()));
 		/* an HTTP request body's deadline */
 		if (pss && pss->kind == CONN_HTTP)
 			return sb_http_timer(&pss->http);
@@ -449,12 +455,13 @@ static void housekeeping_cb(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(srv->ctx, 0, sul, housekeeping_cb, 200 * LWS_US_PER_MS);
 }
 
-static const lws_retry_bo_t retry_policy_template = { 0 };
+/* lws's validity timers off (no hangup time): heartbeat.c keeps the
+ * connections alive on one wheel instead of a sorted timer each */
+static const lws_retry_bo_t no_validity = { 0 };
 
 enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 {
 	struct lws_context_creation_info info;
-	static lws_retry_bo_t retry;
 	const struct sb_config *cfg = srv->cfg;
 	static char iface[64];
 	struct timer_sul *t;
@@ -462,9 +469,6 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 
 	lws_set_log_level(LLL_ERR | LLL_WARN | (sb_log_get_level() == SB_LOG_DEBUG ? LLL_NOTICE : 0),
 			  lws_logger);
-	retry = retry_policy_template;
-	retry.secs_since_valid_ping = (uint16_t)cfg->heartbeat_s;
-	retry.secs_since_valid_hangup = (uint16_t)cfg->idle_timeout_s;
 
 	memset(&info, 0, sizeof(info));
 	info.port = cfg->listen_port;
@@ -473,7 +477,7 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 	info.iface = iface;
 	info.protocols = protocols;
 	info.user = srv;
-	info.retry_and_idle_policy = &retry;
+	info.retry_and_idle_policy = &no_validity;
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
 	/* an IPv4 address binds only there when IPv6 is off; otherwise lws
 	 * listens on every interface (STYLE.md) */
@@ -497,17 +501,22 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 	}
 	srv->timer = t = calloc(1, sizeof(*t));
 	srv->housekeeping = hk = calloc(1, sizeof(*hk));
-	if (!t || !hk)
+	if (!t || !hk || sb_heartbeat_create(&srv->heartbeat, cfg) != SB_OK ||
+	    sb_evloop_create(&srv->evloop, &info) != SB_OK)
 		return SB_ERR_NOMEM;
 	t->srv = srv;
 	hk->srv = srv;
 	srv->ctx = lws_create_context(&info);
+	if (!srv->ctx && sb_evloop_fallback(srv->evloop, &info))
+		srv->ctx = lws_create_context(&info);
 	if (!srv->ctx) {
 		snprintf(err, errlen, "listen: cannot listen on %s:%d (in use, or bad TLS files?)",
 			 cfg->listen_host, cfg->listen_port);
 		return SB_ERR_IO;
 	}
 	sb_conn_guard_start(srv->guard, srv->ctx);
+	sb_heartbeat_start(srv->heartbeat, srv->ctx);
+	sb_log(SB_LOG_DEBUG, "event loop: %s", sb_evloop_name(srv->evloop));
 	lws_sul_schedule(srv->ctx, 0, &hk->sul, housekeeping_cb, 200 * LWS_US_PER_MS);
 	srv->started_ms = sb_now_ms();
 	srv->http = (struct sb_http_api){ cfg, srv->hub, srv->pusher, srv->inbox, srv->link,
@@ -524,7 +533,7 @@ int sb_server_run(struct sb_server *srv)
 	struct sb_hub_gauges g;
 
 	while (!srv->stop)
-		if (lws_service(srv->ctx, 0) < 0)
+		if (sb_evloop_service(srv->evloop, srv->ctx) < 0)
 			break;
 	sb_log(SB_LOG_INFO, "shutting down: flushing batches, closing clients with 1001");
 	srv->stopping = 1;
@@ -535,7 +544,7 @@ int sb_server_run(struct sb_server *srv)
 		sb_hub_gauges(srv->hub, &g);
 		if (!g.clients || sb_now_ms() > deadline)
 			break;
-		if (lws_service(srv->ctx, 0) < 0)
+		if (sb_evloop_service(srv->evloop, srv->ctx) < 0)
 			break;
 	}
 	return 0;
@@ -546,6 +555,11 @@ void sb_server_destroy(struct sb_server *srv)
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx);
 	srv->ctx = NULL;
+	/* after the context: its destruction closes every connection */
+	sb_heartbeat_destroy(srv->heartbeat);
+	srv->heartbeat = NULL;
+	sb_evloop_destroy(srv->evloop);
+	srv->evloop = NULL;
 	/* after the context: its destruction reports every connection gone */
 	sb_conn_guard_destroy(srv->guard);
 	srv->guard = NULL;

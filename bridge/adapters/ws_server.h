@@ -20,6 +20,8 @@
 struct lws_context;
 struct lws;
 struct sb_conn_guard;
+struct sb_heartbeat;
+struct sb_evloop;
 
 struct sb_server {
 	const struct sb_config *cfg;
@@ -41,6 +43,8 @@ struct sb_server {
 	void *timer;        /* lws_sorted_usec_list_t for the hub */
 	void *housekeeping; /* periodic: MQTT retry, shutdown */
 	struct sb_conn_guard *guard;   /* accept limits, request deadline, wire checks */
+	struct sb_heartbeat *heartbeat;  /* keep-alive of every WebSocket (heartbeat.c) */
+	struct sb_evloop *evloop;        /* epoll (libev) or poll (evloop.c) */
 };
 
 /* Creates the lws context and listening socket (bound to listen.host
