@@ -31,9 +31,10 @@ struct pss {
 	enum conn_kind kind;
 	struct sb_client *client;
 	struct sb_pusher_conn *pusher;   /* CONN_PUSHER: its Pusher side */
-	char *rx;
-	size_t rxlen;
-	int rx_binary;
+	/* the message being received: only while one is, and only as large
+	 * as it is so far (an idle connection holds none) */
+	struct sb_buf rx;
+	unsigned char rx_binary;
 	struct sb_heartbeat_conn hb;     /* pings, idle drop, Pusher activity */
 };
 
@@ -181,28 +182,28 @@ static int guard_close(struct sb_server *srv, struct lws *wsi, struct pss *pss)
 static int ws_receive(struct sb_server *srv, struct lws *wsi, struct pss *pss, void *in, size_t len)
 {
 	size_t max = (size_t)srv->cfg->max_frame_bytes;
+	const char *text;
 
 	if (guard_close(srv, wsi, pss))
 		return -1;
 	if (lws_is_first_fragment(wsi)) {
-		pss->rxlen = 0;
-		pss->rx_binary = lws_frame_is_binary(wsi);
+		pss->rx.len = 0;
+		pss->rx_binary = (unsigned char)lws_frame_is_binary(wsi);
 	}
 	/* the rest of the frame counts too: a frame announcing more than
 	 * the limit is closed at its first bytes, not after max of them */
-	if (pss->rxlen + len > max || lws_remaining_packet_payload(wsi) > max - pss->rxlen - len) {
+	if (pss->rx.len + len > max || lws_remaining_packet_payload(wsi) > max - pss->rx.len - len) {
 		sb_log(SB_LOG_INFO, "client %s: frame over %zu bytes, closing 4009",
 		       sb_client_session(pss->client), max);
 		close_verdict(srv, wsi, pss, SB_CLOSE_TOO_LARGE, "frame too large");
 		return -1;
 	}
-	if (!pss->rx) {
-		pss->rx = malloc(max + 1);
-		if (!pss->rx)
-			return -1;
+	/* grows by doubling, within max_frame_bytes (checked above) */
+	sb_buf_append(&pss->rx, in, len);
+	if (pss->rx.failed) {
+		sb_buf_free(&pss->rx);
+		return -1;
 	}
-	memcpy(pss->rx + pss->rxlen, in, len);
-	pss->rxlen += len;
 	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
 		return 0;
 	if (pss->rx_binary) {
@@ -210,11 +211,12 @@ static int ws_receive(struct sb_server *srv, struct lws *wsi, struct pss *pss, v
 			      "binary frames are not part of statusbus.v1");
 		return -1;
 	}
-	pss->rx[pss->rxlen] = '\0';
-	/* to the client's session: statusbus.v1 or Pusher */
-	sb_hub_client_frame(srv->hub, pss->client, pss->rx, pss->rxlen);
-	pss->rxlen = 0;
-	return 0;
+	/* to the client's session: statusbus.v1 or Pusher (NUL-terminated) */
+	text = sb_buf_str(&pss->rx);
+	if (text)
+		sb_hub_client_frame(srv->hub, pss->client, text, pss->rx.len);
+	sb_buf_free(&pss->rx);
+	return text ? 0 : -1;
 }
 
 static int ws_writeable(struct sb_server *srv, struct lws *wsi, struct pss *pss)
@@ -362,8 +364,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			sb_hub_client_gone(srv->hub, pss->client);
 			pss->client = NULL;
 		}
-		free(pss->rx);
-		pss->rx = NULL;
+		sb_buf_free(&pss->rx);
 		return 0;
 
 	case LWS_CALLBACK_TIMER:
@@ -422,8 +423,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 static const struct lws_protocols protocols[] = {
-	{ "http", callback, sizeof(struct pss), 4096, 0, NULL, 0 },
-	{ "statusbus.v1", callback, sizeof(struct pss), 4096, 0, NULL, 0 },
+	/* rx_buffer_size: what lws allocates per WebSocket for reading; a
+	 * bigger message arrives in pieces and ws_receive() assembles it */
+	{ "http", callback, sizeof(struct pss), 512, 0, NULL, 0 },
+	{ "statusbus.v1", callback, sizeof(struct pss), 512, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
