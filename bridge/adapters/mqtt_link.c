@@ -382,7 +382,9 @@ static int start_connect(struct sb_mqtt_link *l, int fresh)
 {
 	MQTTAsync_connectOptions o = MQTTAsync_connectOptions_initializer;
 	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
 	const struct sb_config *c = l->cfg;
+	char will_topic[512];
 
 	o.keepAliveInterval = c->mqtt_keepalive_s;
 	/* Not Paho's default (3.1.1, falling back to 3.1): 3.1 has no session
@@ -392,6 +394,14 @@ static int start_connect(struct sb_mqtt_link *l, int fresh)
 	 * our own reconnection.  (A list of server URIs would do the same.) */
 	o.MQTTVersion = MQTTVERSION_3_1_1;
 	o.cleansession = fresh;
+	/* a bridge that dies leaves the others' presence sets through its
+	 * will (engine/presence.c says "online" there once connected) */
+	snprintf(will_topic, sizeof(will_topic), "$statusbus/bridges/%s", c->mqtt_client_id);
+	will.topicName = will_topic;
+	will.message = "offline";
+	will.retained = 1;
+	will.qos = 1;
+	o.will = &will;   /* Paho copies it */
 	/* our own reconnection (sb_mqtt_link_tick) goes through onSuccess,
 	 * which carries the session present flag; Paho's does not */
 	o.automaticReconnect = 0;

@@ -21,6 +21,7 @@
 #include "heartbeat.h"
 #include "mqtt_events.h"
 #include "session_pusher.h"
+#include "ws_compress.h"
 
 _Static_assert(LWS_PRE <= SB_FRAME_PRE, "frame headroom must fit LWS_PRE");
 
@@ -35,6 +36,7 @@ struct pss {
 	 * as it is so far (an idle connection holds none) */
 	struct sb_buf rx;
 	unsigned char rx_binary;
+	int deflate;   /* negotiated permessage-deflate (ws_compress.h) */
 	struct sb_heartbeat_conn hb;     /* pings, idle drop, Pusher activity */
 };
 
@@ -231,7 +233,8 @@ static int ws_writeable(struct sb_server *srv, struct lws *wsi, struct pss *pss)
 	sb_hub_client_choked(srv->hub, pss->client, 0);
 	f = sb_hub_client_next(srv->hub, pss->client);
 	if (f) {
-		int n = lws_write(wsi, sb_frame_data(f), f->len, LWS_WRITE_TEXT);
+		int n = pss->deflate ? sb_ws_compress_write(srv->compress, wsi, f) :
+			lws_write(wsi, sb_frame_data(f), f->len, LWS_WRITE_TEXT);
 		sb_frame_unref(f);
 		if (n < 0)
 			return -1;
@@ -327,6 +330,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 				   "too many connections");
 			return -1;
 		}
+		pss->deflate = sb_ws_compress_established(srv->compress, wsi);
 		log_connected(srv, wsi, pss);
 		if (kind == CONN_PUSHER && pusher_established(srv, wsi, pss))
 			return -1;
@@ -364,6 +368,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			sb_hub_client_gone(srv->hub, pss->client);
 			pss->client = NULL;
 		}
+		if (pss->deflate)
+			sb_ws_compress_gone(srv->compress);
+		pss->deflate = 0;
 		sb_buf_free(&pss->rx);
 		return 0;
 
@@ -479,6 +486,11 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 		 "127.0.0.1" : cfg->listen_host);
 	info.iface = iface;
 	info.protocols = protocols;
+	if (sb_ws_compress_create(&srv->compress, cfg) != SB_OK) {
+		snprintf(err, errlen, "listen.compression: out of memory");
+		return SB_ERR_NOMEM;
+	}
+	info.extensions = sb_ws_compress_extensions(srv->compress);
 	info.user = srv;
 	info.retry_and_idle_policy = &no_validity;
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
@@ -523,7 +535,8 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 	lws_sul_schedule(srv->ctx, 0, &hk->sul, housekeeping_cb, 200 * LWS_US_PER_MS);
 	srv->started_ms = sb_now_ms();
 	srv->http = (struct sb_http_api){ cfg, srv->hub, srv->pusher, srv->inbox, srv->link,
-					  srv->started_ms, sb_conn_guard_stats(srv->guard) };
+					  srv->started_ms, sb_conn_guard_stats(srv->guard),
+					  sb_ws_compress_stats(srv->compress) };
 	sb_log(SB_LOG_INFO, "listening on %s://%s:%d (WebSocket /v1/ws, HTTP /healthz /metrics /v1/snapshot /v1/history%s)",
 	       cfg->listen_cert_file ? "https" : "http", cfg->listen_host, cfg->listen_port,
 	       cfg->static_dir ? ", static files" : "");
@@ -566,6 +579,8 @@ void sb_server_destroy(struct sb_server *srv)
 	/* after the context: its destruction reports every connection gone */
 	sb_conn_guard_destroy(srv->guard);
 	srv->guard = NULL;
+	sb_ws_compress_destroy(srv->compress);
+	srv->compress = NULL;
 	free(srv->timer);
 	free(srv->housekeeping);
 	srv->timer = srv->housekeeping = NULL;

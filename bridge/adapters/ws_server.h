@@ -43,6 +43,7 @@ struct sb_server {
 	void *timer;        /* lws_sorted_usec_list_t for the hub */
 	void *housekeeping; /* periodic: MQTT retry, shutdown */
 	struct sb_conn_guard *guard;   /* accept limits, request deadline, wire checks */
+	struct sb_ws_compress *compress;   /* permessage-deflate; NULL when off */
 	struct sb_heartbeat *heartbeat;  /* keep-alive of every WebSocket (heartbeat.c) */
 	struct sb_evloop *evloop;        /* epoll (libev) or poll (evloop.c) */
 };

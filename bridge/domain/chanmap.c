@@ -296,7 +296,7 @@ static enum sb_err parse_tmpl(struct sb_chan_tmpl *t, const cJSON *o, size_t idx
 {
 	const cJSON *name, *topics, *acl, *it;
 	enum sb_err rc;
-	static const char *const keys[] = { "name", "topics", "acl", "delivery" };
+	static const char *const keys[] = { "name", "topics", "acl", "delivery", "presence" };
 
 	t->index = idx;
 	t->acl_param = -1;
@@ -370,6 +370,12 @@ static enum sb_err parse_tmpl(struct sb_chan_tmpl *t, const cJSON *o, size_t idx
 			}
 		}
 	}
+	it = cJSON_GetObjectItemCaseSensitive(o, "presence");
+	if (it && !cJSON_IsBool(it)) {
+		snprintf(err, errlen, "channels[%s].presence must be true or false", t->name);
+		return SB_ERR_INVAL;
+	}
+	t->presence = cJSON_IsTrue(it);
 	return parse_delivery(t, cJSON_GetObjectItemCaseSensitive(o, "delivery"), err, errlen);
 }
 

@@ -58,6 +58,7 @@ struct sb_chan_tmpl {
 	enum sb_acl_rule acl;
 	int acl_param;                    /* index of the ACL rule's param, -1 */
 	struct sb_delivery delivery;
+	int presence;                     /* "presence": true (docs/protocol.md §5.12) */
 	size_t index;                     /* position in the map */
 };
 
