@@ -247,6 +247,7 @@ class System:
     name = "?"
     label = "?"
     ingest = False
+    heartbeat_s = None   # statusbus: limits.heartbeat_s, None = the shipped one
 
     def __init__(self, workdir, conns, server_cpus):
         self.workdir = workdir
@@ -280,7 +281,13 @@ class Statusbus(System):
     def start(self):
         conf = ("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
                 "max_queued_messages 1000000\nmax_inflight_messages 1000\n")
-        overrides = {"limits": {"max_connections": self.conns + 100}, "log_level": "warn"}
+        # every client comes from 127.0.0.1: the per-address limit too
+        overrides = {"limits": {"max_connections": self.conns + 100,
+                                "max_connections_per_ip": self.conns + 100},
+                     "log_level": "warn"}
+        if self.heartbeat_s:
+            overrides["limits"].update(heartbeat_s=self.heartbeat_s,
+                                       idle_timeout_s=max(60, 2 * self.heartbeat_s + 1))
         if self.proto == "pusher":
             overrides["pusher"] = {"app_id": "1", "key": "app-key", "secret": "app-secret"}
         with pinned(self.server_cpus):

@@ -76,6 +76,10 @@ def parse_args(argv):
     ap.add_argument("--idle-window", type=float, default=30,
                     help="seconds; over 25 so that every connection's heartbeat falls in it")
     ap.add_argument("--ingest-window", type=float, default=6)
+    ap.add_argument("--idle-only", action="store_true",
+                    help="measure the idle figures only (no rates, no ingest)")
+    ap.add_argument("--heartbeat-s", type=int, default=None,
+                    help="statusbus: limits.heartbeat_s (default: the shipped 25 s)")
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--server-cpus", default="0")
     ap.add_argument("--load-cpus", default="1")
@@ -267,6 +271,7 @@ def run_system(args, cls, binary, rep):
     r = {"system": cls.name, "label": cls.label, "rep": rep}
     with tempfile.TemporaryDirectory(prefix=f"sbbench-{cls.name}-") as d:
         system = cls(d, args.conns, args.server_cpus)
+        system.heartbeat_s = args.heartbeat_s
         run = Run(args, system, binary)
         r["busy_before"] = machine_busy(args.quiet_wait)
         r["load1_before"] = bl.load1()
@@ -301,7 +306,8 @@ def run_system(args, cls, binary, rep):
             # previous step's backlog still drains counts as noisy
             r["rates"], r["ramp"] = [], []
             behind, backlog = False, False
-            for x in sorted(set(args.rates) | set(args.ramp)):
+            steps = [] if args.idle_only else sorted(set(args.rates) | set(args.ramp))
+            for x in steps:
                 fixed = x in args.rates
                 if behind and not fixed:
                     continue
@@ -314,7 +320,7 @@ def run_system(args, cls, binary, rep):
                 (r["rates"] if fixed else r["ramp"]).append(w)
             subs.quit()
             subs = None
-            if cls.ingest:
+            if cls.ingest and not args.idle_only:
                 r["ingest"] = run.ingest()
         finally:
             if subs:

@@ -27,8 +27,9 @@ set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# adduser for postinst, procps for the unit's ExecReload (/bin/kill)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, procps")
+# adduser for postinst, procps for the unit's ExecReload (/bin/kill), lws's
+# libev plugin for the epoll loop (loaded at run time: no shlibdeps sees it)
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, procps, libwebsockets-evlib-ev")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "mosquitto")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   ${SB_DEB_CONTROL}/postinst ${SB_DEB_CONTROL}/prerm ${SB_DEB_CONTROL}/postrm

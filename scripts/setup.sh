@@ -16,6 +16,7 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 
 PKGS=(build-essential cmake pkg-config git
       libpaho-mqtt-dev mosquitto mosquitto-clients libwebsockets-dev
+      libwebsockets-evlib-ev libev-dev
       libcjson-dev libssl-dev openssl libcmocka-dev libpcre2-dev
       zlib1g-dev   # permessage-deflate (bridge/domain/ws_deflate.c)
       clang libclang-rt-dev llvm

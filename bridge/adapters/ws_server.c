@@ -17,6 +17,8 @@
 
 #include "client_addr.h"
 #include "conn_guard.h"
+#include "evloop.h"
+#include "heartbeat.h"
 #include "mqtt_events.h"
 #include "session_pusher.h"
 #include "ws_compress.h"
@@ -30,10 +32,12 @@ struct pss {
 	enum conn_kind kind;
 	struct sb_client *client;
 	struct sb_pusher_conn *pusher;   /* CONN_PUSHER: its Pusher side */
-	char *rx;
-	size_t rxlen;
-	int rx_binary;
+	/* the message being received: only while one is, and only as large
+	 * as it is so far (an idle connection holds none) */
+	struct sb_buf rx;
+	unsigned char rx_binary;
 	int deflate;   /* negotiated permessage-deflate (ws_compress.h) */
+	struct sb_heartbeat_conn hb;     /* pings, idle drop, Pusher activity */
 };
 
 static struct sb_server *server_of(struct lws *wsi)
@@ -137,12 +141,6 @@ static void close_verdict(struct sb_server *srv, struct lws *wsi, struct pss *ps
 
 /* ---- Pusher on /app/<key> (session_pusher.c decides; this only carries) ----- */
 
-static void pusher_arm(struct lws *wsi, int64_t ms)
-{
-	if (ms >= 0)
-		lws_set_timer_usecs(wsi, (lws_usec_t)ms * LWS_US_PER_MS);
-}
-
 /* Checks the key and ?protocol=, queues connection_established or
  * pusher:error (pusher.c), and starts the activity check. */
 static int pusher_established(struct sb_server *srv, struct lws *wsi, struct pss *pss)
@@ -162,7 +160,6 @@ static int pusher_established(struct sb_server *srv, struct lws *wsi, struct pss
 		return -1;
 	}
 	pss->pusher = pc;
-	pusher_arm(wsi, sb_pusher_timer(pc, sb_now_ms()));
 	return 0;
 }
 
@@ -187,28 +184,28 @@ static int guard_close(struct sb_server *srv, struct lws *wsi, struct pss *pss)
 static int ws_receive(struct sb_server *srv, struct lws *wsi, struct pss *pss, void *in, size_t len)
 {
 	size_t max = (size_t)srv->cfg->max_frame_bytes;
+	const char *text;
 
 	if (guard_close(srv, wsi, pss))
 		return -1;
 	if (lws_is_first_fragment(wsi)) {
-		pss->rxlen = 0;
-		pss->rx_binary = lws_frame_is_binary(wsi);
+		pss->rx.len = 0;
+		pss->rx_binary = (unsigned char)lws_frame_is_binary(wsi);
 	}
 	/* the rest of the frame counts too: a frame announcing more than
 	 * the limit is closed at its first bytes, not after max of them */
-	if (pss->rxlen + len > max || lws_remaining_packet_payload(wsi) > max - pss->rxlen - len) {
+	if (pss->rx.len + len > max || lws_remaining_packet_payload(wsi) > max - pss->rx.len - len) {
 		sb_log(SB_LOG_INFO, "client %s: frame over %zu bytes, closing 4009",
 		       sb_client_session(pss->client), max);
 		close_verdict(srv, wsi, pss, SB_CLOSE_TOO_LARGE, "frame too large");
 		return -1;
 	}
-	if (!pss->rx) {
-		pss->rx = malloc(max + 1);
-		if (!pss->rx)
-			return -1;
+	/* grows by doubling, within max_frame_bytes (checked above) */
+	sb_buf_append(&pss->rx, in, len);
+	if (pss->rx.failed) {
+		sb_buf_free(&pss->rx);
+		return -1;
 	}
-	memcpy(pss->rx + pss->rxlen, in, len);
-	pss->rxlen += len;
 	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
 		return 0;
 	if (pss->rx_binary) {
@@ -216,11 +213,12 @@ static int ws_receive(struct sb_server *srv, struct lws *wsi, struct pss *pss, v
 			      "binary frames are not part of statusbus.v1");
 		return -1;
 	}
-	pss->rx[pss->rxlen] = '\0';
-	/* to the client's session: statusbus.v1 or Pusher */
-	sb_hub_client_frame(srv->hub, pss->client, pss->rx, pss->rxlen);
-	pss->rxlen = 0;
-	return 0;
+	/* to the client's session: statusbus.v1 or Pusher (NUL-terminated) */
+	text = sb_buf_str(&pss->rx);
+	if (text)
+		sb_hub_client_frame(srv->hub, pss->client, text, pss->rx.len);
+	sb_buf_free(&pss->rx);
+	return text ? 0 : -1;
 }
 
 static int ws_writeable(struct sb_server *srv, struct lws *wsi, struct pss *pss)
@@ -334,21 +332,34 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		}
 		pss->deflate = sb_ws_compress_established(srv->compress, wsi);
 		log_connected(srv, wsi, pss);
-		if (kind == CONN_PUSHER)
-			return pusher_established(srv, wsi, pss);
+		if (kind == CONN_PUSHER && pusher_established(srv, wsi, pss))
+			return -1;
+		sb_heartbeat_open(srv->heartbeat, &pss->hb, wsi, pss->pusher);
 		return 0;
 
 	case LWS_CALLBACK_RECEIVE:
 		if (!pss->client)
 			return -1;
+		sb_heartbeat_rx(&pss->hb);
 		return ws_receive(srv, wsi, pss, in, len);
 
-	case LWS_CALLBACK_SERVER_WRITEABLE:
+	case LWS_CALLBACK_RECEIVE_PONG:   /* with a payload: heartbeat.c's pings have one */
+		if (pss)
+			sb_heartbeat_rx(&pss->hb);
+		return 0;
+
+	case LWS_CALLBACK_SERVER_WRITEABLE: {
+		int hb = sb_heartbeat_writeable(&pss->hb);
+
+		if (hb)
+			return hb < 0 ? -1 : 0;
 		return ws_writeable(srv, wsi, pss);
+	}
 
 	case LWS_CALLBACK_CLOSED:
 		if (!pss)
 			return 0;
+		sb_heartbeat_close(srv->heartbeat, &pss->hb);
 		if (pss->kind == CONN_PUSHER) {
 			sb_pusher_conn_gone(pss->pusher);
 			pss->pusher = NULL;
@@ -360,8 +371,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (pss->deflate)
 			sb_ws_compress_gone(srv->compress);
 		pss->deflate = 0;
-		free(pss->rx);
-		pss->rx = NULL;
+		sb_buf_free(&pss->rx);
 		return 0;
 
 	case LWS_CALLBACK_TIMER:
@@ -373,9 +383,6 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		} else if (guard_close(srv, wsi, pss)) {
 			return -1;
 		}
-		/* Pusher's activity check: pusher:ping, then 4201 */
-		if (pss && pss->kind == CONN_PUSHER)
-			pusher_arm(wsi, sb_pusher_timer(pss->pusher, sb_now_ms()));
 		/* an HTTP request body's deadline */
 		if (pss && pss->kind == CONN_HTTP)
 			return sb_http_timer(&pss->http);
@@ -423,8 +430,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 static const struct lws_protocols protocols[] = {
-	{ "http", callback, sizeof(struct pss), 4096, 0, NULL, 0 },
-	{ "statusbus.v1", callback, sizeof(struct pss), 4096, 0, NULL, 0 },
+	/* rx_buffer_size: what lws allocates per WebSocket for reading; a
+	 * bigger message arrives in pieces and ws_receive() assembles it */
+	{ "http", callback, sizeof(struct pss), 512, 0, NULL, 0 },
+	{ "statusbus.v1", callback, sizeof(struct pss), 512, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -456,12 +465,13 @@ static void housekeeping_cb(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(srv->ctx, 0, sul, housekeeping_cb, 200 * LWS_US_PER_MS);
 }
 
-static const lws_retry_bo_t retry_policy_template = { 0 };
+/* lws's validity timers off (no hangup time): heartbeat.c keeps the
+ * connections alive on one wheel instead of a sorted timer each */
+static const lws_retry_bo_t no_validity = { 0 };
 
 enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 {
 	struct lws_context_creation_info info;
-	static lws_retry_bo_t retry;
 	const struct sb_config *cfg = srv->cfg;
 	static char iface[64];
 	struct timer_sul *t;
@@ -469,9 +479,6 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 
 	lws_set_log_level(LLL_ERR | LLL_WARN | (sb_log_get_level() == SB_LOG_DEBUG ? LLL_NOTICE : 0),
 			  lws_logger);
-	retry = retry_policy_template;
-	retry.secs_since_valid_ping = (uint16_t)cfg->heartbeat_s;
-	retry.secs_since_valid_hangup = (uint16_t)cfg->idle_timeout_s;
 
 	memset(&info, 0, sizeof(info));
 	info.port = cfg->listen_port;
@@ -485,7 +492,7 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 	}
 	info.extensions = sb_ws_compress_extensions(srv->compress);
 	info.user = srv;
-	info.retry_and_idle_policy = &retry;
+	info.retry_and_idle_policy = &no_validity;
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
 	/* an IPv4 address binds only there when IPv6 is off; otherwise lws
 	 * listens on every interface (STYLE.md) */
@@ -509,17 +516,22 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 	}
 	srv->timer = t = calloc(1, sizeof(*t));
 	srv->housekeeping = hk = calloc(1, sizeof(*hk));
-	if (!t || !hk)
+	if (!t || !hk || sb_heartbeat_create(&srv->heartbeat, cfg) != SB_OK ||
+	    sb_evloop_create(&srv->evloop, &info) != SB_OK)
 		return SB_ERR_NOMEM;
 	t->srv = srv;
 	hk->srv = srv;
 	srv->ctx = lws_create_context(&info);
+	if (!srv->ctx && sb_evloop_fallback(srv->evloop, &info))
+		srv->ctx = lws_create_context(&info);
 	if (!srv->ctx) {
 		snprintf(err, errlen, "listen: cannot listen on %s:%d (in use, or bad TLS files?)",
 			 cfg->listen_host, cfg->listen_port);
 		return SB_ERR_IO;
 	}
 	sb_conn_guard_start(srv->guard, srv->ctx);
+	sb_heartbeat_start(srv->heartbeat, srv->ctx);
+	sb_log(SB_LOG_DEBUG, "event loop: %s", sb_evloop_name(srv->evloop));
 	lws_sul_schedule(srv->ctx, 0, &hk->sul, housekeeping_cb, 200 * LWS_US_PER_MS);
 	srv->started_ms = sb_now_ms();
 	srv->http = (struct sb_http_api){ cfg, srv->hub, srv->pusher, srv->inbox, srv->link,
@@ -537,7 +549,7 @@ int sb_server_run(struct sb_server *srv)
 	struct sb_hub_gauges g;
 
 	while (!srv->stop)
-		if (lws_service(srv->ctx, 0) < 0)
+		if (sb_evloop_service(srv->evloop, srv->ctx) < 0)
 			break;
 	sb_log(SB_LOG_INFO, "shutting down: flushing batches, closing clients with 1001");
 	srv->stopping = 1;
@@ -548,7 +560,7 @@ int sb_server_run(struct sb_server *srv)
 		sb_hub_gauges(srv->hub, &g);
 		if (!g.clients || sb_now_ms() > deadline)
 			break;
-		if (lws_service(srv->ctx, 0) < 0)
+		if (sb_evloop_service(srv->evloop, srv->ctx) < 0)
 			break;
 	}
 	return 0;
@@ -559,6 +571,11 @@ void sb_server_destroy(struct sb_server *srv)
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx);
 	srv->ctx = NULL;
+	/* after the context: its destruction closes every connection */
+	sb_heartbeat_destroy(srv->heartbeat);
+	srv->heartbeat = NULL;
+	sb_evloop_destroy(srv->evloop);
+	srv->evloop = NULL;
 	/* after the context: its destruction reports every connection gone */
 	sb_conn_guard_destroy(srv->guard);
 	srv->guard = NULL;

@@ -20,6 +20,8 @@
 struct lws_context;
 struct lws;
 struct sb_conn_guard;
+struct sb_heartbeat;
+struct sb_evloop;
 
 struct sb_server {
 	const struct sb_config *cfg;
@@ -42,6 +44,8 @@ struct sb_server {
 	void *housekeeping; /* periodic: MQTT retry, shutdown */
 	struct sb_conn_guard *guard;   /* accept limits, request deadline, wire checks */
 	struct sb_ws_compress *compress;   /* permessage-deflate; NULL when off */
+	struct sb_heartbeat *heartbeat;  /* keep-alive of every WebSocket (heartbeat.c) */
+	struct sb_evloop *evloop;        /* epoll (libev) or poll (evloop.c) */
 };
 
 /* Creates the lws context and listening socket (bound to listen.host

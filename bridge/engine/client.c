@@ -46,15 +46,24 @@ void sb_client__free(struct sb_client *c)
 	sb_dict_destroy(c->subs);
 	sb_queue_clear(&c->q);
 	sb_jwt_claims_destroy(c->claims);
+	free(c->close_reason);
 	free(c);
 }
 
 void sb_client__fail(struct sb_hub *h, struct sb_client *c, int code, const char *reason)
 {
+	size_t n;
+
 	if (c->close_code)
 		return;
 	c->close_code = code;
-	snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
+	/* only a closing client holds one (out of memory: no reason) */
+	n = reason ? strnlen(reason, 123) : 0;
+	c->close_reason = malloc(n + 1);
+	if (c->close_reason) {
+		memcpy(c->close_reason, reason ? reason : "", n);
+		c->close_reason[n] = '\0';
+	}
 	if (h->ops.wake)
 		h->ops.wake(h->ops.ctx, c);
 }
@@ -237,7 +246,7 @@ int sb_client_close_code(const struct sb_client *c, const char **reason)
 	const struct sb_session_ops *ops = c->sess->ops;
 
 	if (reason)
-		*reason = c->close_reason;
+		*reason = c->close_reason ? c->close_reason : "";
 	if (!c->close_code || !ops->close_code)
 		return c->close_code;
 	return ops->close_code(c->sess->self, c, c->close_code, reason);

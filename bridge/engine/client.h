@@ -51,7 +51,7 @@ struct sb_client {
 	void *transport;
 	int ready;             /* hello done (or a protocol without one) */
 	int close_code;
-	char close_reason[124];
+	char *close_reason;        /* set with close_code (a close frame's 123 bytes at most) */
 	struct sb_queue q;
 	struct sb_dict *subs;  /* channel -> struct sb_sub */
 	struct sb_jwt_claims *claims;

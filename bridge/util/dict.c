@@ -16,10 +16,15 @@ struct entry {
 };
 
 struct sb_dict {
-	struct entry **buckets;
+	struct entry **buckets;   /* &one until the second entry */
 	size_t nbuckets, size;
 	sb_dict_free_fn free_value;
+	/* most dicts stay empty or hold one entry (a client's subscriptions,
+	 * its queue's indexes): one inline bucket, no array, until then */
+	struct entry *one;
 };
+
+#define FIRST_BUCKETS 4
 
 static size_t hash_str(const char *s)
 {
@@ -38,12 +43,8 @@ struct sb_dict *sb_dict_create(sb_dict_free_fn free_value)
 
 	if (!d)
 		return NULL;
-	d->nbuckets = 16;
-	d->buckets = calloc(d->nbuckets, sizeof(*d->buckets));
-	if (!d->buckets) {
-		free(d);
-		return NULL;
-	}
+	d->nbuckets = 1;
+	d->buckets = &d->one;
 	d->free_value = free_value;
 	return d;
 }
@@ -62,7 +63,8 @@ void sb_dict_destroy(struct sb_dict *d)
 			e = n;
 		}
 	}
-	free(d->buckets);
+	if (d->buckets != &d->one)
+		free(d->buckets);
 	free(d);
 }
 
@@ -91,7 +93,7 @@ const char *sb_dict_key(const struct sb_dict *d, const char *key)
 
 static void grow(struct sb_dict *d)
 {
-	size_t n = d->nbuckets * 2;
+	size_t n = d->buckets == &d->one ? FIRST_BUCKETS : d->nbuckets * 2;
 	struct entry **nb = calloc(n, sizeof(*nb));
 
 	if (!nb)
@@ -105,7 +107,9 @@ static void grow(struct sb_dict *d)
 			e = next;
 		}
 	}
-	free(d->buckets);
+	if (d->buckets != &d->one)
+		free(d->buckets);
+	d->one = NULL;
 	d->buckets = nb;
 	d->nbuckets = n;
 }

@@ -53,7 +53,7 @@ def test_control_and_dependencies(deb):
     depends = field(deb, "Depends")
     # found by dpkg-shlibdeps in the binaries, and the maintainer scripts' own
     for lib in ("libc6", "libwebsockets17", "libpaho-mqtt1.3", "libcjson1", "libssl3",
-                "libpcre2-8-0", "adduser", "procps"):
+                "libpcre2-8-0", "adduser", "procps", "libev4", "libwebsockets-evlib-ev"):
         assert lib in depends, depends
     with open(os.path.join(deb["control"], "conffiles")) as f:
         assert f.read().split() == ["/etc/statusbus/bridge.json"]

@@ -217,6 +217,43 @@ static void test_growth(void **state)
 	assert_int_equal(freed_sum, sum);
 }
 
+static size_t iter_count(const struct sb_dict *d)
+{
+	struct sb_dict_iter it;
+	size_t n = 0;
+
+	sb_dict_iter_init(&it, d);
+	while (sb_dict_next(&it, NULL, NULL))
+		n++;
+	return n;
+}
+
+/* Small dicts: none, one, then two entries (the first bucket array), and
+ * back; every step found and iterated, everything freed once. */
+static void test_small_then_first_growth(void **state)
+{
+	struct sb_dict *d = sb_dict_create(box_free);
+	(void)state;
+
+	assert_null(sb_dict_get(d, "a"));
+	assert_int_equal(sb_dict_del(d, "a"), SB_ERR_NOTFOUND);
+	assert_int_equal(iter_count(d), 0);
+	assert_int_equal(sb_dict_set(d, "a", box(1)), SB_OK);
+	assert_int_equal(iter_count(d), 1);
+	assert_int_equal(sb_dict_del(d, "a"), SB_OK);
+	assert_int_equal(iter_count(d), 0);
+	assert_int_equal(sb_dict_set(d, "a", box(2)), SB_OK);
+	assert_int_equal(sb_dict_set(d, "b", box(3)), SB_OK);   /* grows */
+	assert_int_equal(sb_dict_set(d, "c", box(4)), SB_OK);
+	assert_int_equal(((struct box *)sb_dict_get(d, "a"))->v, 2);
+	assert_int_equal(((struct box *)sb_dict_get(d, "b"))->v, 3);
+	assert_int_equal(((struct box *)sb_dict_get(d, "c"))->v, 4);
+	assert_int_equal(iter_count(d), 3);
+	sb_dict_destroy(d);
+	assert_int_equal(freed, 4);
+	assert_int_equal(freed_sum, 1 + 2 + 3 + 4);
+}
+
 static void test_iter_delete_current(void **state)
 {
 	struct sb_dict *d = sb_dict_create(box_free);
@@ -290,6 +327,7 @@ int main(void)
 		cmocka_unit_test_setup(test_take, reset),
 		cmocka_unit_test_setup(test_no_destructor, reset),
 		cmocka_unit_test_setup(test_growth, reset),
+		cmocka_unit_test_setup(test_small_then_first_growth, reset),
 		cmocka_unit_test_setup(test_iter_delete_current, reset),
 		cmocka_unit_test_setup(test_iter_empty_and_null_outputs, reset),
 	};
