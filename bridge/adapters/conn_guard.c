@@ -205,10 +205,11 @@ void sb_conn_guard_housekeeping(struct sb_conn_guard *g)
 	o = &g->logged;
 	if (!memcmp(s, o, sizeof(*s)))
 		return;
-	sb_log(SB_LOG_INFO, "connections since the last count: %llu refused at accept for their "
-	       "address, %llu at max_connections; %llu closed past the %d s request deadline; "
-	       "%llu heads over %d bytes answered 431; %llu unmasked frames closed 1002, "
-	       "%llu frame headers over max_frame_bytes closed 4009",
+	sb_log(SB_LOG_INFO, "connections since the last count: %llu refused for their address "
+	       "(at accept, or at the upgrade behind a proxy), %llu at max_connections; %llu "
+	       "closed past the %d s request deadline; %llu heads over %d bytes answered 431; "
+	       "%llu unmasked frames closed 1002, %llu frame headers over max_frame_bytes "
+	       "closed 4009",
 	       (unsigned long long)(s->refused_per_ip - o->refused_per_ip),
 	       (unsigned long long)(s->refused_max - o->refused_max),
 	       (unsigned long long)(s->request_timeouts - o->request_timeouts),
