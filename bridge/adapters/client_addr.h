@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
- * client_addr.h - who a connection is from, for the log: the TCP peer, or
+ * client_addr.h - who a connection is from, for the log and the
+ * per-address limits (conn_guard.c): the TCP peer, or
  * behind listen.trusted_proxies the address X-Forwarded-For names
  * (domain/forwarded.c decides; this reads them from lws).
  */

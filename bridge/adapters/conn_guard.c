@@ -19,6 +19,12 @@
  * timed until its first request is in; then lws times it, stream by
  * stream.
  *
+ * Trusted proxies (listen.trusted_proxies) are exempt from the
+ * per-address limits at accept; each WebSocket upgrade they forward is
+ * counted under its client's address (X-Forwarded-For) from
+ * FILTER_PROTOCOL_CONNECTION on, the entry keeping that address until the
+ * release, so that a reload of the proxies never moves a count.
+ *
  * Verdicts (wire_check.h) are found inside lws's read (conn_guard_io.c),
  * where nothing may be closed: the read hands lws only the bytes before
  * the offending head or frame, and the connection's timer, set to fire at
@@ -26,6 +32,7 @@
  */
 #include "conn_guard.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -37,6 +44,7 @@
 
 #include <libwebsockets.h>
 
+#include "client_addr.h"
 #include "proto_v1.h"
 #include "wire_check.h"
 
@@ -197,10 +205,11 @@ void sb_conn_guard_housekeeping(struct sb_conn_guard *g)
 	o = &g->logged;
 	if (!memcmp(s, o, sizeof(*s)))
 		return;
-	sb_log(SB_LOG_INFO, "connections since the last count: %llu refused at accept for their "
-	       "address, %llu at max_connections; %llu closed past the %d s request deadline; "
-	       "%llu heads over %d bytes answered 431; %llu unmasked frames closed 1002, "
-	       "%llu frame headers over max_frame_bytes closed 4009",
+	sb_log(SB_LOG_INFO, "connections since the last count: %llu refused for their address "
+	       "(at accept, or at the upgrade behind a proxy), %llu at max_connections; %llu "
+	       "closed past the %d s request deadline; %llu heads over %d bytes answered 431; "
+	       "%llu unmasked frames closed 1002, %llu frame headers over max_frame_bytes "
+	       "closed 4009",
 	       (unsigned long long)(s->refused_per_ip - o->refused_per_ip),
 	       (unsigned long long)(s->refused_max - o->refused_max),
 	       (unsigned long long)(s->request_timeouts - o->request_timeouts),
@@ -263,17 +272,49 @@ static void deadline_cb(lws_sorted_usec_list_t *sul)
 	arm(g);
 }
 
+/* An HTTP error with the JSON body of every HTTP error (docs/protocol.md
+ * §7), written as is, before lws answers anything (a request it has only
+ * part of, or an upgrade refused); the connection is closed after it. */
+static void answer_raw(struct lws *wsi, const char *status, const char *code,
+		       const char *message)
+{
+	unsigned char buf[LWS_PRE + 640], *start = &buf[LWS_PRE];
+	char body[400];
+	int blen, n;
+
+	blen = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"code\":\"%s\","
+			"\"message\":\"%s\"}", code, code, message);
+	if (blen < 0 || (size_t)blen >= sizeof(body))
+		return;
+	n = snprintf((char *)start, sizeof(buf) - LWS_PRE,
+		     "HTTP/1.1 %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+		     "cache-control: no-store\r\nconnection: close\r\n\r\n%s", status, blen, body);
+	if (n > 0 && (size_t)n < sizeof(buf) - LWS_PRE)
+		lws_write(wsi, start, (size_t)n, LWS_WRITE_HTTP_HEADERS);
+}
+
 /* ---- the connection's life ----------------------------------------------------------------- */
 
-/* Trusted proxies (the operations issue) are exempt from the per-address
- * limits: their clients' addresses are in X-Forwarded-For, not theirs.
- * None are configured yet. */
+/* Trusted proxies (listen.trusted_proxies, as configured now) are exempt
+ * from the per-address limits at accept: their clients' addresses are in
+ * X-Forwarded-For, not theirs; sb_conn_guard_upgrade() counts each of
+ * their WebSockets under its client's address once the request is in. */
 static int peer_exempt(const struct sb_conn_guard *g, const struct sockaddr *sa, socklen_t len)
 {
-	SB_UNUSED(g);
-	SB_UNUSED(sa);
-	SB_UNUSED(len);
-	return 0;
+	const struct sb_config *cfg = g->cfg;
+	char addr[INET6_ADDRSTRLEN];
+	const void *a;
+
+	if (!cfg->n_trusted_proxies)
+		return 0;
+	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in))
+		a = &((const struct sockaddr_in *)sa)->sin_addr;
+	else if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6))
+		a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	else
+		return 0;
+	return inet_ntop(sa->sa_family, a, addr, sizeof(addr)) &&
+	       sb_forwarded_trusted(cfg->trusted_proxies, cfg->n_trusted_proxies, addr);
 }
 
 int sb_conn_guard_accept(struct sb_conn_guard *g, void *in)
@@ -352,6 +393,34 @@ void sb_conn_guard_request_done(struct sb_conn_guard *g, struct lws *wsi, int we
 		c->websocket = 1;
 }
 
+int sb_conn_guard_upgrade(struct sb_conn_guard *g, struct lws *wsi)
+{
+	const struct sb_config *cfg;
+	struct guard_conn *c = record(wsi);
+	unsigned char key[SB_CONN_KEY_LEN];
+	char addr[SB_ADDR_MAX], msg[200];
+
+	/* an HTTP/2 stream shares its connection's record: only HTTP/1.1
+	 * upgrades own their connection */
+	if (!g || !c || !g->limits || lws_get_network_wsi(wsi) != wsi)
+		return 0;
+	cfg = g->cfg;
+	sb_client_addr(cfg, wsi, addr);
+	/* a trusted address (no header, or a chain of trusted ones) is not
+	 * a client to count; neither is what is no address */
+	if (sb_forwarded_trusted(cfg->trusted_proxies, cfg->n_trusted_proxies, addr) ||
+	    sb_conn_key_text(addr, key) != SB_OK)
+		return 0;
+	if (sb_conn_limits_claim(g->limits, &c->entry, key) == SB_CONN_ADMITTED)
+		return 0;
+	sb_log(SB_LOG_DEBUG, "conn: fd %d: upgrade refused: %d connections from %s already "
+	       "(limits.max_connections_per_ip)", c->fd, cfg->max_connections_per_ip, addr);
+	snprintf(msg, sizeof(msg), "%d connections from %s already (limits.max_connections_per_ip)",
+		 cfg->max_connections_per_ip, addr);
+	answer_raw(wsi, "429 Too Many Requests", "rate_limited", msg);
+	return 1;
+}
+
 void sb_conn_guard_request_next(struct sb_conn_guard *g, struct lws *wsi)
 {
 	struct guard_conn *c = lws_get_opaque_user_data(wsi);
@@ -398,29 +467,10 @@ static void drain(struct lws *wsi)
 			break;
 }
 
-/* 431 with the JSON error body of every HTTP error (docs/protocol.md §7),
- * written as is: lws has no request to answer, only part of one. */
-static void answer_431(struct sb_conn_guard *g, struct lws *wsi)
-{
-	unsigned char buf[LWS_PRE + 512], *start = &buf[LWS_PRE];
-	char body[200];
-	int blen, n;
-
-	blen = snprintf(body, sizeof(body), "{\"error\":\"bad_request\",\"code\":\"bad_request\","
-			"\"message\":\"request head over %d bytes or %d lines\"}",
-			g->cfg->max_header_bytes, SB_CONN_MAX_HEADER_LINES);
-	n = snprintf((char *)start, sizeof(buf) - LWS_PRE,
-		     "HTTP/1.1 431 Request Header Fields Too Large\r\n"
-		     "content-type: application/json\r\ncontent-length: %d\r\n"
-		     "cache-control: no-store\r\nconnection: close\r\n\r\n%s", blen, body);
-	drain(wsi);
-	if (n > 0 && (size_t)n < sizeof(buf) - LWS_PRE)
-		lws_write(wsi, start, (size_t)n, LWS_WRITE_HTTP_HEADERS);
-}
-
 int sb_conn_guard_verdict(struct sb_conn_guard *g, struct lws *wsi, const char **why)
 {
 	struct guard_conn *c = record(wsi);
+	char msg[120];
 	int code;
 
 	if (!g || !c || !c->wire.verdict || c->acted)
@@ -430,7 +480,10 @@ int sb_conn_guard_verdict(struct sb_conn_guard *g, struct lws *wsi, const char *
 	case SB_WIRE_HEAD_TOO_LARGE:
 		sb_log(SB_LOG_DEBUG, "conn: fd %d: request head over %d bytes or %d lines: 431",
 		       c->fd, g->cfg->max_header_bytes, SB_CONN_MAX_HEADER_LINES);
-		answer_431(g, wsi);
+		snprintf(msg, sizeof(msg), "request head over %d bytes or %d lines",
+			 g->cfg->max_header_bytes, SB_CONN_MAX_HEADER_LINES);
+		drain(wsi);
+		answer_raw(wsi, "431 Request Header Fields Too Large", "bad_request", msg);
 		return -1;
 	case SB_WIRE_UNMASKED:
 		code = 1002;

@@ -51,6 +51,12 @@ void sb_conn_guard_adopted(struct sb_conn_guard *g, struct lws *wsi);
 /* The request head is in: LWS_CALLBACK_HTTP, or LWS_CALLBACK_ESTABLISHED
  * (websocket = 1). */
 void sb_conn_guard_request_done(struct sb_conn_guard *g, struct lws *wsi, int websocket);
+/* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION, the request head in: a
+ * WebSocket upgrade from a trusted proxy (exempt at accept) is counted
+ * under its client's address (X-Forwarded-For, client_addr.h) against
+ * limits.max_connections_per_ip until the connection is gone.  0: go on;
+ * 1: refused (counted, a 429 answer written): return nonzero. */
+int sb_conn_guard_upgrade(struct sb_conn_guard *g, struct lws *wsi);
 /* LWS_CALLBACK_HTTP_BIND_PROTOCOL: a keep-alive connection done with a
  * request waits for the next one, under a fresh deadline. */
 void sb_conn_guard_request_next(struct sb_conn_guard *g, struct lws *wsi);

@@ -316,7 +316,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		}
 		if (srv->stopping)
 			return 1;
-		return 0;
+		/* a trusted proxy's client counted by its address (429 past it) */
+		return sb_conn_guard_upgrade(srv->guard, wsi);
 
 	case LWS_CALLBACK_ESTABLISHED:
 		sb_conn_guard_request_done(srv->guard, wsi, 1);

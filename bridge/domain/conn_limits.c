@@ -8,6 +8,7 @@
  */
 #include "conn_limits.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,19 @@ enum sb_err sb_conn_key(const struct sockaddr *sa, socklen_t len, unsigned char 
 			memcpy(key, a, 8);
 		return SB_OK;
 	}
+	return SB_ERR_INVAL;
+}
+
+enum sb_err sb_conn_key_text(const char *addr, unsigned char key[SB_CONN_KEY_LEN])
+{
+	struct sockaddr_in v4 = { .sin_family = AF_INET };
+	struct sockaddr_in6 v6 = { .sin6_family = AF_INET6 };
+
+	if (inet_pton(AF_INET, addr, &v4.sin_addr) == 1)
+		return sb_conn_key((const struct sockaddr *)&v4, sizeof(v4), key);
+	if (inet_pton(AF_INET6, addr, &v6.sin6_addr) == 1)
+		return sb_conn_key((const struct sockaddr *)&v6, sizeof(v6), key);
+	memset(key, 0, SB_CONN_KEY_LEN);
 	return SB_ERR_INVAL;
 }
 
@@ -181,34 +195,63 @@ static void end_request(struct sb_conn_entry *e)
 
 /* ---- connections --------------------------------------------------------------------------- */
 
+/* The address `key` for one more connection (its count raised), or NULL
+ * with *why set: at its limit (the requests' limit too when `requests`),
+ * or out of memory. */
+static struct sb_conn_peer *peer_take(struct sb_conn_limits *l, const unsigned char *key,
+				      int requests, enum sb_conn_refusal *why)
+{
+	struct sb_conn_peer *p = peer_find(l, key);
+
+	if (p && ((l->p.per_ip_sockets && p->sockets >= l->p.per_ip_sockets) ||
+		  (requests && l->p.per_ip_requests && p->requests >= l->p.per_ip_requests))) {
+		l->stats.refused_per_ip++;
+		*why = SB_CONN_REFUSED_PER_IP;
+		return NULL;
+	}
+	if (!p && !(p = peer_add(l, key))) {
+		l->stats.refused_max++;
+		*why = SB_CONN_REFUSED_MAX;
+		return NULL;
+	}
+	p->sockets++;
+	return p;
+}
+
 enum sb_conn_refusal sb_conn_limits_admit(struct sb_conn_limits *l, struct sb_conn_entry *e,
 					  const unsigned char key[SB_CONN_KEY_LEN], int exempt,
 					  int64_t now)
 {
 	struct sb_conn_peer *p = NULL;
+	enum sb_conn_refusal why;
 
 	if (l->sockets >= l->p.max_sockets || l->requests.count >= l->p.max_requests) {
 		l->stats.refused_max++;
 		return SB_CONN_REFUSED_MAX;
 	}
-	if (!exempt) {
-		p = peer_find(l, key);
-		if (p && ((l->p.per_ip_sockets && p->sockets >= l->p.per_ip_sockets) ||
-			  (l->p.per_ip_requests && p->requests >= l->p.per_ip_requests))) {
-			l->stats.refused_per_ip++;
-			return SB_CONN_REFUSED_PER_IP;
-		}
-		if (!p && !(p = peer_add(l, key))) {
-			l->stats.refused_max++;
-			return SB_CONN_REFUSED_MAX;
-		}
-		p->sockets++;
-	}
+	if (!exempt && !(p = peer_take(l, key, 1, &why)))
+		return why;
 	memset(e, 0, sizeof(*e));
 	e->peer = p;
 	e->admitted = 1;
 	l->sockets++;
 	start_request(l, e, now);
+	return SB_CONN_ADMITTED;
+}
+
+enum sb_conn_refusal sb_conn_limits_claim(struct sb_conn_limits *l, struct sb_conn_entry *e,
+					  const unsigned char key[SB_CONN_KEY_LEN])
+{
+	enum sb_conn_refusal why;
+
+	if (!e->admitted || e->peer)
+		return SB_CONN_ADMITTED;
+	if (!(e->peer = peer_take(l, key, 0, &why)))
+		return why;
+	/* counted as the requests of its address too while in one, so that
+	 * the end of the request or the release takes back what is there */
+	if (in_request(e))
+		e->peer->requests++;
 	return SB_CONN_ADMITTED;
 }
 

@@ -69,6 +69,10 @@ void sb_conn_limits_destroy(struct sb_conn_limits *l);
 enum sb_err sb_conn_key(const struct sockaddr *sa, socklen_t len,
 			unsigned char key[SB_CONN_KEY_LEN]);
 
+/* The key of an address in text (IPv4, IPv6, IPv4-mapped IPv6), as
+ * sb_conn_key() makes it; SB_ERR_INVAL when it is no address. */
+enum sb_err sb_conn_key_text(const char *addr, unsigned char key[SB_CONN_KEY_LEN]);
+
 /* A new connection from `key`: admitted (e is then counted, in its request
  * with a deadline of now + request_ms) or refused (e untouched, the
  * refusal counted).  `exempt` skips the per-address limits (a trusted
@@ -77,6 +81,16 @@ enum sb_err sb_conn_key(const struct sockaddr *sa, socklen_t len,
 enum sb_conn_refusal sb_conn_limits_admit(struct sb_conn_limits *l, struct sb_conn_entry *e,
 					  const unsigned char key[SB_CONN_KEY_LEN], int exempt,
 					  int64_t now);
+/* e, admitted exempt (a trusted proxy's connection), turns out to be for
+ * the client `key` (X-Forwarded-For of its WebSocket upgrade): counted
+ * under key against per_ip_sockets from now until released, under that
+ * key whatever the configuration says by then (the entry keeps it), or
+ * refused (SB_CONN_REFUSED_PER_IP, counted as refused_per_ip; e stays
+ * exempt, the caller closes it).  An entry counted under an address
+ * already (not exempt, or claimed before) stays as it is: admitted.
+ * SB_CONN_REFUSED_MAX when out of memory. */
+enum sb_conn_refusal sb_conn_limits_claim(struct sb_conn_limits *l, struct sb_conn_entry *e,
+					  const unsigned char key[SB_CONN_KEY_LEN]);
 /* e's request is in (headers complete, or the WebSocket upgrade done): no
  * deadline any more.  Nothing when e is not in a request. */
 void sb_conn_limits_request_done(struct sb_conn_limits *l, struct sb_conn_entry *e);

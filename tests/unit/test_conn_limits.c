@@ -5,7 +5,9 @@
  * one past it (global sockets, global requests, per-address sockets and
  * requests, 0 = no limit, exempt peers), deadlines in order and only when
  * due, keep-alive re-arming, releases in any state, and a random run
- * against a model of the counts.
+ * against a model of the counts; keys from text, and a trusted proxy's
+ * connections claimed for their forwarded client's address (limited,
+ * released under the address they were counted with).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -49,6 +51,18 @@ static void key6(const char *ip, unsigned char key[SB_CONN_KEY_LEN])
 
 	assert_int_equal(inet_pton(AF_INET6, ip, &sa.sin6_addr), 1);
 	assert_int_equal(sb_conn_key((struct sockaddr *)&sa, sizeof(sa), key), SB_OK);
+}
+
+/* Releases e[0..n) and destroys l, nothing counted any more. */
+static void release_all(struct sb_conn_limits *l, struct sb_conn_entry *e, int n)
+{
+	struct sb_conn_counts c;
+
+	for (int i = 0; i < n; i++)
+		sb_conn_limits_release(l, &e[i]);
+	sb_conn_limits_counts(l, NULL, &c);
+	assert_int_equal(c.sockets + c.requests + (unsigned)c.peers, 0);
+	sb_conn_limits_destroy(l);
 }
 
 static void test_keys(void **state)
@@ -98,11 +112,7 @@ static void test_per_ip_requests_bound(void **state)
 	assert_int_equal(c.sockets, 4);
 	assert_int_equal(c.requests, 3);
 	assert_int_equal(sb_conn_limits_admit(l, &e[3], a, 0, 0), SB_CONN_ADMITTED);
-	for (int i = 0; i < 5; i++)
-		sb_conn_limits_release(l, &e[i]);
-	sb_conn_limits_counts(l, a, &c);
-	assert_int_equal(c.sockets + c.requests + c.peer_sockets + (unsigned)c.peers, 0);
-	sb_conn_limits_destroy(l);
+	release_all(l, e, 5);
 }
 
 static void test_per_ip_sockets_bound(void **state)
@@ -124,6 +134,112 @@ static void test_per_ip_sockets_bound(void **state)
 	sb_conn_limits_release(l, &e[0]);
 	sb_conn_limits_release(l, &e[2]);
 	sb_conn_limits_release(l, &e[2]);   /* twice: nothing */
+	sb_conn_limits_destroy(l);
+}
+
+static void test_key_text(void **state)
+{
+	unsigned char a[SB_CONN_KEY_LEN], b[SB_CONN_KEY_LEN];
+
+	(void)state;
+	key4("198.51.100.9", a);
+	assert_int_equal(sb_conn_key_text("198.51.100.9", b), SB_OK);
+	assert_memory_equal(a, b, SB_CONN_KEY_LEN);
+	assert_int_equal(sb_conn_key_text("::ffff:198.51.100.9", b), SB_OK);
+	assert_memory_equal(a, b, SB_CONN_KEY_LEN);
+	key6("2001:db8:1:2::1", a);
+	assert_int_equal(sb_conn_key_text("2001:db8:1:2:ffff::7", b), SB_OK);
+	assert_memory_equal(a, b, SB_CONN_KEY_LEN);     /* its /64 */
+	assert_int_equal(sb_conn_key_text("?", b), SB_ERR_INVAL);
+	assert_int_equal(sb_conn_key_text("", b), SB_ERR_INVAL);
+	assert_int_equal(sb_conn_key_text("198.51.100.9:443", b), SB_ERR_INVAL);
+}
+
+/* A proxy's connections: exempt at accept, then each counted under the
+ * address its client has (X-Forwarded-For), against per_ip_sockets. */
+static void test_claim(void **state)
+{
+	struct sb_conn_limits *l = make(100, 100, 2, 1);
+	struct sb_conn_entry e[6], d;
+	unsigned char proxy[SB_CONN_KEY_LEN], c9[SB_CONN_KEY_LEN], c10[SB_CONN_KEY_LEN];
+	struct sb_conn_counts c;
+
+	(void)state;
+	key4("127.0.0.1", proxy);
+	key4("198.51.100.9", c9);
+	key4("198.51.100.10", c10);
+	/* the proxy is exempt: more connections than either per-address limit */
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(sb_conn_limits_admit(l, &e[i], proxy, 1, 0), SB_CONN_ADMITTED);
+	sb_conn_limits_counts(l, proxy, &c);
+	assert_int_equal(c.peer_sockets, 0);
+	assert_int_equal(c.sockets, 6);
+	/* claimed while in their request: the requests' limit does not apply,
+	 * the sockets' does */
+	assert_int_equal(sb_conn_limits_claim(l, &e[0], c9), SB_CONN_ADMITTED);
+	assert_int_equal(sb_conn_limits_claim(l, &e[1], c9), SB_CONN_ADMITTED);
+	assert_int_equal(sb_conn_limits_claim(l, &e[1], c10), SB_CONN_ADMITTED);  /* again: stays */
+	sb_conn_limits_counts(l, c9, &c);
+	assert_int_equal(c.peer_sockets, 2);
+	assert_int_equal(c.peer_requests, 2);
+	sb_conn_limits_counts(l, c10, &c);
+	assert_int_equal(c.peer_sockets, 0);
+	assert_int_equal(sb_conn_limits_claim(l, &e[2], c9), SB_CONN_REFUSED_PER_IP);
+	assert_int_equal((int)sb_conn_limits_stats(l)->refused_per_ip, 1);
+	assert_int_equal(sb_conn_limits_claim(l, &e[3], c10), SB_CONN_ADMITTED);
+	/* a direct client of that address shares its count */
+	assert_int_equal(sb_conn_limits_admit(l, &d, c9, 0, 0), SB_CONN_REFUSED_PER_IP);
+	/* an entry counted under its own address at accept is not claimed */
+	sb_conn_limits_request_done(l, &e[3]);
+	assert_int_equal(sb_conn_limits_admit(l, &d, c10, 0, 0), SB_CONN_ADMITTED);
+	assert_int_equal(sb_conn_limits_claim(l, &d, c9), SB_CONN_ADMITTED);
+	sb_conn_limits_counts(l, c10, &c);
+	assert_int_equal(c.peer_sockets, 2);
+	sb_conn_limits_release(l, &d);
+	/* the request ends: the address's requests with it */
+	sb_conn_limits_request_done(l, &e[0]);
+	sb_conn_limits_request_done(l, &e[2]);   /* refused, exempt: nothing to take back */
+	sb_conn_limits_counts(l, c9, &c);
+	assert_int_equal(c.peer_requests, 1);
+	/* released: room for one more of .9 */
+	sb_conn_limits_release(l, &e[0]);
+	assert_int_equal(sb_conn_limits_claim(l, &e[2], c9), SB_CONN_ADMITTED);
+	/* an entry not admitted (or released) is never claimed */
+	assert_int_equal(sb_conn_limits_claim(l, &e[0], c10), SB_CONN_ADMITTED);
+	sb_conn_limits_counts(l, c10, &c);
+	assert_int_equal(c.peer_sockets, 1);
+	release_all(l, e, 6);
+}
+
+/* Many connections claimed and released in turn, in and out of their
+ * request: nothing stays counted. */
+static void test_claim_no_leak(void **state)
+{
+	struct sb_conn_limits *l = make(1000, 1000, 3, 2);
+	struct sb_conn_entry e[4];
+	unsigned char k[SB_CONN_KEY_LEN];
+	struct sb_conn_counts c;
+	unsigned admitted = 0;
+
+	(void)state;
+	key4("198.51.100.9", k);
+	for (int round = 0; round < 500; round++) {
+		for (int i = 0; i < 4; i++) {
+			assert_int_equal(sb_conn_limits_admit(l, &e[i], k, 1, round), SB_CONN_ADMITTED);
+			if ((round + i) % 2)
+				sb_conn_limits_request_done(l, &e[i]);
+			admitted += sb_conn_limits_claim(l, &e[i], k) == SB_CONN_ADMITTED;
+		}
+		sb_conn_limits_counts(l, k, &c);
+		assert_int_equal(c.peer_sockets, 3);
+		for (int i = 0; i < 4; i++)
+			sb_conn_limits_release(l, &e[(i + round) % 4]);
+	}
+	assert_int_equal(admitted, 3 * 500);
+	assert_int_equal((int)sb_conn_limits_stats(l)->refused_per_ip, 500);
+	sb_conn_limits_counts(l, k, &c);
+	assert_int_equal(c.sockets + c.requests + c.peer_sockets + c.peer_requests + (unsigned)c.peers,
+			 0);
 	sb_conn_limits_destroy(l);
 }
 
@@ -282,6 +398,9 @@ int main(void)
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_per_ip_requests_bound),
 		cmocka_unit_test(test_per_ip_sockets_bound),
+		cmocka_unit_test(test_key_text),
+		cmocka_unit_test(test_claim),
+		cmocka_unit_test(test_claim_no_leak),
 		cmocka_unit_test(test_global_bounds),
 		cmocka_unit_test(test_deadlines),
 		cmocka_unit_test(test_random_against_model),
