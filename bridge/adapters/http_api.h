@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * http_api.h - the HTTP endpoints on the bridge's port (docs/protocol.md
- * §7): /healthz, /metrics, /v1/snapshot, /v1/history, the Pusher HTTP API
+ * §7): /healthz, /livez, /readyz, /metrics, /v1/snapshot, /v1/history, the Pusher HTTP API
  * under /apps/ (pusher_api.h) and static files.
  * ws_server.c routes HTTP callbacks here; this module knows the hub and
  * the counters it reports, not the WebSocket side.
@@ -31,6 +31,7 @@ struct sb_http_api {
 	struct sb_mqtt_link *link;    /* its takeover count; NULL in tests */
 	int64_t started_ms;
 	const struct sb_conn_stats *conn;   /* conn_guard.c's refusals; NULL in tests */
+	const int *draining;          /* the server's SIGTERM drain flag; NULL = never */
 };
 
 /* Headers, and then a request's body, must be in within this many

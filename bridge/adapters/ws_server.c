@@ -511,8 +511,9 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 	lws_sul_schedule(srv->ctx, 0, &hk->sul, housekeeping_cb, 200 * LWS_US_PER_MS);
 	srv->started_ms = sb_now_ms();
 	srv->http = (struct sb_http_api){ cfg, srv->hub, srv->pusher, srv->inbox, srv->link,
-					  srv->started_ms, sb_conn_guard_stats(srv->guard) };
-	sb_log(SB_LOG_INFO, "listening on %s://%s:%d (WebSocket /v1/ws, HTTP /healthz /metrics /v1/snapshot /v1/history%s)",
+					  srv->started_ms, sb_conn_guard_stats(srv->guard),
+					  &srv->stopping };
+	sb_log(SB_LOG_INFO, "listening on %s://%s:%d (WebSocket /v1/ws, HTTP /healthz /livez /readyz /metrics /v1/snapshot /v1/history%s)",
 	       cfg->listen_cert_file ? "https" : "http", cfg->listen_host, cfg->listen_port,
 	       cfg->static_dir ? ", static files" : "");
 	return SB_OK;
