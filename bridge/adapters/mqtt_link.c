@@ -30,6 +30,7 @@
 #include <MQTTAsync.h>
 
 #include "mqtt_claim.h"
+#include "mqtt_uris.h"
 #include "sb_common.h"
 
 /* Context of one subscribe request: which filter the SUBACK is for. */
@@ -47,6 +48,10 @@ struct sb_mqtt_link {
 	char *password;               /* from password or password_file */
 	struct sb_mqtt_claim claim;   /* the takeover watch (mqtt_claim.h) */
 	int closed;                   /* the final disconnect is done (atomic) */
+	/* the attempt's broker URI (atomic: step 3 of a first connection
+	 * reads it on Paho's thread); the service thread picks it */
+	const char *uri;
+	struct sb_mqtt_uris uris;     /* mqtt.uri's nodes in turn (service thread) */
 	/* Paho's receive thread only */
 	int64_t drop_logged_ms;       /* last overflow/out-of-memory log line */
 	uint64_t drops_unlogged;      /* drops since that line */
@@ -383,6 +388,7 @@ static int start_connect(struct sb_mqtt_link *l, int fresh)
 	MQTTAsync_connectOptions o = MQTTAsync_connectOptions_initializer;
 	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
 	const struct sb_config *c = l->cfg;
+	char *uri = (char *)__atomic_load_n(&l->uri, __ATOMIC_ACQUIRE);
 
 	o.keepAliveInterval = c->mqtt_keepalive_s;
 	/* Not Paho's default (3.1.1, falling back to 3.1): 3.1 has no session
@@ -401,8 +407,11 @@ static int start_connect(struct sb_mqtt_link *l, int fresh)
 	o.onFailure = on_connect_failure;
 	o.context = l;
 	o.connectTimeout = 10;
-	if (c->mqtt_ca_file || c->mqtt_cert_file || !strncmp(c->mqtt_uri, "ssl://", 6) ||
-	    !strncmp(c->mqtt_uri, "mqtts://", 8) || !strncmp(c->mqtt_uri, "wss://", 6)) {
+	/* one node per attempt (mqtt_uris.h): Paho copies it */
+	o.serverURIs = &uri;
+	o.serverURIcount = 1;
+	if (c->mqtt_ca_file || c->mqtt_cert_file || !strncmp(uri, "ssl://", 6) ||
+	    !strncmp(uri, "mqtts://", 8) || !strncmp(uri, "wss://", 6)) {
 		ssl.trustStore = c->mqtt_ca_file;
 		ssl.keyStore = c->mqtt_cert_file;
 		ssl.privateKey = c->mqtt_key_file;
@@ -487,15 +496,19 @@ static int renew_client(struct sb_mqtt_link *l)
 static int connect_now(struct sb_mqtt_link *l)
 {
 	const struct sb_config *c = l->cfg;
+	const char *uri;
 	int rc;
 
 	if (__atomic_load_n(&l->stale_publish, __ATOMIC_ACQUIRE) && renew_client(l) != 0)
 		return -1;
+	uri = sb_mqtt_uris_next(&l->uris);
+	__atomic_store_n(&l->uri, uri, __ATOMIC_RELEASE);
 	if ((rc = start_connect(l, !l->ever_connected)) != MQTTASYNC_SUCCESS) {
-		sb_log(SB_LOG_ERR, "mqtt: cannot start connecting to %s: code %d", c->mqtt_uri, rc);
+		sb_log(SB_LOG_ERR, "mqtt: cannot start connecting to %s: code %d", uri, rc);
 		return -1;
 	}
-	sb_log(SB_LOG_INFO, "mqtt: connecting to %s as %s%s", c->mqtt_uri, c->mqtt_client_id,
+	sb_log(SB_LOG_INFO, "mqtt: connecting to %s (node %zu of %zu) as %s%s", uri,
+	       sb_mqtt_uris_index(&l->uris), l->uris.n, c->mqtt_client_id,
 	       l->ever_connected ? "" : " (clearing the session a previous run left first)");
 	return 0;
 }
@@ -513,6 +526,8 @@ enum sb_err sb_mqtt_link_create(struct sb_mqtt_link **out, const struct sb_confi
 	l->cfg = cfg;
 	l->inbox = inbox;
 	l->retry_s = cfg->mqtt_reconnect_min_s;
+	sb_mqtt_uris_init(&l->uris, cfg->mqtt_uris, cfg->n_mqtt_uris);
+	l->uri = cfg->mqtt_uri;
 	if (sb_mqtt_claim_init(&l->claim, cfg->mqtt_client_id) != SB_OK) {
 		sb_mqtt_link_destroy(l, 0);
 		return SB_ERR_NOMEM;
@@ -573,7 +588,7 @@ int sb_mqtt_link_note_connected(struct sb_mqtt_link *l, int session_present)
 	l->ever_connected = 1;
 	l->up = 1;
 	l->retry_at = 0;
-	sb_log(SB_LOG_INFO, "mqtt: connected to %s (%s)", l->cfg->mqtt_uri,
+	sb_log(SB_LOG_INFO, "mqtt: connected to %s (%s)", sb_mqtt_uris_current(&l->uris),
 	       session_present ? "session resumed" : had ? "the broker had no session" : "new session");
 	return had;
 }

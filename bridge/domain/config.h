@@ -16,7 +16,12 @@
 
 struct sb_config {
 	/* mqtt */
-	char *mqtt_uri, *mqtt_client_id, *mqtt_username, *mqtt_password;
+	/* mqtt.uri: one broker URI or a list of them (the nodes of a cluster,
+	 * tried in turn: mqtt_uris.h); mqtt_uri is the first, not owned */
+	char **mqtt_uris;
+	size_t n_mqtt_uris;
+	const char *mqtt_uri;
+	char *mqtt_client_id, *mqtt_username, *mqtt_password;
 	char *mqtt_password_file, *mqtt_ca_file, *mqtt_cert_file, *mqtt_key_file;
 	int mqtt_keepalive_s, mqtt_reconnect_min_s, mqtt_reconnect_max_s;
 	/* listen */
