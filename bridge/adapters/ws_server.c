@@ -17,6 +17,7 @@
 
 #include "client_addr.h"
 #include "conn_guard.h"
+#include "drain.h"
 #include "mqtt_events.h"
 #include "session_pusher.h"
 
@@ -314,7 +315,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			return 1;
 		}
 		if (srv->stopping)
-			return 1;
+			return sb_drain_refuse_upgrade(wsi);
 		return 0;
 
 	case LWS_CALLBACK_ESTABLISHED:
@@ -521,25 +522,10 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 
 int sb_server_run(struct sb_server *srv)
 {
-	int64_t deadline;
-	struct sb_hub_gauges g;
-
 	while (!srv->stop)
 		if (lws_service(srv->ctx, 0) < 0)
 			break;
-	sb_log(SB_LOG_INFO, "shutting down: flushing batches, closing clients with 1001");
-	srv->stopping = 1;
-	sb_hub_flush_all(srv->hub);
-	sb_hub_close_all(srv->hub, SB_CLOSE_GOING_AWAY, "bridge shutting down");
-	deadline = sb_now_ms() + 3000;
-	for (;;) {
-		sb_hub_gauges(srv->hub, &g);
-		if (!g.clients || sb_now_ms() > deadline)
-			break;
-		if (lws_service(srv->ctx, 0) < 0)
-			break;
-	}
-	return 0;
+	return sb_server_drain(srv);
 }
 
 void sb_server_destroy(struct sb_server *srv)

@@ -104,6 +104,8 @@ static const struct ckey keys[] = {
 	INT("limits", "inbound_wait_ms", inbound_wait_ms, 0, 1000, 100, 0),
 	INT("limits", "hello_timeout_s", hello_timeout_s, 1, 600, 10, 1),
 	INT("limits", "subscribe_timeout_ms", subscribe_timeout_ms, 10, 600000, 5000, 1),
+	/* SIGTERM closes the clients spread over this long; 0 = all at once */
+	INT("limits", "drain_s", drain_s, 0, 3600, 10, 1),
 	INT("limits", "heartbeat_s", heartbeat_s, 5, 3600, 25, 0),
 	INT("limits", "idle_timeout_s", idle_timeout_s, 10, 7200, 60, 0),
 	INT("limits", "max_msgs_per_s", max_msgs_per_s, 1, 1000000, 100, 1),

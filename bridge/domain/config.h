@@ -66,6 +66,7 @@ struct sb_config {
 	int inbound_wait_ms;            /* MQTT hand-off: wait for room, then drop */
 	int hello_timeout_s, heartbeat_s, idle_timeout_s;
 	int subscribe_timeout_ms;   /* an ack waits this long to be live */
+	int drain_s;                    /* SIGTERM: clients closed over this long */
 	int max_msgs_per_s;             /* client frames per second */
 	/* accept and request limits (conn_limits.h, docs/protocol.md §5.14) */
 	int handshake_timeout_s;        /* a whole HTTP request head, from accept */
