@@ -30,6 +30,8 @@
 #include <MQTTAsync.h>
 
 #include "mqtt_claim.h"
+#include "mqtt_dedup.h"
+#include "mqtt_resub.h"
 #include "mqtt_uris.h"
 #include "sb_common.h"
 
@@ -58,8 +60,10 @@ struct sb_mqtt_link {
 	/* per packet identifier, a hash of the topic and payload of the last
 	 * QoS 1 message handed to the inbox (0 = none); NULL until the first */
 	uint64_t *taken;
+	struct sb_mqtt_dedup *dedup;  /* repeats of live messages (mqtt_dedup.h) */
 	/* service thread only */
 	int64_t retry_at;             /* next connection attempt, 0 = none */
+	struct sb_mqtt_resub *resub;  /* refused subscriptions (mqtt_resub.h) */
 	int retry_s;
 	int ever_connected;
 	int up;                       /* as of the last connected/lost event drained */
@@ -238,6 +242,11 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 	h = msg_hash(topic, tlen, pm->payload, plen);
 	if (already_taken(l, pm, h)) {
 		sb_log(SB_LOG_DEBUG, "mqtt: skipped a redelivery of a message already taken on %.*s",
+		       (int)tlen, topic);
+		goto done;
+	}
+	if (!pm->retained && sb_mqtt_dedup_seen(&l->dedup, h, sb_now_ms())) {
+		sb_log(SB_LOG_DEBUG, "mqtt: dropped a repeat of a live message on %.*s",
 		       (int)tlen, topic);
 		goto done;
 	}
@@ -618,6 +627,11 @@ int sb_mqtt_link_note_connect_failed(struct sb_mqtt_link *l)
 	return 1;
 }
 
+struct sb_mqtt_resub **sb_mqtt_link_resub(struct sb_mqtt_link *l)
+{
+	return &l->resub;
+}
+
 void sb_mqtt_link_subscribe(struct sb_mqtt_link *l, const char *filter)
 {
 	MQTTAsync_responseOptions o = MQTTAsync_responseOptions_initializer;
@@ -741,6 +755,8 @@ void sb_mqtt_link_destroy(struct sb_mqtt_link *l, int timeout_ms)
 		}
 	}
 	free(l->taken);
+	sb_mqtt_dedup_free(l->dedup);
+	sb_mqtt_resub_free(l->resub);
 	sb_mqtt_claim_fini(&l->claim);
 	free(l->password);
 	free(l);
