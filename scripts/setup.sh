@@ -17,6 +17,7 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 PKGS=(build-essential cmake pkg-config git
       libpaho-mqtt-dev mosquitto mosquitto-clients libwebsockets-dev
       libcjson-dev libssl-dev openssl libcmocka-dev libpcre2-dev
+      zlib1g-dev   # permessage-deflate (bridge/domain/ws_deflate.c)
       clang libclang-rt-dev llvm
       python3 python3-pytest python3-websockets python3-paho-mqtt
       python3-jwt python3-cryptography python3-jsonschema json-schema-test-suite
@@ -41,8 +42,21 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Packages with a daemon (mosquitto, nginx, ...) must not start it
+  # system-wide on their default ports (1883, 80 on every interface):
+  # the tests and the demo start their own on loopback.  A policy-rc.d
+  # that answers 101 tells invoke-rc.d "not now" (Debian policy §9.3.3);
+  # only ours is removed afterwards.
+  policy=/usr/sbin/policy-rc.d
+  ours=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null && $SUDO chmod 755 "$policy" && ours=1
+  fi
+  rc=0
+  { $SUDO apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; } || rc=$?
+  [ -z "$ours" ] || $SUDO rm -f "$policy"
+  [ "$rc" = 0 ] || exit "$rc"
 fi
 
 # npm packages for the JS client, browser and Pusher tests (lockfile-pinned)

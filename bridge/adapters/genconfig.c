@@ -134,6 +134,10 @@ int sb_genconfig_print(FILE *out, char *err, size_t errlen)
 	cJSON_AddNullToObject(s, "issuer");
 	cJSON_AddNullToObject(s, "audience");
 
+	s = section(root, "metrics", "listen: \"127.0.0.1:9100\" serves GET /metrics there "
+		    "only, not on the public port (docs/metrics.md); null keeps it on listen.port.");
+	cJSON_AddNullToObject(s, "listen");
+
 	cJSON_AddStringToObject(root, "schemas_dir", schemas);
 	cJSON_AddStringToObject(root, "log_level", "info");
 	cJSON_AddStringToObject(root, "log_format", "text");

@@ -20,6 +20,7 @@
 #include "http_api.h"
 #include "inbox.h"
 #include "metrics_view.h"
+#include "ws_deflate.h"
 #include "mqtt_link.h"
 #include "pusher_api.h"
 #include "pusher_http.h"
@@ -383,6 +384,57 @@ static int pusher(const struct sb_http_api *api, struct lws *wsi, struct sb_http
 	return rc;
 }
 
+/* GET /metrics: the hub's counters with those counted elsewhere. */
+static int metrics(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss)
+{
+	struct sb_inbox_stats in;
+	struct sb_metrics m = *sb_hub_metrics(api->hub);
+	struct sb_hub_gauges g;
+	char *body;
+	int rc;
+
+	sb_hub_gauges(api->hub, &g);
+	/* a copy: Paho's thread keeps updating the inbox meanwhile */
+	if (api->inbox)
+		sb_inbox_stats(api->inbox, &in);
+	/* the hub never sees a takeover: the MQTT link counts them */
+	if (api->link)
+		m.mqtt_takeovers = sb_mqtt_link_takeovers(api->link);
+	/* the door counts refusals before any client exists */
+	if (api->conn) {
+		m.conn_refused_per_ip = api->conn->refused_per_ip;
+		m.conn_refused_max = api->conn->refused_max;
+		m.conn_request_timeouts = api->conn->request_timeouts;
+		m.conn_headers_too_large = api->conn->headers_too_large;
+		m.frames_unmasked = api->conn->frames_unmasked;
+		m.frames_too_large = api->conn->frames_too_large;
+	}
+	if (api->deflate)
+		m.deflate = *api->deflate;
+	body = sb_metrics_view_prometheus(&m, &g, api->pusher ? sb_pusher_stats(api->pusher) : NULL,
+					  api->inbox ? &in : NULL);
+	if (!body)
+		return -1;
+	rc = respond(wsi, pss, 200, "text/plain; version=0.0.4; charset=utf-8", body,
+		     strlen(body), NULL, NULL, NULL);
+	free(body);
+	return rc;
+}
+
+int sb_http_handle_metrics_only(const struct sb_http_api *api, struct lws *wsi,
+				struct sb_http_pss *pss, const char *path)
+{
+	/* nothing here reads a body: a request with one is answered, and the
+	 * connection closed after it */
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
+		pss->close_after = 1;
+		return json_error_with(wsi, pss, 405, "bad_request", "only GET", NULL, "allow:", "GET");
+	}
+	if (strcmp(path, "/metrics") != 0)
+		return json_error(wsi, pss, 404, "not_found", "only /metrics here", NULL);
+	return metrics(api, wsi, pss);
+}
+
 static int route(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss,
 		 const char *path)
 {
@@ -428,34 +480,10 @@ static int route(const struct sb_http_api *api, struct lws *wsi, struct sb_http_
 		return rc;
 	}
 	if (strcmp(path, "/metrics") == 0) {
-		struct sb_inbox_stats in;
-		struct sb_metrics m = *sb_hub_metrics(api->hub);
-
-		sb_hub_gauges(api->hub, &g);
-		/* a copy: Paho's thread keeps updating the inbox meanwhile */
-		if (api->inbox)
-			sb_inbox_stats(api->inbox, &in);
-		/* the hub never sees a takeover: the MQTT link counts them */
-		if (api->link)
-			m.mqtt_takeovers = sb_mqtt_link_takeovers(api->link);
-		/* the door counts refusals before any client exists */
-		if (api->conn) {
-			m.conn_refused_per_ip = api->conn->refused_per_ip;
-			m.conn_refused_max = api->conn->refused_max;
-			m.conn_request_timeouts = api->conn->request_timeouts;
-			m.conn_headers_too_large = api->conn->headers_too_large;
-			m.frames_unmasked = api->conn->frames_unmasked;
-			m.frames_too_large = api->conn->frames_too_large;
-		}
-		body = sb_metrics_view_prometheus(&m, &g,
-						  api->pusher ? sb_pusher_stats(api->pusher) : NULL,
-						  api->inbox ? &in : NULL);
-		if (!body)
-			return -1;
-		rc = respond(wsi, pss, 200, "text/plain; version=0.0.4; charset=utf-8", body,
-			     strlen(body), NULL, NULL, NULL);
-		free(body);
-		return rc;
+		/* with metrics.listen, only that address serves it */
+		if (api->cfg->metrics_port)
+			return json_error(wsi, pss, 404, "not_found", "no such endpoint", cors);
+		return metrics(api, wsi, pss);
 	}
 	if (strcmp(path, "/v1/snapshot") == 0)
 		return query(api, wsi, pss, 0, cors);

@@ -21,6 +21,7 @@ struct sb_mqtt_link;
 struct sb_pusher;
 struct sb_http_parked;
 struct sb_conn_stats;
+struct sb_deflate_stats;
 
 /* What the endpoints read; filled by the server at start. */
 struct sb_http_api {
@@ -31,6 +32,7 @@ struct sb_http_api {
 	struct sb_mqtt_link *link;    /* its takeover count; NULL in tests */
 	int64_t started_ms;
 	const struct sb_conn_stats *conn;   /* conn_guard.c's refusals; NULL in tests */
+	const struct sb_deflate_stats *deflate;   /* ws_compress.c's; NULL in tests */
 	const int *draining;          /* the server's SIGTERM drain flag; NULL = never */
 };
 
@@ -60,6 +62,10 @@ struct sb_http_pss {
  * answer, whatever it carries. */
 int sb_http_handle(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss,
 		   const char *path);
+/* The same on the metrics.listen address (metrics_listen.c): GET /metrics,
+ * 404 for any other path, 405 (closing) for any other method. */
+int sb_http_handle_metrics_only(const struct sb_http_api *api, struct lws *wsi,
+				struct sb_http_pss *pss, const char *path);
 /* LWS_CALLBACK_HTTP_BODY: a piece of the body (kept for the Pusher API,
  * else dropped).  Returns 0. */
 int sb_http_body(struct sb_http_pss *pss, const void *in, size_t len);

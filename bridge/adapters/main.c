@@ -21,6 +21,7 @@
 #include "hub.h"
 #include "inbox.h"
 #include "jwt.h"
+#include "metrics_listen.h"
 #include "mqtt_link.h"
 #include "reload.h"
 #include "schema.h"
@@ -186,6 +187,14 @@ static void op_publish(void *ctx, const char *topic, const void *p, size_t len)
 		sb_mqtt_link_publish(srv->link, topic, p, len);
 }
 
+static void op_publish_retained(void *ctx, const char *topic, const void *p, size_t len)
+{
+	struct sb_server *srv = ctx;
+
+	if (srv->link)
+		sb_mqtt_link_publish_ex(srv->link, topic, p, len, 1);
+}
+
 /* The hub and the protocols it serves: statusbus.v1 always, Pusher when
  * configured. */
 static enum sb_err make_hub(struct runtime *rt)
@@ -204,6 +213,7 @@ static enum sb_err make_hub(struct runtime *rt)
 	ops.mqtt_subscribe = op_subscribe;
 	ops.mqtt_unsubscribe = op_unsubscribe;
 	ops.publish = op_publish;
+	ops.publish_retained = op_publish_retained;   /* presence */
 	sb_server_hub_ops(&server, &ops);
 	if (sb_hub_create(&server.hub, &hp, &ops) != SB_OK ||
 	    !(server.v1 = sb_session_v1_add(server.hub)))
@@ -239,7 +249,9 @@ static int serve(struct runtime *rt, const char *path)
 		sb_log(SB_LOG_ERR, "%s: %s", path, err);
 		goto inbox;
 	}
-	if (sb_server_create(&server, err, sizeof(err)) != SB_OK) {
+	sb_mqtt_link_set_will(server.link, sb_chanmap_has_presence(rt->map));
+	if (sb_server_create(&server, err, sizeof(err)) != SB_OK ||
+	    sb_metrics_listen_start(&server, err, sizeof(err)) != SB_OK) {
 		sb_log(SB_LOG_ERR, "%s: %s", path, err);
 		goto server;
 	}

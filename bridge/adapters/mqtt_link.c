@@ -54,6 +54,7 @@ struct sb_mqtt_link {
 	 * reads it on Paho's thread); the service thread picks it */
 	const char *uri;
 	struct sb_mqtt_uris uris;     /* mqtt.uri's nodes in turn (service thread) */
+	int will;                     /* "offline" on $statusbus/bridges/<id> (presence) */
 	/* Paho's receive thread only */
 	int64_t drop_logged_ms;       /* last overflow/out-of-memory log line */
 	uint64_t drops_unlogged;      /* drops since that line */
@@ -396,8 +397,10 @@ static int start_connect(struct sb_mqtt_link *l, int fresh)
 {
 	MQTTAsync_connectOptions o = MQTTAsync_connectOptions_initializer;
 	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
 	const struct sb_config *c = l->cfg;
 	char *uri = (char *)__atomic_load_n(&l->uri, __ATOMIC_ACQUIRE);
+	char will_topic[512];
 
 	o.keepAliveInterval = c->mqtt_keepalive_s;
 	/* Not Paho's default (3.1.1, falling back to 3.1): 3.1 has no session
@@ -407,6 +410,18 @@ static int start_connect(struct sb_mqtt_link *l, int fresh)
 	 * our own reconnection.  (A list of server URIs would do the same.) */
 	o.MQTTVersion = MQTTVERSION_3_1_1;
 	o.cleansession = fresh;
+	/* a bridge that dies leaves the others' presence sets through its
+	 * will (engine/presence.c says "online" there once connected); only
+	 * with presence channels, so that a broker whose ACL predates them
+	 * still takes the connection */
+	if (l->will) {
+		snprintf(will_topic, sizeof(will_topic), "$statusbus/bridges/%s", c->mqtt_client_id);
+		will.topicName = will_topic;
+		will.message = "offline";
+		will.retained = 1;
+		will.qos = 1;
+		o.will = &will;   /* Paho copies it */
+	}
 	/* our own reconnection (sb_mqtt_link_tick) goes through onSuccess,
 	 * which carries the session present flag; Paho's does not */
 	o.automaticReconnect = 0;
@@ -571,6 +586,11 @@ static void schedule_retry(struct sb_mqtt_link *l)
 	l->retry_s *= 2;
 	if (l->retry_s > l->cfg->mqtt_reconnect_max_s)
 		l->retry_s = l->cfg->mqtt_reconnect_max_s;
+}
+
+void sb_mqtt_link_set_will(struct sb_mqtt_link *l, int on)
+{
+	l->will = on;
 }
 
 enum sb_err sb_mqtt_link_start(struct sb_mqtt_link *l)

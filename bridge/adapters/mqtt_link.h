@@ -54,6 +54,9 @@ struct sb_mqtt_link;
  * sb_mqtt_link_destroy returns).  On failure `err` says why. */
 enum sb_err sb_mqtt_link_create(struct sb_mqtt_link **out, const struct sb_config *cfg,
 				struct sb_inbox *inbox, char *err, size_t errlen);
+/* With presence channels (before sb_mqtt_link_start): the connection
+ * carries the will "offline" on $statusbus/bridges/<client id>. */
+void sb_mqtt_link_set_will(struct sb_mqtt_link *link, int on);
 /* Starts connecting; a failed attempt or a lost link is retried with
  * backoff (mqtt.reconnect_min_s .. reconnect_max_s) from
  * sb_mqtt_link_tick.  SB_ERR_IO when Paho refused to start (retried too). */

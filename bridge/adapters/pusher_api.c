@@ -23,6 +23,7 @@
 #include "frame.h"
 #include "ingest.h"
 #include "mqtt_link.h"
+#include "presence.h"
 #include "pusher_http.h"
 #include "relay.h"
 #include "session_pusher.h"
@@ -75,7 +76,7 @@ static size_t count_form(const struct sb_pusher *p, const size_t *counts, size_t
 
 	if (form != SB_PUSHER_PUBLIC)
 		return counts[sb_pusher_encoder(p, form)];
-	for (int f = SB_PUSHER_PRIVATE; f <= SB_PUSHER_CACHE; f++)
+	for (int f = SB_PUSHER_PRIVATE; f <= SB_PUSHER_PRESENCE; f++)
 		prefixed += counts[sb_pusher_encoder(p, (enum sb_pusher_name)f)];
 	return total - prefixed;
 }
@@ -241,6 +242,7 @@ static void list_one(const char *base, const size_t *counts, void *user)
 
 	for (int e = 0; e < SB_HUB_MAX_ENCODERS; e++)
 		total += counts[e];
+	/* presence- channels: presence_one, from the cluster's members */
 	for (int f = SB_PUSHER_PUBLIC; f <= SB_PUSHER_CACHE; f++) {
 		char name[SB_CHAN_MAX_NAME + 32];
 		size_t k = count_form(l->api->pusher, counts, total, (enum sb_pusher_name)f);
@@ -258,6 +260,72 @@ static void list_one(const char *base, const size_t *counts, void *user)
 	}
 }
 
+/* Users of a presence channel, as Pusher counts them: distinct users,
+ * on every bridge. */
+static size_t users_of(const struct sb_http_api *api, const char *base)
+{
+	const struct sb_presence_set *set = sb_hub_presence(api->hub, base);
+
+	return set ? sb_presence_count(set) : 0;
+}
+
+/* A presence channel with members (on any bridge) is occupied. */
+static void presence_one(const char *base, size_t members, void *user)
+{
+	struct list_ctx *l = user;
+	char name[SB_CHAN_MAX_NAME + 32];
+
+	snprintf(name, sizeof(name), "presence-%s", base);
+	if (!members || strncmp(name, l->prefix, strlen(l->prefix)) != 0)
+		return;
+	sb_buf_puts(l->b, l->n++ ? "," : "");
+	sb_buf_json_str(l->b, name, strlen(name));
+	sb_buf_puts(l->b, ":{");
+	if (l->info & SB_PUSHER_HTTP_INFO_USER_COUNT)
+		sb_buf_printf(l->b, "\"user_count\":%zu", members);
+	if (l->info & SB_PUSHER_HTTP_INFO_SUBSCRIPTION_COUNT)
+		sb_buf_printf(l->b, "%s\"subscription_count\":%zu",
+			      l->info & SB_PUSHER_HTTP_INFO_USER_COUNT ? "," : "",
+			      subscribers(l->api, name));
+	sb_buf_puts(l->b, "}");
+}
+
+/* GET /apps/<id>/channels/presence-<c>/users: {"users":[{"id":…},…]}. */
+static void add_user(void *user, const char *id, const char *info)
+{
+	struct list_ctx *l = user;
+
+	(void)info;   /* Pusher lists ids only */
+	sb_buf_puts(l->b, l->n++ ? ",{\"id\":" : "{\"id\":");
+	sb_buf_json_str(l->b, id, strlen(id));
+	sb_buf_puts(l->b, "}");
+}
+
+static void users(struct ctx *x, const char *name)
+{
+	struct list_ctx l = { x->api, NULL, "", 0, 0 };
+	const struct sb_presence_set *set;
+	struct sb_buf b;
+
+	if (strncmp(name, "presence-", 9) != 0) {
+		text(x, 400, "Users can only be listed for presence channels");
+		return;
+	}
+	if (!sb_hub_presence_enabled(x->api->hub, name + 9)) {
+		text(x, 400, "Not a presence channel of this bridge (its template does not set "
+		     "\"presence\": true)");
+		return;
+	}
+	set = sb_hub_presence(x->api->hub, name + 9);
+	sb_buf_init(&b);
+	l.b = &b;
+	sb_buf_puts(&b, "{\"users\":[");
+	if (set)
+		sb_presence_foreach(set, add_user, &l);
+	sb_buf_puts(&b, "]}");
+	json(x, &b);
+}
+
 static void channels(struct ctx *x, const struct sb_pusher_http_req *r)
 {
 	const char *prefix = sb_pusher_http_param(r, "filter_by_prefix");
@@ -273,9 +341,8 @@ static void channels(struct ctx *x, const struct sb_pusher_http_req *r)
 	sb_buf_init(&b);
 	l.b = &b;
 	sb_buf_puts(&b, "{\"channels\":{");
-	/* presence channels are not served yet: none is ever occupied */
-	if (strncmp(l.prefix, "presence-", 9) != 0)
-		sb_hub_foreach_chan(x->api->hub, list_one, &l);
+	sb_hub_foreach_chan(x->api->hub, list_one, &l);
+	sb_hub_foreach_presence(x->api->hub, presence_one, &l);
 	sb_buf_puts(&b, "}}");
 	json(x, &b);
 }
@@ -283,7 +350,7 @@ static void channels(struct ctx *x, const struct sb_pusher_http_req *r)
 static void channel(struct ctx *x, const struct sb_pusher_http_req *r, const char *name)
 {
 	int presence = !strncmp(name, "presence-", 9);
-	size_t k = subscribers(x->api, name);
+	size_t k = subscribers(x->api, name), u = presence ? users_of(x->api, name + 9) : 0;
 	unsigned info;
 	struct sb_buf b;
 
@@ -292,9 +359,9 @@ static void channel(struct ctx *x, const struct sb_pusher_http_req *r, const cha
 		return;
 	}
 	sb_buf_init(&b);
-	sb_buf_printf(&b, "{\"occupied\":%s", k ? "true" : "false");
+	sb_buf_printf(&b, "{\"occupied\":%s", k || u ? "true" : "false");
 	if (info & SB_PUSHER_HTTP_INFO_USER_COUNT)
-		sb_buf_puts(&b, ",\"user_count\":0");
+		sb_buf_printf(&b, ",\"user_count\":%zu", u);
 	if (info & SB_PUSHER_HTTP_INFO_SUBSCRIPTION_COUNT)
 		sb_buf_printf(&b, ",\"subscription_count\":%zu", k);
 	sb_buf_puts(&b, "}");
@@ -354,11 +421,8 @@ void sb_pusher_api_answer(const struct sb_http_api *api, struct lws *wsi, const 
 		channels(&x, &r);
 	} else if (route == SB_PUSHER_HTTP_CHANNEL) {
 		channel(&x, &r, name);
-	} else if (!strncmp(name, "presence-", 9)) {
-		text(&x, 501, "Presence channels are not supported by this bridge yet: it has no "
-		     "users to list");
 	} else {
-		text(&x, 400, "Users can only be listed for presence channels");
+		users(&x, name);
 	}
 	sb_pusher_http_req_free(&r);
 	if (out->status != 200)

@@ -20,6 +20,7 @@
 #include "drain.h"
 #include "mqtt_events.h"
 #include "session_pusher.h"
+#include "ws_compress.h"
 
 _Static_assert(LWS_PRE <= SB_FRAME_PRE, "frame headroom must fit LWS_PRE");
 
@@ -33,6 +34,7 @@ struct pss {
 	char *rx;
 	size_t rxlen;
 	int rx_binary;
+	int deflate;   /* negotiated permessage-deflate (ws_compress.h) */
 };
 
 static struct sb_server *server_of(struct lws *wsi)
@@ -234,7 +236,8 @@ static int ws_writeable(struct sb_server *srv, struct lws *wsi, struct pss *pss)
 	sb_hub_client_choked(srv->hub, pss->client, 0);
 	f = sb_hub_client_next(srv->hub, pss->client);
 	if (f) {
-		int n = lws_write(wsi, sb_frame_data(f), f->len, LWS_WRITE_TEXT);
+		int n = pss->deflate ? sb_ws_compress_write(srv->compress, wsi, f) :
+			lws_write(wsi, sb_frame_data(f), f->len, LWS_WRITE_TEXT);
 		sb_frame_unref(f);
 		if (n < 0)
 			return -1;
@@ -330,6 +333,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 				   "too many connections");
 			return -1;
 		}
+		pss->deflate = sb_ws_compress_established(srv->compress, wsi);
 		log_connected(srv, wsi, pss);
 		if (kind == CONN_PUSHER)
 			return pusher_established(srv, wsi, pss);
@@ -354,6 +358,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			sb_hub_client_gone(srv->hub, pss->client);
 			pss->client = NULL;
 		}
+		if (pss->deflate)
+			sb_ws_compress_gone(srv->compress);
+		pss->deflate = 0;
 		free(pss->rx);
 		pss->rx = NULL;
 		return 0;
@@ -473,6 +480,11 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 		 "127.0.0.1" : cfg->listen_host);
 	info.iface = iface;
 	info.protocols = protocols;
+	if (sb_ws_compress_create(&srv->compress, cfg) != SB_OK) {
+		snprintf(err, errlen, "listen.compression: out of memory");
+		return SB_ERR_NOMEM;
+	}
+	info.extensions = sb_ws_compress_extensions(srv->compress);
 	info.user = srv;
 	info.retry_and_idle_policy = &retry;
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
@@ -513,7 +525,7 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 	srv->started_ms = sb_now_ms();
 	srv->http = (struct sb_http_api){ cfg, srv->hub, srv->pusher, srv->inbox, srv->link,
 					  srv->started_ms, sb_conn_guard_stats(srv->guard),
-					  &srv->stopping };
+					  sb_ws_compress_stats(srv->compress), &srv->stopping };
 	sb_log(SB_LOG_INFO, "listening on %s://%s:%d (WebSocket /v1/ws, HTTP /healthz /livez /readyz /metrics /v1/snapshot /v1/history%s)",
 	       cfg->listen_cert_file ? "https" : "http", cfg->listen_host, cfg->listen_port,
 	       cfg->static_dir ? ", static files" : "");
@@ -536,6 +548,8 @@ void sb_server_destroy(struct sb_server *srv)
 	/* after the context: its destruction reports every connection gone */
 	sb_conn_guard_destroy(srv->guard);
 	srv->guard = NULL;
+	sb_ws_compress_destroy(srv->compress);
+	srv->compress = NULL;
 	free(srv->timer);
 	free(srv->housekeeping);
 	srv->timer = srv->housekeeping = NULL;

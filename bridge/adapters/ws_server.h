@@ -41,6 +41,7 @@ struct sb_server {
 	void *timer;        /* lws_sorted_usec_list_t for the hub */
 	void *housekeeping; /* periodic: MQTT retry, shutdown */
 	struct sb_conn_guard *guard;   /* accept limits, request deadline, wire checks */
+	struct sb_ws_compress *compress;   /* permessage-deflate; NULL when off */
 };
 
 /* Creates the lws context and listening socket (bound to listen.host

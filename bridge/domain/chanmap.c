@@ -81,6 +81,14 @@ void sb_chanmap_destroy(struct sb_chanmap *map)
 	free(map);
 }
 
+int sb_chanmap_has_presence(const struct sb_chanmap *map)
+{
+	for (size_t i = 0; i < sb_chanmap_count(map); i++)
+		if (sb_chanmap_at(map, i)->presence)
+			return 1;
+	return 0;
+}
+
 size_t sb_chanmap_count(const struct sb_chanmap *map) { return map->n; }
 const struct sb_chan_tmpl *sb_chanmap_at(const struct sb_chanmap *map, size_t i)
 {
@@ -296,7 +304,7 @@ static enum sb_err parse_tmpl(struct sb_chan_tmpl *t, const cJSON *o, size_t idx
 {
 	const cJSON *name, *topics, *acl, *it;
 	enum sb_err rc;
-	static const char *const keys[] = { "name", "topics", "acl", "delivery" };
+	static const char *const keys[] = { "name", "topics", "acl", "delivery", "presence" };
 
 	t->index = idx;
 	t->acl_param = -1;
@@ -370,6 +378,12 @@ static enum sb_err parse_tmpl(struct sb_chan_tmpl *t, const cJSON *o, size_t idx
 			}
 		}
 	}
+	it = cJSON_GetObjectItemCaseSensitive(o, "presence");
+	if (it && !cJSON_IsBool(it)) {
+		snprintf(err, errlen, "channels[%s].presence must be true or false", t->name);
+		return SB_ERR_INVAL;
+	}
+	t->presence = cJSON_IsTrue(it);
 	return parse_delivery(t, cJSON_GetObjectItemCaseSensitive(o, "delivery"), err, errlen);
 }
 

@@ -58,6 +58,7 @@ struct sb_chan_tmpl {
 	enum sb_acl_rule acl;
 	int acl_param;                    /* index of the ACL rule's param, -1 */
 	struct sb_delivery delivery;
+	int presence;                     /* "presence": true (docs/protocol.md §5.12) */
 	size_t index;                     /* position in the map */
 };
 
@@ -78,6 +79,8 @@ enum sb_err sb_chanmap_default(struct sb_chanmap **out, char *err, size_t errlen
 void sb_chanmap_destroy(struct sb_chanmap *map);
 
 size_t sb_chanmap_count(const struct sb_chanmap *map);
+/* 1 when a template has "presence": true. */
+int sb_chanmap_has_presence(const struct sb_chanmap *map);
 const struct sb_chan_tmpl *sb_chanmap_at(const struct sb_chanmap *map, size_t i);
 
 /* Parses a channel name (len bytes; may contain NUL, which is refused).

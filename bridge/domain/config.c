@@ -54,6 +54,10 @@ static const struct ckey keys[] = {
 	STRLIST("listen", "allowed_origins", allowed_origins, n_allowed_origins, 256, 1),
 	/* proxies whose X-Forwarded-For names the client (docs/deploy.md) */
 	STRLIST("listen", "trusted_proxies", trusted_proxies, n_trusted_proxies, 64, 1),
+	/* permessage-deflate (docs/protocol.md §5.7): off, logs or all */
+	STR("listen", "compression", compression, "off"),
+	INT("listen", "compression_min_bytes", compression_min_bytes, 0, 1 << 24, 512, 0),
+	INT("listen", "compression_level", compression_level, 1, 9, 6, 0),
 
 	SECTION_FLAG("auth", auth_enabled),       /* no section: open dev mode */
 	STRR("auth", "jwt_alg", jwt_alg, "HS256"),
@@ -90,6 +94,8 @@ static const struct ckey keys[] = {
 	SECTION("limits"),
 	INT("limits", "max_connections", max_connections, 1, 1000000, 50000, 1),
 	INT("limits", "max_subscriptions", max_subscriptions, 1, 100000, 128, 1),
+	/* distinct users per presence channel, cluster-wide (§5.12) */
+	INT("limits", "presence_max_members", presence_max_members, 1, 100000, 100, 0),
 	INT("limits", "max_frame_bytes", max_frame_bytes, 256, 16 << 20, 65536, 0),
 	LNG("limits", "send_queue_soft_bytes", send_queue_soft_bytes, 1024, 1L << 32, 1 << 20, 1),
 	/* its earlier name: a row for the same field is an alias */
@@ -117,6 +123,9 @@ static const struct ckey keys[] = {
 	INT("limits", "max_handshakes_per_ip", max_handshakes_per_ip, 0, 65535, 256, 0),
 	/* lws's header table holds what this allows (an unsigned short) */
 	INT("limits", "max_header_bytes", max_header_bytes, 1024, 57344, 16384, 0),
+
+	SECTION("metrics"),
+	STR("metrics", "listen", metrics_listen, NULL),
 
 	SECTION("logs"),
 	STR("logs", "follow", logs_follow, "active"),
@@ -346,6 +355,41 @@ static enum sb_err check_uris(struct sb_config *cfg, const char *path, char *err
 	return SB_OK;
 }
 
+/* metrics.listen: "<IPv4>:<port>", "[<IPv6>]:<port>" or "localhost:<port>"
+ * (127.0.0.1), port 1-65535.  Returns 0 when s is none of these. */
+static int parse_metrics_listen(const char *s, char *host, size_t hostlen, int *port)
+{
+	const char *colon, *h = s, *hend;
+	unsigned char addr[sizeof(struct in6_addr)];
+	char *end;
+	long p;
+
+	if (*s == '[') {
+		h = s + 1;
+		hend = strchr(h, ']');
+		if (!hend || hend[1] != ':')
+			return 0;
+		colon = hend + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || memchr(s, ':', (size_t)(colon - s)))
+			return 0;   /* an IPv6 address goes in brackets */
+		hend = colon;
+	}
+	if (hend == h || (size_t)(hend - h) >= hostlen || colon[1] < '0' || colon[1] > '9')
+		return 0;
+	p = strtol(colon + 1, &end, 10);
+	if (*end || p < 1 || p > 65535)
+		return 0;
+	snprintf(host, hostlen, "%.*s", (int)(hend - h), h);
+	if (*s != '[' && strcmp(host, "localhost") == 0)
+		snprintf(host, hostlen, "127.0.0.1");
+	if (inet_pton(*s == '[' ? AF_INET6 : AF_INET, host, addr) != 1)
+		return 0;
+	*port = (int)p;
+	return 1;
+}
+
 static enum sb_err check(struct sb_config *cfg, const char *path, char *err, size_t errlen)
 {
 	enum sb_err rc = check_uris(cfg, path, err, errlen);
@@ -392,6 +436,20 @@ static enum sb_err check(struct sb_config *cfg, const char *path, char *err, siz
 				 "or address/prefix", path, cfg->trusted_proxies[i]);
 			return SB_ERR_INVAL;
 		}
+	cfg->metrics_port = 0;
+	if (cfg->metrics_listen) {
+		if (!parse_metrics_listen(cfg->metrics_listen, cfg->metrics_host,
+					  sizeof(cfg->metrics_host), &cfg->metrics_port)) {
+			snprintf(err, errlen, "%s: metrics.listen: \"%s\" is not <IPv4 address>:<port>, "
+				 "[<IPv6 address>]:<port> or localhost:<port>", path, cfg->metrics_listen);
+			return SB_ERR_INVAL;
+		}
+		if (cfg->metrics_port == cfg->listen_port) {
+			snprintf(err, errlen, "%s: metrics.listen: port %d is listen.port's; /metrics "
+				 "needs a port of its own", path, cfg->metrics_port);
+			return SB_ERR_INVAL;
+		}
+	}
 	if (cfg->auth_enabled) {
 		if (!cfg->jwt_alg || (strcmp(cfg->jwt_alg, "HS256") && strcmp(cfg->jwt_alg, "RS256") &&
 				      strcmp(cfg->jwt_alg, "ES256"))) {
@@ -449,6 +507,10 @@ static enum sb_err check(struct sb_config *cfg, const char *path, char *err, siz
 		return SB_ERR_INVAL;
 	}
 	cfg->logs_follow_active = strcmp(cfg->logs_follow, "active") == 0;
+	if (!sb_config_compression_parse(cfg->compression, &cfg->compression_mode)) {
+		snprintf(err, errlen, "%s: listen.compression: must be off, logs or all", path);
+		return SB_ERR_INVAL;
+	}
 	if (!cfg->allowed_origins) {
 		cfg->allowed_origins = calloc(2, sizeof(char *));
 		if (!cfg->allowed_origins || !(cfg->allowed_origins[0] = strdup("*")))
@@ -456,6 +518,18 @@ static enum sb_err check(struct sb_config *cfg, const char *path, char *err, siz
 		cfg->n_allowed_origins = 1;
 	}
 	return SB_OK;
+}
+
+int sb_config_compression_parse(const char *s, enum sb_compression *out)
+{
+	static const char *const names[] = { "off", "logs", "all" };
+
+	for (size_t i = 0; s && i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(s, names[i])) {
+			*out = (enum sb_compression)i;
+			return 1;
+		}
+	return 0;
 }
 
 enum sb_err sb_config_parse(struct sb_config **out, const char *text, const char *path,

@@ -14,6 +14,14 @@
 
 #include "sb_common.h"
 
+/* listen.compression: which frames are sent compressed to a connection
+ * that negotiated permessage-deflate */
+enum sb_compression {
+	SB_COMPRESS_OFF = 0,     /* the extension is not offered */
+	SB_COMPRESS_LOGS,        /* batch frames (logs, batched channels) */
+	SB_COMPRESS_ALL          /* every frame */
+};
+
 struct sb_config {
 	/* mqtt */
 	/* mqtt.uri: one broker URI or a list of them (the nodes of a cluster,
@@ -34,6 +42,13 @@ struct sb_config {
 	 * believed (listen.trusted_proxies) */
 	char **trusted_proxies;
 	size_t n_trusted_proxies;
+	/* permessage-deflate: which frames a connection that negotiated it
+	 * gets compressed (compression_mode from compression), those of at
+	 * least compression_min_bytes, at compression_level */
+	char *compression;
+	enum sb_compression compression_mode;
+	int compression_min_bytes;
+	int compression_level;
 	/* auth (auth_enabled = the section exists) */
 	int auth_enabled;
 	char *jwt_alg, *jwt_secret, *jwt_secret_file, *jwt_public_key_file;
@@ -59,6 +74,7 @@ struct sb_config {
 	int reject_log_interval_s;      /* validation.log_interval_s */
 	/* limits */
 	int max_connections, max_subscriptions, max_frame_bytes;
+	int presence_max_members;      /* limits.presence_max_members */
 	long send_queue_soft_bytes;     /* also accepted as send_queue_bytes */
 	long send_queue_hard_bytes, send_queue_frames;
 	long max_payload_bytes, cache_max_topics, inbound_queue_msgs;
@@ -73,6 +89,12 @@ struct sb_config {
 	int max_connections_per_ip;     /* 0 = no limit */
 	int max_handshakes_per_ip;      /* connections in their request; 0 = no limit */
 	int max_header_bytes;           /* a request head; over it: 431 */
+	/* metrics.listen: /metrics on an address of its own ("127.0.0.1:9100",
+	 * "[::1]:9100"), parsed by the checks into host and port; port 0 when
+	 * unset (then /metrics is on the public port) */
+	char *metrics_listen;
+	char metrics_host[64];
+	int metrics_port;
 	/* logs (docs/protocol.md §3.4) */
 	char *logs_follow;              /* "active" or "watched" */
 	int logs_follow_active;         /* logs.follow is "active" (set by the checks) */
@@ -139,5 +161,7 @@ enum sb_err sb_config_expand_client_id(const char *tmpl, const char *hostname, l
 
 /* 1 when host is a loopback address or "localhost". */
 int sb_host_is_loopback(const char *host);
+/* "off", "logs" or "all" into *out; 0 for anything else (or NULL). */
+int sb_config_compression_parse(const char *s, enum sb_compression *out);
 
 #endif

@@ -197,6 +197,7 @@ void sb_jwt_claims_destroy(struct sb_jwt_claims *c)
 	if (!c)
 		return;
 	free(c->sub);
+	free(c->name);
 	for (i = 0; i < c->n_teams; i++)
 		free(c->teams[i]);
 	free(c->teams);
@@ -302,7 +303,16 @@ static enum sb_err parse_sub(const cJSON *p, struct sb_jwt_claims *c,
 		return SB_ERR_INVAL;
 	}
 	c->sub = strdup(it->valuestring);
-	return c->sub ? SB_OK : SB_ERR_NOMEM;
+	if (!c->sub)
+		return SB_ERR_NOMEM;
+	/* "name" is only shown to a presence channel's members: one that is
+	 * not a short printable string is left out, never a reason to refuse */
+	it = cJSON_GetObjectItemCaseSensitive(p, "name");
+	len = cJSON_IsString(it) ? strlen(it->valuestring) : 0;
+	if (len && len <= JWT_MAX_SUB_LEN && text_ok(it->valuestring, len) &&
+	    !(c->name = strdup(it->valuestring)))
+		return SB_ERR_NOMEM;
+	return SB_OK;
 }
 
 /* NumericDate claim `name` of p into *out; left alone when absent and not

@@ -45,6 +45,7 @@ enum sb_jwt_alg sb_jwt_key_alg(const struct sb_jwt_key *key);
 
 struct sb_jwt_claims {
 	char *sub;          /* required, non-empty */
+	char *name;         /* "name" when a string of printable UTF-8 (presence), or NULL */
 	int64_t exp;        /* required, seconds since the epoch */
 	int64_t nbf, iat;   /* 0 when absent */
 	char **teams;       /* "teams": strings or integers, as strings */

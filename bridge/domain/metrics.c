@@ -17,6 +17,7 @@ struct series {
 	char *labels;          /* "{a=\"x\",b=\"y\"}", or NULL when unlabelled */
 	const uint64_t *src;   /* borrowed; NULL: value */
 	uint64_t value;
+	const struct sb_hist *hist;   /* borrowed; histograms only */
 };
 
 struct family {
@@ -165,7 +166,9 @@ static enum sb_err add(struct sb_metrics_reg *reg, const struct sb_metrics_serie
 	enum sb_err err;
 
 	if (!valid_name(s->name, 1) || (s->n_labels && !s->labels) ||
-	    (s->type != SB_METRICS_COUNTER && s->type != SB_METRICS_GAUGE))
+	    (s->type != SB_METRICS_COUNTER && s->type != SB_METRICS_GAUGE &&
+	     s->type != SB_METRICS_HISTOGRAM) ||
+	    (s->type == SB_METRICS_HISTOGRAM && (!s->hist || s->n_labels)))
 		return SB_ERR_INVAL;
 	err = render_labels(s, &labels);
 	if (err == SB_OK)
@@ -180,7 +183,8 @@ static enum sb_err add(struct sb_metrics_reg *reg, const struct sb_metrics_serie
 		free(labels);
 		return err;
 	}
-	f->s[f->n++] = (struct series){ .labels = labels, .src = s->src, .value = s->value };
+	f->s[f->n++] = (struct series){ .labels = labels, .src = s->src, .value = s->value,
+					.hist = s->hist };
 	return SB_OK;
 }
 
@@ -205,6 +209,54 @@ enum sb_err sb_metrics_gauge(struct sb_metrics_reg *reg, const char *name, const
 		.type = SB_METRICS_GAUGE, .name = name, .help = help, .value = v });
 }
 
+enum sb_err sb_metrics_histogram(struct sb_metrics_reg *reg, const char *name, const char *help,
+				 const struct sb_hist *h)
+{
+	return sb_metrics_add(reg, &(struct sb_metrics_series){
+		.type = SB_METRICS_HISTOGRAM, .name = name, .help = help, .hist = h });
+}
+
+void sb_hist_init(struct sb_hist *h, const double *bounds, size_t n)
+{
+	memset(h, 0, sizeof(*h));
+	h->bounds = bounds;
+	h->nbounds = n < SB_HIST_MAX_BOUNDS ? n : SB_HIST_MAX_BOUNDS;
+}
+
+void sb_hist_observe(struct sb_hist *h, double v)
+{
+	size_t i = 0;
+
+	while (i < h->nbounds && v > h->bounds[i])
+		i++;
+	h->counts[i]++;
+	h->count++;
+	h->sum += v;
+}
+
+/* name_bucket{le="..."} cumulative, then name_sum and name_count. */
+static void render_hist(struct sb_buf *b, const char *name, const struct sb_hist *h)
+{
+	uint64_t cum = 0;
+
+	for (size_t i = 0; i <= h->nbounds; i++) {
+		cum += h->counts[i];
+		if (i < h->nbounds)
+			sb_buf_printf(b, "%s_bucket{le=\"%.6g\"} %llu\n", name, h->bounds[i],
+				      (unsigned long long)cum);
+		else
+			sb_buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name,
+				      (unsigned long long)cum);
+	}
+	sb_buf_printf(b, "%s_sum %.9g\n%s_count %llu\n", name, h->sum, name,
+		      (unsigned long long)h->count);
+}
+
+static const char *type_name(enum sb_metrics_type t)
+{
+	return t == SB_METRICS_COUNTER ? "counter" : t == SB_METRICS_GAUGE ? "gauge" : "histogram";
+}
+
 /* The builder's text as a malloc'ed string; frees the builder. */
 static char *finish(struct sb_buf *b)
 {
@@ -225,10 +277,13 @@ char *sb_metrics_render_prometheus(const struct sb_metrics_reg *reg)
 		const struct family *f = &reg->f[i];
 		sb_buf_printf(&b, "# HELP %s ", f->name);
 		put_escaped(&b, f->help, 0);
-		sb_buf_printf(&b, "\n# TYPE %s %s\n", f->name,
-			      f->type == SB_METRICS_COUNTER ? "counter" : "gauge");
+		sb_buf_printf(&b, "\n# TYPE %s %s\n", f->name, type_name(f->type));
 		for (size_t j = 0; j < f->n; j++) {
 			const struct series *s = &f->s[j];
+			if (s->hist) {
+				render_hist(&b, f->name, s->hist);
+				continue;
+			}
 			sb_buf_printf(&b, "%s%s %llu\n", f->name, s->labels ? s->labels : "",
 				      (unsigned long long)(s->src ? *s->src : s->value));
 		}

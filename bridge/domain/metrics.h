@@ -14,7 +14,24 @@
 
 #include "sb_common.h"
 
-enum sb_metrics_type { SB_METRICS_COUNTER, SB_METRICS_GAUGE };
+enum sb_metrics_type { SB_METRICS_COUNTER, SB_METRICS_GAUGE, SB_METRICS_HISTOGRAM };
+
+/* A histogram of observations (seconds, lines...): a count per bucket of
+ * fixed upper bounds, rendered as Prometheus's cumulative _bucket{le}
+ * series with _sum and _count.  Plain memory, copied with its struct. */
+#define SB_HIST_MAX_BOUNDS 16
+struct sb_hist {
+	const double *bounds;   /* ascending upper bounds (static, borrowed) */
+	size_t nbounds;         /* at most SB_HIST_MAX_BOUNDS */
+	uint64_t counts[SB_HIST_MAX_BOUNDS + 1];   /* per bucket; the last: above every bound */
+	uint64_t count;
+	double sum;
+};
+
+/* An empty histogram over bounds[0..n) (n is cut to SB_HIST_MAX_BOUNDS). */
+void sb_hist_init(struct sb_hist *h, const double *bounds, size_t n);
+/* Counts v in the first bucket whose bound is >= v. */
+void sb_hist_observe(struct sb_hist *h, double v);
 
 struct sb_metrics_label {
 	const char *name, *value;
@@ -34,6 +51,9 @@ struct sb_metrics_series {
 	 * until the registry is destroyed), or `value` when src is NULL. */
 	const uint64_t *src;
 	uint64_t value;
+	/* SB_METRICS_HISTOGRAM: the histogram, read at render (borrowed like
+	 * src); a histogram family has one unlabelled series */
+	const struct sb_hist *hist;
 };
 
 struct sb_metrics_reg;
@@ -55,6 +75,10 @@ enum sb_err sb_metrics_counter(struct sb_metrics_reg *reg, const char *name, con
 			       const uint64_t *src);
 enum sb_err sb_metrics_gauge(struct sb_metrics_reg *reg, const char *name, const char *help,
 			     uint64_t v);
+
+/* An unlabelled histogram family read from *h at render. */
+enum sb_err sb_metrics_histogram(struct sb_metrics_reg *reg, const char *name, const char *help,
+				 const struct sb_hist *h);
 
 /* The registry as Prometheus text: a malloc'ed NUL-terminated string the
  * caller frees, or NULL when out of memory or an earlier add failed. */

@@ -79,7 +79,8 @@ enum sb_err sb_proto_parse(const char *data, size_t len, struct sb_req *out,
 			   int *has_id_out, int64_t *id_out, char *reason, size_t reasonlen)
 {
 	cJSON *root, *op, *id, *it;
-	static const char *const ops[] = { "hello", "sub", "unsub", "refresh", "ping" };
+	static const char *const ops[] = { "hello", "sub", "unsub", "refresh", "ping",
+					     "presence" };
 	const char *end = NULL;
 	size_t o;
 
@@ -139,7 +140,8 @@ enum sb_err sb_proto_parse(const char *data, size_t len, struct sb_req *out,
 		switch (out->op) {
 		case SB_OP_HELLO: ok |= !strcmp(k, "token"); break;
 		case SB_OP_SUB: ok |= !strcmp(k, "channel") || !strcmp(k, "since"); break;
-		case SB_OP_UNSUB: ok |= !strcmp(k, "channel"); break;
+		case SB_OP_UNSUB:
+		case SB_OP_PRESENCE: ok |= !strcmp(k, "channel"); break;
 		case SB_OP_REFRESH: ok |= !strcmp(k, "token"); break;
 		case SB_OP_PING: break;
 		}
@@ -148,7 +150,7 @@ enum sb_err sb_proto_parse(const char *data, size_t len, struct sb_req *out,
 			goto bad;
 		}
 	}
-	if (out->op == SB_OP_SUB || out->op == SB_OP_UNSUB) {
+	if (out->op == SB_OP_SUB || out->op == SB_OP_UNSUB || out->op == SB_OP_PRESENCE) {
 		it = cJSON_GetObjectItemCaseSensitive(root, "channel");
 		if (!cJSON_IsString(it)) {
 			snprintf(reason, reasonlen, "channel must be a string");
@@ -313,6 +315,11 @@ void sb_proto_batch_add(struct sb_buf *b, int first, const char *data, size_t le
 
 struct sb_frame *sb_proto_batch_end(struct sb_buf *b)
 {
+	struct sb_frame *f;
+
 	sb_buf_puts(b, "]}");
-	return sb_buf_to_frame(b);
+	f = sb_buf_to_frame(b);
+	if (f)
+		f->bulk = 1;
+	return f;
 }

@@ -14,7 +14,7 @@
 
 #include "frame.h"
 
-enum sb_op { SB_OP_HELLO = 0, SB_OP_SUB, SB_OP_UNSUB, SB_OP_REFRESH, SB_OP_PING };
+enum sb_op { SB_OP_HELLO = 0, SB_OP_SUB, SB_OP_UNSUB, SB_OP_REFRESH, SB_OP_PING, SB_OP_PRESENCE };
 
 enum sb_code {
 	SB_CODE_BAD_REQUEST = 0, SB_CODE_UNAUTHORIZED, SB_CODE_FORBIDDEN,
@@ -36,7 +36,7 @@ struct sb_req {
 	enum sb_op op;
 	int has_id;
 	int64_t id;
-	const char *channel;    /* sub, unsub (points into root) */
+	const char *channel;    /* sub, unsub, presence (points into root) */
 	size_t channel_len;
 	const char *token;      /* hello (optional), refresh */
 	size_t token_len;

@@ -25,15 +25,19 @@
 /* the longest prefix plus the longest statusbus name */
 #define NAME_MAX_LEN (sizeof("private-cache-") - 1 + SB_CHAN_MAX_NAME)
 
-static const char *const prefixes[] = { "", "private-", "private-cache-", "cache-" };
+static const char *const prefixes[] = { "", "private-", "private-cache-", "cache-", "presence-" };
 
 /* ---- names, socket ids, signatures ---------------------------------------- */
 
 enum sb_pusher_name sb_pusher_name_parse(const char *name, const char **base)
 {
 	*base = name;
-	if (strncmp(name, "presence-", 9) == 0 || strncmp(name, "private-encrypted-", 18) == 0)
+	if (strncmp(name, "private-encrypted-", 18) == 0)
 		return SB_PUSHER_UNSUPPORTED;
+	if (strncmp(name, "presence-", 9) == 0) {
+		*base = name + 9;
+		return SB_PUSHER_PRESENCE;
+	}
 	if (strncmp(name, "private-cache-", 14) == 0) {
 		*base = name + 14;
 		return SB_PUSHER_PRIVATE_CACHE;
@@ -56,7 +60,8 @@ const char *sb_pusher_name_prefix(enum sb_pusher_name form)
 
 int sb_pusher_name_is_private(enum sb_pusher_name form)
 {
-	return form == SB_PUSHER_PRIVATE || form == SB_PUSHER_PRIVATE_CACHE;
+	return form == SB_PUSHER_PRIVATE || form == SB_PUSHER_PRIVATE_CACHE ||
+	       form == SB_PUSHER_PRESENCE;
 }
 
 int sb_pusher_name_is_cache(enum sb_pusher_name form)
@@ -127,7 +132,16 @@ enum sb_err sb_pusher_sign(const char *secret, const char *socket_id, const char
 enum sb_err sb_pusher_verify(const char *key, const char *secret, const char *socket_id,
 			     const char *channel, const char *auth, char *reason, size_t rlen)
 {
-	char want[65];
+	return sb_pusher_verify_data(key, secret, socket_id, channel, NULL, auth, reason, rlen);
+}
+
+enum sb_err sb_pusher_verify_data(const char *key, const char *secret, const char *socket_id,
+				  const char *channel, const char *channel_data, const char *auth,
+				  char *reason, size_t rlen)
+{
+	char want[65], *msg;
+	enum sb_err rc;
+	size_t ml;
 	size_t kl = strlen(key);
 	const char *sig;
 	int diff;
@@ -147,7 +161,19 @@ enum sb_err sb_pusher_verify(const char *key, const char *secret, const char *so
 		snprintf(reason, rlen, "the signature must be 64 hex digits (HMAC-SHA256)");
 		return SB_ERR_DENIED;
 	}
-	if (sb_pusher_sign(secret, socket_id, channel, want) != SB_OK) {
+	if (channel_data) {
+		ml = strlen(socket_id) + strlen(channel) + strlen(channel_data) + 2;
+		if (!(msg = malloc(ml + 1)))
+			rc = SB_ERR_NOMEM;
+		else {
+			snprintf(msg, ml + 1, "%s:%s:%s", socket_id, channel, channel_data);
+			rc = sb_pusher_hmac_hex(secret, msg, ml, want);
+			free(msg);
+		}
+	} else {
+		rc = sb_pusher_sign(secret, socket_id, channel, want);
+	}
+	if (rc != SB_OK) {
 		snprintf(reason, rlen, "cannot compute the signature");
 		return SB_ERR_DENIED;
 	}
@@ -235,6 +261,14 @@ enum sb_err sb_pusher_parse(const char *data, size_t len, struct sb_pusher_msg *
 				goto bad;
 			}
 			out->auth = auth->valuestring;
+		}
+		auth = cJSON_GetObjectItemCaseSensitive(obj, "channel_data");
+		if (sub && auth && !cJSON_IsNull(auth)) {
+			if (!cJSON_IsString(auth)) {
+				snprintf(reason, rlen, "data.channel_data must be a string (JSON text)");
+				goto bad;
+			}
+			out->channel_data = auth->valuestring;
 		}
 	} else if (!strcmp(ev->valuestring, "pusher:ping")) {
 		out->op = SB_PUSHER_OP_PING;
@@ -344,6 +378,7 @@ struct sb_frame *sb_pusher_event_frame(enum sb_pusher_name form, const char *cha
 struct sb_frame *sb_pusher_batch_frame(enum sb_pusher_name form, const char *channel,
 				       const char *event, struct sb_msg *const *items, size_t n)
 {
+	struct sb_frame *f;
 	struct sb_buf b, in;
 	char name[SB_PUSHER_MAX_EVENT_NAME + 8];
 
@@ -357,7 +392,10 @@ struct sb_frame *sb_pusher_batch_frame(enum sb_pusher_name form, const char *cha
 	}
 	sb_buf_puts(&in, "]");
 	begin(&b, name, form, channel);
-	return finish(&b, &in);
+	f = finish(&b, &in);
+	if (f)
+		f->bulk = 1;    /* listen.compression "logs" */
+	return f;
 }
 
 struct sb_frame *sb_pusher_gap_frame(enum sb_pusher_name form, const char *channel,

@@ -6,9 +6,10 @@
  *
  *   - channel names: "private-<c>" and "private-cache-<c>" are authorized by
  *     the app backend's HMAC-SHA256 of "<socket_id>:<name>"; "<c>" and
- *     "cache-<c>" need no signature.  <c> is a statusbus channel name;
- *     presence- and private-encrypted- names are recognised only to be
- *     refused;
+ *     "cache-<c>" need no signature; "presence-<c>" is signed over
+ *     "<socket_id>:<name>:<channel_data>" (pusher_presence.h).  <c> is a
+ *     statusbus channel name; private-encrypted- names are recognised only
+ *     to be refused;
  *   - socket ids ("<digits>.<digits>") made from a hub session id;
  *   - the signature and its constant-time check;
  *   - client frames parsed into struct sb_pusher_msg;
@@ -58,7 +59,8 @@ enum sb_pusher_name {
 	SB_PUSHER_PRIVATE,           /* "private-<c>" */
 	SB_PUSHER_PRIVATE_CACHE,     /* "private-cache-<c>" */
 	SB_PUSHER_CACHE,             /* "cache-<c>": no signature, snapshot */
-	SB_PUSHER_UNSUPPORTED,       /* presence-, private-encrypted- */
+	SB_PUSHER_PRESENCE,          /* "presence-<c>": signed with channel_data */
+	SB_PUSHER_UNSUPPORTED,       /* private-encrypted- */
 };
 
 /* The form of `name` and, through *base, the statusbus channel inside it
@@ -66,7 +68,8 @@ enum sb_pusher_name {
 enum sb_pusher_name sb_pusher_name_parse(const char *name, const char **base);
 /* "private-" etc.; "" for SB_PUSHER_PUBLIC. */
 const char *sb_pusher_name_prefix(enum sb_pusher_name form);
-/* 1 for the forms that need a signature (private-, private-cache-). */
+/* 1 for the forms that need a signature (private-, private-cache-,
+ * presence-). */
 int sb_pusher_name_is_private(enum sb_pusher_name form);
 /* 1 for the forms that get the channel's snapshot (cache-, private-cache-). */
 int sb_pusher_name_is_cache(enum sb_pusher_name form);
@@ -90,6 +93,11 @@ enum sb_err sb_pusher_sign(const char *secret, const char *socket_id,
 enum sb_err sb_pusher_verify(const char *key, const char *secret, const char *socket_id,
 			     const char *channel, const char *auth,
 			     char *reason, size_t reasonlen);
+/* The same for a presence channel: the signature covers
+ * "<socket_id>:<channel>:<channel_data>" (channel_data NULL: as above). */
+enum sb_err sb_pusher_verify_data(const char *key, const char *secret, const char *socket_id,
+				  const char *channel, const char *channel_data, const char *auth,
+				  char *reason, size_t reasonlen);
 
 /* ---- client frames ---------------------------------------------------------------- */
 
@@ -102,6 +110,7 @@ struct sb_pusher_msg {
 	const char *event;      /* points into root */
 	const char *channel;    /* subscribe/unsubscribe: data.channel; client event: channel */
 	const char *auth;       /* subscribe: data.auth, or NULL */
+	const char *channel_data; /* subscribe: data.channel_data (a string), or NULL */
 	const cJSON *data;      /* client event: its data (any JSON), or NULL */
 	cJSON *root, *data_doc; /* owned */
 };

@@ -361,12 +361,15 @@ static enum sb_err target(const char *name, const struct sb_chanmap *map,
 			    "A-Z a-z 0-9 _ - = @ , . ;)", name, SB_PUSHER_HTTP_MAX_CHANNEL);
 	form = sb_pusher_name_parse(name, &t->base);
 	if (form == SB_PUSHER_UNSUPPORTED)
-		return fail(e, 400, SB_ERR_INVAL, "%.200s: presence and encrypted channels are not "
+		return fail(e, 400, SB_ERR_INVAL, "%.200s: encrypted channels are not "
 			    "supported by this bridge", name);
 	if (map && (rc = sb_chanmap_parse(map, t->base, strlen(t->base), &ref, reason,
 					  sizeof(reason))) != SB_OK)
 		return fail(e, 400, SB_ERR_INVAL, "%.200s: %s", name, rc == SB_ERR_NOTFOUND ?
 			    "no channel of the bridge's channel map is named like it" : reason);
+	if (map && form == SB_PUSHER_PRESENCE && !ref.tmpl->presence)
+		return fail(e, 400, SB_ERR_INVAL, "%.200s: not a presence channel (its template "
+			    "does not set \"presence\": true)", name);
 	t->cached = sb_pusher_name_is_cache(form);
 	return SB_OK;
 }

@@ -328,6 +328,7 @@ static void fanout(struct sb_hub *h, struct sb_chan *ch, enum sb_qkind kind, con
 	for (int e = 0; e < h->nenc; e++)
 		if (ch->nenc[e] && !frames[e] && !(frames[e] = build(h, ch, e, arg)))
 			h->m.drop_nomem++;
+	h->fanning_out = 1;
 	for (size_t i = 0; i < ch->nsubs; i++) {
 		struct sb_sub *s = ch->subs[i];
 
@@ -343,6 +344,7 @@ static void fanout(struct sb_hub *h, struct sb_chan *ch, enum sb_qkind kind, con
 		 * number of topics, not by how fast the client reads */
 		sb_client__enqueue(h, s->client, kind, frames[s->enc], k, s0, s1, n, shared);
 	}
+	h->fanning_out = 0;
 }
 
 struct ev_arg {
@@ -354,11 +356,14 @@ struct ev_arg {
 static struct sb_frame *build_event(struct sb_hub *h, struct sb_chan *ch, int enc, void *arg)
 {
 	struct ev_arg *a = arg;
-
-	return sb_hub__enc(h, enc)->event(ch->name,
+	struct sb_frame *f = sb_hub__enc(h, enc)->event(ch->name,
 		a->deleted ? "deleted" : sb_chan_event_name(a->kind, a->m->topic), a->m->topic,
 		sb_hub__kept(a->kind, a->m),
 		a->deleted ? NULL : a->m->payload, a->m->payload_len);
+
+	if (f)
+		f->origin_us = a->m->arrived_us;
+	return f;
 }
 
 /* Keeps the snapshot current: the message for every encoder, and the
@@ -411,9 +416,12 @@ struct batch_arg {
 static struct sb_frame *build_batch(struct sb_hub *h, struct sb_chan *ch, int enc, void *arg)
 {
 	struct batch_arg *a = arg;
+	struct sb_frame *f = sb_hub__enc(h, enc)->batch(ch->name,
+		sb_chan_event_name(a->kind, a->items[0]->topic), a->items, a->n);
 
-	return sb_hub__enc(h, enc)->batch(ch->name, sb_chan_event_name(a->kind, a->items[0]->topic),
-					  a->items, a->n);
+	if (f)
+		f->origin_us = a->items[0]->arrived_us;   /* the oldest line's */
+	return f;
 }
 
 static void send_trimmed(struct sb_hub *h, struct sb_client *c, struct sb_chan *ch, void *arg,
@@ -445,6 +453,7 @@ static void flush_batch(struct sb_hub *h, struct sb_chan *ch)
 	s0 = ch->pending[0]->seq;
 	s1 = ch->pending[ch->npending - 1]->seq;
 	h->m.batches++;
+	sb_hist_observe(&h->m.batch_lines, (double)ch->npending);
 	if (s1 > ch->flushed_seq)
 		ch->flushed_seq = s1;
 	fanout(h, ch, SB_Q_LOG, NULL, frames, build_batch, &a, s0, s1, ch->npending, 0);

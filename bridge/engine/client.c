@@ -73,6 +73,9 @@ void sb_client__enqueue(struct sb_hub *h, struct sb_client *c, enum sb_qkind kin
 
 	if (c->close_code || !f)
 		return;
+	/* a live delivery is measured from its message's arrival; a snapshot
+	 * or history replay (same frames, queued on subscribe) is not */
+	c->q.next_origin_us = h->fanning_out ? f->origin_us : 0;
 	rc = shared ? sb_queue_push_shared(&c->q, kind, f, key) :
 		      sb_queue_push(&c->q, kind, f, key, s0, s1, n);
 	h->m.conflated_queue += c->q.stats.conflated - before.conflated;
@@ -123,9 +126,10 @@ static struct sb_frame *coalesce(struct sb_hub *h, struct sb_client *c, struct s
 	struct sb_qent *n = e->next;
 	const struct sb_sub *s;
 	const struct sb_encoder *enc;
-	struct sb_frame *first;
+	struct sb_frame *first, *merged;
 	struct sb_buf b;
 	size_t s0, e0, s1, e1;
+	unsigned char bulk;
 
 	if (e->kind != SB_Q_LOG || !n || n->kind != SB_Q_LOG || strcmp(n->key, e->key) != 0)
 		return NULL;
@@ -149,8 +153,12 @@ static struct sb_frame *coalesce(struct sb_hub *h, struct sb_client *c, struct s
 		h->m.coalesced++;
 	}
 	sb_buf_append(&b, (const char *)sb_frame_data(first) + e0, first->len - e0);
+	bulk = first->bulk;
 	sb_frame_unref(first);
-	return sb_buf_to_frame(&b);
+	merged = sb_buf_to_frame(&b);
+	if (merged)
+		merged->bulk = bulk;   /* still a batch (listen.compression) */
+	return merged;
 }
 
 struct sb_frame *sb_hub_client_next(struct sb_hub *h, struct sb_client *c)
@@ -159,6 +167,8 @@ struct sb_frame *sb_hub_client_next(struct sb_hub *h, struct sb_client *c)
 	struct sb_frame *f;
 
 	while ((e = sb_queue_peek(&c->q))) {
+		int64_t origin = e->origin_us;   /* the oldest of a coalesced run */
+
 		f = coalesce(h, c, e);
 		if (!f) {
 			if (e->kind == SB_Q_GAP) {
@@ -175,6 +185,8 @@ struct sb_frame *sb_hub_client_next(struct sb_hub *h, struct sb_client *c)
 		if (f) {
 			h->m.frames_out++;
 			h->m.bytes_out += f->len;
+			if (origin)
+				sb_hist_observe(&h->m.delivery_latency, sb_hub__since_s(origin));
 			return f;
 		}
 	}

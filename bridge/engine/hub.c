@@ -250,12 +250,13 @@ void sb_hub_on_message(struct sb_hub *h, struct sb_msg *m)
 	struct sb_ingest_result v;
 	struct route_ctx r = { h, m, NULL, 0 };
 
-	if (sb_live_barrier_msg(h, m))
+	if (sb_live_barrier_msg(h, m) || sb_pres_msg(h, m))
 		return;
 	if (h->unconfirmed)
 		sb_dict_del(h->unconfirmed, m->topic);   /* the broker has it: current */
 	h->m.messages_in++;
 	h->m.bytes_in += m->payload_len;
+	sb_hist_observe(&h->m.ingest_latency, sb_hub__since_s(m->arrived_us));
 	sb_ingest_check(&h->rules, m->topic, m->topic_len, m->payload, m->payload_len,
 			m->retained, &v);
 	r.k = v.kind;
@@ -311,6 +312,7 @@ void sb_hub_mqtt_state(struct sb_hub *h, int connected)
 	h->m.mqtt_connects++;
 	/* Paho does not resubscribe after a reconnect: do it here */
 	sb_filters_link(h->filters, 1);
+	sb_pres_link_up(h);
 }
 
 int sb_hub_mqtt_connected(const struct sb_hub *h) { return h->mqtt_up; }
@@ -368,6 +370,7 @@ void sb_hub__sub_remove(struct sb_hub *h, struct sb_client *c, struct sb_sub *s)
 
 	if (s->pnode.owner)
 		sb_list_remove(&s->pnode);
+	sb_pres_sub_gone(h, c, ch);
 	sb_chan_remove_sub(ch, s);
 	h->nsubs--;
 	sb_dict_take(c->subs, ch->name);
@@ -628,6 +631,12 @@ static enum sb_err track_owners(struct sb_hub *h)
 	return SB_OK;
 }
 
+/* Histogram bounds (docs/metrics.md): seconds (latencies), lines (batches). */
+static const double SB_HUB_LATENCY_BOUNDS[] = {
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
+};
+static const double SB_HUB_BATCH_BOUNDS[] = { 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000 };
+
 enum sb_err sb_hub_create(struct sb_hub **out, const struct sb_hub_params *p,
 			  const struct sb_hub_ops *ops)
 {
@@ -639,6 +648,10 @@ enum sb_err sb_hub_create(struct sb_hub **out, const struct sb_hub_params *p,
 		return SB_ERR_NOMEM;
 	h->p = *p;
 	h->ops = *ops;
+	sb_hist_init(&h->m.ingest_latency, SB_HUB_LATENCY_BOUNDS, SB_ARRAY_LEN(SB_HUB_LATENCY_BOUNDS));
+	sb_hist_init(&h->m.delivery_latency, SB_HUB_LATENCY_BOUNDS,
+		     SB_ARRAY_LEN(SB_HUB_LATENCY_BOUNDS));
+	sb_hist_init(&h->m.batch_lines, SB_HUB_BATCH_BOUNDS, SB_ARRAY_LEN(SB_HUB_BATCH_BOUNDS));
 	fo = (struct sb_filter_ops){ ops->ctx, ops->mqtt_subscribe, ops->mqtt_unsubscribe };
 	set_rules(h);
 	h->m.config_last_reload_ok = 1;
@@ -654,7 +667,7 @@ enum sb_err sb_hub_create(struct sb_hub **out, const struct sb_hub_params *p,
 	h->last_sweep = sb_hub__now(h);
 	/* the bridge hears its own replay barriers, and learns the owners of
 	 * the resources its channels are authorized by */
-	if (sb_live_init(h) != SB_OK || track_owners(h) != SB_OK) {
+	if (sb_live_init(h) != SB_OK || track_owners(h) != SB_OK || sb_pres_init(h) != SB_OK) {
 		sb_hub_destroy(h);
 		return SB_ERR_NOMEM;
 	}
@@ -669,6 +682,7 @@ void sb_hub_destroy(struct sb_hub *h)
 
 	if (!h)
 		return;
+	sb_pres_fini(h);   /* first: one clearing per list, not one per leaving client */
 	while (h->clients.head)
 		sb_hub_client_gone(h, sb_container_of(h->clients.head, struct sb_client, node));
 	if (h->chans) {
@@ -736,6 +750,7 @@ void sb_hub_gauges(const struct sb_hub *h, struct sb_hub_gauges *g)
 	g->cache_topics = sb_cache_size(h->cache);
 	g->mqtt_connected = h->mqtt_up;
 	g->logs_followed = h->nfollowed;
+	g->presence_members = sb_pres_gauge(h, &g->presence_channels);
 	for (n = h->clients.head; n; n = n->next)
 		g->queued_bytes += sb_container_of(n, struct sb_client, node)->q.bytes;
 	sb_dict_iter_init(&it, h->chans);

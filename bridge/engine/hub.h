@@ -33,9 +33,11 @@
 #include "config.h"
 #include "frame.h"
 #include "jwt.h"
+#include "metrics.h"
 #include "list.h"
 #include "proto_v1.h"
 #include "queue.h"
+#include "ws_deflate.h"
 
 #ifndef SB_HUB_MAX_ENCODERS
 #define SB_HUB_MAX_ENCODERS 8
@@ -56,6 +58,8 @@ struct sb_hub_ops {
 	void (*publish)(void *ctx, const char *topic, const void *payload, size_t len);
 	/* the earliest deadline changed: call sb_hub_tick then */
 	void (*timer)(void *ctx, int64_t deadline_ms);
+	/* QoS 1, retained (presence, engine/presence.c); may be NULL */
+	void (*publish_retained)(void *ctx, const char *topic, const void *payload, size_t len);
 };
 
 /* One wire encoding of channel traffic.  Frames are returned with one
@@ -73,6 +77,10 @@ struct sb_encoder {
 	 * so that queued batches of one channel can be merged into one frame
 	 * (0 when f is not such a frame).  NULL = never merged. */
 	int (*batch_items)(const struct sb_frame *f, size_t *start, size_t *end);
+	/* Optional: a member of a presence channel joined (join = 1) or left;
+	 * info is its JSON or NULL.  NULL = such subscribers are not told. */
+	struct sb_frame *(*presence)(const char *channel, int join, const char *id,
+				     const char *info);
 };
 
 /* A protocol's handling of its connections.  `self` is the protocol's own
@@ -106,6 +114,10 @@ struct sb_session_ops {
 struct sb_session;   /* a registered protocol: ops + self + default encoder */
 
 struct sb_metrics {
+	/* histograms (docs/metrics.md): arrival on the MQTT thread to the
+	 * service thread taking the message; arrival to the frame handed to
+	 * a client's socket (live deliveries); lines per batch frame */
+	struct sb_hist ingest_latency, delivery_latency, batch_lines;
 	uint64_t connections_total, connections_rejected;
 	uint64_t messages_in, bytes_in;
 	uint64_t events_out;         /* events placed in client queues */
@@ -137,6 +149,14 @@ struct sb_metrics {
 	/* counted by the adapter's door (conn_guard.c), copied in for /metrics */
 	uint64_t conn_refused_per_ip, conn_refused_max, conn_request_timeouts;
 	uint64_t conn_headers_too_large, frames_unmasked, frames_too_large;
+	/* presence (engine/presence.c) */
+	uint64_t presence_joins, presence_leaves;   /* members told joined / left */
+	uint64_t presence_refused;                  /* joins past presence_max_members */
+	uint64_t presence_remote_updates;           /* member lists read from other bridges */
+	uint64_t presence_remote_invalid;           /* presence messages that were not valid */
+	uint64_t presence_bridges_gone;             /* bridges seen offline (their will) */
+	/* permessage-deflate, counted by the adapter (ws_compress.c) */
+	struct sb_deflate_stats deflate;
 };
 
 struct sb_hub_params {
@@ -301,6 +321,7 @@ struct sb_hub_gauges {
 	size_t clients, channels, subscriptions, mqtt_filters, mqtt_filters_active, cache_topics;
 	size_t queued_bytes, history_lines;
 	size_t logs_followed;        /* log channels held for active deploys */
+	size_t presence_channels, presence_members;   /* cluster-wide members */
 	int mqtt_connected;
 };
 void sb_hub_gauges(const struct sb_hub *hub, struct sb_hub_gauges *g);
@@ -334,6 +355,25 @@ size_t sb_hub_chan_subscribers(const struct sb_hub *hub, const char *name,
 /* Calls cb for every channel that has subscribers, with the same counts. */
 typedef void (*sb_hub_chan_fn)(const char *name, const size_t *counts, void *user);
 void sb_hub_foreach_chan(const struct sb_hub *hub, sb_hub_chan_fn cb, void *user);
+
+/* ---- presence (docs/protocol.md §5.12, §9; engine/presence.c) ---- */
+struct sb_presence_set;
+/* 1 when channel `name` is a presence channel (its template says so). */
+int sb_hub_presence_enabled(const struct sb_hub *hub, const char *name);
+/* c, subscribed to presence channel `name`, joins it as user id (info: a
+ * JSON text or NULL).  The other subscribers are told when id was not a
+ * member yet.  SB_ERR_LIMIT when the channel has limits.presence_max_members
+ * users already; SB_ERR_NOTFOUND when c is not subscribed to a presence
+ * channel of that name; SB_ERR_EXISTS when c joined it already. */
+enum sb_err sb_hub_presence_join(struct sb_hub *hub, struct sb_client *c, const char *name,
+				 const char *id, const char *info);
+/* 1 when c holds a live (acknowledged) subscription to channel `name`. */
+int sb_client_subscribed(const struct sb_client *c, const char *name);
+/* The members of channel `name`, cluster-wide (NULL: none known). */
+const struct sb_presence_set *sb_hub_presence(const struct sb_hub *hub, const char *name);
+/* Calls cb for every presence channel with members, with its member count. */
+typedef void (*sb_hub_presence_fn)(const char *name, size_t members, void *user);
+void sb_hub_foreach_presence(const struct sb_hub *hub, sb_hub_presence_fn cb, void *user);
 
 /* ---- queries (docs/protocol.md §7) ---- */
 /* Authorizes a bearer token (NULL = none) for `channel` and writes the JSON

@@ -79,8 +79,19 @@ struct sb_hub {
 	 * not reach (its sender's socket_id), or NULL */
 	const struct sb_client *exclude;
 	int follow_full_logged;         /* logs.max_followed reached: said once */
+	struct sb_pres *pres;           /* presence.c; NULL: no presence template */
+	int fanning_out;                /* live deliveries being queued (their
+					   frames' origin_us is measured) */
 	struct sb_metrics m;
 };
+
+/* Seconds since `us` (sb_now_us()), 0 when it lies ahead. */
+static inline double sb_hub__since_s(int64_t us)
+{
+	int64_t d = sb_now_us() - us;
+
+	return d > 0 ? (double)d / 1e6 : 0.0;
+}
 
 /* 1 when m (of kind k) is kept as its topic's last-known message: a
  * retained kind's, a relayed Pusher event's marked cached (relay.h), or,
@@ -163,5 +174,20 @@ void sb_live_wait_chan(struct sb_hub *h, struct sb_chan *ch, struct sb_hub_waite
  * deleted): holds the deploy's log channel while the deploy is active
  * (logs.follow "active"), releases it (to linger) when it is not. */
 void sb_follow_status(struct sb_hub *h, const char *topic, const char *status);
+
+/* ---- presence.c: presence channels (docs/protocol.md §5.12) ---- */
+struct sb_pres;
+/* Subscribes the cluster's presence topics when a template has presence. */
+enum sb_err sb_pres_init(struct sb_hub *h);
+/* Clears this bridge's member lists and says it is offline (clean stop). */
+void sb_pres_fini(struct sb_hub *h);
+/* 1 when m was a presence message (consumed). */
+int sb_pres_msg(struct sb_hub *h, const struct sb_msg *m);
+/* The link is up: this bridge is online, its lists are published again. */
+void sb_pres_link_up(struct sb_hub *h);
+/* c's subscription to ch goes: it leaves ch's members (last connection). */
+void sb_pres_sub_gone(struct sb_hub *h, struct sb_client *c, struct sb_chan *ch);
+/* Members of every presence channel known here; *channels of them. */
+size_t sb_pres_gauge(const struct sb_hub *h, size_t *channels);
 
 #endif

@@ -66,6 +66,26 @@ static void refused(struct sb_metrics_reg *r, const char *reason, const uint64_t
 		 "frame_too_large 4009).", "reason", reason, src);
 }
 
+/* permessage-deflate (listen.compression, docs/protocol.md §5.7). */
+static void deflate(struct sb_metrics_reg *r, const struct sb_deflate_stats *d)
+{
+	sb_metrics_gauge(r, "statusbus_ws_compressed_connections",
+			 "Open connections that negotiated permessage-deflate.", d->connections);
+	sb_metrics_counter(r, "statusbus_ws_deflate_frames_total",
+			   "Frames compressed, once each, for every compressed connection.",
+			   &d->messages);
+	sb_metrics_counter(r, "statusbus_ws_deflate_input_bytes_total",
+			   "Bytes of those frames before compression.", &d->bytes_in);
+	sb_metrics_counter(r, "statusbus_ws_deflate_output_bytes_total",
+			   "Bytes of those frames after compression (headers included).",
+			   &d->bytes_out);
+	sb_metrics_counter(r, "statusbus_ws_deflate_skipped_total",
+			   "Frames that would have been compressed but did not shrink; sent as they are.",
+			   &d->skipped);
+	sb_metrics_counter(r, "statusbus_ws_deflate_frames_sent_total",
+			   "Compressed frames written to connections.", &d->frames_sent);
+}
+
 /* SIGHUP (docs/protocol.md §11), as Prometheus and Mosquitto operators
  * alert on it: a failed reload leaves the old config running. */
 static void reloads(struct sb_metrics_reg *r, const struct sb_metrics *m)
@@ -125,7 +145,11 @@ static void pusher_view(struct sb_metrics_reg *r, const struct sb_pusher_stats *
 	sb_metrics_counter(r, "statusbus_pusher_subscription_errors_total",
 			   "Pusher subscriptions refused.", &p->subscription_errors);
 	sb_metrics_counter(r, "statusbus_pusher_signature_failures_total",
-			   "private- channels with a bad or missing signature.", &p->signature_failures);
+			   "private- and presence- channels with a bad or missing signature.",
+			   &p->signature_failures);
+	sb_metrics_counter(r, "statusbus_pusher_presence_refused_total",
+			   "presence- subscriptions refused: bad channel_data, not a presence "
+			   "channel, or full.", &p->presence_refused);
 	sb_metrics_counter(r, "statusbus_pusher_client_events_total", "client- events relayed.",
 			   &p->client_events);
 	sb_metrics_counter(r, "statusbus_pusher_client_events_refused_total", "client- events refused.",
@@ -153,6 +177,7 @@ void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics 
 	refused(r, "header_too_large", &m->conn_headers_too_large);
 	refused(r, "frame_unmasked", &m->frames_unmasked);
 	refused(r, "frame_too_large", &m->frames_too_large);
+	deflate(r, &m->deflate);
 	sb_metrics_gauge(r, "statusbus_channels", "Channels with subscribers (or lingering history).",
 			 g->channels);
 	sb_metrics_gauge(r, "statusbus_subscriptions", "Client subscriptions to channels.",
@@ -189,6 +214,25 @@ void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics 
 	sb_metrics_counter(r, "statusbus_owner_contested_total",
 			   "Deploys or resources with a status under a second team's prefix: "
 			   "closed to every team until one claim is left.", &m->owner_contested);
+	sb_metrics_gauge(r, "statusbus_presence_channels",
+			 "Presence channels with members (on any bridge).", g->presence_channels);
+	sb_metrics_gauge(r, "statusbus_presence_members",
+			 "Members of presence channels (users, cluster-wide).", g->presence_members);
+	sb_metrics_counter(r, "statusbus_presence_joins_total",
+			   "Presence members that joined (told to subscribers).", &m->presence_joins);
+	sb_metrics_counter(r, "statusbus_presence_leaves_total",
+			   "Presence members that left (told to subscribers).", &m->presence_leaves);
+	sb_metrics_counter(r, "statusbus_presence_refused_total",
+			   "Presence joins refused: the channel had limits.presence_max_members.",
+			   &m->presence_refused);
+	sb_metrics_counter(r, "statusbus_presence_remote_updates_total",
+			   "Member lists read from other bridges.", &m->presence_remote_updates);
+	sb_metrics_counter(r, "statusbus_presence_remote_invalid_total",
+			   "Presence messages from the broker that were not valid.",
+			   &m->presence_remote_invalid);
+	sb_metrics_counter(r, "statusbus_presence_bridges_gone_total",
+			   "Bridges seen offline (a clean stop or their MQTT will).",
+			   &m->presence_bridges_gone);
 	sb_metrics_gauge(r, "statusbus_queue_bytes", "Bytes queued to clients.", g->queued_bytes);
 	sb_metrics_counter(r, "statusbus_messages_in_total", "MQTT messages received.", &m->messages_in);
 	sb_metrics_counter(r, "statusbus_bytes_in_total", "MQTT payload bytes received.", &m->bytes_in);
@@ -241,6 +285,15 @@ void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics 
 	dropped(r, "inbound_overflow", &m->drop_inbound_overflow);
 	dropped(r, "out_of_order", &m->drop_out_of_order);
 	dropped(r, "foreign_owner", &m->drop_foreign_owner);
+	sb_metrics_histogram(r, "statusbus_mqtt_ingest_seconds",
+			     "From a message's arrival on the MQTT thread to the service thread "
+			     "taking it from the hand-off queue.", &m->ingest_latency);
+	sb_metrics_histogram(r, "statusbus_delivery_latency_seconds",
+			     "From a message's arrival on the MQTT thread to the frame carrying it "
+			     "handed to a client's socket (live deliveries; a batch counts from "
+			     "its oldest line).", &m->delivery_latency);
+	sb_metrics_histogram(r, "statusbus_batch_lines", "Log lines per batch frame built.",
+			     &m->batch_lines);
 	if (inbox)
 		inbox_view(r, inbox);
 	if (pusher) {

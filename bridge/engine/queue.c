@@ -159,7 +159,9 @@ static enum sb_err push(struct sb_queue *q, enum sb_qkind kind, struct sb_frame 
 			const char *key, int64_t seq_first, int64_t seq_last, size_t nlines, int shared)
 {
 	struct sb_qent *e;
+	int64_t origin = q->next_origin_us;
 
+	q->next_origin_us = 0;
 	if (kind == SB_Q_STATUS && key && (e = sb_dict_get(q->status_idx, key))) {
 		/* a newer status of the key replaces the snapshot's frame, so a
 		 * shared entry before it stops being held elsewhere: appending
@@ -170,6 +172,7 @@ static enum sb_err push(struct sb_queue *q, enum sb_qkind kind, struct sb_frame 
 		if (behind(q, (shared ? 0 : frame->len) + sizeof(*e) + unshare,
 			   (size_t)!shared + (unshare != 0))) {
 			conflate(q, e, frame, shared);
+			e->origin_us = origin;
 			goto bounds;
 		}
 		if (unshare) {
@@ -195,6 +198,7 @@ static enum sb_err push(struct sb_queue *q, enum sb_qkind kind, struct sb_frame 
 	if (kind == SB_Q_CTRL)
 		q->ctrl_pushed++;
 	e->ctrl_mark = q->ctrl_pushed;
+	e->origin_us = origin;
 	e->cost = (shared ? 0 : frame ? frame->len : GAP_COST) + sizeof(*e);
 	q->shared_frames += shared != 0;
 	e->prev = q->tail;

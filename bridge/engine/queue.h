@@ -47,6 +47,8 @@ struct sb_qent {
 	int shared;               /* frame held elsewhere (a snapshot): only
 				     ever a key's newest STATUS entry */
 	uint64_t ctrl_mark;       /* control frames pushed before this entry */
+	int64_t origin_us;        /* arrival of what it carries, for a live
+				     delivery (the latency histogram); 0: none */
 };
 
 struct sb_queue_stats {
@@ -63,6 +65,8 @@ struct sb_queue {
 	size_t soft_bytes, hard_bytes, max_frames;
 	int choked;                   /* the socket took no more: behind until
 					 the adapter says it is writeable */
+	int64_t next_origin_us;       /* origin_us of the next entry pushed (or
+					 conflated into); reset by the push */
 	struct sb_dict *status_idx;   /* key -> the key's newest STATUS entry */
 	struct sb_dict *gap_idx;      /* channel -> open gap entry */
 	struct sb_queue_stats stats;

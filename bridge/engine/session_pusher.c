@@ -22,6 +22,7 @@
 
 #include "dict.h"
 #include "proto_v1.h"
+#include "pusher_presence.h"
 
 /* Subscribers of one private Pusher channel name on this bridge, for
  * client events. */
@@ -33,7 +34,7 @@ struct relay_set {
 struct sb_pusher {
 	struct sb_hub *hub;
 	const struct sb_session *sess;
-	int enc[SB_PUSHER_CACHE + 1];   /* hub encoder id per name form */
+	int enc[SB_PUSHER_PRESENCE + 1];   /* hub encoder id per name form */
 	const struct sb_config *cfg;
 	int64_t (*now_ms)(void);
 	struct sb_dict *relay;       /* private channel name -> struct relay_set */
@@ -47,6 +48,7 @@ struct sb_pusher_conn {
 	struct sb_client *c;
 	char socket_id[SB_PUSHER_SOCKET_ID_MAX];
 	struct sb_dict *subs;        /* Pusher channel name -> (intptr_t)(form + 1) */
+	struct sb_dict *members;     /* presence- name -> struct member, until joined */
 	int open;                    /* handshake accepted */
 	int64_t last_rx_ms;          /* last frame from the client */
 	int64_t ping_sent_ms;        /* our unanswered pusher:ping, 0 = none */
@@ -63,7 +65,7 @@ static int64_t now_of(const struct sb_pusher *p)
 
 /* ---- encoders registered on the hub -------------------------------------------- */
 
-#define FORM_OPS(name, FORM)                                                          \
+#define FORM_OPS(name, FORM, PRESENCE)                                                \
 	static struct sb_frame *name##_event(const char *ch, const char *ev,           \
 					     const char *topic, int retained,          \
 					     const char *data, size_t len)             \
@@ -81,12 +83,29 @@ static int64_t now_of(const struct sb_pusher *p)
 		return sb_pusher_gap_frame(FORM, ch, from, to, lines);                 \
 	}                                                                              \
 	static const struct sb_encoder name##_ops = { name##_event, name##_batch,      \
-						      name##_gap, NULL }
+						      name##_gap, NULL, PRESENCE }
 
-FORM_OPS(public, SB_PUSHER_PUBLIC);
-FORM_OPS(private, SB_PUSHER_PRIVATE);
-FORM_OPS(private_cache, SB_PUSHER_PRIVATE_CACHE);
-FORM_OPS(cache, SB_PUSHER_CACHE);
+/* presence-: member_added / member_removed; the other forms are not told */
+FORM_OPS(public, SB_PUSHER_PUBLIC, NULL);
+FORM_OPS(private, SB_PUSHER_PRIVATE, NULL);
+FORM_OPS(private_cache, SB_PUSHER_PRIVATE_CACHE, NULL);
+FORM_OPS(cache, SB_PUSHER_CACHE, NULL);
+FORM_OPS(presence, SB_PUSHER_PRESENCE, sb_pusher_member_frame);
+
+/* The member a presence- subscription joins as once it is live. */
+struct member {
+	char id[SB_PRESENCE_MAX_ID + 1];
+	char *info;
+};
+
+static void member_free(void *v)
+{
+	struct member *m = v;
+
+	if (m)
+		free(m->info);
+	free(m);
+}
 
 /* ---- the session the hub calls ---------------------------------------------------- */
 
@@ -160,6 +179,7 @@ enum sb_err sb_pusher_create(struct sb_pusher **out, struct sb_hub *hub,
 	p->enc[SB_PUSHER_PRIVATE] = sb_hub_add_encoder(hub, &private_ops);
 	p->enc[SB_PUSHER_PRIVATE_CACHE] = sb_hub_add_encoder(hub, &private_cache_ops);
 	p->enc[SB_PUSHER_CACHE] = sb_hub_add_encoder(hub, &cache_ops);
+	p->enc[SB_PUSHER_PRESENCE] = sb_hub_add_encoder(hub, &presence_ops);
 	p->sess = sb_hub_add_session(hub, &session_ops, p, p->enc[SB_PUSHER_PUBLIC]);
 	if (!p->sess) {
 		sb_dict_destroy(p->relay);
@@ -189,7 +209,7 @@ const struct sb_pusher_stats *sb_pusher_stats(const struct sb_pusher *p) { retur
 const char *sb_pusher_socket_id(const struct sb_pusher_conn *pc) { return pc->socket_id; }
 int sb_pusher_encoder(const struct sb_pusher *p, enum sb_pusher_name form)
 {
-	return form <= SB_PUSHER_CACHE ? p->enc[form] : -1;
+	return form <= SB_PUSHER_PRESENCE ? p->enc[form] : -1;
 }
 
 void sb_pusher_count_api(struct sb_pusher *p, int status, size_t events)
@@ -269,7 +289,10 @@ struct sb_pusher_conn *sb_pusher_open(struct sb_pusher *p, struct sb_client *c,
 	char reason[96];
 	int code;
 
-	if (!pc || !(pc->subs = sb_dict_create(NULL))) {
+	if (!pc || !(pc->subs = sb_dict_create(NULL)) ||
+	    !(pc->members = sb_dict_create(member_free))) {
+		if (pc)
+			sb_dict_destroy(pc->subs);
 		free(pc);
 		return NULL;
 	}
@@ -421,6 +444,50 @@ static int http_status(enum sb_code code, const char **type)
 	return 500;
 }
 
+/* subscription_succeeded; on presence-, with the members. */
+static struct sb_frame *succeeded_frame(struct sb_pusher *p, enum sb_pusher_name form,
+					const char *base)
+{
+	if (form != SB_PUSHER_PRESENCE)
+		return sb_pusher_subscription_succeeded_frame(form, base);
+	return sb_pusher_presence_succeeded_frame(base, sb_hub_presence(p->hub, base));
+}
+
+/* A presence- subscribe's member, from its (signed) channel_data, kept
+ * until the subscription is live.  SB_OK, or the subscription_error is sent
+ * (counted). */
+static enum sb_err presence_member(struct sb_pusher_conn *pc, const struct sb_pusher_msg *m,
+				   const char *name, const char *base)
+{
+	struct sb_pusher *p = pc->p;
+	struct member *mb = calloc(1, sizeof(*mb));
+	char reason[384];
+	enum sb_err rc;
+
+	if (!mb) {
+		subscription_error(pc, name, "ServerError", 500, "out of memory");
+		return SB_ERR_NOMEM;
+	}
+	if (!sb_hub_presence_enabled(p->hub, base)) {
+		member_free(mb);
+		p->st.presence_refused++;
+		snprintf(reason, sizeof(reason), "%.200s is not a presence channel (its template "
+			 "does not set \"presence\": true)", base);
+		subscription_error(pc, name, "InvalidChannel", 404, reason);
+		return SB_ERR_NOTFOUND;
+	}
+	rc = sb_pusher_channel_data(m->channel_data, mb->id, &mb->info, reason, sizeof(reason));
+	if (rc == SB_OK && (rc = sb_dict_set(pc->members, name, mb)) == SB_OK)
+		return SB_OK;
+	member_free(mb);
+	p->st.presence_refused++;
+	if (rc == SB_ERR_NOMEM)
+		subscription_error(pc, name, "ServerError", 500, "out of memory");
+	else
+		subscription_error(pc, name, "InvalidChannelData", 400, reason);
+	return rc;
+}
+
 static void on_subscribe(struct sb_pusher_conn *pc, const struct sb_pusher_msg *m)
 {
 	struct sb_pusher *p = pc->p;
@@ -434,23 +501,28 @@ static void on_subscribe(struct sb_pusher_conn *pc, const struct sb_pusher_msg *
 
 	if (form == SB_PUSHER_UNSUPPORTED) {
 		subscription_error(pc, name, "UnsupportedChannel", 501,
-				   "presence and encrypted channels are not supported by statusbus");
+				   "encrypted channels are not supported by statusbus");
 		return;
 	}
 	if (sb_dict_get(pc->subs, name)) {
 		/* pusher-js never does this; Pusher answers it again (once it is
 		 * live: a pending one is answered when it is) */
 		if (!((intptr_t)sb_dict_get(pc->subs, name) & PENDING))
-			queue_frame(pc, sb_pusher_subscription_succeeded_frame(form, base));
+			queue_frame(pc, succeeded_frame(p, form, base));
 		return;
 	}
-	if (trusted && sb_pusher_verify(p->cfg->pusher_key, p->cfg->pusher_secret, pc->socket_id,
-					name, m->auth, reason, sizeof(reason)) != SB_OK) {
+	/* presence-: the signature covers channel_data too */
+	if (trusted && sb_pusher_verify_data(p->cfg->pusher_key, p->cfg->pusher_secret,
+					     pc->socket_id, name,
+					     form == SB_PUSHER_PRESENCE ? (m->channel_data ? m->channel_data : "") : NULL,
+					     m->auth, reason, sizeof(reason)) != SB_OK) {
 		p->st.signature_failures++;
 		sb_hub_count_auth_failure(p->hub);
 		subscription_error(pc, name, "AuthError", 401, reason);
 		return;
 	}
+	if (form == SB_PUSHER_PRESENCE && presence_member(pc, m, name, base) != SB_OK)
+		return;
 	/* the signature authorizes this one channel: trusted for this call only */
 	o.len = strlen(base);
 	o.enc = p->enc[form];
@@ -467,12 +539,14 @@ static void on_subscribe(struct sb_pusher_conn *pc, const struct sb_pusher_msg *
 			snprintf(reason, sizeof(reason), "%.256s is not public: subscribe to "
 				 "private-%.256s with a signature from the app's auth endpoint", base, base);
 		}
+		sb_dict_del(pc->members, name);
 		subscription_error(pc, name, type, status, reason);
 		return;
 	}
 	if (sb_dict_set(pc->subs, name, (void *)(intptr_t)((form + 1) | (res.pending ? PENDING : 0)))
 	    != SB_OK) {
 		sb_hub_unsubscribe(p->hub, pc->c, base);
+		sb_dict_del(pc->members, name);
 		subscription_error(pc, name, "ServerError", 500, "out of memory");
 		return;
 	}
@@ -487,13 +561,33 @@ static void subscribed(struct sb_pusher_conn *pc, enum sb_pusher_name form, cons
 		       const char *base)
 {
 	struct sb_pusher *p = pc->p;
+	struct member *mb = sb_dict_take(pc->members, name);
 
+	if (form == SB_PUSHER_PRESENCE) {
+		/* a member before subscription_succeeded, which lists it */
+		enum sb_err rc = mb ? sb_hub_presence_join(p->hub, pc->c, base, mb->id, mb->info)
+				    : SB_ERR_NOMEM;
+		member_free(mb);
+		if (rc != SB_OK) {
+			sb_hub_unsubscribe(p->hub, pc->c, base);
+			sb_dict_del(pc->subs, name);
+			p->st.presence_refused++;
+			if (rc == SB_ERR_LIMIT)
+				subscription_error(pc, name, "LimitReached", 429, "the presence channel "
+						   "is full (limits.presence_max_members)");
+			else
+				subscription_error(pc, name, "ServerError", 500, "out of memory");
+			return;
+		}
+	} else {
+		member_free(mb);
+	}
 	sb_dict_set(pc->subs, name, (void *)(intptr_t)(form + 1));   /* replaces: cannot fail */
 	if (sb_pusher_name_is_private(form) && p->cfg->pusher_client_events)
 		relay_add(pc, name);
 	p->st.subscriptions++;
 	sb_log(SB_LOG_DEBUG, "pusher %s: subscribed %s", pc->socket_id, name);
-	queue_frame(pc, sb_pusher_subscription_succeeded_frame(form, base));
+	queue_frame(pc, succeeded_frame(p, form, base));
 	/* cache channels get the last event of each topic, from the channel's
 	 * snapshot frames for this form (shared, like v1's); an empty one is
 	 * pusher:cache_miss */
@@ -520,6 +614,7 @@ static void session_sub_ready(void *self, struct sb_hub *hub, struct sb_client *
 		return;
 	}
 	sb_dict_del(pc->subs, name);
+	sb_dict_del(pc->members, name);
 	status = http_status(res->code, &type);
 	subscription_error(pc, name, type, status, res->reason);
 }
@@ -535,6 +630,7 @@ static void on_unsubscribe(struct sb_pusher_conn *pc, const struct sb_pusher_msg
 	sb_hub_unsubscribe(pc->p->hub, pc->c, base);
 	relay_remove(pc, m->channel);
 	sb_dict_del(pc->subs, m->channel);
+	sb_dict_del(pc->members, m->channel);
 }
 
 /* a reconnecting pusher-js resubscribes every channel at once: the burst
@@ -657,6 +753,7 @@ void sb_pusher_conn_gone(struct sb_pusher_conn *pc)
 	while (sb_dict_next(&it, &name, NULL))
 		relay_remove(pc, name);
 	sb_dict_destroy(pc->subs);
+	sb_dict_destroy(pc->members);
 	if (sb_dict_get(pc->p->by_socket, pc->socket_id) == pc)
 		sb_dict_take(pc->p->by_socket, pc->socket_id);
 	sb_client_set_data(pc->c, NULL);

@@ -55,6 +55,7 @@ struct sb_pusher_stats {
 	uint64_t connections, refused;           /* handshakes accepted / refused */
 	uint64_t subscriptions, subscription_errors;
 	uint64_t signature_failures;             /* private-* with a bad or no auth */
+	uint64_t presence_refused;               /* presence-: bad channel_data, no presence, full */
 	uint64_t client_events, client_events_refused;
 	uint64_t pings_sent, pong_timeouts, rate_limited;
 };
@@ -95,7 +96,7 @@ int64_t sb_pusher_timer(struct sb_pusher_conn *pc, int64_t now_ms);
  * `reason` may be NULL. */
 int sb_pusher_close_code(const struct sb_pusher_conn *pc, int code, const char **reason);
 const char *sb_pusher_socket_id(const struct sb_pusher_conn *pc);
-/* The hub encoder id of a name form (SB_PUSHER_PUBLIC .. SB_PUSHER_CACHE),
+/* The hub encoder id of a name form (SB_PUSHER_PUBLIC .. SB_PUSHER_PRESENCE),
  * -1 for another: the channel queries count subscribers per form. */
 int sb_pusher_encoder(const struct sb_pusher *p, enum sb_pusher_name form);
 /* Counts one HTTP API answer with its status and the events it published

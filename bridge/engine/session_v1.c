@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "presence.h"
 #include "proto_v1.h"
 
 /* ---- the encoder -------------------------------------------------------------------- */
@@ -47,6 +48,7 @@ static const struct sb_encoder v1_encoder = {
 	.batch = v1_batch,
 	.gap = sb_proto_gap,
 	.batch_items = v1_batch_items,
+	.presence = sb_presence_v1_event,
 };
 
 /* ---- requests ----------------------------------------------------------------------- */
@@ -89,6 +91,58 @@ static void on_hello(struct sb_hub *h, struct sb_client *c, struct sb_req *r)
 /* The request id rides along as the subscription's tag. */
 #define NO_ID INT64_MIN
 
+/* A live subscription to a presence channel joins it as the token's sub
+ * (and name); open mode without a token joins as the session.  0 when
+ * refused (the subscription is dropped and the client told). */
+static int join_presence(struct sb_hub *h, struct sb_client *c, int has_id, int64_t id,
+			 const char *name)
+{
+	const struct sb_jwt_claims *cl = sb_client_claims(c);
+	struct sb_buf info;
+	enum sb_err rc;
+
+	if (!sb_hub_presence_enabled(h, name))
+		return 1;
+	sb_buf_init(&info);
+	if (cl && cl->name) {
+		sb_buf_puts(&info, "{\"name\":");
+		sb_buf_json_str(&info, cl->name, strlen(cl->name));
+		sb_buf_puts(&info, "}");
+	}
+	rc = sb_buf_str(&info) ? sb_hub_presence_join(h, c, name, cl ? cl->sub : sb_client_session(c),
+						     info.len ? sb_buf_str(&info) : NULL)
+			       : SB_ERR_NOMEM;
+	sb_buf_free(&info);
+	if (rc == SB_OK)
+		return 1;
+	sb_hub_unsubscribe(h, c, name);
+	send_error(h, c, has_id, id, rc == SB_ERR_LIMIT ? SB_CODE_FORBIDDEN : SB_CODE_INTERNAL, name,
+		   rc == SB_ERR_LIMIT ? "the presence channel is full (limits.presence_max_members)"
+				      : "out of memory");
+	return 0;
+}
+
+static void on_presence(struct sb_hub *h, struct sb_client *c, struct sb_req *r)
+{
+	char name[SB_CHAN_MAX_NAME + 1];
+
+	if (r->channel_len > SB_CHAN_MAX_NAME || !sb_hub_presence_enabled(h, r->channel)) {
+		send_error(h, c, r->has_id, r->id, SB_CODE_BAD_REQUEST,
+			   r->channel_len <= SB_CHAN_MAX_NAME ? r->channel : NULL,
+			   "not a presence channel (its template does not set \"presence\": true)");
+		return;
+	}
+	snprintf(name, sizeof(name), "%s", r->channel);
+	/* the members of a channel are for its subscribers */
+	if (!sb_client_subscribed(c, name)) {
+		send_error(h, c, r->has_id, r->id, SB_CODE_NOT_FOUND, name,
+			   "subscribe to the channel first");
+		return;
+	}
+	sb_hub_client_send_owned(h, c, sb_presence_v1_list(r->has_id, r->id, name,
+							   sb_hub_presence(h, name)));
+}
+
 static void on_sub(struct sb_hub *h, struct sb_client *c, struct sb_req *r)
 {
 	struct sb_sub_opts o = { r->channel, r->channel_len, r->has_since, r->since, -1, 0,
@@ -105,6 +159,8 @@ static void on_sub(struct sb_hub *h, struct sb_client *c, struct sb_req *r)
 	}
 	if (res.pending)
 		return;   /* acknowledged once live: v1_sub_ready */
+	if (!join_presence(h, c, r->has_id, r->id, res.name))
+		return;
 	/* the ack first, then the snapshot and the history replay */
 	sb_hub_client_send_owned(h, c, sb_proto_ack(r->id, res.name, res.recovered));
 	sb_hub_send_initial(h, c, res.name);
@@ -120,6 +176,8 @@ static void v1_sub_ready(void *self, struct sb_hub *h, struct sb_client *c, int6
 		send_error(h, c, has_id, has_id ? tag : 0, res->code, res->name, res->reason);
 		return;
 	}
+	if (!join_presence(h, c, has_id, has_id ? tag : 0, res->name))
+		return;
 	sb_hub_client_send_owned(h, c, sb_proto_ack(has_id ? tag : 0, res->name, res->recovered));
 	sb_hub_send_initial(h, c, res->name);
 }
@@ -210,6 +268,7 @@ static void v1_frame(void *self, struct sb_hub *h, struct sb_client *c, const ch
 	case SB_OP_UNSUB: on_unsub(h, c, &r); break;
 	case SB_OP_REFRESH: on_refresh(h, c, &r); break;
 	case SB_OP_PING: sb_hub_client_send_owned(h, c, sb_proto_pong(r.has_id, r.id)); break;
+	case SB_OP_PRESENCE: on_presence(h, c, &r); break;
 	}
 	sb_req_free(&r);
 }

@@ -34,6 +34,7 @@ struct sb_msg *sb_msg_create(const char *topic, size_t topic_len,
 	m->retained = retained;
 	m->refs = 1;
 	m->arrived_ms = sb_now_ms();
+	m->arrived_us = sb_now_us();
 	return m;
 }
 
@@ -71,6 +72,7 @@ void sb_frame_unref(struct sb_frame *f)
 {
 	if (!f || --f->refs > 0)
 		return;
+	sb_frame_unref(f->z);
 	free(f->mem);
 	free(f);
 }
@@ -237,11 +239,13 @@ struct sb_frame *sb_buf_to_frame(struct sb_buf *b)
 		sb_buf_free(b);
 		return NULL;
 	}
+	memset(f, 0, sizeof(*f));
 	f->refs = 1;
 	f->len = b->len;
 	f->cap = b->cap;
 	f->mem = b->mem;
 	f->created_ms = sb_now_ms();
+	f->origin_us = 0;
 	memset(b, 0, sizeof(*b));
 	return f;
 }

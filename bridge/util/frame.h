@@ -29,6 +29,7 @@ struct sb_msg {
 	size_t payload_len;
 	int retained;           /* the broker's retain flag */
 	int64_t arrived_ms;     /* sb_now_ms() when it reached the bridge */
+	int64_t arrived_us;     /* sb_now_us() then (the latency histograms) */
 	int64_t seq;            /* the payload's "seq" (log lines), 0 when
 				   absent; set by the hub when it parses */
 	int kept;               /* a relayed Pusher event kept as its topic's
@@ -48,7 +49,16 @@ struct sb_frame {
 	size_t len;             /* bytes of data after the headroom */
 	size_t cap;
 	int64_t created_ms;
+	/* sb_now_us() when the oldest message it carries reached the bridge,
+	 * set by the hub on the frames it fans out live; 0 otherwise */
+	int64_t origin_us;
 	unsigned char *mem;     /* SB_FRAME_PRE + cap bytes */
+	/* permessage-deflate (ws_server.c): a batch of events (what
+	 * listen.compression "logs" compresses), and the compressed frame
+	 * made for the first connection that wanted it, shared by the rest
+	 * (freed with this one); z_tried once it was attempted */
+	unsigned char bulk, z_tried;
+	struct sb_frame *z;
 };
 
 static inline unsigned char *sb_frame_data(const struct sb_frame *f)

@@ -71,6 +71,8 @@ size_t sb_log_render(char *buf, size_t size, enum sb_log_format format, int64_t 
 
 /* Monotonic clock in milliseconds. */
 int64_t sb_now_ms(void);
+/* Monotonic clock in microseconds (the latency histograms). */
+int64_t sb_now_us(void);
 /* Wall clock in milliseconds since the epoch. */
 int64_t sb_wall_ms(void);
 

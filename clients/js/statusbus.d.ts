@@ -231,9 +231,19 @@ export class StatusBus {
   subscribe<D = any>(channel: string, handler: (event: BusEvent<D>) => void, options?: SubscribeOptions): Unsubscribe;
   /** Channels with at least one handler. */
   channels(): string[];
+  /** Members of a presence channel the client is subscribed to (docs/protocol.md §5.12). */
+  presence(channel: string): Promise<PresenceMember[]>;
 
   on<K extends keyof BusEvents>(name: K, listener: BusEvents[K]): () => void;
   off<K extends keyof BusEvents>(name: K, listener: BusEvents[K]): void;
+}
+
+/** A member of a presence channel: its token's `sub` and `name`, and the
+ * `user_info` of a Pusher member beyond a name. */
+export interface PresenceMember {
+  sub: string;
+  name?: string;
+  info?: unknown;
 }
 
 export default StatusBus;

@@ -126,6 +126,10 @@ function closeCodeError(code) {
   }
 }
 
+function presenceError(code, message, channel) {
+  return Object.assign(new Error(`${code}: ${message}`), { code, message, channel, op: 'presence' });
+}
+
 export class StatusBus {
   /**
    * @param {object} options see statusbus.d.ts (StatusBusOptions)
@@ -408,6 +412,9 @@ export class StatusBus {
     this._clear('ping');
     this._clear('pong');
     this._welcomed = false;
+    for (const meta of this._pending.values()) {
+      if (meta.kind === 'presence') meta.reject(presenceError('unavailable', 'the connection was lost', meta.channel));
+    }
     this._pending.clear();
     for (const sub of this._subs.values()) if (sub.state === 'active' || sub.state === 'sent') sub.state = 'pending';
     if (this._stopped) return;
@@ -495,6 +502,7 @@ export class StatusBus {
       case 'batch': return this._onBatch(f);
       case 'gap': return this._onGap(f);
       case 'pong': this._pending.delete(f.id); return undefined;
+      case 'presence': return this._onPresence(f);
       default: return undefined;     // unknown ops are ignored (forward compatible)
     }
   }
@@ -537,10 +545,22 @@ export class StatusBus {
     }
   }
 
+  _onPresence(f) {
+    const meta = this._pending.get(f.id);
+    if (!meta || meta.kind !== 'presence') return;
+    this._pending.delete(f.id);
+    meta.resolve(Array.isArray(f.members) ? f.members : []);
+  }
+
   _onErrorFrame(f) {
     const err = { code: f.code ?? 'internal', message: f.message ?? '', id: f.id, channel: f.channel };
     const meta = f.id != null ? this._pending.get(f.id) : undefined;
     if (meta) this._pending.delete(f.id);
+    if (meta && meta.kind === 'presence') {
+      // the answer to presence(): the subscription itself is fine
+      meta.reject(presenceError(err.code, err.message, meta.channel));
+      return;
+    }
     let sub = meta && meta.sub;
     if (!sub && f.channel) sub = this._subs.get(f.channel);
     if (sub) {
@@ -693,6 +713,24 @@ export class StatusBus {
 
   /** Channels with at least one handler. */
   channels() { return [...this._subs.keys()]; }
+
+  /**
+   * The members of presence channel `channel` (docs/protocol.md §5.12),
+   * cluster-wide: resolves with `[{sub, name?, info?}, …]` sorted by sub.
+   * Subscribe first: its handler gets `presence.join` / `presence.leave`
+   * events.  Rejects with `code` not_found (not subscribed), bad_request
+   * (not a presence channel), or unavailable (not connected, connection
+   * lost).
+   */
+  presence(channel) {
+    return new Promise((resolve, reject) => {
+      if (!this._welcomed) {
+        reject(presenceError('unavailable', 'not connected', channel));
+        return;
+      }
+      this._request({ op: 'presence', channel }, { kind: 'presence', channel, resolve, reject });
+    });
+  }
 
   // ---- polling fallback ---------------------------------------------------
 

@@ -103,6 +103,20 @@ function parseTs(ts) {
   return Number.isNaN(t) ? Date.now() : t;
 }
 
+/** 45s, 3m 20s, 2h 5m */
+function duration(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  return `${Math.floor(m / 60)}h ${m % 60}m`;
+}
+
+function validTs(ts) {
+  const t = Date.parse(ts);
+  return Number.isNaN(t) ? null : t;
+}
+
 function shortId(id) {
   return String(id).slice(0, 8);
 }
@@ -248,10 +262,29 @@ function renderStats(appId) {
   host.replaceChildren(cpuBox, memBox);
 }
 
+// a deploy in one of these states is over: its log is no longer followed
+// by the bridge (docs/protocol.md §3.4)
+const DEPLOY_OVER = new Set(['finished', 'failed', 'cancelled']);
+
+/** When the deploy started and ended (null while running, or unknown):
+ *  its started_at / finished_at, else the ts of the first `running` status
+ *  this page saw and of the status that ended it. */
+function deployTimes(d) {
+  const data = d.data;
+  const start = validTs(data.started_at) ?? d.runningSeen ?? null;
+  const end = DEPLOY_OVER.has(data.status) ? validTs(data.finished_at) ?? validTs(data.ts) : null;
+  return { start, end };
+}
+
+function durationText(el, start, end) {
+  el.textContent = end != null ? `took ${duration(end - start)}` : `running for ${duration(Date.now() - start)}`;
+}
+
 function upsertDeploy(id, data) {
   const d = deploys.get(id) || { id };
   d.data = data;
   d.since = parseTs(data.ts);
+  if (data.status === 'running' && d.runningSeen == null) d.runningSeen = validTs(data.ts);
   deploys.set(id, d);
   renderDeploy(d);
 }
@@ -294,6 +327,14 @@ function renderDeploy(d) {
   since.textContent = ago(d.since);
   meta.append(since);
   if (data.triggered_by) meta.append(el('span', 'by', `by ${data.triggered_by}`));
+  const { start, end } = deployTimes(d);
+  if (start != null && (end == null || end >= start)) {
+    const took = el('span', 'deploy-duration');
+    took.dataset.start = String(start);
+    if (end != null) took.dataset.end = String(end);
+    durationText(took, start, end);
+    meta.append(took);
+  }
   btn.append(head, bar, step, meta);
   d.el.replaceChildren(btn);
   if (!d.el.isConnected) {
@@ -410,6 +451,25 @@ function renderConnText(info = lastInfo) {
   $('conn-next').textContent = retrying && wait ? `next WebSocket try in ${wait}s` : '';
 }
 
+// ---- offline: cards greyed while the WebSocket is down -----------------------------
+
+let everConnected = false;
+
+function renderStale(state, info) {
+  if (state === 'connected') everConnected = true;
+  // before the first connection there is nothing shown to be stale
+  const stale = everConnected && state !== 'connected';
+  $('main').classList.toggle('stale', stale);
+  const banner = $('offline-banner');
+  banner.hidden = !stale;
+  if (!stale) return;
+  banner.textContent = state === 'polling'
+    ? 'Offline — the WebSocket is down; statuses are polled over HTTP every few seconds and may lag.'
+    : state === 'offline' && info.retrying === false
+      ? 'Offline — not reconnecting. What is shown may be out of date.'
+      : 'Offline — reconnecting. What is shown may be out of date.';
+}
+
 // ---- log viewer --------------------------------------------------------------------
 
 const viewer = new LogViewer({
@@ -431,6 +491,32 @@ function opener(kind, id) {
   return kind === 'deploy'
     ? document.querySelector(`li.deploy[data-uuid="${CSS.escape(id)}"] button`)
     : document.querySelector(`li.res[data-kind="${CSS.escape(kind)}"][data-uuid="${CSS.escape(id)}"] .res-logs`);
+}
+
+/** After the bridge acknowledged a finished deploy's log: when its
+ *  history holds no line (/v1/history, the same ring the WebSocket replays
+ *  from), says so instead of showing an empty box.  #log-lines gets
+ *  data-history="held" or "gone" once this is known. */
+async function explainDeployLog(open) {
+  const d = deploys.get(open.id);
+  if (!d || !DEPLOY_OVER.has(d.data.status) || !bus.httpBase) return;
+  let body;
+  try {
+    const res = await fetch(`${bus.httpBase}/v1/history?channel=${encodeURIComponent(open.channel)}&since=0`, {
+      headers: token ? { Authorization: `Bearer ${token}` } : {}, cache: 'no-store',
+    });
+    if (!res.ok) return;
+    body = await res.json();
+  } catch { return; }
+  if (openLog !== open) return;
+  const held = (Array.isArray(body.events) && body.events.length > 0) || viewer.lineCount() > 0;
+  $('log-lines').dataset.history = held ? 'held' : 'gone';
+  if (held) return;
+  const { end } = deployTimes(d);
+  const when = end != null ? ` at ${new Date(end).toLocaleString()}` : '';
+  const seen = Number(body.last_seq) > 0 ? `its ${body.last_seq} lines are` : 'its lines are';
+  viewer.note(`This deploy ${d.data.status}${when}; ${seen} no longer held by the bridge, `
+    + 'which keeps a deploy\'s log while it runs and for 60 s after its last viewer left.');
 }
 
 /** Opens the log of a deployment (kind "deploy", from line 1) or the live
@@ -459,6 +545,7 @@ function openLogs(kind, id) {
     onError: (e) => alertMessage(`Cannot open the log of ${shortId(id)}: ${e.code}${e.message ? ` — ${e.message}` : ''}`),
   });
   delete $('log-lines').dataset.subscribed;
+  delete $('log-lines').dataset.history;
   $('logview').scrollIntoView({ block: 'nearest' });
   $('log-lines').focus({ preventScroll: true });
 }
@@ -489,12 +576,16 @@ function start() {
     if (state === 'connected') retryAt = null;
     else delete $('log-lines').dataset.subscribed;
     setConn(state, info);
+    renderStale(state, info);
     if (state === 'offline' && info.reason === 'unauthorized') showLogin('The bridge rejected the token. Enter a valid token.');
   });
   // #log-lines[data-subscribed] says the bridge acknowledged the open log stream
   // (again after each reconnect); tests wait for it before publishing.
   bus.on('subscribed', (ack) => {
-    if (openLog && ack.channel === openLog.channel) $('log-lines').dataset.subscribed = 'true';
+    if (openLog && ack.channel === openLog.channel) {
+      $('log-lines').dataset.subscribed = 'true';
+      if (openLog.kind === 'deploy' && !viewer.hasNote()) explainDeployLog(openLog);
+    }
   });
   bus.on('retry', (r) => { retryAt = Date.now() + r.delay; renderConnText(); });
   bus.on('error', (e) => { if (e.code !== 'handler_error') console.warn('statusbus error', e); else console.error(e.error); });
@@ -508,6 +599,7 @@ function start() {
   bus.connect().catch(() => {});
 
   setInterval(() => {
+    for (const t of document.querySelectorAll('.deploy-duration[data-start]:not([data-end])')) durationText(t, Number(t.dataset.start), null);
     for (const s of document.querySelectorAll('.since[data-since]')) {
       const ms = Number(s.dataset.since);
       s.textContent = s.closest('.res') ? `changed ${ago(ms)}` : ago(ms);

@@ -36,6 +36,7 @@ export class LogViewer {
     this.search = '';
     this.name = 'deploy';
     this.dropped = 0;
+    this.noteEl = null;       // a note above the lines (a log no longer held)
 
     els.list.addEventListener('scroll', () => {
       if (this._autoScrolling) return;
@@ -64,6 +65,7 @@ export class LogViewer {
     this.entries = [];
     this.buffer = [];
     this.dropped = 0;
+    this.noteEl = null;
     this.follow = true;
     this.els.list.replaceChildren();
     this.els.jump.hidden = true;
@@ -85,6 +87,26 @@ export class LogViewer {
       return;
     }
     this._append([entry]);
+  }
+
+  /** Shows text above the lines (until reset), e.g. why there are none. */
+  note(text) {
+    if (!this.noteEl) {
+      this.noteEl = document.createElement('p');
+      this.noteEl.className = 'log-note';
+      this.noteEl.setAttribute('role', 'note');
+    }
+    this.noteEl.textContent = text;
+    this.els.list.prepend(this.noteEl);
+    this._status();
+  }
+
+  hasNote() {
+    return !!this.noteEl;
+  }
+
+  lineCount() {
+    return this.entries.filter((e) => e.kind === 'line').length + this.buffer.filter((e) => e.kind === 'line').length;
   }
 
   pause() {
@@ -199,6 +221,7 @@ export class LogViewer {
       if (e.el) frag.appendChild(e.el);
     }
     this.els.list.replaceChildren(frag);
+    if (this.noteEl) this.els.list.prepend(this.noteEl);
     this._status();
     if (this.follow) this._scrollToBottom();
   }
@@ -222,6 +245,7 @@ export class LogViewer {
     let s = `${lines} line${lines === 1 ? '' : 's'}`;
     if (shown !== this.entries.length) s += `, ${shown} shown`;
     if (this.dropped) s += ` (${this.dropped} older dropped, max ${this.max})`;
+    if (this.noteEl && lines === 0) s += ' — this log is no longer held by the bridge';
     if (this.paused) s = `Paused — ${this.buffer.length} new line${this.buffer.length === 1 ? '' : 's'} buffered. ${s}`;
     this.els.status.textContent = s;
   }

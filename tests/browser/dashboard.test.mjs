@@ -5,7 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { withStack, dashboardUrl, uuid } from './stack.mjs';
+import { withStack, dashboardUrl, uuid, waitFor } from './stack.mjs';
 import { skipReason, waitConn, logSeqs, waitLogCount, badgeSelector, statusPayload, logLine, range } from './helpers.mjs';
 
 const skip = skipReason();
@@ -184,5 +184,55 @@ test('history the bridge no longer holds is shown inline as missing lines', { sk
     await late.waitForSelector('#log-jump', { state: 'visible', timeout: 2000 });
     await stack.screenshot(late, 'deploy-log-gap');
     await late.close();
+  });
+});
+
+test('a finished deploy shows its duration, and a clear note when the bridge no longer holds its log', { skip }, async () => {
+  await withStack('deploy-finished', async (stack) => {
+    const t0 = Date.now() - 600_000;
+    const iso = (ms) => new Date(ms).toISOString();
+    const history = async (deploy) => {
+      const res = await fetch(`http://127.0.0.1:${stack.bridge.port}/v1/history?channel=deploy.${deploy}.logs&since=0`);
+      assert.equal(res.status, 200);
+      return res.json();
+    };
+    // gone: first seen finished (never followed), its times in the payload
+    const gone = uuid();
+    stack.publish(`team/42/deploy/${gone}/status`, {
+      ts: iso(t0 + 200_000), status: 'finished', progress: 100, started_at: iso(t0), finished_at: iso(t0 + 200_000),
+    }, { retain: true });
+    // held: followed while running, 5 lines the bridge still holds after the finish
+    const held = uuid();
+    stack.publish(`team/42/deploy/${held}/status`, { ts: iso(t0), status: 'running', progress: 10 }, { retain: true });
+    await history(held);       // the bridge's subscription to its logs is confirmed
+    stack.publishLines(`deploy/${held}/logs`, range(1, 5).map((s) => logLine(s)));
+    await waitFor(async () => (await history(held)).events.length === 5, { what: 'the bridge holds 5 lines' });
+
+    const page = stack.page = await stack.browser();
+    await page.goto(dashboardUrl(stack.bridge));
+    await waitConn(page, 'connected');
+    const card = (d) => `li.deploy[data-uuid="${d}"]`;
+    await page.waitForSelector(`${card(held)} .badge[data-status="running"]`, { timeout: 5000 });
+    assert.match(await page.textContent(`${card(held)} .deploy-duration`), /^running for \d+m \d+s$/);
+    // the finish, 42 s after the running status this page saw
+    stack.publish(`team/42/deploy/${held}/status`, { ts: iso(t0 + 42_000), status: 'finished', progress: 100 }, { retain: true });
+    await page.waitForSelector(`${card(held)} .badge[data-status="finished"]`, { timeout: 5000 });
+    assert.equal(await page.textContent(`${card(held)} .deploy-duration`), 'took 42s');
+    assert.equal(await page.textContent(`${card(gone)} .deploy-duration`), 'took 3m 20s');
+
+    // the log of a deploy the bridge no longer holds: a note, not an empty box
+    await page.click(`${card(gone)} button`);
+    await page.waitForSelector('#log-lines[data-history="gone"]', { timeout: 5000 });
+    const note = await page.textContent('#log-lines .log-note');
+    assert.match(note, /^This deploy finished at .+; its lines are no longer held by the bridge/);
+    assert.match(await page.textContent('#log-status'), /^0 lines — this log is no longer held by the bridge$/);
+    await stack.screenshot(page, 'deploy-log-gone');
+
+    // one it still holds: its lines, no note
+    await page.click(`${card(held)} button`);
+    await page.waitForSelector('#log-lines[data-history="held"]', { timeout: 5000 });
+    await waitLogCount(page, 5);
+    assert.deepEqual(await logSeqs(page), range(1, 5));
+    assert.equal(await page.$('#log-lines .log-note'), null);
   });
 });

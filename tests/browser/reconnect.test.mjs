@@ -36,6 +36,11 @@ test('bridge stopped: indicator yellow then red; bridge back: green, statuses cu
     try {
       await waitConn(page, ['reconnecting'], 3000);
       assert.match(await page.textContent('#conn-text'), /Reconnecting/);
+      // what is shown may be out of date: the cards are greyed under a banner
+      assert.equal(await page.$eval('#main', (m) => m.classList.contains('stale')), true);
+      assert.match(await page.textContent('#offline-banner'), /^Offline — reconnecting/);
+      assert.equal(await page.isVisible('#offline-banner'), true);
+      assert.equal(await page.$eval(`li[data-uuid="${app}"]`, (li) => getComputedStyle(li).filter), 'grayscale(1)');
       await waitConn(page, ['polling', 'offline'], 15_000);
       assert.match(await page.textContent('#conn-text'), /Offline/);
       await stack.screenshot(page, 'reconnect-offline');
@@ -51,6 +56,8 @@ test('bridge stopped: indicator yellow then red; bridge back: green, statuses cu
     await stack.bridge.start();
     await waitConn(page, 'connected', 30_000);
     assert.equal(await page.textContent('#conn-text'), 'Live');
+    assert.equal(await page.$eval('#main', (m) => m.classList.contains('stale')), false);
+    assert.equal(await page.isVisible('#offline-banner'), false);
     await page.waitForSelector(badgeSelector(app, 'exited'), { timeout: 5000 });
     await page.waitForSelector('#log-lines[data-subscribed="true"]', { timeout: 5000 });
 

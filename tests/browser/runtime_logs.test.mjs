@@ -71,3 +71,36 @@ test('an app\'s live log opens from its card; only its owner\'s lines show; a da
       document.activeElement.closest('li').dataset.kind), 'db');
   });
 });
+
+// listen.compression "logs": Chromium offers permessage-deflate, the
+// bridge sends the log batches compressed (once for every compressed
+// viewer) and the viewer shows every line as without it.
+test('a runtime log reaches Chromium compressed (permessage-deflate) and reads the same', { skip }, async () => {
+  await withStack('runtime-log-deflate', async (stack) => {
+    const app = uuid();
+    stack.publish(`team/42/app/${app}/status`, statusPayload('running', { name: 'api' }), { retain: true });
+    const page = stack.page = await stack.browser();
+    await page.goto(dashboardUrl(stack.bridge));
+    await waitConn(page, 'connected');
+    await page.waitForSelector(badgeSelector(app, 'running'), { timeout: 5000 });
+    const metric = async (name) => {
+      const text = await (await fetch(`${stack.bridge.http}/metrics`)).text();
+      const m = text.match(new RegExp(`^${name} (\\S+)$`, 'm'));
+      assert.ok(m, `${name} in /metrics`);
+      return Number(m[1]);
+    };
+    assert.equal(await metric('statusbus_ws_compressed_connections'), 1, 'Chromium negotiated it');
+
+    await page.click(logsButton('app', app));
+    await page.waitForSelector('#log-lines[data-subscribed="true"]', { timeout: 5000 });
+    // lines long enough that every batch is over compression_min_bytes
+    const line = (s) => logLine(s, { msg: `GET /api/orders?page=${s} 200 ${'x'.repeat(600)}` });
+    stack.publishLines(`team/42/app/${app}/logs`, range(1, 40).map(line));
+    await waitLogCount(page, 40);
+    assert.deepEqual(await logSeqs(page), range(1, 40), 'in order, no gap');
+    assert.match(await page.textContent('#log-lines .line:last-child'), /page=40 200 x{600}/);
+    assert.ok(await metric('statusbus_ws_deflate_frames_sent_total') >= 1, 'batches went compressed');
+    assert.ok(await metric('statusbus_ws_deflate_output_bytes_total') <
+              await metric('statusbus_ws_deflate_input_bytes_total'));
+  }, { overrides: { listen: { compression: 'logs' } } });
+});

@@ -715,7 +715,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fz in = { data, size };
 	const struct sb_config *cfg = cfgs[fz_u8(&in) % NCONFIGS];
 	struct sb_hub_params p = { 0 };
-	struct sb_hub_ops ops = { &W.b, op_sub, op_unsub, op_wake, op_publish, op_timer };
+	struct sb_hub_ops ops = { &W.b, op_sub, op_unsub, op_wake, op_publish, op_timer, NULL };
 
 	memset(&W, 0, sizeof(W));
 	W.now = T0;

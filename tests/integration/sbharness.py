@@ -228,15 +228,19 @@ class Bridge(Process):
                          workdir, env=env)
         self.url = f"ws://127.0.0.1:{self.port}/v1/ws"
         self.http = f"http://127.0.0.1:{self.port}"
+        # /metrics moves to metrics.listen when the config has one
+        mlisten = (cfg.get("metrics") or {}).get("listen")
+        self.metrics_http = f"http://{mlisten}" if mlisten else self.http
         wait_for(lambda: port_open(self.port) or not self.alive(), 15, what="bridge port")
         if not self.alive():
             raise RuntimeError("bridge failed to start:\n" + self.output())
         if wait_healthy:
             wait_for(lambda: self.health()[0] == 200, 15, what="bridge healthy")
 
-    def get(self, path, headers=None):
-        """(status, body text) of GET path."""
-        req = urllib.request.Request(self.http + path, headers=headers or {})
+    def get(self, path, headers=None, base=None):
+        """(status, body text) of GET path (on base, by default the
+        bridge's port)."""
+        req = urllib.request.Request((base or self.http) + path, headers=headers or {})
         try:
             with urllib.request.urlopen(req, timeout=5) as r:
                 return r.status, r.read().decode()
@@ -263,7 +267,7 @@ class Bridge(Process):
 
     def metrics(self):
         """Prometheus text -> {name{labels}: value}."""
-        st, body = self.get("/metrics")
+        st, body = self.get("/metrics", base=self.metrics_http)
         out = {}
         for line in body.splitlines():
             if line and not line.startswith("#"):
@@ -466,15 +470,17 @@ class Stack:
 # For tests that must send what a library would not (unanswered pings,
 # unmasked or huge frames): frames are built and read by hand.
 
-def ws_handshake(port, tls=None, path="/v1/ws"):
+def ws_handshake(port, tls=None, path="/v1/ws", headers="", head_out=None):
     """A socket upgraded to statusbus.v1 on `path` (through `tls`, an
-    ssl.SSLContext, when given); the 101 response is read."""
+    ssl.SSLContext, when given); the 101 response is read (and appended,
+    as text, to the list head_out when given).  `headers`: extra request
+    header lines, each ending in CRLF."""
     s = socket.create_connection(("127.0.0.1", port), timeout=20)
     if tls:
         s = tls.wrap_socket(s)
     key = base64.b64encode(os.urandom(16)).decode()
     s.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n{headers}"
                "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: statusbus.v1\r\n\r\n").encode())
     head = b""
     while b"\r\n\r\n" not in head:
@@ -482,6 +488,8 @@ def ws_handshake(port, tls=None, path="/v1/ws"):
         assert chunk, "closed during the handshake"
         head += chunk
     assert head.startswith(b"HTTP/1.1 101"), head
+    if head_out is not None:
+        head_out.append(head.decode("latin-1"))
     return s
 
 

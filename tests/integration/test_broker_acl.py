@@ -376,6 +376,26 @@ def test_bridge_reads_everything_but_writes_only_rejected_and_pusher(broker):
     assert topics(rejected) == [f"$statusbus/rejected/team/42/app/{app}/status"]
 
 
+def test_presence_topics_are_the_bridges_only(broker):
+    """Presence (docs/protocol.md §5.12): bridges write and read each other's
+    member lists and online state; a backend can neither forge a member or a
+    bridge's death nor read who is online."""
+    a, b = broker.login("bridge"), broker.login("bridge")
+    subscribe(b, "$statusbus/presence/#", "$statusbus/bridges/#")
+    backend = broker.login("backend")
+    subscribe(backend, "$statusbus/presence/#", "$statusbus/bridges/#")
+    # QoS 1 publishes wait for their PUBACK: processed before the next ones
+    backend.publish("$statusbus/presence/room.42/forged", {"members": [{"id": "mallory"}]})
+    backend.publish("$statusbus/bridges/a", "offline")
+    a.publish("$statusbus/presence/room.42/a", {"members": [{"id": "alice"}]})
+    a.publish("$statusbus/bridges/a", "online")
+    wait_topic(b, "$statusbus/bridges/a")
+    assert [(t, p) for t, p, _ in b.received] == [
+        ("$statusbus/presence/room.42/a", json.dumps({"members": [{"id": "alice"}]}).encode()),
+        ("$statusbus/bridges/a", b"online")]
+    assert topics(backend) == []
+
+
 def test_backend_publishes_every_topic_family_and_nothing_else(broker):
     watcher = broker.login("bridge")
     subscribe(watcher, "#")

@@ -71,8 +71,10 @@ def test_metrics_is_prometheus_text(stack):
     for line in body.splitlines():
         if line.startswith("# TYPE "):
             _, _, name, kind = line.split()
-            assert kind in ("counter", "gauge")
+            assert kind in ("counter", "gauge", "histogram")
             names.add(name)
+            if kind == "histogram":    # its samples: _bucket{le}, _sum, _count
+                names.update(name + s for s in ("_bucket", "_sum", "_count"))
         elif line and not line.startswith("#"):
             name = line.split("{")[0].split()[0]
             assert name in names, f"sample {name} without a TYPE line"

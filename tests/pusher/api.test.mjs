@@ -241,7 +241,7 @@ test('every bad request is a clear 4xx, counted, and publishes nothing', async (
     await expectRefused(server(b).get({ path: '/channels', params: { info: 'user_count' } }), 400, /presence/);
     await expectRefused(server(b).get({ path: '/channels/private-team.42', params: { info: 'bogus' } }), 400, /unknown attribute/);
     await expectRefused(server(b).get({ path: '/channels/private-team.42/users' }), 400, /presence/);
-    await expectRefused(server(b).get({ path: '/channels/presence-room/users' }), 501, /not supported/);
+    await expectRefused(server(b).get({ path: '/channels/presence-room/users' }), 400, /presence channel/);
     // a body over pusher.max_request_bytes is refused unread
     await expectRefused(signedFetch(b, 'POST', ev, { body: body({ data: 'y'.repeat(300 * 1024) }) }), 413, /max_request_bytes/);
     // and one whose published size would pass limits.max_payload_bytes
@@ -259,7 +259,7 @@ test('every bad request is a clear 4xx, counted, and publishes nothing', async (
     assert.equal(await metric(b, 'statusbus_pusher_api_requests_total{result="unauthorized"}'), 9);
     assert.equal(await metric(b, 'statusbus_pusher_api_requests_total{result="too_large"}'), 3);
     assert.equal(await metric(b, 'statusbus_pusher_api_requests_total{result="not_found"}'), 2);
-    assert.equal(await metric(b, 'statusbus_pusher_api_requests_total{result="unsupported"}'), 1);
+    assert.equal(await metric(b, 'statusbus_pusher_api_requests_total{result="unsupported"}'), 0);
     assert.ok(await metric(b, 'statusbus_pusher_api_requests_total{result="bad_request"}') >= 22);
     assert.ok(await metric(b, 'statusbus_auth_failures_total') >= 9);
     // the connection of a refused request stays usable (keep-alive)

@@ -60,6 +60,9 @@ struct fake {
 	int published;
 	char pub_topic[600];
 	char pub_payload[4096];
+	int retained;                /* publish_retained calls (presence) */
+	char ret_topic[600];
+	char ret_payload[4096];
 	struct fake_broker broker;   /* grants, barriers (fake_broker.h) */
 };
 
@@ -119,6 +122,17 @@ static inline void op_publish(void *ctx, const char *topic, const void *payload,
 	k->pub_payload[len] = '\0';
 }
 
+static inline void op_retained(void *ctx, const char *topic, const void *payload, size_t len)
+{
+	struct fake *k = ctx;
+
+	k->retained++;
+	snprintf(k->ret_topic, sizeof(k->ret_topic), "%s", topic);
+	assert_true(len < sizeof(k->ret_payload));
+	memcpy(k->ret_payload, payload, len);
+	k->ret_payload[len] = '\0';
+}
+
 static inline int subs_of(struct fake *k, const char *filter) { return k->f[fidx(k, filter)].subs; }
 static inline int unsubs_of(struct fake *k, const char *filter) { return k->f[fidx(k, filter)].unsubs; }
 static inline int live_of(struct fake *k, const char *filter) { return k->f[fidx(k, filter)].live; }
@@ -144,7 +158,8 @@ static inline void env_init(struct env *e, const char *config, int auth)
 {
 	char err[512];
 	struct sb_hub_params p;
-	struct sb_hub_ops ops = { &e->fake, op_sub, op_unsub, op_wake, op_publish, op_timer };
+	struct sb_hub_ops ops = { &e->fake, op_sub, op_unsub, op_wake, op_publish, op_timer,
+				  op_retained };
 
 	memset(e, 0, sizeof(*e));
 	fake_now = T0;

@@ -507,6 +507,8 @@ static void test_config_errors(void **state)
 	expect_map_error("[{\"name\":7,\"topics\":[\"a\"]}]", "name must be a string");
 	expect_map_error("[{\"name\":\"a\",\"topics\":[\"a\"],\"acls\":\"public\"}]",
 			 "unknown key \"acls\"");
+	expect_map_error("[{\"name\":\"a\",\"topics\":[\"a\"],\"presence\":1}]",
+			 "channels[a].presence must be true or false");
 	/* bad name templates */
 	expect_map_error("[{\"name\":\"\",\"topics\":[\"a\"]}]", "empty channel name");
 	expect_map_error("[{\"name\":\"a..b\",\"topics\":[\"a\"]}]", "empty segment");

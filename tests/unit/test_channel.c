@@ -44,6 +44,50 @@ static void test_batch_at_max_events(void **state)
 	env_fini(&e);
 }
 
+/* The histograms of docs/metrics.md: every message's hand-off wait; a live
+ * delivery's latency once per frame per client, when the frame is taken
+ * for the socket (a batch: once, from its oldest line); a snapshot replayed
+ * on subscribe is no delivery; lines per batch frame. */
+static void test_latency_histograms(void **state)
+{
+	struct env e;
+	struct sb_client *a, *b;
+	const struct sb_metrics *m;
+	uint64_t in0, out0;
+	(void)state;
+
+	env_init(&e, "{}", 0);
+	m = sb_hub_metrics(e.hub);
+	a = client(&e, NULL);
+	sub(&e, a, 1, "team.42");
+	sub(&e, a, 2, "deploy." D1 ".logs");
+	in0 = m->ingest_latency.count;
+	out0 = m->delivery_latency.count;
+	publish(&e, "team/42/app/" A1 "/status", "{\"status\":\"running\"}", 1);
+	assert_int_equal(m->ingest_latency.count, in0 + 1);
+	assert_int_equal(m->delivery_latency.count, out0);   /* queued, not taken yet */
+	cJSON_Delete(expect_op(&e, a, "event"));
+	assert_int_equal(m->delivery_latency.count, out0 + 1);
+	assert_true(m->delivery_latency.sum >= 0);
+
+	b = client(&e, NULL);
+	sub(&e, b, 1, "team.42");
+	cJSON_Delete(expect_op(&e, b, "event"));              /* the snapshot */
+	expect_nothing(&e, b);
+	assert_int_equal(m->delivery_latency.count, out0 + 1);
+
+	for (int i = 1; i <= 10; i++)
+		log_line(&e, D1, i);
+	assert_int_equal(m->ingest_latency.count, in0 + 11);
+	assert_int_equal(m->batch_lines.count, 1);
+	assert_int_equal(m->batch_lines.counts[3], 1);        /* le="10" */
+	assert_true(m->batch_lines.sum == 10.0);
+	cJSON_Delete(expect_op(&e, a, "batch"));
+	expect_nothing(&e, a);
+	assert_int_equal(m->delivery_latency.count, out0 + 2);
+	env_fini(&e);
+}
+
 static void test_batch_flushed_by_clock(void **state)
 {
 	struct env e;
@@ -414,6 +458,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_batch_at_max_events),
+		cmocka_unit_test(test_latency_histograms),
 		cmocka_unit_test(test_batch_flushed_by_clock),
 		cmocka_unit_test(test_flush_all),
 		cmocka_unit_test(test_close_some),

@@ -180,6 +180,43 @@ static void test_logs_section(void **state)
 	expect_error("{\"logs\":\"active\"}", "x.json: logs: must be an object");
 }
 
+/* metrics.listen: /metrics on an address of its own (docs/metrics.md). */
+static void test_metrics_listen(void **state)
+{
+	static const char *const bad[] = { "9100", "127.0.0.1", "127.0.0.1:", "127.0.0.1:0",
+		"127.0.0.1:65536", "127.0.0.1:91x", ":9100", "::1:9100", "[::1]9100", "[::1:9100",
+		"[127.0.0.1]:9100", "example.com:9100", "127.0.0.1:-1", "[]:9100" };
+	char text[256], want[256];
+	struct sb_config *c = parse_ok("{}");
+	(void)state;
+
+	assert_null(c->metrics_listen);
+	assert_int_equal(c->metrics_port, 0);
+	sb_config_destroy(c);
+	c = parse_ok("{\"metrics\":{\"listen\":\"127.0.0.1:9100\"}}");
+	assert_string_equal(c->metrics_host, "127.0.0.1");
+	assert_int_equal(c->metrics_port, 9100);
+	sb_config_destroy(c);
+	c = parse_ok("{\"metrics\":{\"listen\":\"[::1]:65535\"}}");
+	assert_string_equal(c->metrics_host, "::1");
+	assert_int_equal(c->metrics_port, 65535);
+	sb_config_destroy(c);
+	c = parse_ok("{\"metrics\":{\"listen\":\"localhost:1\"}}");
+	assert_string_equal(c->metrics_host, "127.0.0.1");
+	assert_int_equal(c->metrics_port, 1);
+	sb_config_destroy(c);
+	for (size_t i = 0; i < SB_ARRAY_LEN(bad); i++) {
+		snprintf(text, sizeof(text), "{\"metrics\":{\"listen\":\"%s\"}}", bad[i]);
+		snprintf(want, sizeof(want), "x.json: metrics.listen: \"%s\" is not <IPv4 address>:"
+			 "<port>, [<IPv6 address>]:<port> or localhost:<port>", bad[i]);
+		expect_error(text, want);
+	}
+	expect_error("{\"listen\":{\"port\":9100},\"metrics\":{\"listen\":\"127.0.0.1:9100\"}}",
+		     "x.json: metrics.listen: port 9100 is listen.port's; /metrics needs a port of its own");
+	expect_error("{\"metrics\":{\"port\":9100}}",
+		     "x.json: metrics.port: unknown key (did you mean listen.port?)");
+}
+
 static void test_null_resets_optional_strings(void **state)
 {
 	struct sb_config *c = parse_ok("{\"mqtt\":{\"username\":null,\"ca_file\":null},"
@@ -750,6 +787,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_values_set),
 		cmocka_unit_test(test_logs_section),
+		cmocka_unit_test(test_metrics_listen),
 		cmocka_unit_test(test_null_resets_optional_strings),
 		cmocka_unit_test(test_type_errors),
 		cmocka_unit_test(test_mqtt_uri_list),

@@ -193,6 +193,7 @@ static void test_prometheus_format(void **state)
 	char *t, *copy, *line, *save = NULL;
 	struct sb_inbox_stats in = { .backpressure = 3, .queued_msgs = 2, .queued_bytes = 40 };
 	char typed[64][80];
+	int hist[64] = { 0 };
 	size_t ntyped = 0;
 	(void)state;
 
@@ -210,11 +211,13 @@ static void test_prometheus_format(void **state)
 		if (strncmp(line, "# TYPE ", 7) == 0) {
 			char fam[80], type[16];
 			assert_int_equal(sscanf(line + 7, "%79s %15s", fam, type), 2);
-			assert_true(strcmp(type, "counter") == 0 || strcmp(type, "gauge") == 0);
+			assert_true(strcmp(type, "counter") == 0 || strcmp(type, "gauge") == 0 ||
+				    strcmp(type, "histogram") == 0);
 			for (size_t i = 0; i < ntyped; i++)
 				if (strcmp(typed[i], fam) == 0)
 					fail_msg("family %s typed twice", fam);
 			assert_true(ntyped < 64);
+			hist[ntyped] = strcmp(type, "histogram") == 0;
 			snprintf(typed[ntyped++], sizeof(typed[0]), "%s", fam);
 			continue;
 		}
@@ -227,19 +230,28 @@ static void test_prometheus_format(void **state)
 			assert_true((name[i] >= 'a' && name[i] <= 'z') || name[i] == '_' ||
 				    (i && name[i] >= '0' && name[i] <= '9'));
 		{
-			size_t i;
-			for (i = 0; i < ntyped; i++)
+			size_t i, sum = 0;
+			for (i = 0; i < ntyped; i++) {
+				size_t fl = strlen(typed[i]);
 				if (strcmp(typed[i], name) == 0)
 					break;
+				/* a histogram's samples: _bucket, _sum, _count */
+				if (hist[i] && strncmp(name, typed[i], fl) == 0 &&
+				    (strcmp(name + fl, "_bucket") == 0 || strcmp(name + fl, "_count") == 0 ||
+				     (sum = strcmp(name + fl, "_sum") == 0)))
+					break;
+			}
 			if (i == ntyped)
 				fail_msg("sample %s before its TYPE line", name);
-		}
-		/* value: an unsigned integer after one space (after labels) */
-		{
+			/* value: an unsigned integer after one space (after
+			 * labels); a histogram's _sum is a number */
 			const char *v = strrchr(line, ' ');
 			char *end;
 			assert_non_null(v);
-			strtoull(v + 1, &end, 10);
+			if (sum)
+				strtod(v + 1, &end);
+			else
+				strtoull(v + 1, &end, 10);
 			assert_true(end > v + 1 && *end == '\0');
 		}
 	}
@@ -506,6 +518,51 @@ static void test_reg_counter_vs_gauge(void **state)
 	sb_metrics_destroy(r);
 }
 
+/* A histogram renders cumulative buckets with their bounds, +Inf, _sum and
+ * _count; an observation on a bound counts in that bound's bucket; the
+ * registry reads the histogram at every render. */
+static void test_reg_histogram(void **state)
+{
+	static const double bounds[] = { 0.001, 0.01, 1 };
+	struct sb_metrics_reg *r = reg_new();
+	const struct sb_metrics_label l = { "k", "v" };
+	struct sb_hist h;
+	char *t;
+	(void)state;
+
+	sb_hist_init(&h, bounds, 3);
+	assert_int_equal(sb_metrics_histogram(r, "lat_seconds", "Latency.", &h), SB_OK);
+	sb_hist_observe(&h, 0.0005);
+	sb_hist_observe(&h, 0.001);   /* on the bound: le="0.001" */
+	sb_hist_observe(&h, 0.5);
+	sb_hist_observe(&h, 7);       /* above every bound: +Inf only */
+	t = sb_metrics_render_prometheus(r);
+	assert_non_null(t);
+	assert_true(has_line(t, "# TYPE lat_seconds histogram"));
+	assert_true(has_line(t, "lat_seconds_bucket{le=\"0.001\"} 2"));
+	assert_true(has_line(t, "lat_seconds_bucket{le=\"0.01\"} 2"));
+	assert_true(has_line(t, "lat_seconds_bucket{le=\"1\"} 3"));
+	assert_true(has_line(t, "lat_seconds_bucket{le=\"+Inf\"} 4"));
+	assert_true(has_line(t, "lat_seconds_sum 7.5015"));
+	assert_true(has_line(t, "lat_seconds_count 4"));
+	free(t);
+	sb_hist_observe(&h, 0.002);
+	t = sb_metrics_render_prometheus(r);
+	assert_true(has_line(t, "lat_seconds_bucket{le=\"0.01\"} 3"));
+	assert_true(has_line(t, "lat_seconds_count 5"));
+	free(t);
+	sb_metrics_destroy(r);
+	/* a histogram without its data, or with labels, is refused */
+	r = reg_new();
+	assert_int_equal(sb_metrics_histogram(r, "x_seconds", "X.", NULL), SB_ERR_INVAL);
+	sb_metrics_destroy(r);
+	r = reg_new();
+	assert_int_equal(sb_metrics_add(r, &(struct sb_metrics_series){
+		.type = SB_METRICS_HISTOGRAM, .name = "y_seconds", .help = "Y.", .hist = &h,
+		.labels = &l, .n_labels = 1 }), SB_ERR_INVAL);
+	sb_metrics_destroy(r);
+}
+
 /* Names the exposition format would not parse, a reserved label name and a
  * series registered twice are refused; the first failure sticks, so a view
  * that adds unchecked gets NULL at render instead of a partial page. */
@@ -595,6 +652,7 @@ int main(void)
 		cmocka_unit_test(test_reg_family_once),
 		cmocka_unit_test(test_reg_escaping),
 		cmocka_unit_test(test_reg_counter_vs_gauge),
+		cmocka_unit_test(test_reg_histogram),
 		cmocka_unit_test(test_reg_refusals),
 		cmocka_unit_test(test_reg_empty),
 		cmocka_unit_test(test_view_register_live),

@@ -139,8 +139,8 @@ static void test_public_channel(void **state)
 	publish(&e, "public/acme/status", "{\"ts\":\"2026-01-01T00:00:00Z\",\"status\":\"ok\"}", 1);
 	j = expect(&e, &k, "public.status", "public.acme");
 	cJSON_Delete(j);
-	subscribe(&k, "presence-team.42", NULL);
-	expect_sub_error(&e, &k, "presence-team.42", 501);
+	subscribe(&k, "presence-team.42", NULL);   /* signed like private- */
+	expect_sub_error(&e, &k, "presence-team.42", 401);
 	subscribe(&k, "private-encrypted-team.42", NULL);
 	expect_sub_error(&e, &k, "private-encrypted-team.42", 501);
 	conn_close(&e, &k);

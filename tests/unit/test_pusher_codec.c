@@ -49,7 +49,8 @@ static void test_name_forms(void **state)
 	assert_string_equal(base, "public.acme");
 	assert_int_equal(sb_pusher_name_parse("public.acme", &base), SB_PUSHER_PUBLIC);
 	assert_string_equal(base, "public.acme");
-	assert_int_equal(sb_pusher_name_parse("presence-team.42", &base), SB_PUSHER_UNSUPPORTED);
+	assert_int_equal(sb_pusher_name_parse("presence-team.42", &base), SB_PUSHER_PRESENCE);
+	assert_string_equal(base, "team.42");
 	assert_int_equal(sb_pusher_name_parse("private-encrypted-team.42", &base),
 			 SB_PUSHER_UNSUPPORTED);
 	/* only a whole prefix counts */
@@ -60,6 +61,7 @@ static void test_name_forms(void **state)
 	assert_string_equal(sb_pusher_name_prefix(SB_PUSHER_PRIVATE), "private-");
 	assert_string_equal(sb_pusher_name_prefix(SB_PUSHER_PRIVATE_CACHE), "private-cache-");
 	assert_string_equal(sb_pusher_name_prefix(SB_PUSHER_CACHE), "cache-");
+	assert_string_equal(sb_pusher_name_prefix(SB_PUSHER_PRESENCE), "presence-");
 }
 
 static void test_name_predicates(void **state)
@@ -70,6 +72,8 @@ static void test_name_predicates(void **state)
 	assert_true(sb_pusher_name_is_private(SB_PUSHER_PRIVATE));
 	assert_true(sb_pusher_name_is_private(SB_PUSHER_PRIVATE_CACHE));
 	assert_false(sb_pusher_name_is_private(SB_PUSHER_CACHE));
+	assert_true(sb_pusher_name_is_private(SB_PUSHER_PRESENCE));   /* signed */
+	assert_false(sb_pusher_name_is_cache(SB_PUSHER_PRESENCE));
 	assert_false(sb_pusher_name_is_private(SB_PUSHER_UNSUPPORTED));
 	assert_false(sb_pusher_name_is_cache(SB_PUSHER_PUBLIC));
 	assert_false(sb_pusher_name_is_cache(SB_PUSHER_PRIVATE));

@@ -323,3 +323,36 @@ test('subscribe options.logs marks a custom channel as a logs channel (or not)',
   ws.last().receive({ op: 'batch', channel: 'build.b1.output', event: 'build.log', events: [{ seq: 6 }, { seq: 6 }, { seq: 7 }] });
   assert.deepEqual(got, [6, 7]);
 });
+
+test('presence(): the member list; an error rejects it without failing the subscription; a lost connection rejects', async () => {
+  const { ws, bus, errors } = setup();
+  await assert.rejects(bus.presence('room.42'), (e) => e.code === 'unavailable');
+  bus.connect();
+  await flush();
+  const sock = ws.last();
+  sock.handshake();
+  const got = [];
+  const off = bus.subscribe('room.42', (e) => got.push(e));
+  sock.ackSubs();
+  await off.ready;
+  const p = bus.presence('room.42');
+  const [req] = sock.frames('presence');
+  assert.deepEqual({ ...req, id: 0 }, { op: 'presence', channel: 'room.42', id: 0 });
+  sock.receive({ op: 'presence', id: req.id, channel: 'room.42', members: [{ sub: 'alice', name: 'Alice' }, { sub: 'bob' }] });
+  assert.deepEqual(await p, [{ sub: 'alice', name: 'Alice' }, { sub: 'bob' }]);
+  // joins and leaves are events of the channel
+  sock.receive({ op: 'event', channel: 'room.42', event: 'presence.join', data: { sub: 'carol' } });
+  assert.deepEqual(got.map((e) => [e.event, e.data.sub]), [['presence.join', 'carol']]);
+  // a refused request rejects; the subscription stays active
+  const q = bus.presence('room.42');
+  const req2 = sock.frames('presence')[1];
+  sock.receive({ op: 'error', id: req2.id, code: 'bad_request', channel: 'room.42', message: 'not a presence channel' });
+  await assert.rejects(q, (e) => e.code === 'bad_request' && e.channel === 'room.42');
+  sock.receive({ op: 'event', channel: 'room.42', event: 'presence.leave', data: { sub: 'carol' } });
+  assert.equal(got.length, 2);
+  assert.deepEqual(errors, []);
+  // an answer that never comes: the connection drops
+  const r = bus.presence('room.42');
+  sock.fail();
+  await assert.rejects(r, (e) => e.code === 'unavailable');
+});
