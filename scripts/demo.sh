@@ -21,8 +21,9 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 PY=/usr/bin/python3
 
-say() { echo "demo: $*" >&2; }
-die() { echo "demo: $*" >&2; exit 1; }
+RUN_NAME=demo
+# shellcheck source=scripts/run-lib.sh
+. "$ROOT/scripts/run-lib.sh"   # say, die, pick_port, start, stop_pid, wait_until
 
 if [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then
   sed -n '3,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
@@ -64,29 +65,6 @@ if [ -f "$BROKER/mosquitto.pid" ]; then
   fi
 fi
 
-port_free() {
-  "$PY" -c 'import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null
-}
-TAKEN=" "
-taken() { [[ "$TAKEN" == *" $1 "* ]]; }
-pick_port() {   # name env-value default; sets PORT
-  if [ -n "$2" ]; then
-    port_free "$2" && ! taken "$2" || die "$1 port $2 is busy"
-    PORT=$2
-  elif port_free "$3" && ! taken "$3"; then
-    PORT=$3
-  else
-    PORT=$3
-    while taken "$PORT" || ! port_free "$PORT"; do
-      PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    done
-    say "port $3 is busy; $1 uses $PORT"
-  fi
-  TAKEN="$TAKEN$PORT "
-}
 pick_port bridge "${SB_DEMO_PORT:-}" 8080; HTTP_PORT=$PORT
 pick_port mqtt "${SB_DEMO_MQTT_PORT:-}" 1883; MQTT_PORT=$PORT
 pick_port mqtt-tls "${SB_DEMO_TLS_PORT:-}" 8883; TLS_PORT=$PORT
@@ -129,81 +107,11 @@ EOF
 # reaches only this script, which then stops them in order.
 PIDS_FILE=$RUN/demo.pids
 : >"$PIDS_FILE"
-NAMES=() PIDS=()
-STOPPING=0
+# newest first: the simulator clears its deployments while the broker
+# still runs, the bridge closes its clients with 1001, then the broker
+on_exit_stop 20 "$PIDS_FILE" "$RUN/simulator.ready"
 
-stop_pid() {   # name pid timeout
-  local deadline=$((SECONDS + $3))
-  kill -0 "$2" 2>/dev/null || return 0
-  kill -TERM "$2" 2>/dev/null || return 0
-  while kill -0 "$2" 2>/dev/null; do
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      say "$1 (pid $2) did not stop in $3 s; killing it"
-      kill -KILL "$2" 2>/dev/null || true
-      break
-    fi
-    sleep 0.1
-  done
-  wait "$2" 2>/dev/null || true
-}
-
-cleanup() {
-  local rc=$? i
-  [ "$STOPPING" = 0 ] || return 0
-  STOPPING=1
-  trap - INT TERM
-  if [ "${#PIDS[@]}" -gt 0 ]; then
-    say "stopping ${NAMES[*]}"
-    # newest first: the simulator clears its deployments while the broker
-    # still runs, the bridge closes its clients with 1001, then the broker
-    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-      stop_pid "${NAMES[$i]}" "${PIDS[$i]}" 20
-    done
-    say "stopped; logs are in $LOGS"
-  fi
-  rm -f "$PIDS_FILE" "$RUN/simulator.ready"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-start() {   # name command...
-  local name=$1
-  shift
-  setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
-  NAMES+=("$name")
-  PIDS+=("$!")
-  echo "$name $!" >>"$PIDS_FILE"
-  say "started $name (pid $!), log $LOGS/$name.log"
-}
-
-alive() { kill -0 "$1" 2>/dev/null; }
-
-wait_until() {   # what timeout pid command...
-  local what=$1 deadline=$((SECONDS + $2)) pid=$3
-  shift 3
-  until "$@"; do
-    if ! alive "$pid"; then
-      tail -n 30 "$LOGS/$what.log" >&2 || true
-      die "$what exited during start-up (log above, full log $LOGS/$what.log)"
-    fi
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      tail -n 30 "$LOGS/$what.log" >&2 || true
-      die "$what not ready after $2 s"
-    fi
-    sleep 0.1
-  done
-}
-
-tcp_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-healthy() {
-  "$PY" -c 'import sys, urllib.request
-try:
-    sys.exit(0 if urllib.request.urlopen(sys.argv[1], timeout=2).status == 200 else 1)
-except Exception:
-    sys.exit(1)' "http://127.0.0.1:$HTTP_PORT/healthz"
-}
+healthy() { http_ok "http://127.0.0.1:$HTTP_PORT/healthz"; }
 
 start mosquitto mosquitto -c "$BROKER/mosquitto.conf"
 MOSQ_PID=$!

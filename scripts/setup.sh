@@ -23,7 +23,8 @@ PKGS=(build-essential cmake pkg-config git
       python3 python3-pytest python3-websockets python3-paho-mqtt
       python3-jwt python3-cryptography python3-jsonschema json-schema-test-suite
       nodejs npm
-      file man-db systemd nginx)   # packaging, man pages, systemd-analyze, the proxy test
+      file man-db systemd nginx    # packaging, man pages, systemd-analyze, the proxy test
+      nats-server haproxy)         # scripts/fleet.sh and the fleet test (docs/scaling.md)
 if [ "${SB_SETUP_BROWSER:-0}" = 1 ]; then
   PKGS+=(chromium)
 fi

@@ -150,6 +150,7 @@ int sb_genconfig_print(FILE *out, char *err, size_t errlen)
 	cJSON_AddNumberToObject(s, "max_frame_bytes", 65536);
 	cJSON_AddNumberToObject(s, "send_queue_soft_bytes", 1048576);
 	cJSON_AddNumberToObject(s, "max_payload_bytes", 65536);
+	cJSON_AddNumberToObject(s, "drain_s", 10);
 
 	text = cJSON_Print(root);
 	cJSON_Delete(root);

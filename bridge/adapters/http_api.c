@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * http_api.c - the HTTP endpoints of docs/protocol.md §7 on the bridge's
- * port: /healthz, /metrics, /v1/snapshot, /v1/history, the Pusher HTTP API
+ * port: /healthz, /livez, /readyz, /metrics, /v1/snapshot, /v1/history, the Pusher HTTP API
  * under /apps/ (pusher_api.c), and static files
  * from listen.static_dir (no path traversal: ".." segments, NUL and
  * backslashes are refused before the file system is touched).  Every
@@ -172,6 +172,27 @@ static int json_error(struct lws *wsi, struct sb_http_pss *pss, unsigned int sta
 		      const char *code, const char *msg, const char *cors)
 {
 	return json_error_with(wsi, pss, status, code, msg, cors, NULL, NULL);
+}
+
+/* The orchestrator probes (docs/protocol.md §7): /livez answers 200 while
+ * the process serves at all (a broker outage must not restart it);
+ * /readyz 200 only while the broker link is up and no SIGTERM drain has
+ * begun, else 503, so that a balancer sends new clients elsewhere. */
+static int probe(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss,
+		 int readiness, const char *cors)
+{
+	struct sb_hub_gauges g;
+	int draining = api->draining && *api->draining, ready;
+	char body[160];
+	int n;
+
+	sb_hub_gauges(api->hub, &g);
+	ready = !readiness || (g.mqtt_connected && !draining);
+	n = snprintf(body, sizeof(body), "{\"status\":\"%s\",\"mqtt\":\"%s\",\"draining\":%s}",
+		     readiness ? (ready ? "ready" : "not_ready") : "alive",
+		     g.mqtt_connected ? "connected" : "disconnected", draining ? "true" : "false");
+	return respond(wsi, pss, ready ? 200 : 503, "application/json", body, (size_t)n, cors,
+		       NULL, NULL);
 }
 
 static const char *mime_of(const char *path)
@@ -445,6 +466,8 @@ static int route(const struct sb_http_api *api, struct lws *wsi, struct sb_http_
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
 		return json_error_with(wsi, pss, 405, "bad_request", "only GET", cors, "allow:",
 				       "GET, OPTIONS");
+	if (strcmp(path, "/livez") == 0 || strcmp(path, "/readyz") == 0)
+		return probe(api, wsi, pss, path[1] == 'r', cors);
 	if (strcmp(path, "/healthz") == 0) {
 		sb_hub_gauges(api->hub, &g);
 		body = sb_metrics_view_health_json(sb_hub_metrics(api->hub), &g, SB_VERSION,

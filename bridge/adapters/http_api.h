@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * http_api.h - the HTTP endpoints on the bridge's port (docs/protocol.md
- * §7): /healthz, /metrics, /v1/snapshot, /v1/history, the Pusher HTTP API
+ * §7): /healthz, /livez, /readyz, /metrics, /v1/snapshot, /v1/history, the Pusher HTTP API
  * under /apps/ (pusher_api.h) and static files.
  * ws_server.c routes HTTP callbacks here; this module knows the hub and
  * the counters it reports, not the WebSocket side.
@@ -33,6 +33,7 @@ struct sb_http_api {
 	int64_t started_ms;
 	const struct sb_conn_stats *conn;   /* conn_guard.c's refusals; NULL in tests */
 	const struct sb_deflate_stats *deflate;   /* ws_compress.c's; NULL in tests */
+	const int *draining;          /* the server's SIGTERM drain flag; NULL = never */
 };
 
 /* Headers, and then a request's body, must be in within this many

@@ -47,7 +47,8 @@ static void usage(FILE *f)
 		"  -v, --verbose       debug logging (overrides log_level)\n"
 		"  -h, --help          this help\n"
 		"  -V, --version       print the version\n\n"
-		"Signals: SIGTERM/SIGINT flush pending batches, close clients with 1001, exit 0;\n"
+		"Signals: SIGTERM/SIGINT drain (/readyz 503, new WebSockets refused, clients closed\n"
+		"with 1001 over limits.drain_s after their pending batches), exit 0;\n"
 		"SIGHUP reloads FILE (keys that need a restart are logged; a bad file changes nothing).\n");
 }
 

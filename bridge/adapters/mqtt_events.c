@@ -6,6 +6,9 @@
  */
 #include "mqtt_events.h"
 
+#include <string.h>
+
+#include "mqtt_resub.h"
 #include "sb_common.h"
 
 struct ctx {
@@ -31,6 +34,7 @@ static void on_connected(void *p, int session_present, const char *cause)
 	int had = sb_mqtt_link_note_connected(c->link, session_present);
 
 	SB_UNUSED(cause);
+	sb_mqtt_resub_clear(*sb_mqtt_link_resub(c->link));   /* every filter again: */
 	sb_hub_mqtt_state(c->hub, 1);   /* resubscribes: the retained replay */
 	if (had && !session_present)
 		sb_hub_mqtt_session_lost(c->hub);
@@ -42,6 +46,7 @@ static void on_lost(void *p, const char *cause)
 
 	sb_log(SB_LOG_WARN, "mqtt: connection lost: %s", cause ? cause : "unknown cause");
 	sb_mqtt_link_note_lost(c->link);
+	sb_mqtt_resub_clear(*sb_mqtt_link_resub(c->link));
 	sb_hub_mqtt_state(c->hub, 0);
 }
 
@@ -58,11 +63,35 @@ static void on_suback(void *p, const char *filter, int granted_qos, const char *
 {
 	struct ctx *c = p;
 
-	if (granted_qos >= 0)
+	int64_t again;
+
+	if (granted_qos >= 0) {
+		sb_mqtt_resub_granted(*sb_mqtt_link_resub(c->link), filter);
 		sb_hub_mqtt_suback(c->hub, filter);
-	else
-		sb_log(SB_LOG_ERR, "mqtt: subscribe %s failed: %s", filter,
-		       cause ? cause : "refused by the broker");
+		return;
+	}
+	again = sb_mqtt_resub_refused(sb_mqtt_link_resub(c->link), filter, sb_now_ms());
+	sb_log(SB_LOG_ERR, "mqtt: subscribe %s failed: %s; %s %lld ms", filter,
+	       cause ? cause : "refused by the broker",
+	       again ? "trying again in" : "out of memory: not tried again before a reconnection,",
+	       (long long)again);
+}
+
+/* A refused subscription is tried again only while the hub still uses
+ * the filter. */
+static void resubscribe(void *p, const char *filter)
+{
+	struct ctx *c = p;
+	const char *in_use[4096];
+	size_t n = sb_hub_filters(c->hub, in_use, SB_ARRAY_LEN(in_use));
+
+	for (size_t i = 0; i < n; i++)
+		if (n > SB_ARRAY_LEN(in_use) || strcmp(in_use[i], filter) == 0) {
+			sb_log(SB_LOG_INFO, "mqtt: subscribing %s again", filter);
+			sb_mqtt_link_subscribe(c->link, filter);
+			return;
+		}
+	sb_mqtt_resub_granted(*sb_mqtt_link_resub(c->link), filter);   /* no longer wanted */
 }
 
 static void on_publish_failed(void *p, const char *cause)
@@ -93,6 +122,10 @@ size_t sb_mqtt_events_drain(struct sb_inbox *inbox, struct sb_mqtt_link *link,
 {
 	struct ctx c = { link, hub };
 
+	size_t n;
+
 	sb_mqtt_link_tick(link);
-	return sb_inbox_drain(inbox, &ops, &c, max);
+	n = sb_inbox_drain(inbox, &ops, &c, max);
+	sb_mqtt_resub_run(*sb_mqtt_link_resub(link), sb_now_ms(), resubscribe, &c);
+	return n;
 }

@@ -30,6 +30,9 @@
 #include <MQTTAsync.h>
 
 #include "mqtt_claim.h"
+#include "mqtt_dedup.h"
+#include "mqtt_resub.h"
+#include "mqtt_uris.h"
 #include "sb_common.h"
 
 /* Context of one subscribe request: which filter the SUBACK is for. */
@@ -47,6 +50,10 @@ struct sb_mqtt_link {
 	char *password;               /* from password or password_file */
 	struct sb_mqtt_claim claim;   /* the takeover watch (mqtt_claim.h) */
 	int closed;                   /* the final disconnect is done (atomic) */
+	/* the attempt's broker URI (atomic: step 3 of a first connection
+	 * reads it on Paho's thread); the service thread picks it */
+	const char *uri;
+	struct sb_mqtt_uris uris;     /* mqtt.uri's nodes in turn (service thread) */
 	int will;                     /* "offline" on $statusbus/bridges/<id> (presence) */
 	/* Paho's receive thread only */
 	int64_t drop_logged_ms;       /* last overflow/out-of-memory log line */
@@ -54,8 +61,10 @@ struct sb_mqtt_link {
 	/* per packet identifier, a hash of the topic and payload of the last
 	 * QoS 1 message handed to the inbox (0 = none); NULL until the first */
 	uint64_t *taken;
+	struct sb_mqtt_dedup *dedup;  /* repeats of live messages (mqtt_dedup.h) */
 	/* service thread only */
 	int64_t retry_at;             /* next connection attempt, 0 = none */
+	struct sb_mqtt_resub *resub;  /* refused subscriptions (mqtt_resub.h) */
 	int retry_s;
 	int ever_connected;
 	int up;                       /* as of the last connected/lost event drained */
@@ -237,6 +246,11 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 		       (int)tlen, topic);
 		goto done;
 	}
+	if (!pm->retained && sb_mqtt_dedup_seen(&l->dedup, h, sb_now_ms())) {
+		sb_log(SB_LOG_DEBUG, "mqtt: dropped a repeat of a live message on %.*s",
+		       (int)tlen, topic);
+		goto done;
+	}
 	switch (sb_inbox_push_message(l->inbox, topic, tlen, pm->payload, plen, pm->retained)) {
 	case SB_INBOX_OVERFLOW:
 		log_drop(l, "inbound queue still full after limits.inbound_wait_ms", topic, tlen);
@@ -385,6 +399,7 @@ static int start_connect(struct sb_mqtt_link *l, int fresh)
 	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
 	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
 	const struct sb_config *c = l->cfg;
+	char *uri = (char *)__atomic_load_n(&l->uri, __ATOMIC_ACQUIRE);
 	char will_topic[512];
 
 	o.keepAliveInterval = c->mqtt_keepalive_s;
@@ -416,8 +431,11 @@ static int start_connect(struct sb_mqtt_link *l, int fresh)
 	o.onFailure = on_connect_failure;
 	o.context = l;
 	o.connectTimeout = 10;
-	if (c->mqtt_ca_file || c->mqtt_cert_file || !strncmp(c->mqtt_uri, "ssl://", 6) ||
-	    !strncmp(c->mqtt_uri, "mqtts://", 8) || !strncmp(c->mqtt_uri, "wss://", 6)) {
+	/* one node per attempt (mqtt_uris.h): Paho copies it */
+	o.serverURIs = &uri;
+	o.serverURIcount = 1;
+	if (c->mqtt_ca_file || c->mqtt_cert_file || !strncmp(uri, "ssl://", 6) ||
+	    !strncmp(uri, "mqtts://", 8) || !strncmp(uri, "wss://", 6)) {
 		ssl.trustStore = c->mqtt_ca_file;
 		ssl.keyStore = c->mqtt_cert_file;
 		ssl.privateKey = c->mqtt_key_file;
@@ -502,15 +520,19 @@ static int renew_client(struct sb_mqtt_link *l)
 static int connect_now(struct sb_mqtt_link *l)
 {
 	const struct sb_config *c = l->cfg;
+	const char *uri;
 	int rc;
 
 	if (__atomic_load_n(&l->stale_publish, __ATOMIC_ACQUIRE) && renew_client(l) != 0)
 		return -1;
+	uri = sb_mqtt_uris_next(&l->uris);
+	__atomic_store_n(&l->uri, uri, __ATOMIC_RELEASE);
 	if ((rc = start_connect(l, !l->ever_connected)) != MQTTASYNC_SUCCESS) {
-		sb_log(SB_LOG_ERR, "mqtt: cannot start connecting to %s: code %d", c->mqtt_uri, rc);
+		sb_log(SB_LOG_ERR, "mqtt: cannot start connecting to %s: code %d", uri, rc);
 		return -1;
 	}
-	sb_log(SB_LOG_INFO, "mqtt: connecting to %s as %s%s", c->mqtt_uri, c->mqtt_client_id,
+	sb_log(SB_LOG_INFO, "mqtt: connecting to %s (node %zu of %zu) as %s%s", uri,
+	       sb_mqtt_uris_index(&l->uris), l->uris.n, c->mqtt_client_id,
 	       l->ever_connected ? "" : " (clearing the session a previous run left first)");
 	return 0;
 }
@@ -528,6 +550,8 @@ enum sb_err sb_mqtt_link_create(struct sb_mqtt_link **out, const struct sb_confi
 	l->cfg = cfg;
 	l->inbox = inbox;
 	l->retry_s = cfg->mqtt_reconnect_min_s;
+	sb_mqtt_uris_init(&l->uris, cfg->mqtt_uris, cfg->n_mqtt_uris);
+	l->uri = cfg->mqtt_uri;
 	if (sb_mqtt_claim_init(&l->claim, cfg->mqtt_client_id) != SB_OK) {
 		sb_mqtt_link_destroy(l, 0);
 		return SB_ERR_NOMEM;
@@ -593,7 +617,7 @@ int sb_mqtt_link_note_connected(struct sb_mqtt_link *l, int session_present)
 	l->ever_connected = 1;
 	l->up = 1;
 	l->retry_at = 0;
-	sb_log(SB_LOG_INFO, "mqtt: connected to %s (%s)", l->cfg->mqtt_uri,
+	sb_log(SB_LOG_INFO, "mqtt: connected to %s (%s)", sb_mqtt_uris_current(&l->uris),
 	       session_present ? "session resumed" : had ? "the broker had no session" : "new session");
 	return had;
 }
@@ -621,6 +645,11 @@ int sb_mqtt_link_note_connect_failed(struct sb_mqtt_link *l)
 	l->up = 0;
 	schedule_retry(l);
 	return 1;
+}
+
+struct sb_mqtt_resub **sb_mqtt_link_resub(struct sb_mqtt_link *l)
+{
+	return &l->resub;
 }
 
 void sb_mqtt_link_subscribe(struct sb_mqtt_link *l, const char *filter)
@@ -746,6 +775,8 @@ void sb_mqtt_link_destroy(struct sb_mqtt_link *l, int timeout_ms)
 		}
 	}
 	free(l->taken);
+	sb_mqtt_dedup_free(l->dedup);
+	sb_mqtt_resub_free(l->resub);
 	sb_mqtt_claim_fini(&l->claim);
 	free(l->password);
 	free(l);

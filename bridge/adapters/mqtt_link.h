@@ -81,6 +81,9 @@ void sb_mqtt_link_note_lost(struct sb_mqtt_link *link);
 int sb_mqtt_link_note_connect_failed(struct sb_mqtt_link *link);
 
 void sb_mqtt_link_subscribe(struct sb_mqtt_link *link, const char *filter);
+/* The subscriptions the broker refused, to try again (mqtt_resub.h;
+ * mqtt_events.c runs them).  Owned by the link. */
+struct sb_mqtt_resub **sb_mqtt_link_resub(struct sb_mqtt_link *link);
 void sb_mqtt_link_unsubscribe(struct sb_mqtt_link *link, const char *filter);
 /* QoS 1, not retained; dropped while the link is down. */
 void sb_mqtt_link_publish(struct sb_mqtt_link *link, const char *topic,

@@ -17,6 +17,7 @@
 
 #include "client_addr.h"
 #include "conn_guard.h"
+#include "drain.h"
 #include "evloop.h"
 #include "heartbeat.h"
 #include "mqtt_events.h"
@@ -315,7 +316,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			return 1;
 		}
 		if (srv->stopping)
-			return 1;
+			return sb_drain_refuse_upgrade(wsi);
 		/* a trusted proxy's client counted by its address (429 past it) */
 		return sb_conn_guard_upgrade(srv->guard, wsi);
 
@@ -537,8 +538,8 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 	srv->started_ms = sb_now_ms();
 	srv->http = (struct sb_http_api){ cfg, srv->hub, srv->pusher, srv->inbox, srv->link,
 					  srv->started_ms, sb_conn_guard_stats(srv->guard),
-					  sb_ws_compress_stats(srv->compress) };
-	sb_log(SB_LOG_INFO, "listening on %s://%s:%d (WebSocket /v1/ws, HTTP /healthz /metrics /v1/snapshot /v1/history%s)",
+					  sb_ws_compress_stats(srv->compress), &srv->stopping };
+	sb_log(SB_LOG_INFO, "listening on %s://%s:%d (WebSocket /v1/ws, HTTP /healthz /livez /readyz /metrics /v1/snapshot /v1/history%s)",
 	       cfg->listen_cert_file ? "https" : "http", cfg->listen_host, cfg->listen_port,
 	       cfg->static_dir ? ", static files" : "");
 	return SB_OK;
@@ -546,25 +547,10 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 
 int sb_server_run(struct sb_server *srv)
 {
-	int64_t deadline;
-	struct sb_hub_gauges g;
-
 	while (!srv->stop)
 		if (sb_evloop_service(srv->evloop, srv->ctx) < 0)
 			break;
-	sb_log(SB_LOG_INFO, "shutting down: flushing batches, closing clients with 1001");
-	srv->stopping = 1;
-	sb_hub_flush_all(srv->hub);
-	sb_hub_close_all(srv->hub, SB_CLOSE_GOING_AWAY, "bridge shutting down");
-	deadline = sb_now_ms() + 3000;
-	for (;;) {
-		sb_hub_gauges(srv->hub, &g);
-		if (!g.clients || sb_now_ms() > deadline)
-			break;
-		if (sb_evloop_service(srv->evloop, srv->ctx) < 0)
-			break;
-	}
-	return 0;
+	return sb_server_drain(srv);
 }
 
 void sb_server_destroy(struct sb_server *srv)

@@ -51,8 +51,8 @@ struct sb_server {
 /* Creates the lws context and listening socket (bound to listen.host
  * only).  On failure `err` says why. */
 enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen);
-/* Runs until srv->stop, then drains: flushes batches, closes clients with
- * 1001 (waiting up to 3 s).  Returns 0. */
+/* Runs until srv->stop, then drains (drain.h): /readyz 503, upgrades
+ * refused, clients closed with 1001 over limits.drain_s.  Returns 0. */
 int sb_server_run(struct sb_server *srv);
 void sb_server_destroy(struct sb_server *srv);
 

@@ -31,7 +31,8 @@
 
 static const struct ckey keys[] = {
 	SECTION("mqtt"),
-	STR("mqtt", "uri", mqtt_uri, "tcp://127.0.0.1:1883"),
+	/* a string or a list of 1..16 (a cluster's nodes); default in check() */
+	{ "mqtt", "uri", T_STRLIST, OFF(mqtt_uris), 1, 16, NULL, 0, 0, (int)OFF(n_mqtt_uris) },
 	/* a template: one id per host, see sb_config_expand_client_id */
 	STR("mqtt", "client_id", mqtt_client_id, "statusbus-{hostname}"),
 	STR("mqtt", "username", mqtt_username, NULL),
@@ -109,6 +110,8 @@ static const struct ckey keys[] = {
 	INT("limits", "inbound_wait_ms", inbound_wait_ms, 0, 1000, 100, 0),
 	INT("limits", "hello_timeout_s", hello_timeout_s, 1, 600, 10, 1),
 	INT("limits", "subscribe_timeout_ms", subscribe_timeout_ms, 10, 600000, 5000, 1),
+	/* SIGTERM closes the clients spread over this long; 0 = all at once */
+	INT("limits", "drain_s", drain_s, 0, 3600, 10, 1),
 	INT("limits", "heartbeat_s", heartbeat_s, 5, 3600, 25, 0),
 	INT("limits", "idle_timeout_s", idle_timeout_s, 10, 7200, 60, 0),
 	INT("limits", "max_msgs_per_s", max_msgs_per_s, 1, 1000000, 100, 1),
@@ -233,9 +236,24 @@ static enum sb_err set_value(struct sb_config *cfg, const struct ckey *k, const 
 		const cJSON *it;
 		size_t n = 0;
 		char **list;
-		if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > k->max) {
-			snprintf(err, errlen, "%s: %s: must be an array of at most %ld strings", path,
-				 kname, k->max);
+		cJSON *one = NULL;
+		enum sb_err rc;
+		if (k->min == 1 && cJSON_IsString(v)) {
+			/* a string is a list of one */
+			if (!(one = cJSON_CreateArray()) ||
+			    !cJSON_AddItemToArray(one, cJSON_CreateString(v->valuestring))) {
+				cJSON_Delete(one);
+				return SB_ERR_NOMEM;
+			}
+			rc = set_value(cfg, k, one, path, err, errlen);
+			cJSON_Delete(one);
+			return rc;
+		}
+		if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > k->max ||
+		    cJSON_GetArraySize(v) < k->min) {
+			snprintf(err, errlen, "%s: %s: must be %san array of %s%ld strings", path,
+				 kname, k->min ? "a string or " : "", k->min ? "1 to " : "at most ",
+				 k->max);
 			return SB_ERR_INVAL;
 		}
 		list = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof(char *));
@@ -294,6 +312,49 @@ static enum sb_err alias_conflict(const cJSON *sec, const cJSON *it, const struc
 	return SB_OK;
 }
 
+static int uri_scheme_ok(const char *u)
+{
+	static const char *const schemes[] = { "tcp://", "ssl://", "mqtt://", "mqtts://", "ws://",
+					       "wss://" };
+
+	for (size_t i = 0; i < SB_ARRAY_LEN(schemes); i++)
+		if (!strncmp(u, schemes[i], strlen(schemes[i])) && u[strlen(schemes[i])])
+			return 1;
+	return 0;
+}
+
+/* mqtt.uri: the default when absent; every URI with a scheme Paho knows,
+ * all plain or all TLS (one set of TLS options serves every node). */
+static enum sb_err check_uris(struct sb_config *cfg, const char *path, char *err, size_t errlen)
+{
+	int tls0 = -1;
+
+	if (!cfg->n_mqtt_uris) {
+		free(cfg->mqtt_uris);
+		if (!(cfg->mqtt_uris = calloc(2, sizeof(char *))) ||
+		    !(cfg->mqtt_uris[0] = strdup("tcp://127.0.0.1:1883")))
+			return SB_ERR_NOMEM;
+		cfg->n_mqtt_uris = 1;
+	}
+	for (size_t i = 0; i < cfg->n_mqtt_uris; i++) {
+		const char *u = cfg->mqtt_uris[i];
+		int tls = !strncmp(u, "ssl://", 6) || !strncmp(u, "mqtts://", 8) || !strncmp(u, "wss://", 6);
+
+		if (!uri_scheme_ok(u)) {
+			snprintf(err, errlen, "%s: mqtt.uri: \"%.200s\" must start with tcp://, ssl://, "
+				 "mqtt://, mqtts://, ws:// or wss://", path, u);
+			return SB_ERR_INVAL;
+		}
+		if (tls0 >= 0 && tls != tls0) {
+			snprintf(err, errlen, "%s: mqtt.uri: mixes TLS and plain-text URIs", path);
+			return SB_ERR_INVAL;
+		}
+		tls0 = tls;
+	}
+	cfg->mqtt_uri = cfg->mqtt_uris[0];
+	return SB_OK;
+}
+
 /* metrics.listen: "<IPv4>:<port>", "[<IPv6>]:<port>" or "localhost:<port>"
  * (127.0.0.1), port 1-65535.  Returns 0 when s is none of these. */
 static int parse_metrics_listen(const char *s, char *host, size_t hostlen, int *port)
@@ -331,12 +392,10 @@ static int parse_metrics_listen(const char *s, char *host, size_t hostlen, int *
 
 static enum sb_err check(struct sb_config *cfg, const char *path, char *err, size_t errlen)
 {
-	if (!cfg->mqtt_uri || (strncmp(cfg->mqtt_uri, "tcp://", 6) && strncmp(cfg->mqtt_uri, "ssl://", 6) &&
-			       strncmp(cfg->mqtt_uri, "mqtt://", 7) && strncmp(cfg->mqtt_uri, "mqtts://", 8) &&
-			       strncmp(cfg->mqtt_uri, "ws://", 5) && strncmp(cfg->mqtt_uri, "wss://", 6))) {
-		snprintf(err, errlen, "%s: mqtt.uri: must start with tcp://, ssl://, mqtt://, mqtts://, ws:// or wss://", path);
-		return SB_ERR_INVAL;
-	}
+	enum sb_err rc = check_uris(cfg, path, err, errlen);
+
+	if (rc != SB_OK)
+		return rc;
 	/* the template's syntax; its length once expanded is checked where the
 	 * host name is known (the bridge's start and --check-config) */
 	if (cfg->mqtt_client_id) {

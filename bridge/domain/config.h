@@ -24,7 +24,12 @@ enum sb_compression {
 
 struct sb_config {
 	/* mqtt */
-	char *mqtt_uri, *mqtt_client_id, *mqtt_username, *mqtt_password;
+	/* mqtt.uri: one broker URI or a list of them (the nodes of a cluster,
+	 * tried in turn: mqtt_uris.h); mqtt_uri is the first, not owned */
+	char **mqtt_uris;
+	size_t n_mqtt_uris;
+	const char *mqtt_uri;
+	char *mqtt_client_id, *mqtt_username, *mqtt_password;
 	char *mqtt_password_file, *mqtt_ca_file, *mqtt_cert_file, *mqtt_key_file;
 	int mqtt_keepalive_s, mqtt_reconnect_min_s, mqtt_reconnect_max_s;
 	/* listen */
@@ -77,6 +82,7 @@ struct sb_config {
 	int inbound_wait_ms;            /* MQTT hand-off: wait for room, then drop */
 	int hello_timeout_s, heartbeat_s, idle_timeout_s;
 	int subscribe_timeout_ms;   /* an ack waits this long to be live */
+	int drain_s;                    /* SIGTERM: clients closed over this long */
 	int max_msgs_per_s;             /* client frames per second */
 	/* accept and request limits (conn_limits.h, docs/protocol.md §5.14) */
 	int handshake_timeout_s;        /* a whole HTTP request head, from accept */

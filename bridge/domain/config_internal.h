@@ -19,7 +19,8 @@ struct ckey {
 	const char *name;
 	enum ctype type;
 	size_t off;
-	long min, max;
+	long min, max;          /* T_STRLIST: min 1 = a string is a list of
+				   one, and the list may not be empty */
 	const char *def_str;
 	long def_num;
 	int reloadable;         /* SIGHUP applies a new value (sb_config_reload) */

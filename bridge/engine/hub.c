@@ -585,6 +585,24 @@ void sb_hub_close_all(struct sb_hub *h, int code, const char *reason)
 		sb_client__fail(h, sb_container_of(n, struct sb_client, node), code, reason);
 }
 
+size_t sb_hub_close_some(struct sb_hub *h, size_t n, int code, const char *reason)
+{
+	struct sb_list_node *nd, *nx;
+	size_t done = 0;
+
+	sb_list_foreach_safe(&h->clients, nd, nx) {
+		struct sb_client *c = sb_container_of(nd, struct sb_client, node);
+
+		if (done == n)
+			break;
+		if (c->close_code)
+			continue;
+		sb_client__fail(h, c, code, reason);
+		done++;
+	}
+	return done;
+}
+
 /* ---- life cycle and introspection ------------------------------------------------------- */
 
 static void free_chan_v(void *v) { SB_UNUSED(v); }

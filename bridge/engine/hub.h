@@ -308,6 +308,10 @@ int64_t sb_hub_next_deadline(const struct sb_hub *hub);
 void sb_hub_flush_all(struct sb_hub *hub);
 /* Marks every client for close with `code` (after its queue drains). */
 void sb_hub_close_all(struct sb_hub *hub, int code, const char *reason);
+/* A drain's slice: marks up to n clients not yet closing for close with
+ * `code` (after each one's queue drains); returns how many
+ * it marked (0: none left open). */
+size_t sb_hub_close_some(struct sb_hub *hub, size_t n, int code, const char *reason);
 const struct sb_config *sb_hub_config(const struct sb_hub *hub);
 int sb_hub_open_mode(const struct sb_hub *hub);
 

@@ -133,6 +133,8 @@ export interface Tunables {
   backoffMaxMs?: number;
   /** ±fraction of the nominal delay (default 0.2), or 'full' for uniform [0, nominal]. */
   jitter?: number | 'full';
+  /** After a 1001 close (a bridge draining or stopping), the first reconnect waits uniform [0, drainJitterMs], ms. Default 2000. */
+  drainJitterMs?: number;
   /** Consecutive failed WebSocket attempts before polling. Default 3. */
   pollAfterFailures?: number;
   /** GET /v1/snapshot period while polling, ms. Default 5000. */

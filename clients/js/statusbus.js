@@ -33,6 +33,7 @@ export const DEFAULTS = Object.freeze({
   backoffBaseMs: 1000,        // first retry delay
   backoffMaxMs: 16000,        // nominal delay cap (before jitter)
   jitter: 0.2,                // ±fraction of the nominal delay, or 'full' (uniform 0..nominal)
+  drainJitterMs: 2000,        // after a 1001 (bridge draining): reconnect uniform in 0..this
   pollAfterFailures: 3,       // consecutive failed WebSocket attempts before polling
   snapshotIntervalMs: 5000,   // GET /v1/snapshot period while polling
   historyIntervalMs: 2000,    // GET /v1/history period while polling (logs channels)
@@ -435,7 +436,12 @@ export class StatusBus {
   _scheduleReconnect(info) {
     const attempt = this._failures;
     this._failures++;
-    const delay = backoffDelay(attempt, this.options, this._random);
+    // a draining bridge (1001) closes its clients over its drain window and
+    // the balancer sends them elsewhere: a random 0..drainJitterMs spreads
+    // their return further, so that they do not arrive in one burst
+    const delay = info.code === 1001 && attempt === 0
+      ? Math.round(this._random() * this.options.drainJitterMs)
+      : backoffDelay(attempt, this.options, this._random);
     if (this._failures >= this.options.pollAfterFailures && this._fetch && this.httpBase) {
       this._startPolling(info);
     } else if (!this._polling) {

@@ -163,6 +163,8 @@ export class Bridge extends Proc {
     delete cfg.mqtt.password_file;
     cfg.listen = { ...cfg.listen, host: '127.0.0.1', port, static_dir: path.join(SOURCE_DIR, 'examples', 'dashboard') };
     cfg.schemas_dir = path.join(SOURCE_DIR, 'schemas');
+    // SIGTERM closes every client at once (no drain window) unless a test says otherwise
+    cfg.limits = { ...cfg.limits, drain_s: 0 };
     delete cfg.pusher;
     if (jwtSecret) {
       cfg.auth = { jwt_alg: 'HS256', jwt_secret: jwtSecret, jwt_secret_file: null, jwt_public_key_file: null, issuer: null, audience: null };

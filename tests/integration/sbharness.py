@@ -206,6 +206,9 @@ class Bridge(Process):
         cfg["listen"] = dict(cfg.get("listen", {}), host="127.0.0.1", port=self.port)
         cfg["listen"]["static_dir"] = None
         cfg["schemas_dir"] = SCHEMAS_DIR
+        # SIGTERM closes every client at once (no drain window: a stop stays
+        # fast) unless a test's overrides give limits.drain_s
+        cfg["limits"] = dict(cfg.get("limits", {}), drain_s=0)
         cfg.pop("auth", None)
         cfg.pop("pusher", None)
         for k, v in (overrides or {}).items():

@@ -46,6 +46,24 @@ def test_healthz_reports_link_state_and_counters(stack):
     assert stack.bridge.health()[1]["mqtt"] == "disconnected"
 
 
+def test_livez_and_readyz_follow_process_and_link(stack):
+    # /livez: the process serves; /readyz: the broker link is up (not draining)
+    for path in ("/livez", "/readyz"):
+        st, body = stack.bridge.get(path)
+        assert st == 200, path
+        assert json.loads(body)["mqtt"] == "connected"
+    assert json.loads(stack.bridge.get("/readyz")[1]) == {
+        "status": "ready", "mqtt": "connected", "draining": False}
+    stack.mosq.stop()
+    wait_for(lambda: stack.bridge.get("/readyz")[0] == 503, 15, what="readyz 503")
+    assert json.loads(stack.bridge.get("/readyz")[1])["status"] == "not_ready"
+    # a broker outage must not make an orchestrator restart the process
+    st, body = stack.bridge.get("/livez")
+    assert st == 200 and json.loads(body) == {
+        "status": "alive", "mqtt": "disconnected", "draining": False}
+    assert stack.bridge.health()[0] == 503      # /healthz kept as it was
+
+
 def test_metrics_is_prometheus_text(stack):
     st, body = stack.bridge.get("/metrics")
     assert st == 200

@@ -142,6 +142,36 @@ static void test_flush_all(void **state)
 	env_fini(&e);
 }
 
+static int closing(struct sb_client **c, int n)
+{
+	int k = 0;
+
+	for (int i = 0; i < n; i++)
+		k += sb_client_close_code(c[i], NULL) == 1001;
+	return k;
+}
+
+/* A drain closes clients in slices, each once. */
+static void test_close_some(void **state)
+{
+	struct env e;
+	struct sb_client *c[5];
+	(void)state;
+
+	env_init(&e, "{}", 0);
+	for (int i = 0; i < 5; i++)
+		c[i] = client(&e, NULL);
+	assert_int_equal(sb_hub_close_some(e.hub, 2, 1001, "drain"), 2);
+	assert_int_equal(closing(c, 5), 2);
+	assert_int_equal(sb_hub_close_some(e.hub, 0, 1001, "drain"), 0);
+	assert_int_equal(sb_hub_close_some(e.hub, 2, 1001, "drain"), 2);
+	assert_int_equal(closing(c, 5), 4);
+	assert_int_equal(sb_hub_close_some(e.hub, 10, 1001, "drain"), 1);
+	assert_int_equal(closing(c, 5), 5);
+	assert_int_equal(sb_hub_close_some(e.hub, 10, 1001, "drain"), 0);
+	env_fini(&e);
+}
+
 static void test_conflate_stats(void **state)
 {
 	struct env e;
@@ -431,6 +461,7 @@ int main(void)
 		cmocka_unit_test(test_latency_histograms),
 		cmocka_unit_test(test_batch_flushed_by_clock),
 		cmocka_unit_test(test_flush_all),
+		cmocka_unit_test(test_close_some),
 		cmocka_unit_test(test_conflate_stats),
 		cmocka_unit_test(test_resume_replays_missing_lines),
 		cmocka_unit_test(test_resume_with_pending_batch),

@@ -258,7 +258,8 @@ static void test_type_errors(void **state)
 		     "x.json: listen.port: must be an integer from 0 to 65535");
 	expect_error("{\"limits\":{\"send_queue_bytes\":1023}}",
 		     "x.json: limits.send_queue_bytes: must be an integer from 1024 to 4294967296");
-	expect_error("{\"mqtt\":{\"uri\":5}}", "x.json: mqtt.uri: must be a string or null");
+	expect_error("{\"mqtt\":{\"uri\":5}}",
+		     "x.json: mqtt.uri: must be a string or an array of 1 to 16 strings");
 	expect_error("{\"mqtt\":{\"username\":[\"a\"]}}",
 		     "x.json: mqtt.username: must be a string or null");
 	expect_error("{\"schemas_dir\":3}", "x.json: schemas_dir: must be a string or null");
@@ -329,9 +330,10 @@ static void test_cross_checks(void **state)
 	expect_error("{\"mqtt\":{\"password\":\"a\",\"password_file\":\"f\"}}",
 		     "x.json: mqtt.password_file: give password or password_file, not both");
 	expect_error("{\"mqtt\":{\"uri\":\"http://broker\"}}",
-		     "x.json: mqtt.uri: must start with tcp://, ssl://, mqtt://, mqtts://, ws:// or wss://");
+		     "x.json: mqtt.uri: \"http://broker\" must start with tcp://, ssl://, mqtt://, "
+		     "mqtts://, ws:// or wss://");
 	expect_error("{\"mqtt\":{\"uri\":null}}",
-		     "x.json: mqtt.uri: must start with tcp://, ssl://, mqtt://, mqtts://, ws:// or wss://");
+		     "x.json: mqtt.uri: must be a string or an array of 1 to 16 strings");
 	expect_error("{\"mqtt\":{\"client_id\":\"\"}}", "x.json: mqtt.client_id: must not be empty");
 	expect_error("{\"mqtt\":{\"client_id\":null}}", "x.json: mqtt.client_id: required");
 	/* it names the topic $statusbus/sync/<id> */
@@ -746,6 +748,39 @@ static void test_read_file(void **state)
 	assert_null(buf);
 }
 
+/* mqtt.uri: a string is a list of one; a list names a cluster's nodes */
+static void test_mqtt_uri_list(void **state)
+{
+	struct sb_config *c;
+
+	(void)state;
+	c = parse_ok("{\"mqtt\":{\"uri\":\"tcp://a:1\"}}");
+	assert_int_equal(c->n_mqtt_uris, 1);
+	assert_string_equal(c->mqtt_uris[0], "tcp://a:1");
+	assert_ptr_equal(c->mqtt_uri, c->mqtt_uris[0]);
+	sb_config_destroy(c);
+	c = parse_ok("{\"mqtt\":{\"uri\":[\"tcp://a:1\",\"mqtt://b:2\",\"tcp://c:3\"]}}");
+	assert_int_equal(c->n_mqtt_uris, 3);
+	assert_string_equal(c->mqtt_uri, "tcp://a:1");
+	assert_string_equal(c->mqtt_uris[1], "mqtt://b:2");
+	assert_string_equal(c->mqtt_uris[2], "tcp://c:3");
+	sb_config_destroy(c);
+	c = parse_ok("{\"mqtt\":{\"uri\":[\"ssl://a:8883\",\"mqtts://b:8883\"]}}");
+	assert_int_equal(c->n_mqtt_uris, 2);
+	sb_config_destroy(c);
+	expect_error("{\"mqtt\":{\"uri\":[]}}",
+		     "x.json: mqtt.uri: must be a string or an array of 1 to 16 strings");
+	expect_error("{\"mqtt\":{\"uri\":[\"tcp://a:1\",5]}}", "x.json: mqtt.uri: must hold strings");
+	expect_error("{\"mqtt\":{\"uri\":[\"tcp://a:1\",\"http://b\"]}}",
+		     "x.json: mqtt.uri: \"http://b\" must start with tcp://, ssl://, mqtt://, "
+		     "mqtts://, ws:// or wss://");
+	expect_error("{\"mqtt\":{\"uri\":[\"tcp://a:1\",\"ssl://b:8883\"]}}",
+		     "x.json: mqtt.uri: mixes TLS and plain-text URIs");
+	expect_error("{\"mqtt\":{\"uri\":\"tcp://\"}}",
+		     "x.json: mqtt.uri: \"tcp://\" must start with tcp://, ssl://, mqtt://, "
+		     "mqtts://, ws:// or wss://");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -755,6 +790,7 @@ int main(void)
 		cmocka_unit_test(test_metrics_listen),
 		cmocka_unit_test(test_null_resets_optional_strings),
 		cmocka_unit_test(test_type_errors),
+		cmocka_unit_test(test_mqtt_uri_list),
 		cmocka_unit_test(test_long_string_refused),
 		cmocka_unit_test(test_not_an_object),
 		cmocka_unit_test(test_unknown_keys),

@@ -110,6 +110,33 @@ test('every channel is resubscribed after a reconnect (1001 bridge shutting down
   assert.deepEqual(acked.sort(), ['team.42', 'team.42.stats'], "'subscribed' fires for resubscriptions too");
 });
 
+test('after a 1001 drain close the reconnect waits a random 0–2 s, not the backoff', async () => {
+  for (const [r, want] of [[0, 0], [0.25, 500], [0.999, 1998]]) {
+    const { clock, ws, bus, retries } = setup({ randomValue: r });
+    bus.connect();
+    await flush();
+    ws.last().handshake();
+    ws.last().serverClose(1001, 'bridge draining: reconnect to another bridge');
+    assert.deepEqual(retries, [want], `random ${r}`);
+    if (want > 0) {
+      await clock.tick(want - 1);
+      assert.equal(ws.sockets.length, 1, `random ${r}: not before ${want} ms`);
+    }
+    await clock.tick(1);
+    assert.equal(ws.sockets.length, 2, `random ${r}: reconnects at ${want} ms`);
+    // a failure after it backs off as usual
+    ws.last().fail();
+    assert.deepEqual(retries, [want, Math.round(2000 * (1 + 0.2 * (2 * r - 1)))]);
+  }
+  // a drop that is not a drain (1006) keeps the ±20 % backoff
+  const { ws, bus, retries } = setup({ randomValue: 0 });
+  bus.connect();
+  await flush();
+  ws.last().handshake();
+  ws.last().serverClose(1006, '');
+  assert.deepEqual(retries, [800]);
+});
+
 test('logs resume with since = last seq seen, and overlapping lines are not delivered twice', async () => {
   const { clock, ws, bus } = setup();
   const got = [];

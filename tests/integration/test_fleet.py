@@ -1,0 +1,497 @@
+# SPDX-License-Identifier: MIT
+"""The fleet of docs/scaling.md against real processes on loopback (CTest
+label `fleet`): a 3-node NATS cluster (JetStream, MQTT on every node) made
+from deploy/nats/node.conf.in, two bridges from deploy/bridge/fleet.json,
+b1 on node 3 and b2 on node 2 (each lists the other nodes to fail over
+to), HAProxy from deploy/haproxy/haproxy.cfg.in in front.  Publishers use
+node 1.  The tests share one fleet and run in file order: the last ones
+kill node 3 and drain b1.  Every wait has a deadline."""
+
+import asyncio
+import json
+import os
+import random
+import signal
+import sys
+import threading
+import time
+import uuid
+
+import paho.mqtt.client as mqtt
+import pytest
+
+import sbharness
+from sbharness import Process, Ws, free_port, new_uuid, status_payload, wait_for
+
+sys.path.insert(0, os.path.join(sbharness.SOURCE_DIR, "scripts"))
+import fleet_config  # noqa: E402
+
+DRAIN_S = 3
+
+
+def run(coro, timeout=120):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def http_ok(port, path):
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as r:
+            return r.status == 200
+    except Exception:
+        return False
+
+
+class Publisher:
+    """QoS 1 publishing to one node that survives the node dropping the
+    connection (NATS closes MQTT connections while JetStream elects new
+    leaders after a node died): what has no PUBACK is published again on a
+    new connection.  A repeat is harmless: log lines carry their seq and
+    the bridge drops repeats."""
+
+    def __init__(self, port):
+        self.port = port
+        self.c = None
+        self.connect()
+
+    def connect(self):
+        if self.c:
+            try:
+                self.c.loop_stop()
+                self.c.disconnect()
+            except Exception:
+                pass
+        deadline = time.monotonic() + 30
+        while True:
+            c = mqtt.Client(client_id=f"pub-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv311)
+            ok = []
+            c.on_connect = lambda cl, u, f, rc: ok.append(rc)
+            try:
+                c.connect("127.0.0.1", self.port, keepalive=10)
+                c.loop_start()
+                wait_for(lambda: ok, 5, what="publisher connack")
+                if ok[0] == 0:
+                    self.c = c
+                    return
+            except Exception:
+                pass
+            c.loop_stop()
+            if time.monotonic() > deadline:
+                raise RuntimeError("publisher cannot connect")
+            time.sleep(0.2)
+
+    def publish_all(self, msgs, retain=False, window=50):
+        """msgs: [(topic, payload dict)], each acknowledged, in order."""
+        i = 0
+        while i < len(msgs):
+            chunk = msgs[i:i + window]
+            infos = [self.c.publish(t, json.dumps(p), qos=1, retain=retain) for t, p in chunk]
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and not all(x.is_published() for x in infos):
+                time.sleep(0.005)
+            if all(x.is_published() for x in infos):
+                i += len(chunk)
+            else:
+                print(f"publisher: {sum(not x.is_published() for x in infos)} of {len(infos)} "
+                      f"without PUBACK after 5 s: connecting again")
+                self.connect()     # again from the chunk's start
+
+    def close(self):
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+class Fleet:
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.procs = []
+        ports = set()
+        while len(ports) < 15:      # distinct
+            ports.add(free_port())
+        ports = list(ports)
+        self.plan = {
+            "host": "127.0.0.1", "run": workdir,
+            "nodes": [{"client": ports.pop(), "http": ports.pop(), "cluster": ports.pop(),
+                       "mqtt": ports.pop()} for _ in range(3)],
+            "bridges": [ports.pop(), ports.pop()], "bridge_nodes": [2, 1],
+            "haproxy": ports.pop(), "jwt_secret_file": None, "static_dir": None,
+            "client_id_prefix": f"sb-fleet-{uuid.uuid4().hex[:6]}",
+            "bridge": {"limits": {"drain_s": DRAIN_S}, "log_level": "info"},
+        }
+        self.paths = fleet_config.write_all(self.plan, os.path.join(workdir, "conf"))
+        try:
+            self.start()
+        except BaseException:
+            self.dump()
+            self.stop()
+            raise
+
+    def start(self):
+        workdir = self.workdir
+        self.nodes = []
+        for i, conf in enumerate(self.paths["nodes"]):
+            p = Process(f"n{i + 1}", ["nats-server", "-c", conf], workdir)
+            self.procs.append(p)
+            self.nodes.append(p)
+        for i, n in enumerate(self.plan["nodes"]):
+            wait_for(lambda: http_ok(n["http"], "/healthz"), 60, what=f"NATS node {i + 1}")
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0")
+        self.bridges = []
+        for i, conf in enumerate(self.paths["bridges"]):
+            p = Process(f"bridge-b{i + 1}", [sbharness.binary("statusbus-bridge"), "-c", conf],
+                        workdir, env=env)
+            p.port = self.plan["bridges"][i]
+            p.url = f"ws://127.0.0.1:{p.port}/v1/ws"
+            self.procs.append(p)
+            self.bridges.append(p)
+        for b in self.bridges:
+            wait_for(lambda: http_ok(b.port, "/readyz") or not b.alive(), 60, what=f"{b.name} ready")
+            assert b.alive(), b.output()
+        self.lb = Process("haproxy", ["haproxy", "-db", "-f", self.paths["haproxy"]], workdir)
+        self.procs.append(self.lb)
+        self.lb_port = self.plan["haproxy"]
+        wait_for(lambda: http_ok(self.lb_port, "/readyz"), 20, what="haproxy")
+
+    def revive(self, i):
+        """Starts node i again (same config and JetStream store) if it is
+        down, and waits until it is a member again.  While a node is down
+        NATS cannot make a new 3-replica consumer, so it refuses new
+        subscriptions (docs/scaling.md)."""
+        if self.nodes[i].alive():
+            return
+        p = Process(f"n{i + 1}-again", ["nats-server", "-c", self.paths["nodes"][i]], self.workdir)
+        self.procs.append(p)
+        self.nodes[i] = p
+        n = self.plan["nodes"][i]
+        # serving, with JetStream on; its consumers may take a minute to be
+        # current again (full /healthz), which new subscriptions need not wait
+        # for: sub() asks again while they are refused
+        wait_for(lambda: http_ok(n["http"], "/healthz?js-enabled-only=true"), 60,
+                 what=f"NATS node {i + 1} again")
+
+    def mqtt_port(self, i):
+        return self.plan["nodes"][i]["mqtt"]
+
+    def get(self, b, path):
+        import urllib.request
+        import urllib.error
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{b.port}{path}", timeout=30) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, {}
+
+    def metric(self, b, name):
+        import urllib.request
+        with urllib.request.urlopen(f"http://127.0.0.1:{b.port}/metrics", timeout=5) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+        return None
+
+    def stop(self):
+        for p in reversed(self.procs):
+            p.stop(timeout=DRAIN_S + 10)
+
+    def dump(self):
+        for p in self.procs:
+            print(f"\n===== {p.name} (pid {p.pid}) log =====\n{p.output()[-20000:]}")
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory, request):
+    for attempt in range(3):
+        try:
+            f = Fleet(str(tmp_path_factory.mktemp("fleet")))
+            break
+        except TimeoutError:
+            # a port taken meanwhile by another process (they are picked
+            # free, then bound by the children): again with new ones
+            if attempt == 2:
+                raise
+    yield f
+    f.stop()
+    if request.session.testsfailed:
+        f.dump()
+
+
+def log_line(seq):
+    return {"seq": seq, "ts": "2024-06-01T12:00:01Z", "level": "info", "stream": "stdout",
+            "msg": f"line {seq}"}
+
+
+def deploy_status(deploy, status="running"):
+    return (f"team/42/deploy/{deploy}/status",
+            {"ts": "2024-06-01T12:00:00Z", "status": status, "progress": 10,
+             "step": "Building image"})
+
+
+async def sub(w, channel, **kw):
+    """A sub with a longer deadline: NATS makes a JetStream consumer for each
+    new MQTT subscription (up to limits.subscribe_timeout_ms, 15 s here),
+    and after a node was lost it refuses some for a while (the bridge
+    subscribes again, docs/scaling.md): an `unavailable` is asked again,
+    as the error says, for up to 90 s."""
+    deadline = time.monotonic() + 90
+    while True:
+        r = await w.request(dict({"op": "sub", "channel": channel}, **kw), timeout=30)
+        if r.get("code") != "unavailable" or time.monotonic() > deadline:
+            return r
+
+
+def seqs(w, channel):
+    out = []
+    for f in w.frames:
+        if f.get("channel") != channel:
+            continue
+        if f.get("op") == "batch":
+            out += [e["seq"] for e in f["events"]]
+        elif f.get("op") == "event":
+            out.append(f["data"]["seq"])
+    return out
+
+
+def gaps(w, channel):
+    return [f for f in w.frames if f.get("op") == "gap" and f.get("channel") == channel]
+
+
+async def read_until(w, pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"{what}: last frames {w.frames[-3:]}")
+        try:
+            await w.recv(min(left, 1.0))
+        except asyncio.TimeoutError:
+            pass
+
+
+# NATS Server 2.9.10 (Debian 12) was measured to lose a few QoS 1 messages to
+# a session now and then on a loaded machine (docs/scaling.md, "Known
+# problems"): up to 5 of 1200 log lines, 1 of 50 quick status updates.  The
+# tests below assert everything else exactly (order, no duplicate, the
+# last message, every gap named) and bound that loss, which they print.
+SILENT_LOSS_MAX = 0.01
+
+
+def coverage(got, first, last, gap_frames=()):
+    """(lost silently, named in gaps): asserts the lines came in order, each
+    once, up to `last`."""
+    assert got == sorted(got), [(i, x) for i, x in enumerate(got) if i and x < got[i - 1]][:10]
+    assert len(got) == len(set(got)), "duplicate lines"
+    assert got and got[-1] == last, got[-5:]
+    named = set()
+    for g in gap_frames:
+        named.update(range(g["from"], g["to"] + 1))
+    missing = sorted(set(range(first, last + 1)) - set(got))
+    silent = [x for x in missing if x not in named]
+    assert len(silent) <= SILENT_LOSS_MAX * (last - first + 1), silent
+    return silent, sorted(named)
+
+
+def drops(fleet, b):
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{b.port}/metrics", timeout=5) as r:
+        return [line for line in r.read().decode().splitlines()
+                if line.startswith(("statusbus_dropped_total", "statusbus_gaps"))
+                and not line.endswith(" 0")]
+
+
+def running_deploy(fleet):
+    """A publisher on node 1 and a new running deploy whose logs both
+    bridges follow live (their history answers live): (pub, deploy, its
+    logs channel)."""
+    pub = Publisher(fleet.mqtt_port(0))
+    deploy = new_uuid()
+    pub.publish_all([deploy_status(deploy)], retain=True)
+    for b in fleet.bridges:
+        wait_for(lambda: fleet.get(b, f"/v1/history?channel=deploy.{deploy}.logs")[1]
+                 .get("live") is True, 60, what=f"{b.name} follows {deploy}")
+    return pub, deploy, f"deploy.{deploy}.logs"
+
+
+# ---- 1. a status via node 1 reaches the bridge on node 3; live order on both -------
+
+def test_status_via_node1_in_snapshot_on_node3_bridge_and_live_in_order(fleet):
+    pub = Publisher(fleet.mqtt_port(0))
+    topic = f"team/42/app/{new_uuid()}/status"
+    first = status_payload("running", name="api")
+    pub.publish_all([(topic, first)], retain=True)
+    b1, b2 = fleet.bridges
+
+    async def body():
+        c1 = await Ws.connect(b1.url)
+        c2 = await Ws.connect(b2.url)
+        for c in (c1, c2):
+            assert (await sub(c, "team.42"))["op"] == "ack"
+            await c.expect(lambda m: m.get("topic") == topic and m.get("data") == first, 30,
+                           what="the retained status in the snapshot")
+        updates = [status_payload("degraded", old="running", name=f"api-{k}") for k in range(50)]
+        await asyncio.get_running_loop().run_in_executor(
+            None, pub.publish_all, [(topic, u) for u in updates], True)
+        for c in (c1, c2):
+            await read_until(c, lambda: any(m.get("data") == updates[-1] for m in c.frames), 30,
+                             "the last update")
+            got = [int(m["data"]["name"][4:]) for m in c.frames
+                   if m.get("topic") == topic and m.get("data", {}).get("name", "").startswith("api-")]
+            silent, _ = coverage(got, 0, 49)
+            if silent:
+                print(f"NATS lost status updates {silent} of 50 to one bridge")
+        await c1.close()
+        await c2.close()
+    try:
+        run(body())
+    finally:
+        pub.close()
+
+
+# ---- 2. a client moving from b1 to b2 with since: exact ----------------------------------
+
+def test_client_moving_between_bridges_resumes_exactly(fleet):
+    pub, deploy, channel = running_deploy(fleet)
+    b1, b2 = fleet.bridges
+    topic = f"deploy/{deploy}/logs"
+
+    async def body():
+        t0 = time.monotonic()
+        c1 = await Ws.connect(b1.url)
+        assert (await sub(c1, channel, since=0))["op"] == "ack"
+        await asyncio.get_running_loop().run_in_executor(
+            None, pub.publish_all, [(topic, log_line(s)) for s in range(1, 601)])
+        print(f"600 lines published at {time.monotonic() - t0:.1f} s")
+        await read_until(c1, lambda: 600 in seqs(c1, channel), 30, "line 600 on b1")
+        await c1.close()
+        last = max(seqs(c1, channel))
+        c2 = await Ws.connect(b2.url)
+        ack = await sub(c2, channel, since=last)
+        assert ack["op"] == "ack", ack
+        more = asyncio.get_running_loop().run_in_executor(
+            None, pub.publish_all, [(topic, log_line(s)) for s in range(601, 1201)])
+        await read_until(c2, lambda: 1200 in seqs(c2, channel), 30, "line 1200 on b2")
+        await more
+        got = seqs(c1, channel) + seqs(c2, channel)
+        # no hole at the move and no line twice: the lines the client had
+        # from b1 and those b2 resumed with meet exactly at `last`
+        assert seqs(c1, channel)[-1] == last and seqs(c2, channel)[0] == last + 1, \
+            (last, seqs(c2, channel)[:3])
+        silent, named = coverage(got, 1, 1200, gaps(c1, channel) + gaps(c2, channel))
+        if silent or named:
+            print(f"NATS lost lines {silent} silently, {named} named in gaps "
+                  f"(b1 {drops(fleet, b1)}, b2 {drops(fleet, b2)})")
+        await c2.close()
+    try:
+        run(body())
+    finally:
+        pub.close()
+
+
+# ---- 3. kill -9 node 3 while lines and statuses flow: b1 fails over, nothing lost ---------
+
+def test_node_killed_bridge_fails_over_without_loss(fleet):
+    pub, deploy, channel = running_deploy(fleet)
+    b1, b2 = fleet.bridges
+    n3 = fleet.nodes[2]
+    topics = [f"team/42/app/{new_uuid()}/status" for _ in range(5)]
+    n = 2000
+
+    async def body():
+        cs = [await Ws.connect(b.url) for b in (b1, b2)]
+        for c in cs:
+            assert (await sub(c, channel, since=0))["op"] == "ack"
+            assert (await sub(c, "team.42"))["op"] == "ack"
+        killed = {}
+
+        def produce():
+            msgs = []
+            for s in range(1, n + 1):
+                msgs.append((f"deploy/{deploy}/logs", log_line(s)))
+            pub.publish_all(msgs[:500])
+            killed["at"] = time.monotonic()
+            killed["log_at"] = len(b1.output())
+            n3.stop(signal.SIGKILL)
+            for k in range(10):
+                pub.publish_all([(t, status_payload("degraded", name=f"v{k}")) for t in topics], True)
+            pub.publish_all(msgs[500:])
+        await asyncio.get_running_loop().run_in_executor(None, produce)
+        # on another node (the next in its list, or the one after when the
+        # next is busy electing leaders), with its session
+        others = [f"mqtt: connected to tcp://127.0.0.1:{fleet.mqtt_port(i)} (session resumed)"
+                  for i in (0, 1)]
+        wait_for(lambda: any(o in b1.output()[killed["log_at"]:] for o in others), 60,
+                 what="b1 on another node, its session resumed")
+        up = time.monotonic()
+        lost = {}
+        for c in cs:
+            await read_until(c, lambda: n in seqs(c, channel), 60, f"line {n}")
+            for t in topics:
+                await read_until(c, lambda: any(m.get("topic") == t and m["data"].get("name") == "v9"
+                                                for m in c.events()), 60, f"last status of {t}")
+            silent, named = coverage(seqs(c, channel), 1, n, gaps(c, channel))
+            lost[c] = (silent, named)
+            await c.close()
+        print(f"node 3 killed: b1 back on another node within {up - killed['at']:.1f} s; "
+              f"the last status of {len(topics)} topics on both bridges; of {n} lines, "
+              f"lost silently / named in gaps: {[(len(a), len(b)) for a, b in lost.values()]}")
+    try:
+        run(body(), timeout=180)
+    finally:
+        pub.close()
+
+
+# ---- 4. draining b1: its clients come back through HAProxy on b2 --------------------------
+
+def test_drained_bridge_clients_reconnect_through_haproxy_to_the_other(fleet):
+    url = f"ws://127.0.0.1:{fleet.lb_port}/v1/ws?team=42"
+    b1, b2 = fleet.bridges
+    k = 8
+    fleet.revive(2)     # the node killed above: new subscriptions need it
+
+    async def body():
+        cs = [await Ws.connect(url) for _ in range(k)]
+        for c in cs:
+            assert (await sub(c, "team.42"))["op"] == "ack"
+        # one team: one bridge (balance url_param team)
+        on = {b.name: fleet.metric(b, "statusbus_connections") for b in fleet.bridges}
+        x = next(b for b in fleet.bridges if on[b.name] == k)
+        y = b2 if x is b1 else b1
+        t0 = time.monotonic()
+        x.send_signal(signal.SIGTERM)
+        async def closed(c):
+            code, reason = await c.closed(DRAIN_S + 10)
+            return code, reason, time.monotonic() - t0
+        closes = await asyncio.gather(*(closed(c) for c in cs))
+        assert all(code == 1001 for code, _, _ in closes), closes
+        close_times = [t for _, _, t in closes]
+        # spread over the window (by construction: at most k*t/DRAIN_S + 1 by t)
+        assert max(close_times) >= DRAIN_S * (k - 1) / k, close_times
+
+        async def back(i):
+            # as statusbus.js: a random 0-2 s, then again until it works
+            await asyncio.sleep(random.uniform(0, 2))
+            while True:
+                c = None
+                try:
+                    c = await Ws.connect(url)
+                    ack = await sub(c, "team.42")
+                    if ack["op"] == "ack":
+                        return c
+                    refused.append(ack)
+                except Exception as e:      # an upgrade answered 503 while HAProxy
+                    refused.append(repr(e))  # has not seen the /readyz 503 yet
+                if c:
+                    await c.close()
+                await asyncio.sleep(0.5)
+        refused = []
+        again = await asyncio.gather(*(back(i) for i in range(k)))
+        assert fleet.metric(y, "statusbus_connections") == k, refused
+        print(f"drain of {k} clients over {DRAIN_S} s: closes at "
+              f"{', '.join(f'{t:.2f}' for t in sorted(close_times))} s; all back on "
+              f"{y.name} through HAProxy ({len(refused)} attempts refused on the way)")
+        for c in again:
+            await c.close()
+        return close_times
+    run(body(), timeout=120)
+    x = next(b for b in fleet.bridges if not b.alive() or b.proc.poll() is not None)
+    wait_for(lambda: not x.alive(), 15, what="the drained bridge's exit")
+    assert x.proc.returncode == 0
