@@ -305,6 +305,11 @@ class Statusbus(System):
     def messages_in(self):
         return self.bridge.metrics().get("statusbus_messages_in_total", 0)
 
+    def writes(self):
+        """Socket writes of frames so far (None: a bridge without the
+        metric, before gathered writes)."""
+        return self.bridge.metrics().get("statusbus_writes_total")
+
 
 class StatusbusPusher(Statusbus):
     name = "statusbus-pusher"
