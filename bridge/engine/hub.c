@@ -724,7 +724,7 @@ void sb_hub_gauges(const struct sb_hub *h, struct sb_hub_gauges *g)
 	g->mqtt_connected = h->mqtt_up;
 	g->logs_followed = h->nfollowed;
 	for (n = h->clients.head; n; n = n->next)
-		g->queued_bytes += sb_container_of(n, struct sb_client, node)->q.bytes;
+		g->queued_bytes += sb_client_queued_bytes(sb_container_of(n, struct sb_client, node));
 	sb_dict_iter_init(&it, h->chans);
 	while (sb_dict_next(&it, NULL, &v))
 		g->history_lines += ((struct sb_chan *)v)->hist.count;
