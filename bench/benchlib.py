@@ -281,10 +281,10 @@ class Statusbus(System):
     def start(self):
         conf = ("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
                 "max_queued_messages 1000000\nmax_inflight_messages 1000\n")
-        # every client comes from 127.0.0.1: the per-address limit too
-        overrides = {"limits": {"max_connections": self.conns + 100,
-                                "max_connections_per_ip": self.conns + 100},
-                     "log_level": "warn"}
+        # every subscriber comes from 127.0.0.1: the per-address limits
+        # (docs/protocol.md §5.14) are off, as behind a proxy
+        overrides = {"limits": {"max_connections": self.conns + 100, "max_connections_per_ip": 0,
+                                "max_handshakes_per_ip": 0}, "log_level": "warn"}
         if self.heartbeat_s:
             overrides["limits"].update(heartbeat_s=self.heartbeat_s,
                                        idle_timeout_s=max(60, 2 * self.heartbeat_s + 1))
@@ -308,6 +308,11 @@ class Statusbus(System):
 
     def messages_in(self):
         return self.bridge.metrics().get("statusbus_messages_in_total", 0)
+
+    def writes(self):
+        """Socket writes of frames so far (None: a bridge without the
+        metric, before gathered writes)."""
+        return self.bridge.metrics().get("statusbus_writes_total")
 
 
 class StatusbusPusher(Statusbus):

@@ -198,7 +198,15 @@ class Run:
             now = subs.stat()["events"]
             ramp_up.append(now - last)
             last = now
+        writes = getattr(self.sys, "writes", lambda: None)
+        wr0 = writes()
         w = self.window(window, subs, [pub.pid])
+        wr1 = writes()
+        # the server's memory at the end of the window: a backlog shows here
+        w["rss_kb"] = sum(bl.proc_rss_kb(p) for p in self.sys.servers())
+        w["writes_per_delivery"] = ((wr1 - wr0) / w["events"]
+                                    if wr0 is not None and wr1 is not None and w["events"]
+                                    else None)
         w["warmup_events"] = ramp_up
         w["publisher"] = pub.result()
         w["noisy"] = w["noisy"] or w["publisher"]["late"] > 0.01 * w["publisher"]["sent"]
@@ -211,7 +219,7 @@ class Run:
             w["bridge_us_per_delivery"] = w["bridge_cpu_s"] * 1e6 / w["events"]
         print(f"    {deliveries:>7} /s offered: {w['delivered_share']:6.1%} delivered, "
               f"{report.fmt(w['us_per_delivery'], 3)} us/delivery, "
-              f"p50/p99 {w['p50_ms']:.1f}/{w['p99_ms']:.1f} ms, "
+              f"p50/p99 {w['p50_ms']:.1f}/{w['p99_ms']:.1f} ms, RSS {w['rss_kb'] / 1024:.0f} MB, "
               f"server {w['server_cpu_s'] / w['seconds']:.0%} (waited {w['server_wait']:.0%}), "
               f"load {w['load_cpu']:.0%} (waited {w['client_wait']:.0%})"
               f"{'  NOISY' if w['noisy'] else ''}{'  CLIENT-BOUND' if w['client_bound'] else ''}",

@@ -67,6 +67,10 @@ def figures(args, r):
         f[f"delivered @ {k}/s (%)"] = (100 * w["delivered_share"], m)
         f[f"p50 ms @ {k}/s"] = (w["p50_ms"], m)
         f[f"p99 ms @ {k}/s"] = (w["p99_ms"], m)
+        if w.get("rss_kb") is not None:
+            f[f"server RSS at the window's end @ {k}/s (MB)"] = (w["rss_kb"] / 1024, m)
+        if w.get("writes_per_delivery") is not None:
+            f[f"socket writes per delivery @ {k}/s"] = (w["writes_per_delivery"], m)
     first = min(windows(r), key=lambda w: w["offered"], default=None)
     if first and first.get("warmup_events"):
         f[f"deliveries in each warm-up second of the first load ({rate_k(first['offered'])}/s)"] = (

@@ -246,7 +246,8 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 		       (int)tlen, topic);
 		goto done;
 	}
-	if (!pm->retained && sb_mqtt_dedup_seen(&l->dedup, h, sb_now_ms())) {
+	if (!pm->retained && l->cfg->mqtt_dedup_ms &&
+	    sb_mqtt_dedup_seen(&l->dedup, h, sb_now_ms(), l->cfg->mqtt_dedup_ms)) {
 		sb_log(SB_LOG_DEBUG, "mqtt: dropped a repeat of a live message on %.*s",
 		       (int)tlen, topic);
 		goto done;

@@ -101,22 +101,15 @@ static struct sb_frame *compressed(struct sb_ws_compress *z, struct sb_frame *f)
 	return f->z;
 }
 
-int sb_ws_compress_write(struct sb_ws_compress *z, struct lws *wsi, struct sb_frame *f)
+unsigned char *sb_ws_compress_wire(struct sb_ws_compress *z, struct sb_frame *f, size_t *len)
 {
 	struct sb_frame *c = compressed(z, f);
-	unsigned char *p;
-	size_t hdr;
 
-	if (c) {
-		z->stats.frames_sent++;
-		return lws_write(wsi, sb_frame_data(c), c->len, LWS_WRITE_RAW);
-	}
-	/* uncompressed, RSV1 clear; the header goes into the frame's
-	 * headroom, the same bytes for every connection that writes it */
-	hdr = sb_ws_header_len(f->len);
-	p = sb_frame_data(f) - hdr;
-	sb_ws_header(p, f->len, 0);
-	return lws_write(wsi, p, hdr + f->len, LWS_WRITE_RAW);
+	if (!c)
+		return sb_frame_ws(f, len);   /* as it is, RSV1 clear */
+	z->stats.frames_sent++;
+	*len = c->len;
+	return sb_frame_data(c);
 }
 
 const struct sb_deflate_stats *sb_ws_compress_stats(const struct sb_ws_compress *z)

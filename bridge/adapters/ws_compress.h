@@ -5,11 +5,12 @@
  *
  * lws's built-in extension negotiates the extension and inflates what the
  * client sends compressed; every frame the bridge sends to a connection
- * that negotiated it is written here, already framed, through one
- * lws_write(LWS_WRITE_RAW): either the shared compressed copy of the frame
- * (made once per frame by ws_deflate.c, for every compressed subscriber),
- * or the frame as it is with RSV1 clear (an uncompressed message is legal
- * on a compressed connection).  lws's own per-connection deflater is
+ * that negotiated it is written already framed, with lws_write(
+ * LWS_WRITE_RAW) as every connection's frames are (ws_server.c gathers
+ * them): either the shared compressed copy of the frame (made once per
+ * frame by ws_deflate.c, for every compressed subscriber), or the frame as
+ * it is with RSV1 clear (an uncompressed message is legal on a compressed
+ * connection).  lws's own per-connection deflater is
  * therefore never started: a compressed connection carries no deflate
  * state of its own on the sending side.
  */
@@ -36,9 +37,10 @@ const struct lws_extension *sb_ws_compress_extensions(const struct sb_ws_compres
 int sb_ws_compress_established(struct sb_ws_compress *z, struct lws *wsi);
 void sb_ws_compress_gone(struct sb_ws_compress *z);
 
-/* Writes f to a connection that negotiated the extension; lws_write's
- * result (< 0: the connection failed). */
-int sb_ws_compress_write(struct sb_ws_compress *z, struct lws *wsi, struct sb_frame *f);
+/* The bytes to write for f on a connection that negotiated the extension
+ * (*len of them): the shared compressed copy when f is to be compressed
+ * and shrinks, else f as it is (sb_frame_ws).  Valid while f is held. */
+unsigned char *sb_ws_compress_wire(struct sb_ws_compress *z, struct sb_frame *f, size_t *len);
 
 /* For /metrics; all zero when z is NULL. */
 const struct sb_deflate_stats *sb_ws_compress_stats(const struct sb_ws_compress *z);

@@ -5,7 +5,10 @@
  *
  * Write rule: frames are written only in LWS_CALLBACK_SERVER_WRITEABLE,
  * one lws_write per callback; a spurious writeable callback with nothing
- * queued is normal.
+ * queued is normal.  Frames go out pre-framed (sb_frame_ws: the WebSocket
+ * header is the same for every subscriber) as LWS_WRITE_RAW, and the
+ * frames a client has queued are gathered into one write of up to
+ * WS_GATHER bytes (the protocols' tx_packet_size: one send()).
  */
 #include "ws_server.h"
 
@@ -24,7 +27,10 @@
 #include "session_pusher.h"
 #include "ws_compress.h"
 
-_Static_assert(LWS_PRE <= SB_FRAME_PRE, "frame headroom must fit LWS_PRE");
+_Static_assert(LWS_PRE + SB_WS_HDR_MAX <= SB_FRAME_PRE,
+	       "frame headroom must fit LWS_PRE and a WebSocket header");
+
+#define WS_GATHER 65536   /* bytes per gathered write; tx_packet_size */
 
 enum conn_kind { CONN_HTTP = 0, CONN_V1, CONN_PUSHER };
 
@@ -222,21 +228,74 @@ static int ws_receive(struct sb_server *srv, struct lws *wsi, struct pss *pss, v
 	return text ? 0 : -1;
 }
 
+/* Writes what c has queued in one lws_write: a single message straight
+ * from its shared frame, several gathered into one buffer up to WS_GATHER
+ * bytes.  An HTTP/2 stream (WebSocket over h2) is framed by lws: one TEXT
+ * message per call.  Returns 0 when nothing was queued, 1 when written,
+ * -1 on a write error. */
+/* The bytes of f on the wire: its shared compressed copy on a connection
+ * that negotiated permessage-deflate (z), when there is one; else the
+ * frame as it is.  Never longer than sb_ws_wire_len(f->len). */
+static unsigned char *wire(struct sb_ws_compress *z, struct sb_frame *f, size_t *wl)
+{
+	return z ? sb_ws_compress_wire(z, f, wl) : sb_frame_ws(f, wl);
+}
+
+static int ws_write_queued(struct sb_hub *hub, struct lws *wsi, struct sb_client *c,
+			   struct sb_ws_compress *z)
+{
+	/* the service thread's: a gathered write is copied out by lws
+	 * when the socket takes only part of it */
+	static unsigned char gather[LWS_PRE + WS_GATHER];
+	size_t next = sb_hub_client_next_len(hub, c), wl, used = 0;
+	struct sb_frame *f;
+	unsigned char *w;
+	int n;
+
+	if (!next)
+		return 0;
+	f = sb_hub_client_next(hub, c);
+	if (lws_get_network_wsi(wsi) != wsi) {
+		n = lws_write(wsi, sb_frame_data(f), f->len, LWS_WRITE_TEXT);
+		sb_frame_unref(f);
+		goto written;
+	}
+	w = wire(z, f, &wl);
+	next = sb_hub_client_next_len(hub, c);
+	if (!next || wl + sb_ws_wire_len(next) > WS_GATHER) {
+		n = lws_write(wsi, w, wl, LWS_WRITE_RAW);
+		sb_frame_unref(f);
+		goto written;
+	}
+	for (;;) {
+		memcpy(gather + LWS_PRE + used, w, wl);
+		used += wl;
+		sb_frame_unref(f);
+		if (!next || used + sb_ws_wire_len(next) > WS_GATHER)
+			break;
+		f = sb_hub_client_next(hub, c);
+		w = wire(z, f, &wl);
+		next = sb_hub_client_next_len(hub, c);
+	}
+	n = lws_write(wsi, gather + LWS_PRE, used, LWS_WRITE_RAW);
+written:
+	if (n < 0)
+		return -1;
+	sb_hub_count_write(hub);
+	return 1;
+}
+
 static int ws_writeable(struct sb_server *srv, struct lws *wsi, struct pss *pss)
 {
-	struct sb_frame *f;
 	const char *reason;
-	int code;
+	int code, n;
 
 	if (!pss->client)
 		return 0;
 	/* writeable again: no longer behind on the socket's account */
 	sb_hub_client_choked(srv->hub, pss->client, 0);
-	f = sb_hub_client_next(srv->hub, pss->client);
-	if (f) {
-		int n = pss->deflate ? sb_ws_compress_write(srv->compress, wsi, f) :
-			lws_write(wsi, sb_frame_data(f), f->len, LWS_WRITE_TEXT);
-		sb_frame_unref(f);
+	n = ws_write_queued(srv->hub, wsi, pss->client, pss->deflate ? srv->compress : NULL);
+	if (n) {
 		if (n < 0)
 			return -1;
 		/* the socket buffer is full or lws holds the rest of the frame:
@@ -434,8 +493,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 static const struct lws_protocols protocols[] = {
 	/* rx_buffer_size: what lws allocates per WebSocket for reading; a
 	 * bigger message arrives in pieces and ws_receive() assembles it */
-	{ "http", callback, sizeof(struct pss), 512, 0, NULL, 0 },
-	{ "statusbus.v1", callback, sizeof(struct pss), 512, 0, NULL, 0 },
+	{ "http", callback, sizeof(struct pss), 512, 0, NULL, WS_GATHER },
+	{ "statusbus.v1", callback, sizeof(struct pss), 512, 0, NULL, WS_GATHER },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 

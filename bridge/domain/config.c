@@ -42,6 +42,9 @@ static const struct ckey keys[] = {
 	STR("mqtt", "cert_file", mqtt_cert_file, NULL),
 	STR("mqtt", "key_file", mqtt_key_file, NULL),
 	INT("mqtt", "keepalive_s", mqtt_keepalive_s, 5, 3600, 30, 0),
+	/* NATS 2.9 (docs/scaling.md): repeats of a live message dropped
+	 * within this window; 0 = off (Mosquitto sends one copy) */
+	INT("mqtt", "dedup_ms", mqtt_dedup_ms, 0, 60000, 0, 0),
 	INT("mqtt", "reconnect_min_s", mqtt_reconnect_min_s, 1, 60, 1, 0),
 	INT("mqtt", "reconnect_max_s", mqtt_reconnect_max_s, 1, 3600, 30, 0),
 

@@ -32,6 +32,7 @@ struct sb_config {
 	char *mqtt_client_id, *mqtt_username, *mqtt_password;
 	char *mqtt_password_file, *mqtt_ca_file, *mqtt_cert_file, *mqtt_key_file;
 	int mqtt_keepalive_s, mqtt_reconnect_min_s, mqtt_reconnect_max_s;
+	int mqtt_dedup_ms;              /* mqtt.dedup_ms: 0 = off (mqtt_dedup.h) */
 	/* listen */
 	char *listen_host;
 	int listen_port;

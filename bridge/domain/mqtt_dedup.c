@@ -19,12 +19,13 @@ struct sb_mqtt_dedup {
 	struct slot s[SB_MQTT_DEDUP_SLOTS];
 };
 
-int sb_mqtt_dedup_seen(struct sb_mqtt_dedup **dp, uint64_t hash, int64_t now_ms)
+int sb_mqtt_dedup_seen(struct sb_mqtt_dedup **dp, uint64_t hash, int64_t now_ms,
+		       int64_t window_ms)
 {
 	struct slot *free_slot = NULL, *oldest = NULL;
 	size_t i0;
 
-	if (!hash)
+	if (!hash || window_ms <= 0)
 		return 0;
 	if (!*dp && !(*dp = calloc(1, sizeof(**dp))))
 		return 0;
@@ -32,7 +33,7 @@ int sb_mqtt_dedup_seen(struct sb_mqtt_dedup **dp, uint64_t hash, int64_t now_ms)
 	for (size_t k = 0; k < PROBE; k++) {
 		struct slot *s = &(*dp)->s[(i0 + k) % SB_MQTT_DEDUP_SLOTS];
 
-		if (!s->hash || now_ms - s->at_ms >= SB_MQTT_DEDUP_MS) {
+		if (!s->hash || now_ms - s->at_ms >= window_ms) {
 			if (!free_slot)
 				free_slot = s;
 		} else if (s->hash == hash) {

@@ -21,15 +21,17 @@
 
 #include <stdint.h>
 
-#define SB_MQTT_DEDUP_MS 5000
+#define SB_MQTT_DEDUP_MS 5000    /* what deploy/bridge/fleet.json sets (mqtt.dedup_ms) */
 #define SB_MQTT_DEDUP_SLOTS 65536
 
 struct sb_mqtt_dedup;
 
-/* Returns 1 when `hash` (nonzero) was seen within SB_MQTT_DEDUP_MS before
- * now_ms (a repeat: drop it), else records it and returns 0.  *d is
- * allocated at the first call (out of memory: 0, nothing dropped). */
-int sb_mqtt_dedup_seen(struct sb_mqtt_dedup **d, uint64_t hash, int64_t now_ms);
+/* Returns 1 when `hash` (nonzero) was seen within window_ms
+ * (mqtt.dedup_ms) before now_ms (a repeat: drop it), else records it and
+ * returns 0.  *d is allocated at the first call (out of
+ * memory: 0, nothing dropped). */
+int sb_mqtt_dedup_seen(struct sb_mqtt_dedup **d, uint64_t hash, int64_t now_ms,
+		       int64_t window_ms);
 /* Accepts NULL. */
 void sb_mqtt_dedup_free(struct sb_mqtt_dedup *d);
 

@@ -126,6 +126,7 @@ void sb_chan_free(struct sb_hub *h, struct sb_chan *ch)
 		sb_dict_destroy(ch->snapf[e]);
 	sb_history_clear(&ch->hist);
 	free(ch->subs);
+	sb_intern_unref(h->atoms, ch->atom);
 	free(ch->name);
 	free(ch);
 }
@@ -186,14 +187,16 @@ struct sb_chan *sb_chan_get(struct sb_hub *h, const struct sb_chan_ref *ref, con
 	if (!ch)
 		return NULL;
 	ch->name = strdup(name);
+	ch->atom = sb_intern_ref(h->atoms, name, strlen(name));
 	ch->ref = *ref;
 	ch->seq_unsure = 1;   /* where its stream starts is not known yet */
 	ch->snap = sb_dict_create(free_msg);
 	sb_history_init(&ch->hist, d->history_lines > 0 ? (size_t)d->history_lines : 0,
 			(size_t)d->history_bytes);
-	if (!ch->name || !ch->snap ||
+	if (!ch->name || !ch->snap || !ch->atom ||
 	    chan_filters(h, ref, name, &ch->filters, &ch->nfilters) != SB_OK) {
 		sb_dict_destroy(ch->snap);
+		sb_intern_unref(h->atoms, ch->atom);
 		free(ch->name);
 		free(ch);
 		return NULL;
@@ -316,15 +319,12 @@ static void fanout(struct sb_hub *h, struct sb_chan *ch, enum sb_qkind kind, con
 		   struct sb_frame **frames, build_fn build, void *arg, int64_t s0, int64_t s1,
 		   size_t n, int shared)
 {
-	char key[SB_CHAN_MAX_NAME + SB_TOPIC_MAX + 8];
-	const char *k = NULL;
+	/* the queue's key: the topic interned once per message, so that
+	 * each delivery compares integers (0 when out of memory: the status
+	 * is then queued without a key, never conflated) */
+	uint32_t ta = kind == SB_Q_STATUS ? sb_intern_ref(h->atoms, topic, strlen(topic)) : 0;
+	uint32_t ca = kind == SB_Q_STATUS || kind == SB_Q_LOG ? ch->atom : 0;
 
-	if (kind == SB_Q_STATUS) {
-		sb_client__status_key(key, sizeof(key), ch->name, topic);
-		k = key;
-	} else if (kind == SB_Q_LOG) {
-		k = ch->name;
-	}
 	for (int e = 0; e < h->nenc; e++)
 		if (ch->nenc[e] && !frames[e] && !(frames[e] = build(h, ch, e, arg)))
 			h->m.drop_nomem++;
@@ -342,9 +342,10 @@ static void fanout(struct sb_hub *h, struct sb_chan *ch, enum sb_qkind kind, con
 		/* a retained status's frame is also the channel's snapshot
 		 * frame, and conflation keeps one per topic: bounded by the
 		 * number of topics, not by how fast the client reads */
-		sb_client__enqueue(h, s->client, kind, frames[s->enc], k, s0, s1, n, shared);
+		sb_client__enqueue(h, s->client, kind, frames[s->enc], ca, ta, s0, s1, n, shared);
 	}
 	h->fanning_out = 0;
+	sb_intern_unref(h->atoms, ta);
 }
 
 struct ev_arg {
@@ -437,7 +438,7 @@ static void send_trimmed(struct sb_hub *h, struct sb_client *c, struct sb_chan *
 	if (!t.n)
 		return;
 	f = build_batch(h, ch, enc, &t);
-	sb_client__enqueue(h, c, SB_Q_LOG, f, ch->name, t.items[0]->seq, t.items[t.n - 1]->seq,
+	sb_client__enqueue(h, c, SB_Q_LOG, f, ch->atom, 0, t.items[0]->seq, t.items[t.n - 1]->seq,
 			   t.n, 0);
 	sb_frame_unref(f);
 }
@@ -507,7 +508,7 @@ static void fanout_seq_gap(struct sb_hub *h, struct sb_chan *ch, int64_t from, i
 			continue;
 		}
 		h->m.seq_gaps++;
-		sb_client__enqueue(h, s->client, SB_Q_CTRL, frames[s->enc], NULL, 0, 0, 0, 0);
+		sb_client__enqueue(h, s->client, SB_Q_CTRL, frames[s->enc], 0, 0, 0, 0, 0, 0);
 	}
 	for (int e = 0; e < h->nenc; e++)
 		sb_frame_unref(frames[e]);
@@ -643,7 +644,7 @@ size_t sb_chan_send_snapshot(struct sb_hub *h, struct sb_chan *ch, struct sb_sub
 	struct sb_dict_iter it;
 	const char *topic;
 	void *v;
-	char key[SB_CHAN_MAX_NAME + SB_TOPIC_MAX + 8];
+	uint32_t ta;
 	struct sb_dict *frames = ch->snapf[s->enc];
 	size_t n = 0;
 
@@ -667,10 +668,11 @@ size_t sb_chan_send_snapshot(struct sb_hub *h, struct sb_chan *ch, struct sb_sub
 				continue;
 			}
 		}
-		sb_client__status_key(key, sizeof(key), ch->name, topic);
+		ta = sb_intern_ref(h->atoms, topic, strlen(topic));
 		/* the channel holds these frames anyway: a snapshot larger than
 		 * the queue's bounds does not make a reading client "slow" */
-		sb_client__enqueue(h, s->client, SB_Q_STATUS, f, key, 0, 0, 1, 1);
+		sb_client__enqueue(h, s->client, SB_Q_STATUS, f, ch->atom, ta, 0, 0, 1, 1);
+		sb_intern_unref(h->atoms, ta);
 		n++;
 	}
 	return n;
@@ -683,7 +685,7 @@ static void send_items(struct sb_hub *h, struct sb_chan *ch, struct sb_sub *s,
 		sb_chan_event_name(sb_kinds_lookup(h->p.kinds, items[0]->topic), items[0]->topic),
 		items, n);
 
-	sb_client__enqueue(h, s->client, SB_Q_LOG, f, ch->name, items[0]->seq, items[n - 1]->seq,
+	sb_client__enqueue(h, s->client, SB_Q_LOG, f, ch->atom, 0, items[0]->seq, items[n - 1]->seq,
 			   n, 0);
 	sb_frame_unref(f);
 	h->m.history_served += n;

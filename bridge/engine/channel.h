@@ -31,6 +31,7 @@ struct sb_sub;
 
 struct sb_chan {
 	char *name;
+	uint32_t atom;                   /* name's, in hub->atoms */
 	struct sb_chan_ref ref;
 	char **filters;
 	size_t nfilters;

@@ -21,7 +21,7 @@ struct sb_client *sb_client__create(struct sb_hub *h, const struct sb_session *s
 
 	if (!c)
 		return NULL;
-	if (sb_queue_init(&c->q, (size_t)h->p.cfg->send_queue_soft_bytes,
+	if (sb_queue_init(&c->q, &h->qpool, (size_t)h->p.cfg->send_queue_soft_bytes,
 			  (size_t)h->p.cfg->send_queue_hard_bytes,
 			  (size_t)h->p.cfg->send_queue_frames) != SB_OK ||
 	    !(c->subs = sb_dict_create(NULL))) {
@@ -45,6 +45,7 @@ void sb_client__free(struct sb_client *c)
 {
 	sb_dict_destroy(c->subs);
 	sb_queue_clear(&c->q);
+	sb_frame_unref(c->held);
 	sb_jwt_claims_destroy(c->claims);
 	free(c->close_reason);
 	free(c);
@@ -68,14 +69,9 @@ void sb_client__fail(struct sb_hub *h, struct sb_client *c, int code, const char
 		h->ops.wake(h->ops.ctx, c);
 }
 
-void sb_client__status_key(char *buf, size_t len, const char *chan, const char *topic)
-{
-	snprintf(buf, len, "%s\x1f%s", chan, topic);
-}
-
 void sb_client__enqueue(struct sb_hub *h, struct sb_client *c, enum sb_qkind kind,
-			struct sb_frame *f, const char *key, int64_t s0, int64_t s1, size_t n,
-			int shared)
+			struct sb_frame *f, uint32_t chan, uint32_t topic, int64_t s0, int64_t s1,
+			size_t n, int shared)
 {
 	enum sb_err rc;
 	struct sb_queue_stats before = c->q.stats;
@@ -85,8 +81,8 @@ void sb_client__enqueue(struct sb_hub *h, struct sb_client *c, enum sb_qkind kin
 	/* a live delivery is measured from its message's arrival; a snapshot
 	 * or history replay (same frames, queued on subscribe) is not */
 	c->q.next_origin_us = h->fanning_out ? f->origin_us : 0;
-	rc = shared ? sb_queue_push_shared(&c->q, kind, f, key) :
-		      sb_queue_push(&c->q, kind, f, key, s0, s1, n);
+	rc = shared ? sb_queue_push_shared(&c->q, kind, f, chan, topic) :
+		      sb_queue_push(&c->q, kind, f, chan, topic, s0, s1, n);
 	h->m.conflated_queue += c->q.stats.conflated - before.conflated;
 	h->m.drop_slow_lines += c->q.stats.lines_dropped - before.lines_dropped;
 	h->m.gaps += c->q.stats.gaps - before.gaps;
@@ -96,7 +92,8 @@ void sb_client__enqueue(struct sb_hub *h, struct sb_client *c, enum sb_qkind kin
 		       c->session, c->q.hard_bytes);
 		/* nothing more will be written: free the memory now */
 		sb_queue_clear(&c->q);
-		sb_queue_init(&c->q, c->q.soft_bytes, c->q.hard_bytes, c->q.max_frames);
+		sb_frame_unref(c->held);
+		c->held = NULL;
 		sb_client__fail(h, c, SB_CLOSE_SLOW, "client too slow");
 		return;
 	}
@@ -113,7 +110,7 @@ void sb_client__enqueue(struct sb_hub *h, struct sb_client *c, enum sb_qkind kin
 
 void sb_hub_client_send(struct sb_hub *h, struct sb_client *c, struct sb_frame *f)
 {
-	sb_client__enqueue(h, c, SB_Q_CTRL, f, NULL, 0, 0, 0, 0);
+	sb_client__enqueue(h, c, SB_Q_CTRL, f, 0, 0, 0, 0, 0, 0);
 }
 
 void sb_hub_client_send_owned(struct sb_hub *h, struct sb_client *c, struct sb_frame *f)
@@ -122,7 +119,7 @@ void sb_hub_client_send_owned(struct sb_hub *h, struct sb_client *c, struct sb_f
 		h->m.drop_nomem++;
 		return;
 	}
-	sb_client__enqueue(h, c, SB_Q_CTRL, f, NULL, 0, 0, 0, 0);
+	sb_client__enqueue(h, c, SB_Q_CTRL, f, 0, 0, 0, 0, 0, 0);
 	sb_frame_unref(f);
 }
 
@@ -140,9 +137,9 @@ static struct sb_frame *coalesce(struct sb_hub *h, struct sb_client *c, struct s
 	size_t s0, e0, s1, e1;
 	unsigned char bulk;
 
-	if (e->kind != SB_Q_LOG || !n || n->kind != SB_Q_LOG || strcmp(n->key, e->key) != 0)
+	if (e->kind != SB_Q_LOG || !n || n->kind != SB_Q_LOG || n->chan != e->chan || !e->chan)
 		return NULL;
-	s = sb_dict_get(c->subs, e->key);
+	s = sb_dict_get(c->subs, sb_intern_str(h->atoms, e->chan));
 	enc = s ? sb_hub__enc(h, s->enc) : NULL;
 	if (!enc || !enc->batch_items || !enc->batch_items(e->frame, &s0, &e0))
 		return NULL;
@@ -150,7 +147,7 @@ static struct sb_frame *coalesce(struct sb_hub *h, struct sb_client *c, struct s
 	sb_buf_init(&b);
 	sb_buf_append(&b, sb_frame_data(first), e0);
 	sb_queue_pop(&c->q);
-	while ((e = sb_queue_peek(&c->q)) && e->kind == SB_Q_LOG && e->key &&
+	while ((e = sb_queue_peek(&c->q)) && e->kind == SB_Q_LOG && e->chan &&
 	       b.len + e->frame->len < COALESCE_MAX_BYTES && enc->batch_items(e->frame, &s1, &e1) &&
 	       s1 <= e1 && e1 - s1 > 0) {
 		/* same channel and same event prefix only */
@@ -170,7 +167,8 @@ static struct sb_frame *coalesce(struct sb_hub *h, struct sb_client *c, struct s
 	return merged;
 }
 
-struct sb_frame *sb_hub_client_next(struct sb_hub *h, struct sb_client *c)
+/* The next frame out of the queue (the caller owns the reference). */
+static struct sb_frame *take_next(struct sb_hub *h, struct sb_client *c)
 {
 	struct sb_qent *e;
 	struct sb_frame *f;
@@ -181,15 +179,21 @@ struct sb_frame *sb_hub_client_next(struct sb_hub *h, struct sb_client *c)
 		f = coalesce(h, c, e);
 		if (!f) {
 			if (e->kind == SB_Q_GAP) {
-				const struct sb_sub *s = sb_dict_get(c->subs, e->key);
+				const char *chan = sb_intern_str(h->atoms, e->chan);
+				const struct sb_sub *s = sb_dict_get(c->subs, chan);
 				int enc = s ? s->enc : c->sess->enc;
-				f = sb_hub__enc(h, enc)->gap(e->key, e->seq_first, e->seq_last, e->nlines);
+				f = sb_hub__enc(h, enc)->gap(chan, e->seq_first, e->seq_last, e->nlines);
 				if (!f)
 					h->m.drop_nomem++;
 			} else {
 				f = sb_frame_ref(e->frame);
 			}
 			sb_queue_pop(&c->q);
+		}
+		if (f && !f->len) {
+			/* nothing to send (and next_len's 0 means none) */
+			sb_frame_unref(f);
+			f = NULL;
 		}
 		if (f) {
 			h->m.frames_out++;
@@ -200,6 +204,24 @@ struct sb_frame *sb_hub_client_next(struct sb_hub *h, struct sb_client *c)
 		}
 	}
 	return NULL;
+}
+
+struct sb_frame *sb_hub_client_next(struct sb_hub *h, struct sb_client *c)
+{
+	struct sb_frame *f = c->held;
+
+	if (f) {
+		c->held = NULL;
+		return f;
+	}
+	return take_next(h, c);
+}
+
+size_t sb_hub_client_next_len(struct sb_hub *h, struct sb_client *c)
+{
+	if (!c->held)
+		c->held = take_next(h, c);
+	return c->held ? c->held->len : 0;
 }
 
 void sb_hub_client_choked(struct sb_hub *h, struct sb_client *c, int choked)
@@ -237,7 +259,10 @@ void *sb_client_transport(const struct sb_client *c) { return c->transport; }
 const char *sb_client_session(const struct sb_client *c) { return c->session; }
 void *sb_client_data(const struct sb_client *c) { return c->data; }
 void sb_client_set_data(struct sb_client *c, void *data) { c->data = data; }
-size_t sb_client_queued_bytes(const struct sb_client *c) { return c->q.bytes; }
+size_t sb_client_queued_bytes(const struct sb_client *c)
+{
+	return c->q.bytes + (c->held ? c->held->len : 0);
+}
 int sb_client_ready(const struct sb_client *c) { return c->ready; }
 const struct sb_jwt_claims *sb_client_claims(const struct sb_client *c) { return c->claims; }
 

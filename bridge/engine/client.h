@@ -53,6 +53,9 @@ struct sb_client {
 	int close_code;
 	char *close_reason;        /* set with close_code (a close frame's 123 bytes at most) */
 	struct sb_queue q;
+	/* the next frame, taken from q by sb_hub_client_next_len and not
+	 * written yet (sb_hub_client_next returns it first) */
+	struct sb_frame *held;
 	struct sb_dict *subs;  /* channel -> struct sb_sub */
 	struct sb_jwt_claims *claims;
 	int64_t hello_deadline;    /* monotonic ms, 0 after hello */
@@ -71,14 +74,12 @@ void sb_client__free(struct sb_client *c);
 /* Marks c for close with code (first verdict wins) and wakes the adapter. */
 void sb_client__fail(struct sb_hub *h, struct sb_client *c, int code, const char *reason);
 
-/* Queues f (a new reference is taken; NULL f is ignored).  kind, key and
- * the seq range as for sb_queue_push; `shared`: the frame is held by the
+/* Queues f (a new reference is taken; NULL f is ignored).  kind, the key
+ * atoms (chan, topic) and the seq range as for sb_queue_push; `shared`: the frame is held by the
  * channel's snapshot anyway, so only the entry is charged.  A queue past
  * its hard bound closes the client 4029 (counted, logged once). */
 void sb_client__enqueue(struct sb_hub *h, struct sb_client *c, enum sb_qkind kind,
-			struct sb_frame *f, const char *key, int64_t s0, int64_t s1, size_t n,
-			int shared);
-/* A status entry's conflation key: channel and topic. */
-void sb_client__status_key(char *buf, size_t len, const char *chan, const char *topic);
+			struct sb_frame *f, uint32_t chan, uint32_t topic, int64_t s0, int64_t s1,
+			size_t n, int shared);
 
 #endif

@@ -374,7 +374,7 @@ void sb_hub__sub_remove(struct sb_hub *h, struct sb_client *c, struct sb_sub *s)
 	sb_chan_remove_sub(ch, s);
 	h->nsubs--;
 	sb_dict_take(c->subs, ch->name);
-	sb_queue_forget_channel(&c->q, ch->name);
+	sb_queue_forget_channel(&c->q, ch->atom);
 	free(s);
 	sb_chan_release(h, ch);
 }
@@ -658,7 +658,9 @@ enum sb_err sb_hub_create(struct sb_hub **out, const struct sb_hub_params *p,
 	h->chans = sb_dict_create(free_chan_v);
 	h->reject_log = sb_dict_create(NULL);
 	h->cache = sb_cache_create((size_t)p->cfg->cache_max_topics);
-	if (!h->chans || !h->reject_log || !h->cache ||
+	h->atoms = sb_intern_create();
+	sb_qpool_init(&h->qpool, h->atoms);
+	if (!h->chans || !h->reject_log || !h->cache || !h->atoms ||
 	    sb_filters_create(&h->filters, &fo) != SB_OK ||
 	    sb_owners_create(&h->owners) != SB_OK) {
 		sb_hub_destroy(h);
@@ -697,6 +699,8 @@ void sb_hub_destroy(struct sb_hub *h)
 	sb_owners_destroy(h->owners);
 	sb_dict_destroy(h->reject_log);
 	sb_cache_destroy(h->cache);
+	sb_qpool_fini(&h->qpool);
+	sb_intern_destroy(h->atoms);
 	for (int i = 0; i < h->nsessions; i++)
 		free(h->sessions[i]);
 	free(h);
@@ -706,6 +710,7 @@ const struct sb_metrics *sb_hub_metrics(const struct sb_hub *h) { return &h->m; 
 void sb_hub_count_auth_failure(struct sb_hub *h) { h->m.auth_failures++; }
 void sb_hub_count_client_error(struct sb_hub *h) { h->m.client_errors++; }
 void sb_hub_count_inbound_drop(struct sb_hub *h, uint64_t n) { h->m.drop_inbound_overflow += n; }
+void sb_hub_count_write(struct sb_hub *h) { h->m.writes++; }
 
 /* The rules a message is judged by, from the config and the schemas. */
 static void set_rules(struct sb_hub *h)
@@ -752,7 +757,7 @@ void sb_hub_gauges(const struct sb_hub *h, struct sb_hub_gauges *g)
 	g->logs_followed = h->nfollowed;
 	g->presence_members = sb_pres_gauge(h, &g->presence_channels);
 	for (n = h->clients.head; n; n = n->next)
-		g->queued_bytes += sb_container_of(n, struct sb_client, node)->q.bytes;
+		g->queued_bytes += sb_client_queued_bytes(sb_container_of(n, struct sb_client, node));
 	sb_dict_iter_init(&it, h->chans);
 	while (sb_dict_next(&it, NULL, &v))
 		g->history_lines += ((struct sb_chan *)v)->hist.count;

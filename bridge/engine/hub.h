@@ -122,6 +122,7 @@ struct sb_metrics {
 	uint64_t messages_in, bytes_in;
 	uint64_t events_out;         /* events placed in client queues */
 	uint64_t frames_out, bytes_out;
+	uint64_t writes;             /* socket writes of frames (gathered) */
 	uint64_t batches;            /* batch frames built */
 	uint64_t drop_invalid_json, drop_schema, drop_oversize, drop_unknown_topic;
 	uint64_t drop_cache_full, drop_duplicate, drop_slow_lines, drop_nomem;
@@ -234,6 +235,10 @@ void sb_hub_client_frame(struct sb_hub *hub, struct sb_client *c,
 /* The next frame to write (the caller owns the returned reference), or
  * NULL when the queue is empty. */
 struct sb_frame *sb_hub_client_next(struct sb_hub *hub, struct sb_client *c);
+/* The length of the frame sb_hub_client_next will return, 0 when none: it
+ * is taken from the queue now (a gap's frame built, log batches merged),
+ * so that the adapter can size a gathered write exactly. */
+size_t sb_hub_client_next_len(struct sb_hub *hub, struct sb_client *c);
 /* The adapter's view of c's socket after a write: choked (the socket took
  * no more, or holds part of a frame) until the next writeable callback.  A
  * choked client is behind (docs/protocol.md §6): its queued statuses are
@@ -331,6 +336,8 @@ void sb_hub_count_auth_failure(struct sb_hub *hub);
 void sb_hub_count_client_error(struct sb_hub *hub);
 /* An inbound-queue overflow counted by the MQTT adapter. */
 void sb_hub_count_inbound_drop(struct sb_hub *hub, uint64_t n);
+/* A write of one or more frames to a client's socket (ws_server.c). */
+void sb_hub_count_write(struct sb_hub *hub);
 
 /* SIGHUP (docs/protocol.md §11), after the adapter moved the reloadable
  * values into the config the hub borrows (same object): the hub re-reads

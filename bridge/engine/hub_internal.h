@@ -19,6 +19,7 @@
 #include "client.h"
 #include "dict.h"
 #include "filters.h"
+#include "intern.h"
 #include "ingest.h"
 #include "list.h"
 #include "owners.h"
@@ -58,6 +59,10 @@ struct sb_hub {
 	struct sb_dict *reject_log;     /* topic -> (intptr_t) last log s */
 	struct sb_cache *cache;
 	struct sb_list clients;         /* struct sb_client.node */
+	/* channel names and topics as atoms (queue keys), and the pool every
+	 * client's queue takes its entries from */
+	struct sb_intern *atoms;
+	struct sb_qpool qpool;
 	size_t nsubs;
 	uint64_t next_id;
 	int mqtt_up;

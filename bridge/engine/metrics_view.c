@@ -242,6 +242,9 @@ void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics 
 			   &m->frames_out);
 	sb_metrics_counter(r, "statusbus_bytes_out_total", "WebSocket payload bytes written to clients.",
 			   &m->bytes_out);
+	sb_metrics_counter(r, "statusbus_writes_total",
+			   "Socket writes of WebSocket frames (a client's queued frames gathered "
+			   "into one write).", &m->writes);
 	sb_metrics_counter(r, "statusbus_batches_total", "Batch frames built.", &m->batches);
 	sb_metrics_counter(r, "statusbus_coalesced_total",
 			   "Queued batch frames merged into the frame before them.", &m->coalesced);

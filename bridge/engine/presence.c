@@ -168,7 +168,7 @@ static void tell(void *user, int join, const char *id, const char *info)
 			h->m.drop_nomem++;
 			continue;
 		}
-		sb_client__enqueue(h, s->client, SB_Q_EVENT, f[s->enc], NULL, 0, 0, 0, 0);
+		sb_client__enqueue(h, s->client, SB_Q_EVENT, f[s->enc], 0, 0, 0, 0, 0, 0);
 	}
 	for (int e = 0; e < SB_HUB_MAX_ENCODERS; e++)
 		sb_frame_unref(f[e]);

@@ -53,6 +53,30 @@ void sb_msg_unref(struct sb_msg *m)
 	free(m);
 }
 
+unsigned char *sb_frame_ws(struct sb_frame *f, size_t *wire_len)
+{
+	unsigned char *d = sb_frame_data(f), *h;
+	size_t len = f->len;
+
+	if (len < 126) {
+		h = d - 2;
+		h[1] = (unsigned char)len;
+	} else if (len < 65536) {
+		h = d - 4;
+		h[1] = 126;
+		h[2] = (unsigned char)(len >> 8);
+		h[3] = (unsigned char)len;
+	} else {
+		h = d - 10;
+		h[1] = 127;
+		for (int i = 0; i < 8; i++)
+			h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+	}
+	h[0] = 0x81;   /* FIN, text */
+	*wire_len = (size_t)(d - h) + len;
+	return h;
+}
+
 struct sb_frame *sb_frame_create(const void *data, size_t len)
 {
 	struct sb_buf b;

@@ -66,6 +66,22 @@ static inline unsigned char *sb_frame_data(const struct sb_frame *f)
 	return f->mem + SB_FRAME_PRE;
 }
 
+/* The longest WebSocket header of a server frame (unmasked, 64-bit length). */
+#define SB_WS_HDR_MAX 10
+
+/* The frame as one complete WebSocket message on the wire: a final,
+ * unmasked text frame.  Its header depends only on the length, so the
+ * bytes are the same for every subscriber: the header is written into the
+ * headroom right before the data (idempotent) and a pointer to it returned,
+ * with the whole message's length in *wire_len.  At least
+ * SB_FRAME_PRE - SB_WS_HDR_MAX bytes of headroom remain before it. */
+unsigned char *sb_frame_ws(struct sb_frame *f, size_t *wire_len);
+/* The length sb_frame_ws would give for `len` bytes of data. */
+static inline size_t sb_ws_wire_len(size_t len)
+{
+	return len + (len < 126 ? 2 : len < 65536 ? 4 : 10);
+}
+
 /* A frame holding a copy of data[0..len).  refs = 1. */
 struct sb_frame *sb_frame_create(const void *data, size_t len);
 struct sb_frame *sb_frame_ref(struct sb_frame *f);

@@ -269,8 +269,14 @@ static void drain(int k, int n, int choke)
 	for (int i = 0; i < n; i++) {
 		struct sb_frame *f;
 
+		size_t len;
+
 		sb_hub_client_choked(W.hub, c->c, 0);
+		/* sized first, as ws_server.c sizes a gathered write */
+		len = sb_hub_client_next_len(W.hub, c->c);
 		f = sb_hub_client_next(W.hub, c->c);
+		if (!f != !len || (f && f->len != len))
+			abort();
 		if (!f) {
 			if (sb_client_close_code(c->c, NULL))
 				gone(k);

@@ -226,6 +226,45 @@ static void test_frame_refcount(void **state)
 	sb_frame_unref(NULL);   /* accepts NULL */
 }
 
+/* sb_frame_ws: a final unmasked text frame's header (RFC 6455 §5.2) in
+ * the headroom, for each of the three length encodings, idempotent. */
+static void test_frame_ws_header(void **state)
+{
+	static const size_t lens[] = { 0, 125, 126, 65535, 65536, 70000 };
+	static char data[70000];
+
+	(void)state;
+	memset(data, 'x', sizeof(data));
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		struct sb_frame *f = sb_frame_create(data, lens[i]);
+		size_t wire, wire2, hl = lens[i] < 126 ? 2 : lens[i] < 65536 ? 4 : 10;
+		unsigned char *h;
+
+		assert_non_null(f);
+		h = sb_frame_ws(f, &wire);
+		assert_ptr_equal(h + hl, sb_frame_data(f));
+		assert_int_equal(wire, lens[i] + hl);
+		assert_int_equal(sb_ws_wire_len(lens[i]), wire);
+		assert_true(h - f->mem >= SB_FRAME_PRE - SB_WS_HDR_MAX);
+		assert_int_equal(h[0], 0x81);
+		if (hl == 2) {
+			assert_int_equal(h[1], lens[i]);      /* no mask bit */
+		} else if (hl == 4) {
+			assert_int_equal(h[1], 126);
+			assert_int_equal((size_t)h[2] << 8 | h[3], lens[i]);
+		} else {
+			uint64_t n = 0;
+			assert_int_equal(h[1], 127);
+			for (int k = 0; k < 8; k++)
+				n = n << 8 | h[2 + k];
+			assert_int_equal(n, lens[i]);
+		}
+		assert_ptr_equal(sb_frame_ws(f, &wire2), h);   /* same bytes again */
+		assert_int_equal(wire2, wire);
+		sb_frame_unref(f);
+	}
+}
+
 static void test_msg_create_and_refcount(void **state)
 {
 	static const char payload[] = "{\"a\":1}\0tail";
@@ -275,6 +314,7 @@ int main(void)
 		cmocka_unit_test(test_buf_builder),
 		cmocka_unit_test(test_frame_from_buf),
 		cmocka_unit_test(test_frame_refcount),
+		cmocka_unit_test(test_frame_ws_header),
 		cmocka_unit_test(test_msg_create_and_refcount),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -36,6 +36,7 @@ static void fill(struct sb_metrics *m, struct sb_hub_gauges *g)
 	m->events_out = 105;
 	m->frames_out = 106;
 	m->bytes_out = 107;
+	m->writes = 161;
 	m->batches = 108;
 	m->drop_invalid_json = 109;
 	m->drop_schema = 110;
@@ -150,6 +151,7 @@ static void test_prometheus_values(void **state)
 	expect_metric(t, "statusbus_messages_out_total", "counter", 105);
 	expect_metric(t, "statusbus_frames_out_total", "counter", 106);
 	expect_metric(t, "statusbus_bytes_out_total", "counter", 107);
+	expect_metric(t, "statusbus_writes_total", "counter", 161);
 	expect_metric(t, "statusbus_batches_total", "counter", 108);
 	expect_metric(t, "statusbus_conflated_total", "counter", 118 + 119);
 	expect_metric(t, "statusbus_gaps_total", "counter", 120 + 128);

@@ -31,6 +31,93 @@
 #define CH2 "deploy.9f0e1d2c-aaaa-bbbb-cccc-ddddeeeeffff.logs"
 #define ENT sizeof(struct sb_qent)
 
+/* Keys are atoms of the pool's table: the tests name them as strings,
+ * "<channel>\x1f<topic>" for a status (client.c's key: channel and topic;
+ * a key without the separator is both), "<channel>" for logs. */
+static struct sb_intern *atoms;
+static struct sb_qpool pool;
+
+static int setup(void **state)
+{
+	(void)state;
+	atoms = sb_intern_create();
+	sb_qpool_init(&pool, atoms);
+	return atoms ? 0 : -1;
+}
+
+/* Every entry went back to the pool, and with it every atom. */
+static int teardown(void **state)
+{
+	(void)state;
+	assert_int_equal(sb_intern_count(atoms), 0);
+	sb_qpool_fini(&pool);
+	sb_intern_destroy(atoms);
+	return 0;
+}
+
+static void atoms_of(enum sb_qkind kind, const char *key, uint32_t *chan, uint32_t *topic)
+{
+	const char *sep = key ? strchr(key, '\x1f') : NULL;
+
+	*chan = *topic = 0;
+	if (!key)
+		return;
+	*chan = sb_intern_ref(atoms, key, sep ? (size_t)(sep - key) : strlen(key));
+	if (kind == SB_Q_STATUS)
+		*topic = sep ? sb_intern_ref(atoms, sep + 1, strlen(sep + 1)) :
+			       sb_intern_ref(atoms, key, strlen(key));
+	assert_true(*chan && (kind != SB_Q_STATUS || *topic));
+}
+
+static enum sb_err qinit(struct sb_queue *q, size_t soft, size_t hard, size_t max_frames)
+{
+	return sb_queue_init(q, &pool, soft, hard, max_frames);
+}
+
+static enum sb_err qpush(struct sb_queue *q, enum sb_qkind kind, struct sb_frame *f,
+			 const char *key, int64_t s0, int64_t s1, size_t n)
+{
+	uint32_t c, t;
+	enum sb_err rc;
+
+	atoms_of(kind, key, &c, &t);
+	rc = sb_queue_push(q, kind, f, c, t, s0, s1, n);
+	sb_intern_unref(atoms, c);      /* the entry holds its own */
+	sb_intern_unref(atoms, t);
+	return rc;
+}
+
+static enum sb_err qpush_shared(struct sb_queue *q, enum sb_qkind kind, struct sb_frame *f,
+				const char *key)
+{
+	uint32_t c, t;
+	enum sb_err rc;
+
+	atoms_of(kind, key, &c, &t);
+	rc = sb_queue_push_shared(q, kind, f, c, t);
+	sb_intern_unref(atoms, c);
+	sb_intern_unref(atoms, t);
+	return rc;
+}
+
+static void qforget(struct sb_queue *q, const char *chan)
+{
+	sb_queue_forget_channel(q, sb_intern_find(atoms, chan, strlen(chan)));
+}
+
+/* An entry's key as the tests name it. */
+static const char *ekey(const struct sb_qent *e)
+{
+	static char buf[512];
+	const char *c = sb_intern_str(atoms, e->chan), *t = sb_intern_str(atoms, e->topic);
+
+	if (t && strcmp(c, t) != 0)
+		snprintf(buf, sizeof(buf), "%s\x1f%s", c, t);
+	else
+		snprintf(buf, sizeof(buf), "%s", c ? c : "");
+	return buf;
+}
+
 static struct sb_frame *frame_of(size_t len, char fill)
 {
 	char *data = malloc(len ? len : 1);
@@ -49,7 +136,7 @@ static enum sb_err push(struct sb_queue *q, enum sb_qkind kind, size_t len, cons
 			int64_t s0, int64_t s1, size_t n)
 {
 	struct sb_frame *f = frame_of(len, 'a' + (char)(s0 % 26));
-	enum sb_err rc = sb_queue_push(q, kind, f, key, s0, s1, n);
+	enum sb_err rc = qpush(q, kind, f, key, s0, s1, n);
 
 	sb_frame_unref(f);
 	return rc;
@@ -112,10 +199,10 @@ static void test_fifo_and_references(void **state)
 	struct sb_frame *a = frame_of(10, 'a'), *b = frame_of(20, 'b');
 	(void)state;
 
-	assert_int_equal(sb_queue_init(&q, 1 << 20, 1 << 21, 100), SB_OK);
+	assert_int_equal(qinit(&q, 1 << 20, 1 << 21, 100), SB_OK);
 	assert_null(sb_queue_peek(&q));
-	assert_int_equal(sb_queue_push(&q, SB_Q_CTRL, a, NULL, 0, 0, 0), SB_OK);
-	assert_int_equal(sb_queue_push(&q, SB_Q_EVENT, b, NULL, 0, 0, 1), SB_OK);
+	assert_int_equal(qpush(&q, SB_Q_CTRL, a, NULL, 0, 0, 0), SB_OK);
+	assert_int_equal(qpush(&q, SB_Q_EVENT, b, NULL, 0, 0, 1), SB_OK);
 	assert_int_equal(a->refs, 2);                 /* the queue's own reference */
 	assert_int_equal(b->refs, 2);
 	assert_int_equal(q.frames, 2);
@@ -138,7 +225,7 @@ static void test_hard_not_below_soft(void **state)
 	struct sb_queue q;
 	(void)state;
 
-	assert_int_equal(sb_queue_init(&q, 5000, 100, 100), SB_OK);
+	assert_int_equal(qinit(&q, 5000, 100, 100), SB_OK);
 	assert_int_equal(q.hard_bytes, 5000);
 	/* 4000 bytes of events fit under the (raised) hard bound */
 	assert_int_equal(push(&q, SB_Q_EVENT, 4000, NULL, 0, 0, 1), SB_OK);
@@ -151,10 +238,10 @@ static void test_clear_releases_and_zeroes(void **state)
 	struct sb_frame *f = frame_of(50, 'x');
 	(void)state;
 
-	assert_int_equal(sb_queue_init(&q, 1 << 20, 1 << 21, 100), SB_OK);
-	sb_queue_push(&q, SB_Q_STATUS, f, "k1", 0, 0, 1);
-	sb_queue_push(&q, SB_Q_LOG, f, CH, 1, 1, 1);
-	sb_queue_push(&q, SB_Q_CTRL, f, NULL, 0, 0, 0);
+	assert_int_equal(qinit(&q, 1 << 20, 1 << 21, 100), SB_OK);
+	qpush(&q, SB_Q_STATUS, f, "k1", 0, 0, 1);
+	qpush(&q, SB_Q_LOG, f, CH, 1, 1, 1);
+	qpush(&q, SB_Q_CTRL, f, NULL, 0, 0, 0);
 	assert_int_equal(f->refs, 4);
 	sb_queue_clear(&q);
 	assert_int_equal(f->refs, 1);
@@ -166,8 +253,8 @@ static void test_clear_releases_and_zeroes(void **state)
 	memset(&zero, 0, sizeof(zero));
 	sb_queue_clear(&zero);                     /* and on a zeroed queue */
 	/* init again after clear gives a working queue */
-	assert_int_equal(sb_queue_init(&q, 1 << 20, 1 << 21, 100), SB_OK);
-	assert_int_equal(sb_queue_push(&q, SB_Q_STATUS, f, "k1", 0, 0, 1), SB_OK);
+	assert_int_equal(qinit(&q, 1 << 20, 1 << 21, 100), SB_OK);
+	assert_int_equal(qpush(&q, SB_Q_STATUS, f, "k1", 0, 0, 1), SB_OK);
 	assert_int_equal(q.frames, 1);
 	drain(&q);
 	sb_frame_unref(f);
@@ -182,13 +269,13 @@ static void test_status_conflated_in_place_when_choked(void **state)
 	struct sb_qent *e;
 	(void)state;
 
-	assert_int_equal(sb_queue_init(&q, 1 << 20, 1 << 21, 100), SB_OK);
+	assert_int_equal(qinit(&q, 1 << 20, 1 << 21, 100), SB_OK);
 	q.choked = 1;                                  /* the client is behind */
-	assert_int_equal(sb_queue_push(&q, SB_Q_STATUS, s1, "team.42\x1ftopicA", 0, 0, 1), SB_OK);
+	assert_int_equal(qpush(&q, SB_Q_STATUS, s1, "team.42\x1ftopicA", 0, 0, 1), SB_OK);
 	assert_int_equal(push(&q, SB_Q_CTRL, 10, NULL, 0, 0, 0), SB_OK);
 	assert_int_equal(push(&q, SB_Q_STATUS, 70, "team.42\x1ftopicB", 0, 0, 1), SB_OK);
 	/* a newer status for topicA replaces the queued one where it is */
-	assert_int_equal(sb_queue_push(&q, SB_Q_STATUS, s2, "team.42\x1ftopicA", 0, 0, 1), SB_OK);
+	assert_int_equal(qpush(&q, SB_Q_STATUS, s2, "team.42\x1ftopicA", 0, 0, 1), SB_OK);
 	assert_int_equal(q.stats.conflated, 1);
 	assert_int_equal(q.frames, 3);
 	assert_int_equal(s1->refs, 1);                 /* the old frame was released */
@@ -198,7 +285,7 @@ static void test_status_conflated_in_place_when_choked(void **state)
 	assert_int_equal(e->cost, 300 + ENT);
 	assert_int_equal(q.bytes, (300 + ENT) + (10 + ENT) + (70 + ENT));
 	/* and again, with a smaller one */
-	assert_int_equal(sb_queue_push(&q, SB_Q_STATUS, s3, "team.42\x1ftopicA", 0, 0, 1), SB_OK);
+	assert_int_equal(qpush(&q, SB_Q_STATUS, s3, "team.42\x1ftopicA", 0, 0, 1), SB_OK);
 	assert_int_equal(q.stats.conflated, 2);
 	assert_int_equal(s2->refs, 1);
 	assert_ptr_equal(sb_queue_peek(&q)->frame, s3);
@@ -206,12 +293,12 @@ static void test_status_conflated_in_place_when_choked(void **state)
 	check_links(&q);
 	/* once sent, the next status for that key is a new entry at the tail */
 	sb_queue_pop(&q);
-	assert_int_equal(sb_queue_push(&q, SB_Q_STATUS, s1, "team.42\x1ftopicA", 0, 0, 1), SB_OK);
+	assert_int_equal(qpush(&q, SB_Q_STATUS, s1, "team.42\x1ftopicA", 0, 0, 1), SB_OK);
 	assert_int_equal(q.stats.conflated, 2);
 	assert_int_equal(q.frames, 3);
 	assert_ptr_equal(q.tail->frame, s1);
 	/* the same key in another channel is another key */
-	assert_int_equal(sb_queue_push(&q, SB_Q_STATUS, s1, "team.42.stats\x1ftopicA", 0, 0, 1),
+	assert_int_equal(qpush(&q, SB_Q_STATUS, s1, "team.42.stats\x1ftopicA", 0, 0, 1),
 			 SB_OK);
 	assert_int_equal(q.frames, 4);
 	drain(&q);
@@ -227,7 +314,7 @@ static void test_status_conflated_in_place_when_choked(void **state)
 static const struct sb_qent *nth_of_key(const struct sb_queue *q, const char *key, size_t n)
 {
 	for (const struct sb_qent *e = q->head; e; e = e->next)
-		if (e->kind == SB_Q_STATUS && strcmp(e->key, key) == 0 && n-- == 0)
+		if (e->kind == SB_Q_STATUS && strcmp(ekey(e), key) == 0 && n-- == 0)
 			return e;
 	return NULL;
 }
@@ -242,10 +329,10 @@ static void test_status_transitions_kept_when_keeping_up(void **state)
 	const struct sb_qent *e;
 	(void)state;
 
-	assert_int_equal(sb_queue_init(&q, 1 << 20, 1 << 21, 100), SB_OK);
+	assert_int_equal(qinit(&q, 1 << 20, 1 << 21, 100), SB_OK);
 	for (int i = 0; i < 4; i++) {
 		f[i] = frame_of(100, steps[i]);
-		assert_int_equal(sb_queue_push(&q, SB_Q_STATUS, f[i], "team.42\x1f" "A", 0, 0, 1), SB_OK);
+		assert_int_equal(qpush(&q, SB_Q_STATUS, f[i], "team.42\x1f" "A", 0, 0, 1), SB_OK);
 		assert_int_equal(push(&q, SB_Q_STATUS, 50, "team.42\x1f" "B", i, 0, 1), SB_OK);
 	}
 	assert_int_equal(q.stats.conflated, 0);
@@ -257,7 +344,7 @@ static void test_status_transitions_kept_when_keeping_up(void **state)
 		assert_ptr_equal(e->frame, f[i]);
 		sb_queue_pop(&q);
 		e = sb_queue_peek(&q);
-		assert_string_equal(e->key, "team.42\x1f" "B");
+		assert_string_equal(ekey(e), "team.42\x1f" "B");
 		sb_queue_pop(&q);
 	}
 	drain(&q);
@@ -278,7 +365,7 @@ static void test_status_conflated_past_soft_bound(void **state)
 	(void)state;
 
 	/* room for three 200-byte statuses, not four */
-	assert_int_equal(sb_queue_init(&q, 3 * (200 + ENT) + 100, 1 << 20, 100), SB_OK);
+	assert_int_equal(qinit(&q, 3 * (200 + ENT) + 100, 1 << 20, 100), SB_OK);
 	for (int64_t i = 0; i < 3; i++)
 		assert_int_equal(push(&q, SB_Q_STATUS, 200, A, i, 0, 1), SB_OK);
 	assert_int_equal(q.stats.conflated, 0);
@@ -317,7 +404,7 @@ static void test_status_index_after_pops(void **state)
 	const char *A = "team.42\x1f" "A";
 	(void)state;
 
-	assert_int_equal(sb_queue_init(&q, 1 << 20, 1 << 21, 100), SB_OK);
+	assert_int_equal(qinit(&q, 1 << 20, 1 << 21, 100), SB_OK);
 	assert_int_equal(push(&q, SB_Q_STATUS, 100, A, 0, 0, 1), SB_OK);        /* 'a' */
 	assert_int_equal(push(&q, SB_Q_CTRL, 10, NULL, 0, 0, 0), SB_OK);
 	assert_int_equal(push(&q, SB_Q_STATUS, 100, A, 1, 0, 1), SB_OK);        /* 'b' */
@@ -344,14 +431,14 @@ static void test_status_index_after_pops(void **state)
 	assert_int_equal(sb_frame_data(nth_of_key(&q, A, 1)->frame)[0], 'f');
 	/* logs, and forgetting another channel, leave statuses and the index alone */
 	assert_int_equal(push_log(&q, "team.42", 1, 1, 10), SB_OK);
-	sb_queue_forget_channel(&q, "team.41");
+	qforget(&q, "team.41");
 	assert_int_equal(push(&q, SB_Q_STATUS, 100, A, 6, 0, 1), SB_OK);        /* 'g' */
 	assert_int_equal(q.frames, 3);
 	assert_int_equal(sb_frame_data(nth_of_key(&q, A, 1)->frame)[0], 'g');
 	/* after an unsubscribe a status of a later subscription never takes
 	 * the place of one queued before it (before the unsub's ack: the
 	 * client would drop it with the channel; tests/fuzz, hub) */
-	sb_queue_forget_channel(&q, "team.42");
+	qforget(&q, "team.42");
 	assert_int_equal(q.frames, 2);                                          /* the log */
 	assert_int_equal(push(&q, SB_Q_STATUS, 100, A, 7, 0, 1), SB_OK);        /* 'h' */
 	assert_int_equal(q.frames, 3);
@@ -360,7 +447,7 @@ static void test_status_index_after_pops(void **state)
 	check_links(&q);
 	drain(&q);
 	/* after clear and init the index is empty */
-	assert_int_equal(sb_queue_init(&q, 1 << 20, 1 << 21, 100), SB_OK);
+	assert_int_equal(qinit(&q, 1 << 20, 1 << 21, 100), SB_OK);
 	assert_int_equal(q.choked, 0);
 	assert_int_equal(push(&q, SB_Q_STATUS, 100, A, 0, 0, 1), SB_OK);
 	assert_int_equal(q.frames, 1);
@@ -377,24 +464,24 @@ static void test_shared_status_charged_once_superseded(void **state)
 	const char *A = "c\x1f" "A";
 	(void)state;
 
-	assert_int_equal(sb_queue_init(&q, 16384, 65536, 16), SB_OK);
-	assert_int_equal(sb_queue_push_shared(&q, SB_Q_STATUS, s1, A), SB_OK);
+	assert_int_equal(qinit(&q, 16384, 65536, 16), SB_OK);
+	assert_int_equal(qpush_shared(&q, SB_Q_STATUS, s1, A), SB_OK);
 	assert_int_equal(q.bytes, ENT);
 	assert_int_equal(q.shared_frames, 1);
-	assert_int_equal(sb_queue_push_shared(&q, SB_Q_STATUS, s2, A), SB_OK);
+	assert_int_equal(qpush_shared(&q, SB_Q_STATUS, s2, A), SB_OK);
 	assert_int_equal(q.frames, 2);
 	assert_int_equal(q.shared_frames, 1);          /* only the newest is shared */
 	assert_int_equal(q.bytes, (3000 + ENT) + ENT);
 	/* the same frame again (a snapshot sent after a resubscribe): only the
 	 * newest entry counts as shared, the older one is charged in full */
-	assert_int_equal(sb_queue_push_shared(&q, SB_Q_STATUS, s2, A), SB_OK);
+	assert_int_equal(qpush_shared(&q, SB_Q_STATUS, s2, A), SB_OK);
 	assert_int_equal(q.shared_frames, 1);
 	assert_int_equal(q.bytes, 2 * (3000 + ENT) + ENT);
 	/* so that an unread client cannot hold unbounded superseded frames:
 	 * appending the next one would pass the soft bound with the newest
 	 * entry's frame charged, so the client is behind and it conflates */
 	for (int i = 0; i < 10; i++)
-		assert_int_equal(sb_queue_push_shared(&q, SB_Q_STATUS, i % 2 ? s3 : s1, A), SB_OK);
+		assert_int_equal(qpush_shared(&q, SB_Q_STATUS, i % 2 ? s3 : s1, A), SB_OK);
 	assert_true(q.bytes <= q.soft_bytes);
 	assert_true(q.stats.conflated > 0);
 	assert_ptr_equal(q.tail->frame, s3);
@@ -419,7 +506,7 @@ static void test_status_never_dropped(void **state)
 	(void)state;
 
 	/* soft 1000, hard 4000: statuses pass the soft bound untouched */
-	assert_int_equal(sb_queue_init(&q, 1000, 4000, 10000), SB_OK);
+	assert_int_equal(qinit(&q, 1000, 4000, 10000), SB_OK);
 	for (i = 0; i < 100 && rc == SB_OK; i++) {
 		snprintf(key, sizeof(key), "team.1\x1ft%zu", i);
 		rc = push(&q, SB_Q_STATUS, 200, key, 0, 0, 1);
@@ -445,7 +532,7 @@ static void test_logs_dropped_into_one_gap(void **state)
 	(void)state;
 
 	/* room for three log entries and a gap notice under the soft bound */
-	assert_int_equal(sb_queue_init(&q, 3 * (L + ENT) + 200, 1 << 20, 10000), SB_OK);
+	assert_int_equal(qinit(&q, 3 * (L + ENT) + 200, 1 << 20, 10000), SB_OK);
 	for (s = 1; s <= 3; s++)
 		assert_int_equal(push_log(&q, CH, s, s, L), SB_OK);
 	assert_int_equal(q.stats.lines_dropped, 0);
@@ -457,7 +544,7 @@ static void test_logs_dropped_into_one_gap(void **state)
 	assert_int_equal(q.stats.gaps, 1);
 	g = sb_queue_peek(&q);
 	assert_int_equal(g->kind, SB_Q_GAP);
-	assert_string_equal(g->key, CH);
+	assert_string_equal(ekey(g), CH);
 	assert_int_equal(g->seq_first, 1);
 	assert_int_equal(g->seq_last, 1);
 	assert_int_equal(g->nlines, 1);
@@ -490,7 +577,7 @@ static void test_gap_counts_batch_lines(void **state)
 	(void)state;
 
 	/* batches of 10 lines; room for two and a gap notice */
-	assert_int_equal(sb_queue_init(&q, 2 * (L + ENT) + 200, 1 << 20, 10000), SB_OK);
+	assert_int_equal(qinit(&q, 2 * (L + ENT) + 200, 1 << 20, 10000), SB_OK);
 	assert_int_equal(push_log(&q, CH, 41, 50, L), SB_OK);
 	assert_int_equal(push_log(&q, CH, 51, 60, L), SB_OK);
 	assert_int_equal(push_log(&q, CH, 61, 70, L), SB_OK);
@@ -514,7 +601,7 @@ static void test_gap_per_channel_and_statuses_kept(void **state)
 	size_t gaps = 0;
 	(void)state;
 
-	assert_int_equal(sb_queue_init(&q, 4 * (L + ENT) + 8, 1 << 20, 10000), SB_OK);
+	assert_int_equal(qinit(&q, 4 * (L + ENT) + 8, 1 << 20, 10000), SB_OK);
 	assert_int_equal(push(&q, SB_Q_STATUS, L, "team.1\x1ft", 0, 0, 1), SB_OK);
 	assert_int_equal(push_log(&q, CH, 1, 1, L), SB_OK);
 	assert_int_equal(push_log(&q, CH2, 101, 101, L), SB_OK);
@@ -540,11 +627,11 @@ static void test_gap_per_channel_and_statuses_kept(void **state)
 		gaps++;
 		for (o = e->prev; o; o = o->prev)
 			after_ctrl |= o->kind == SB_Q_CTRL;
-		if (strcmp(e->key, CH) == 0) {
+		if (strcmp(ekey(e), CH) == 0) {
 			assert_int_equal(e->seq_first, after_ctrl ? 3 : 1);
 			assert_int_equal(e->nlines, (size_t)(e->seq_last - e->seq_first + 1));
 		} else {
-			assert_string_equal(e->key, CH2);
+			assert_string_equal(ekey(e), CH2);
 			assert_int_equal(e->seq_first, after_ctrl ? 102 : 101);
 			assert_int_equal(e->seq_last, after_ctrl ? 102 : 101);
 		}
@@ -557,7 +644,7 @@ static void test_gap_per_channel_and_statuses_kept(void **state)
 		if (e->kind != SB_Q_LOG)
 			continue;
 		for (g = q.head; g; g = g->next)
-			if (g->kind == SB_Q_GAP && strcmp(g->key, e->key) == 0)
+			if (g->kind == SB_Q_GAP && g->chan == e->chan)
 				assert_true(e->seq_first > g->seq_last);
 	}
 	assert_true(q.bytes <= q.soft_bytes + (L + ENT)); /* only never-dropped kinds above */
@@ -571,7 +658,7 @@ static void test_new_gap_after_gap_sent(void **state)
 	struct sb_qent *g;
 	(void)state;
 
-	assert_int_equal(sb_queue_init(&q, 2 * (L + ENT) + 200, 1 << 20, 10000), SB_OK);
+	assert_int_equal(qinit(&q, 2 * (L + ENT) + 200, 1 << 20, 10000), SB_OK);
 	for (int64_t s = 1; s <= 4; s++)
 		assert_int_equal(push_log(&q, CH, s, s, L), SB_OK);
 	g = sb_queue_peek(&q);
@@ -602,7 +689,7 @@ static void test_hard_bound_limit(void **state)
 	struct sb_queue q;
 	(void)state;
 
-	assert_int_equal(sb_queue_init(&q, 1000, 3000, 10000), SB_OK);
+	assert_int_equal(qinit(&q, 1000, 3000, 10000), SB_OK);
 	/* log batches are dropped first: never LIMIT while there are some */
 	for (int64_t s = 1; s <= 50; s++)
 		assert_int_equal(push_log(&q, CH, s, s, 300), SB_OK);
@@ -628,7 +715,7 @@ static void test_ctrl_over_hard_is_limit(void **state)
 	struct sb_queue q;
 	(void)state;
 
-	assert_int_equal(sb_queue_init(&q, 1024, 2048, 10000), SB_OK);
+	assert_int_equal(qinit(&q, 1024, 2048, 10000), SB_OK);
 	assert_int_equal(push(&q, SB_Q_CTRL, 1500, NULL, 0, 0, 0), SB_OK);
 	assert_int_equal(push(&q, SB_Q_CTRL, 1500, NULL, 0, 0, 0), SB_ERR_LIMIT);
 	assert_int_equal(q.frames, 2);
@@ -641,14 +728,14 @@ static void test_max_frames(void **state)
 	(void)state;
 
 	/* frames bound alone, bytes plentiful */
-	assert_int_equal(sb_queue_init(&q, 1 << 20, 1 << 21, 16), SB_OK);
+	assert_int_equal(qinit(&q, 1 << 20, 1 << 21, 16), SB_OK);
 	for (int i = 0; i < 16; i++)
 		assert_int_equal(push(&q, SB_Q_EVENT, 10, NULL, 0, 0, 1), SB_OK);
 	assert_int_equal(push(&q, SB_Q_EVENT, 10, NULL, 0, 0, 1), SB_ERR_LIMIT);
 	drain(&q);
 
 	/* with log batches of one channel queued, they make room */
-	assert_int_equal(sb_queue_init(&q, 1 << 20, 1 << 21, 16), SB_OK);
+	assert_int_equal(qinit(&q, 1 << 20, 1 << 21, 16), SB_OK);
 	for (int64_t s = 1; s <= 16; s++)
 		assert_int_equal(push_log(&q, CH, s, s, 10), SB_OK);
 	assert_int_equal(push(&q, SB_Q_EVENT, 10, NULL, 0, 0, 1), SB_OK);
@@ -672,19 +759,19 @@ static void test_forget_channel(void **state)
 	const size_t L = 200;
 	(void)state;
 
-	assert_int_equal(sb_queue_init(&q, 4 * (L + ENT) + 8, 1 << 20, 10000), SB_OK);
+	assert_int_equal(qinit(&q, 4 * (L + ENT) + 8, 1 << 20, 10000), SB_OK);
 	assert_int_equal(push(&q, SB_Q_STATUS, L, CH "\x1ft", 0, 0, 1), SB_OK);
 	for (int64_t s = 1; s <= 5; s++)
 		assert_int_equal(push_log(&q, CH, s, s, L), SB_OK);
 	assert_int_equal(push_log(&q, CH2, 7, 7, 10), SB_OK);
 	assert_int_equal(push(&q, SB_Q_CTRL, 10, NULL, 0, 0, 0), SB_OK);
 	assert_int_equal(count_kind(&q, SB_Q_GAP), 1);
-	sb_queue_forget_channel(&q, CH);
+	qforget(&q, CH);
 	check_links(&q);
 	/* the channel's batches and its gap are gone, everything else stays */
 	for (const struct sb_qent *e = q.head; e; e = e->next)
 		if (e->kind == SB_Q_LOG || e->kind == SB_Q_GAP)
-			assert_string_equal(e->key, CH2);
+			assert_string_equal(ekey(e), CH2);
 	assert_int_equal(count_kind(&q, SB_Q_STATUS), 1);
 	assert_int_equal(count_kind(&q, SB_Q_CTRL), 1);
 	assert_int_equal(count_kind(&q, SB_Q_LOG), 1);
@@ -697,14 +784,14 @@ static void test_forget_channel(void **state)
 		for (int64_t s = 100; s <= 106; s++)
 			assert_int_equal(push_log(&q, CH, s, s, L), SB_OK);
 		for (const struct sb_qent *e = q.head; e; e = e->next)
-			if (e->kind == SB_Q_GAP && strcmp(e->key, CH) == 0) {
+			if (e->kind == SB_Q_GAP && strcmp(ekey(e), CH) == 0) {
 				assert_int_equal(e->seq_first, 100);
 				assert_int_equal(e->seq_last, e->next->seq_first - 1);
 				seen++;
 			}
 		assert_int_equal(seen, 1);
 	}
-	sb_queue_forget_channel(&q, "no.such.channel");
+	qforget(&q, "no.such.channel");
 	check_links(&q);
 	drain(&q);
 }
@@ -719,16 +806,16 @@ static void test_shared_snapshot_entries(void **state)
 	char key[32];
 	(void)state;
 
-	assert_int_equal(sb_queue_init(&q, 1024, 8192, 16), SB_OK);
+	assert_int_equal(qinit(&q, 1024, 8192, 16), SB_OK);
 	for (int i = 0; i < 20; i++) {
 		snprintf(key, sizeof(key), "c\x1ftopic%d", i);
-		assert_int_equal(sb_queue_push_shared(&q, SB_Q_STATUS, big, key), SB_OK);
+		assert_int_equal(qpush_shared(&q, SB_Q_STATUS, big, key), SB_OK);
 	}
 	assert_int_equal(q.frames, 20);
 	assert_int_equal(q.shared_frames, 20);
 	assert_true(q.bytes < 20 * 200);
 	/* a live status replacing one of them is charged in full */
-	assert_int_equal(sb_queue_push(&q, SB_Q_STATUS, live, "c\x1ftopic3", 0, 0, 1), SB_OK);
+	assert_int_equal(qpush(&q, SB_Q_STATUS, live, "c\x1ftopic3", 0, 0, 1), SB_OK);
 	assert_int_equal(q.shared_frames, 19);
 	assert_true(q.bytes > 3000);
 	/* popping keeps the counts straight */
@@ -741,27 +828,94 @@ static void test_shared_snapshot_entries(void **state)
 	sb_frame_unref(live);
 }
 
+/* ---- the fast path: no index while keeping up, entries from the pool ---- */
+
+/* A client that keeps up has no per-key index at all; falling behind
+ * builds it from what is queued (so the status queued before still
+ * conflates), and it is dropped once the queue is empty. */
+static void test_index_only_while_behind(void **state)
+{
+	struct sb_queue q;
+	struct sb_frame *a = frame_of(50, 'a'), *b = frame_of(50, 'b'), *c = frame_of(50, 'c');
+
+	(void)state;
+	assert_int_equal(qinit(&q, 1 << 20, 1 << 21, 100), SB_OK);
+	assert_int_equal(qpush(&q, SB_Q_STATUS, a, "team.42\x1f" "A", 0, 0, 1), SB_OK);
+	assert_int_equal(qpush(&q, SB_Q_STATUS, b, "team.42\x1f" "B", 0, 0, 1), SB_OK);
+	assert_null(q.idx);
+	q.choked = 1;
+	assert_int_equal(qpush(&q, SB_Q_STATUS, c, "team.42\x1f" "A", 0, 0, 1), SB_OK);
+	assert_non_null(q.idx);
+	assert_int_equal(q.frames, 2);                       /* conflated into A's */
+	assert_ptr_equal(q.head->frame, c);
+	assert_int_equal(q.stats.conflated, 1);
+	q.choked = 0;
+	sb_queue_pop(&q);
+	assert_non_null(q.idx);                              /* B still queued */
+	sb_queue_pop(&q);
+	assert_null(q.idx);                                  /* empty: dropped */
+	/* keeping up again: appended, no index */
+	assert_int_equal(qpush(&q, SB_Q_STATUS, a, "team.42\x1f" "A", 0, 0, 1), SB_OK);
+	assert_int_equal(qpush(&q, SB_Q_STATUS, b, "team.42\x1f" "A", 0, 0, 1), SB_OK);
+	assert_null(q.idx);
+	assert_int_equal(q.frames, 2);
+	drain(&q);
+	sb_frame_unref(a);
+	sb_frame_unref(b);
+	sb_frame_unref(c);
+}
+
+/* Popped entries go back to the pool and the next push takes one from it:
+ * no allocation per delivery once the pool holds enough. */
+static void test_entries_from_pool(void **state)
+{
+	struct sb_queue q1, q2;
+	struct sb_frame *f = frame_of(10, 'x');
+	struct sb_qent *e;
+	size_t before;
+
+	(void)state;
+	assert_int_equal(qinit(&q1, 1 << 20, 1 << 21, 100), SB_OK);
+	assert_int_equal(qinit(&q2, 1 << 20, 1 << 21, 100), SB_OK);
+	assert_int_equal(qpush(&q1, SB_Q_EVENT, f, NULL, 0, 0, 1), SB_OK);
+	e = q1.head;
+	before = pool.nfree;
+	sb_queue_pop(&q1);
+	assert_int_equal(pool.nfree, before + 1);
+	assert_int_equal(qpush(&q2, SB_Q_STATUS, f, "team.1\x1f" "T", 0, 0, 1), SB_OK);
+	assert_ptr_equal(q2.head, e);                        /* the same entry, reused */
+	assert_int_equal(pool.nfree, before);
+	assert_int_equal(q2.head->seq_first, 0);             /* and cleared */
+	assert_string_equal(ekey(q2.head), "team.1\x1f" "T");
+	drain(&q1);
+	drain(&q2);
+	assert_int_equal(pool.nfree, before + 1);
+	sb_frame_unref(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fifo_and_references),
-		cmocka_unit_test(test_hard_not_below_soft),
-		cmocka_unit_test(test_clear_releases_and_zeroes),
-		cmocka_unit_test(test_status_conflated_in_place_when_choked),
-		cmocka_unit_test(test_status_transitions_kept_when_keeping_up),
-		cmocka_unit_test(test_status_conflated_past_soft_bound),
-		cmocka_unit_test(test_status_index_after_pops),
-		cmocka_unit_test(test_shared_status_charged_once_superseded),
-		cmocka_unit_test(test_status_never_dropped),
-		cmocka_unit_test(test_logs_dropped_into_one_gap),
-		cmocka_unit_test(test_gap_counts_batch_lines),
-		cmocka_unit_test(test_gap_per_channel_and_statuses_kept),
-		cmocka_unit_test(test_new_gap_after_gap_sent),
-		cmocka_unit_test(test_hard_bound_limit),
-		cmocka_unit_test(test_ctrl_over_hard_is_limit),
-		cmocka_unit_test(test_max_frames),
-		cmocka_unit_test(test_forget_channel),
-		cmocka_unit_test(test_shared_snapshot_entries),
+		cmocka_unit_test_setup_teardown(test_fifo_and_references, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hard_not_below_soft, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clear_releases_and_zeroes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_conflated_in_place_when_choked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_transitions_kept_when_keeping_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_conflated_past_soft_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_index_after_pops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_status_charged_once_superseded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_never_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_logs_dropped_into_one_gap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gap_counts_batch_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gap_per_channel_and_statuses_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_gap_after_gap_sent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hard_bound_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ctrl_over_hard_is_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_max_frames, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forget_channel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_snapshot_entries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_index_only_while_behind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_entries_from_pool, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
