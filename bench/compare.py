@@ -384,6 +384,8 @@ def main(argv):
         return 0
     if args.nice and os.environ.get("SB_BENCH_SESSION") != "1":
         return own_session(argv)
+    # absolute: the servers run in their own temporary directories
+    args.build_dir = os.path.abspath(args.build_dir)
     binary = bl.loadgen_path(args.build_dir)
     os.environ["SB_BINARY_DIR"] = args.build_dir
     bl.sb.BINARY_DIR = args.build_dir
