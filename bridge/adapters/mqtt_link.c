@@ -417,6 +417,10 @@ static int start_connect(struct sb_mqtt_link *l, int fresh)
 	 * still takes the connection */
 	if (l->will) {
 		snprintf(will_topic, sizeof(will_topic), "$statusbus/bridges/%s", c->mqtt_client_id);
+		/* as engine/presence.c names it: NATS refuses '.' in a topic */
+		for (char *p = will_topic; *p; p++)
+			if (*p == '.')
+				*p = ':';
 		will.topicName = will_topic;
 		will.message = "offline";
 		will.retained = 1;

@@ -31,6 +31,19 @@
 #define PRES_PREFIX "$statusbus/presence/"
 #define BRIDGES_PREFIX "$statusbus/bridges/"
 
+/* A channel name or bridge id as one topic level and back: '.' is ':' in
+ * the topic, since NATS's MQTT listener refuses a '.' in a topic (it maps
+ * '/' to '.'); neither holds a ':' (docs/protocol.md §3.3, mqtt.client_id). */
+static const char *seg(char *out, size_t outlen, const char *s, int decode)
+{
+	size_t i = 0;
+
+	for (; s[i] && i + 1 < outlen; i++)
+		out[i] = decode ? (s[i] == ':' ? '.' : s[i]) : (s[i] == '.' ? ':' : s[i]);
+	out[i] = '\0';
+	return out;
+}
+
 struct pchan {
 	struct sb_presence_set *set;
 	struct sb_dict *conns;   /* "<client id>" -> user id (malloc'ed) */
@@ -88,8 +101,10 @@ static void publish_chan(struct sb_hub *h, const char *name, const struct pchan 
 	char topic[sizeof(PRES_PREFIX) + SB_CHAN_MAX_NAME + 256];
 	char *payload = NULL;
 	size_t len = 0;
+	char n[SB_CHAN_MAX_NAME + 1], me[256];
 
-	snprintf(topic, sizeof(topic), PRES_PREFIX "%s/%s", name, h->pres->me);
+	snprintf(topic, sizeof(topic), PRES_PREFIX "%s/%s", seg(n, sizeof(n), name, 0),
+		 seg(me, sizeof(me), h->pres->me, 0));
 	if (pc && sb_presence_local_conns(pc->set) && !(payload = sb_presence_encode(pc->set, &len))) {
 		h->m.drop_nomem++;
 		return;
@@ -105,9 +120,9 @@ static void announce(struct sb_hub *h, const char *state, int clear)
 	struct sb_dict_iter it;
 	const char *name;
 	void *v;
-	char topic[sizeof(BRIDGES_PREFIX) + 256];
+	char topic[sizeof(BRIDGES_PREFIX) + 256], me[256];
 
-	snprintf(topic, sizeof(topic), BRIDGES_PREFIX "%s", h->pres->me);
+	snprintf(topic, sizeof(topic), BRIDGES_PREFIX "%s", seg(me, sizeof(me), h->pres->me, 0));
 	if (!clear)
 		publish(h, topic, state, strlen(state));
 	sb_dict_iter_init(&it, h->pres->chans);
@@ -317,6 +332,7 @@ static void bridge_gone(struct sb_hub *h, const char *bridge)
 	const char *name;
 	void *v;
 	char topic[sizeof(PRES_PREFIX) + SB_CHAN_MAX_NAME + 256];
+	char n[SB_CHAN_MAX_NAME + 1], b[256];
 
 	if (!sb_dict_get(h->pres->offline, bridge)) {
 		h->m.presence_bridges_gone++;
@@ -332,7 +348,8 @@ static void bridge_gone(struct sb_hub *h, const char *bridge)
 		if (!sb_presence_has_bridge(pc->set, bridge))
 			continue;
 		sb_presence_remote_set(pc->set, bridge, NULL, NULL, 0, tell, &t);
-		snprintf(topic, sizeof(topic), PRES_PREFIX "%s/%s", name, bridge);
+		snprintf(topic, sizeof(topic), PRES_PREFIX "%s/%s", seg(n, sizeof(n), name, 0),
+			 seg(b, sizeof(b), bridge, 0));
 		publish(h, topic, "", 0);
 		pchan_maybe_free(h, name, pc);
 	}
@@ -396,7 +413,7 @@ static void on_list(struct sb_hub *h, const char *name, const char *bridge,
 int sb_pres_msg(struct sb_hub *h, const struct sb_msg *m)
 {
 	const char *rest, *slash;
-	char name[SB_CHAN_MAX_NAME + 1];
+	char name[SB_CHAN_MAX_NAME + 1], id[256];
 	struct sb_chan_ref ref;
 	char why[8];
 	size_t nl;
@@ -409,7 +426,7 @@ int sb_pres_msg(struct sb_hub *h, const struct sb_msg *m)
 	if (!strncmp(m->topic, BRIDGES_PREFIX, sizeof(BRIDGES_PREFIX) - 1)) {
 		rest = m->topic + sizeof(BRIDGES_PREFIX) - 1;
 		if (*rest && !strchr(rest, '/'))
-			on_bridge_state(h, rest, m);
+			on_bridge_state(h, seg(id, sizeof(id), rest, 1), m);
 		return 1;
 	}
 	if (strncmp(m->topic, PRES_PREFIX, sizeof(PRES_PREFIX) - 1) != 0)
@@ -423,10 +440,11 @@ int sb_pres_msg(struct sb_hub *h, const struct sb_msg *m)
 	}
 	memcpy(name, rest, nl);
 	name[nl] = '\0';
+	seg(name, sizeof(name), name, 1);
 	if (sb_chanmap_parse(h->p.map, name, nl, &ref, why, sizeof(why)) != SB_OK || !ref.tmpl->presence) {
 		h->m.presence_remote_invalid++;   /* not a presence channel here */
 		return 1;
 	}
-	on_list(h, name, slash + 1, m);
+	on_list(h, name, seg(id, sizeof(id), slash + 1, 1), m);
 	return 1;
 }

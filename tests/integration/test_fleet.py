@@ -101,6 +101,17 @@ class Publisher:
         self.c.disconnect()
 
 
+ROOM = "room.42"
+
+
+def presence_channels():
+    """The shipped map plus a presence room per team (docs/protocol.md §5.12)."""
+    chans = json.loads(json.dumps(sbharness.shipped_config()["channels"]))
+    chans.append({"name": "room.{team}", "topics": ["team/{team}/incident/+"], "acl": "team",
+                  "delivery": {"mode": "immediate"}, "presence": True})
+    return chans
+
+
 class Fleet:
     def __init__(self, workdir):
         self.workdir = workdir
@@ -116,7 +127,8 @@ class Fleet:
             "bridges": [ports.pop(), ports.pop()], "bridge_nodes": [2, 1],
             "haproxy": ports.pop(), "jwt_secret_file": None, "static_dir": None,
             "client_id_prefix": f"sb-fleet-{uuid.uuid4().hex[:6]}",
-            "bridge": {"limits": {"drain_s": DRAIN_S}, "log_level": "info"},
+            "bridge": {"limits": {"drain_s": DRAIN_S}, "log_level": "info",
+                       "channels": presence_channels()},
         }
         self.paths = fleet_config.write_all(self.plan, os.path.join(workdir, "conf"))
         try:
@@ -344,6 +356,42 @@ def test_status_via_node1_in_snapshot_on_node3_bridge_and_live_in_order(fleet):
         run(body())
     finally:
         pub.close()
+
+
+# ---- 1b. presence: one member set, whichever bridge a member is on ----------------------
+
+async def member_ids(w):
+    rid = w.next_id()
+    await w.send({"op": "presence", "id": rid, "channel": ROOM})
+    r = await w.expect(lambda m: m.get("id") == rid, 30, what="the member list")
+    assert r.get("op") == "presence", r
+    return sorted(m["sub"] for m in r["members"])
+
+
+def test_presence_is_one_member_set_on_both_bridges(fleet):
+    """Each bridge keeps its members retained on $statusbus/presence/... in
+    the NATS cluster (channel names with ':' for '.', which NATS refuses in
+    a topic): a member on b1 and one on b2 see each other join, both
+    bridges list both, and a leave on b2 reaches b1."""
+    b1, b2 = fleet.bridges
+
+    async def body():
+        a = await Ws.connect(b1.url)
+        b = await Ws.connect(b2.url)
+        ida, idb = a.welcome["session"], b.welcome["session"]
+        assert (await sub(a, ROOM))["op"] == "ack"
+        assert (await sub(b, ROOM))["op"] == "ack"
+        await a.expect(lambda m: m.get("event") == "presence.join" and m["data"]["sub"] == idb,
+                       60, what="b's member through the cluster")
+        deadline = time.monotonic() + 60
+        while await member_ids(a) != sorted([ida, idb]) or await member_ids(b) != sorted([ida, idb]):
+            assert time.monotonic() < deadline, (a.frames[-3:], b.frames[-3:])
+        await b.close()
+        await a.expect(lambda m: m.get("event") == "presence.leave" and m["data"]["sub"] == idb,
+                       60, what="b's leave through the cluster")
+        assert await member_ids(a) == [ida]
+        await a.close()
+    run(body())
 
 
 # ---- 2. a client moving from b1 to b2 with since: exact ----------------------------------

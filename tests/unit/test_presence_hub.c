@@ -23,7 +23,7 @@
 #include "hub_fixture.h"
 
 #define ROOM "room.42"
-#define OWN "$statusbus/presence/room.42/statusbus"
+#define OWN "$statusbus/presence/room:42/statusbus"
 
 static const char *const CONFIG = "{\"mqtt\":{\"uri\":\"tcp://x:1\"},\"limits\":{\"presence_max_members\":3}}";
 
@@ -149,7 +149,7 @@ static void test_bound(void **state)
 	env_init(&e, CONFIG, 1);
 	c[0] = member(&e, "u1", "1");
 	c[1] = member(&e, "u2", "2");
-	publish(&e, "$statusbus/presence/room.42/B", "{\"members\":[{\"id\":\"r1\"}]}", 1);
+	publish(&e, "$statusbus/presence/room:42/B", "{\"members\":[{\"id\":\"r1\"}]}", 1);
 	expect_presence(&e, c[0], "presence.join", "u2");
 	expect_presence(&e, c[0], "presence.join", "r1");
 	expect_presence(&e, c[1], "presence.join", "r1");
@@ -175,19 +175,19 @@ static void test_other_bridges(void **state)
 	(void)state;
 	env_init(&e, CONFIG, 1);
 	bob = member(&e, "bob", "Bob");
-	publish(&e, "$statusbus/presence/room.42/B",
+	publish(&e, "$statusbus/presence/room:42/B",
 		"{\"members\":[{\"id\":\"carol\",\"info\":{\"name\":\"Carol\"}},{\"id\":\"bob\"}]}", 1);
 	expect_presence(&e, bob, "presence.join", "carol");   /* bob is no news */
 	expect_nothing(&e, bob);
 	expect_members(&e, bob, "bob,carol");
 	/* B's next list replaces its last */
-	publish(&e, "$statusbus/presence/room.42/B", "{\"members\":[{\"id\":\"dave\"}]}", 0);
+	publish(&e, "$statusbus/presence/room:42/B", "{\"members\":[{\"id\":\"dave\"}]}", 0);
 	expect_presence(&e, bob, "presence.leave", "carol");
 	expect_presence(&e, bob, "presence.join", "dave");
 	/* garbage is counted and changes nothing */
-	publish(&e, "$statusbus/presence/room.42/C", "not json", 0);
+	publish(&e, "$statusbus/presence/room:42/C", "not json", 0);
 	publish(&e, "$statusbus/presence/team.42/C", "{\"members\":[{\"id\":\"x\"}]}", 0);
-	publish(&e, "$statusbus/presence/room.42", "{\"members\":[]}", 0);
+	publish(&e, "$statusbus/presence/room:42", "{\"members\":[]}", 0);
 	expect_nothing(&e, bob);
 	assert_int_equal(sb_hub_metrics(e.hub)->presence_remote_invalid, 3);
 	/* B dies: its will says offline; dave leaves, B's list is cleared */
@@ -195,15 +195,15 @@ static void test_other_bridges(void **state)
 	publish(&e, "$statusbus/bridges/B", "offline", 1);
 	expect_presence(&e, bob, "presence.leave", "dave");
 	assert_int_equal(e.fake.retained, before + 1);
-	assert_string_equal(e.fake.ret_topic, "$statusbus/presence/room.42/B");
+	assert_string_equal(e.fake.ret_topic, "$statusbus/presence/room:42/B");
 	assert_string_equal(e.fake.ret_payload, "");
 	/* a late list of the dead bridge is ignored (and cleared) */
-	publish(&e, "$statusbus/presence/room.42/B", "{\"members\":[{\"id\":\"eve\"}]}", 1);
+	publish(&e, "$statusbus/presence/room:42/B", "{\"members\":[{\"id\":\"eve\"}]}", 1);
 	expect_nothing(&e, bob);
 	assert_string_equal(e.fake.ret_payload, "");
 	/* until it is back */
 	publish(&e, "$statusbus/bridges/B", "online", 1);
-	publish(&e, "$statusbus/presence/room.42/B", "{\"members\":[{\"id\":\"eve\"}]}", 1);
+	publish(&e, "$statusbus/presence/room:42/B", "{\"members\":[{\"id\":\"eve\"}]}", 1);
 	expect_presence(&e, bob, "presence.join", "eve");
 	assert_int_equal(sb_hub_metrics(e.hub)->presence_bridges_gone, 1);
 	sb_hub_client_gone(e.hub, bob);
