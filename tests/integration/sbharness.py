@@ -542,7 +542,7 @@ def ws_read_frame(s, deadline=None):
 # on one clock (every payload's "ts" is the wall-clock time of its publish).
 
 PUBLISHER_SCRIPT = r'''
-import heapq, json, sys, time, uuid
+import heapq, json, sys, threading, time, uuid
 from datetime import datetime, timezone
 import paho.mqtt.client as mqtt
 
@@ -571,12 +571,14 @@ c = mqtt.Client(client_id="pub-" + uuid.uuid4().hex[:8], protocol=mqtt.MQTTv311)
 c.max_inflight_messages_set(65535)
 c.max_queued_messages_set(0)
 ok = []
-c.on_connect = lambda cl, u, f, rc: ok.append(rc)
+connacked = threading.Event()
+def on_connect(cl, u, f, rc):
+    ok.append(rc)
+    connacked.set()
+c.on_connect = on_connect
 c.connect("127.0.0.1", spec["port"], keepalive=30)
 c.loop_start()
-deadline = time.monotonic() + 10
-while not ok and time.monotonic() < deadline:
-    time.sleep(0.005)
+connacked.wait(10)
 if ok != [0]:
     print(json.dumps({"error": "connack %r" % ok}), flush=True)
     sys.exit(1)

@@ -194,10 +194,9 @@ class Pub:
         """Blocks until the broker acknowledged everything published."""
         deadline = time.monotonic() + timeout
         for i in self.infos:
-            while not i.is_published():
-                if time.monotonic() > deadline:
-                    raise TimeoutError("the broker did not acknowledge every publish")
-                time.sleep(0.01)
+            i.wait_for_publish(max(0.0, deadline - time.monotonic()))
+            if not i.is_published():
+                raise TimeoutError("the broker did not acknowledge every publish")
         self.infos = [i for i in self.infos if not i.is_published()]
 
     def close(self):

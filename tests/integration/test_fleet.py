@@ -87,8 +87,8 @@ class Publisher:
             chunk = msgs[i:i + window]
             infos = [self.c.publish(t, json.dumps(p), qos=1, retain=retain) for t, p in chunk]
             deadline = time.monotonic() + 5
-            while time.monotonic() < deadline and not all(x.is_published() for x in infos):
-                time.sleep(0.005)
+            for x in infos:
+                x.wait_for_publish(max(0.0, deadline - time.monotonic()))
             if all(x.is_published() for x in infos):
                 i += len(chunk)
             else:
@@ -517,7 +517,8 @@ def test_drained_bridge_clients_reconnect_through_haproxy_to_the_other(fleet):
         async def back(i):
             # as statusbus.js: a random 0-2 s, then again until it works
             await asyncio.sleep(random.uniform(0, 2))
-            while True:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
                 c = None
                 try:
                     c = await Ws.connect(url)
@@ -529,7 +530,8 @@ def test_drained_bridge_clients_reconnect_through_haproxy_to_the_other(fleet):
                     refused.append(repr(e))  # has not seen the /readyz 503 yet
                 if c:
                     await c.close()
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(0.5)   # statusbus.js's retry interval
+            raise TimeoutError(f"client {i} not back within 60 s: {refused[-3:]}")
         refused = []
         again = await asyncio.gather(*(back(i) for i in range(k)))
         assert fleet.metric(y, "statusbus_connections") == k, refused
