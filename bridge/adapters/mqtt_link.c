@@ -33,6 +33,7 @@
 #include "mqtt_dedup.h"
 #include "mqtt_resub.h"
 #include "mqtt_uris.h"
+#include "presence.h"
 #include "sb_common.h"
 
 /* Context of one subscribe request: which filter the SUBACK is for. */
@@ -416,11 +417,10 @@ static int start_connect(struct sb_mqtt_link *l, int fresh)
 	 * with presence channels, so that a broker whose ACL predates them
 	 * still takes the connection */
 	if (l->will) {
-		snprintf(will_topic, sizeof(will_topic), "$statusbus/bridges/%s", c->mqtt_client_id);
-		/* as engine/presence.c names it: NATS refuses '.' in a topic */
-		for (char *p = will_topic; *p; p++)
-			if (*p == '.')
-				*p = ':';
+		char id[256];
+
+		snprintf(will_topic, sizeof(will_topic), SB_PRESENCE_BRIDGES_PREFIX "%s",
+			 sb_presence_topic_level(id, sizeof(id), c->mqtt_client_id, 0));
 		will.topicName = will_topic;
 		will.message = "offline";
 		will.retained = 1;

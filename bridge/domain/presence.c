@@ -452,3 +452,13 @@ struct sb_frame *sb_presence_v1_list(int has_id, int64_t req_id, const char *cha
 	sb_buf_puts(&b, "]}");
 	return sb_buf_to_frame(&b);
 }
+
+const char *sb_presence_topic_level(char *out, size_t outlen, const char *s, int decode)
+{
+	size_t i = 0;
+
+	for (; s[i] && i + 1 < outlen; i++)
+		out[i] = decode ? (s[i] == ':' ? '.' : s[i]) : (s[i] == '.' ? ':' : s[i]);
+	out[i] = '\0';
+	return out;
+}

@@ -87,6 +87,15 @@ void sb_presence_list_free(char **ids, char **infos, size_t n);
  * printable UTF-8 (no control characters). */
 int sb_presence_id_valid(const char *id, size_t len);
 
+/* The broker topics of presence (docs/protocol.md §5.12). */
+#define SB_PRESENCE_TOPIC_PREFIX "$statusbus/presence/"
+#define SB_PRESENCE_BRIDGES_PREFIX "$statusbus/bridges/"
+/* A channel name or bridge id as one topic level (decode = 0) and back
+ * (decode = 1), into out[0..outlen): '.' is ':' in the topic, since NATS's
+ * MQTT listener refuses a '.' in a topic (it maps '/' to '.'); neither
+ * holds a ':'.  out may be s.  Returns out. */
+const char *sb_presence_topic_level(char *out, size_t outlen, const char *s, int decode);
+
 /* statusbus.v1 frames (docs/protocol.md §5.12): the presence.join /
  * presence.leave event, data {"sub":id[,"name":info.name][,"info":info]}
  * ("info" only when it holds more than a name), and the answer to

@@ -17,29 +17,6 @@ struct sb_wsdeflate {
 	size_t cap;
 };
 
-size_t sb_ws_header_len(size_t len)
-{
-	return len < 126 ? 2 : len <= 0xffff ? 4 : 10;
-}
-
-void sb_ws_header(unsigned char *hdr, size_t len, int compressed)
-{
-	size_t n = sb_ws_header_len(len);
-
-	hdr[0] = (unsigned char)(0x80 | (compressed ? 0x40 : 0) | 0x1);
-	if (n == 2) {
-		hdr[1] = (unsigned char)len;
-	} else if (n == 4) {
-		hdr[1] = 126;
-		hdr[2] = (unsigned char)(len >> 8);
-		hdr[3] = (unsigned char)len;
-	} else {
-		hdr[1] = 127;
-		for (int i = 0; i < 8; i++)
-			hdr[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
-	}
-}
-
 enum sb_err sb_wsdeflate_create(struct sb_wsdeflate **out, int level, int window_bits)
 {
 	struct sb_wsdeflate *d;
@@ -116,7 +93,7 @@ struct sb_frame *sb_wsdeflate_frame(struct sb_wsdeflate *d, const void *payload,
 		return NULL;
 	zlen -= 4;
 	hdr = sb_ws_header_len(zlen);
-	if (hdr + zlen >= sb_ws_header_len(len) + len) {
+	if (hdr + zlen >= sb_ws_wire_len(len)) {
 		*why = "no gain";
 		return NULL;
 	}

@@ -20,12 +20,6 @@
 
 #include "frame.h"
 
-/* Bytes of WebSocket header a server frame of `len` payload bytes needs. */
-size_t sb_ws_header_len(size_t len);
-/* Writes that header (FIN, RSV1 when `compressed`, opcode text, no mask)
- * into hdr[0..sb_ws_header_len(len)). */
-void sb_ws_header(unsigned char *hdr, size_t len, int compressed);
-
 struct sb_wsdeflate;
 
 /* level 1..9, window_bits 9..15 (zlib's raw deflate).  *out freed with

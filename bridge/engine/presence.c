@@ -28,22 +28,6 @@
 
 #include "presence.h"
 
-#define PRES_PREFIX "$statusbus/presence/"
-#define BRIDGES_PREFIX "$statusbus/bridges/"
-
-/* A channel name or bridge id as one topic level and back: '.' is ':' in
- * the topic, since NATS's MQTT listener refuses a '.' in a topic (it maps
- * '/' to '.'); neither holds a ':' (docs/protocol.md §3.3, mqtt.client_id). */
-static const char *seg(char *out, size_t outlen, const char *s, int decode)
-{
-	size_t i = 0;
-
-	for (; s[i] && i + 1 < outlen; i++)
-		out[i] = decode ? (s[i] == ':' ? '.' : s[i]) : (s[i] == '.' ? ':' : s[i]);
-	out[i] = '\0';
-	return out;
-}
-
 struct pchan {
 	struct sb_presence_set *set;
 	struct sb_dict *conns;   /* "<client id>" -> user id (malloc'ed) */
@@ -83,8 +67,9 @@ enum sb_err sb_pres_init(struct sb_hub *h)
 	p->offline = sb_dict_create(NULL);
 	p->me = me_of(h);
 	h->pres = p;
-	if (!p->chans || !p->offline || sb_filters_ref(h->filters, PRES_PREFIX "+/+") != SB_OK ||
-	    sb_filters_ref(h->filters, BRIDGES_PREFIX "+") != SB_OK)
+	if (!p->chans || !p->offline ||
+	    sb_filters_ref(h->filters, SB_PRESENCE_TOPIC_PREFIX "+/+") != SB_OK ||
+	    sb_filters_ref(h->filters, SB_PRESENCE_BRIDGES_PREFIX "+") != SB_OK)
 		return SB_ERR_NOMEM;   /* the caller destroys the hub */
 	return SB_OK;
 }
@@ -98,13 +83,14 @@ static void publish(struct sb_hub *h, const char *topic, const char *payload, si
 /* This bridge's list of `name` as it is now (cleared when empty). */
 static void publish_chan(struct sb_hub *h, const char *name, const struct pchan *pc)
 {
-	char topic[sizeof(PRES_PREFIX) + SB_CHAN_MAX_NAME + 256];
+	char topic[sizeof(SB_PRESENCE_TOPIC_PREFIX) + SB_CHAN_MAX_NAME + 256];
 	char *payload = NULL;
 	size_t len = 0;
 	char n[SB_CHAN_MAX_NAME + 1], me[256];
 
-	snprintf(topic, sizeof(topic), PRES_PREFIX "%s/%s", seg(n, sizeof(n), name, 0),
-		 seg(me, sizeof(me), h->pres->me, 0));
+	snprintf(topic, sizeof(topic), SB_PRESENCE_TOPIC_PREFIX "%s/%s",
+		 sb_presence_topic_level(n, sizeof(n), name, 0),
+		 sb_presence_topic_level(me, sizeof(me), h->pres->me, 0));
 	if (pc && sb_presence_local_conns(pc->set) && !(payload = sb_presence_encode(pc->set, &len))) {
 		h->m.drop_nomem++;
 		return;
@@ -120,9 +106,10 @@ static void announce(struct sb_hub *h, const char *state, int clear)
 	struct sb_dict_iter it;
 	const char *name;
 	void *v;
-	char topic[sizeof(BRIDGES_PREFIX) + 256], me[256];
+	char topic[sizeof(SB_PRESENCE_BRIDGES_PREFIX) + 256], me[256];
 
-	snprintf(topic, sizeof(topic), BRIDGES_PREFIX "%s", seg(me, sizeof(me), h->pres->me, 0));
+	snprintf(topic, sizeof(topic), SB_PRESENCE_BRIDGES_PREFIX "%s",
+		 sb_presence_topic_level(me, sizeof(me), h->pres->me, 0));
 	if (!clear)
 		publish(h, topic, state, strlen(state));
 	sb_dict_iter_init(&it, h->pres->chans);
@@ -331,7 +318,7 @@ static void bridge_gone(struct sb_hub *h, const char *bridge)
 	struct sb_dict_iter it;
 	const char *name;
 	void *v;
-	char topic[sizeof(PRES_PREFIX) + SB_CHAN_MAX_NAME + 256];
+	char topic[sizeof(SB_PRESENCE_TOPIC_PREFIX) + SB_CHAN_MAX_NAME + 256];
 	char n[SB_CHAN_MAX_NAME + 1], b[256];
 
 	if (!sb_dict_get(h->pres->offline, bridge)) {
@@ -348,8 +335,9 @@ static void bridge_gone(struct sb_hub *h, const char *bridge)
 		if (!sb_presence_has_bridge(pc->set, bridge))
 			continue;
 		sb_presence_remote_set(pc->set, bridge, NULL, NULL, 0, tell, &t);
-		snprintf(topic, sizeof(topic), PRES_PREFIX "%s/%s", seg(n, sizeof(n), name, 0),
-			 seg(b, sizeof(b), bridge, 0));
+		snprintf(topic, sizeof(topic), SB_PRESENCE_TOPIC_PREFIX "%s/%s",
+			 sb_presence_topic_level(n, sizeof(n), name, 0),
+			 sb_presence_topic_level(b, sizeof(b), bridge, 0));
 		publish(h, topic, "", 0);
 		pchan_maybe_free(h, name, pc);
 	}
@@ -421,17 +409,17 @@ int sb_pres_msg(struct sb_hub *h, const struct sb_msg *m)
 	if (strncmp(m->topic, "$statusbus/", 11) != 0)
 		return 0;
 	if (!h->pres)
-		return !strncmp(m->topic, PRES_PREFIX, sizeof(PRES_PREFIX) - 1) ||
-		       !strncmp(m->topic, BRIDGES_PREFIX, sizeof(BRIDGES_PREFIX) - 1);
-	if (!strncmp(m->topic, BRIDGES_PREFIX, sizeof(BRIDGES_PREFIX) - 1)) {
-		rest = m->topic + sizeof(BRIDGES_PREFIX) - 1;
+		return !strncmp(m->topic, SB_PRESENCE_TOPIC_PREFIX, sizeof(SB_PRESENCE_TOPIC_PREFIX) - 1) ||
+		       !strncmp(m->topic, SB_PRESENCE_BRIDGES_PREFIX, sizeof(SB_PRESENCE_BRIDGES_PREFIX) - 1);
+	if (!strncmp(m->topic, SB_PRESENCE_BRIDGES_PREFIX, sizeof(SB_PRESENCE_BRIDGES_PREFIX) - 1)) {
+		rest = m->topic + sizeof(SB_PRESENCE_BRIDGES_PREFIX) - 1;
 		if (*rest && !strchr(rest, '/'))
-			on_bridge_state(h, seg(id, sizeof(id), rest, 1), m);
+			on_bridge_state(h, sb_presence_topic_level(id, sizeof(id), rest, 1), m);
 		return 1;
 	}
-	if (strncmp(m->topic, PRES_PREFIX, sizeof(PRES_PREFIX) - 1) != 0)
+	if (strncmp(m->topic, SB_PRESENCE_TOPIC_PREFIX, sizeof(SB_PRESENCE_TOPIC_PREFIX) - 1) != 0)
 		return 0;
-	rest = m->topic + sizeof(PRES_PREFIX) - 1;
+	rest = m->topic + sizeof(SB_PRESENCE_TOPIC_PREFIX) - 1;
 	slash = strchr(rest, '/');
 	nl = slash ? (size_t)(slash - rest) : 0;
 	if (!slash || !nl || nl > SB_CHAN_MAX_NAME || !slash[1] || strchr(slash + 1, '/')) {
@@ -440,11 +428,11 @@ int sb_pres_msg(struct sb_hub *h, const struct sb_msg *m)
 	}
 	memcpy(name, rest, nl);
 	name[nl] = '\0';
-	seg(name, sizeof(name), name, 1);
+	sb_presence_topic_level(name, sizeof(name), name, 1);
 	if (sb_chanmap_parse(h->p.map, name, nl, &ref, why, sizeof(why)) != SB_OK || !ref.tmpl->presence) {
 		h->m.presence_remote_invalid++;   /* not a presence channel here */
 		return 1;
 	}
-	on_list(h, name, seg(id, sizeof(id), slash + 1, 1), m);
+	on_list(h, name, sb_presence_topic_level(id, sizeof(id), slash + 1, 1), m);
 	return 1;
 }

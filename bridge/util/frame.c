@@ -53,27 +53,28 @@ void sb_msg_unref(struct sb_msg *m)
 	free(m);
 }
 
+void sb_ws_header(unsigned char *hdr, size_t len, int compressed)
+{
+	hdr[0] = (unsigned char)(0x81 | (compressed ? 0x40 : 0));   /* FIN, text */
+	if (len < 126) {
+		hdr[1] = (unsigned char)len;
+	} else if (len < 65536) {
+		hdr[1] = 126;
+		hdr[2] = (unsigned char)(len >> 8);
+		hdr[3] = (unsigned char)len;
+	} else {
+		hdr[1] = 127;
+		for (int i = 0; i < 8; i++)
+			hdr[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+	}
+}
+
 unsigned char *sb_frame_ws(struct sb_frame *f, size_t *wire_len)
 {
-	unsigned char *d = sb_frame_data(f), *h;
-	size_t len = f->len;
+	unsigned char *d = sb_frame_data(f), *h = d - sb_ws_header_len(f->len);
 
-	if (len < 126) {
-		h = d - 2;
-		h[1] = (unsigned char)len;
-	} else if (len < 65536) {
-		h = d - 4;
-		h[1] = 126;
-		h[2] = (unsigned char)(len >> 8);
-		h[3] = (unsigned char)len;
-	} else {
-		h = d - 10;
-		h[1] = 127;
-		for (int i = 0; i < 8; i++)
-			h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
-	}
-	h[0] = 0x81;   /* FIN, text */
-	*wire_len = (size_t)(d - h) + len;
+	sb_ws_header(h, f->len, 0);
+	*wire_len = (size_t)(d - h) + f->len;
 	return h;
 }
 

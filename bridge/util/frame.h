@@ -76,10 +76,18 @@ static inline unsigned char *sb_frame_data(const struct sb_frame *f)
  * with the whole message's length in *wire_len.  At least
  * SB_FRAME_PRE - SB_WS_HDR_MAX bytes of headroom remain before it. */
 unsigned char *sb_frame_ws(struct sb_frame *f, size_t *wire_len);
+/* Bytes of WebSocket header a server frame of `len` payload bytes needs. */
+static inline size_t sb_ws_header_len(size_t len)
+{
+	return len < 126 ? 2 : len < 65536 ? 4 : 10;
+}
+/* Writes that header (FIN, RSV1 when `compressed` (permessage-deflate),
+ * opcode text, no mask) into hdr[0..sb_ws_header_len(len)). */
+void sb_ws_header(unsigned char *hdr, size_t len, int compressed);
 /* The length sb_frame_ws would give for `len` bytes of data. */
 static inline size_t sb_ws_wire_len(size_t len)
 {
-	return len + (len < 126 ? 2 : len < 65536 ? 4 : 10);
+	return len + sb_ws_header_len(len);
 }
 
 /* A frame holding a copy of data[0..len).  refs = 1. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_ws_deflate.c - unit tests for ws_deflate.c: frame headers at the
- * 7/16/64-bit length boundaries, a compressed frame that an RFC 7692
+ * test_ws_deflate.c - unit tests for ws_deflate.c: frame headers (frame.c's
+ * writer, with RSV1) at the 7/16/64-bit length boundaries, a compressed frame that an RFC 7692
  * receiver (zlib inflate with 00 00 ff ff appended) turns back into the
  * exact payload, the same bytes for the same message whatever was
  * compressed before (no context carried, so one frame serves every
