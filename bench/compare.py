@@ -259,7 +259,49 @@ class Run:
               f"{report.fmt(w['bridge_us_per_msg'], 2)} us of bridge CPU each, bridge at "
               f"{w['bridge_cpu_s'] / w['seconds']:.0%} of a core, broker at "
               f"{w['broker_cpu_share']:.0%}", flush=True)
+        w["peer"] = self.ingest_peer()
         return w
+
+    def ingest_peer(self):
+        """The same ingest with Mosquitto's own C client (mosquitto_sub,
+        libmosquitto, QoS 1, printing one byte and a newline per message)
+        in the bridge's place on the server core(s), on a topic the bridge
+        does not follow: what the broker and the publisher's core allow
+        this machine at all."""
+        out_path = os.path.join(self.sys.workdir, "peer-ingest.out")
+        with open(out_path, "wb") as out, bl.pinned(self.a.server_cpus):
+            peer = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.sys.mosq.port),
+                                     "-q", "1", "-t", "team/peer0/#", "-F", "x",
+                                     "-i", f"sb-bench-peer-{os.getpid()}"],
+                                    stdout=out, stderr=subprocess.PIPE)
+        try:
+            # subscribed once a retained probe comes back
+            probe = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.sys.mosq.port),
+                                    "-q", "1", "-r", "-t", "team/peer0/probe", "-m", "probe"],
+                                   capture_output=True, timeout=10)
+            assert probe.returncode == 0, probe.stderr
+            bl.sb.wait_for(lambda: os.path.getsize(out_path) >= 2, 10, what="mosquitto_sub subscribed")
+            pub = self.publisher(0, self.a.warmup + self.a.ingest_window + 0.5, [
+                "--channels", "1", "--topic", "team/peer{c}/app/{u}/status", "--inflight", "2000"])
+            time.sleep(self.a.warmup)
+            broker = self.sys.mosq.pid
+            n0, p0, b0 = os.path.getsize(out_path) // 2, bl.proc_ticks(peer.pid), bl.proc_ticks(broker)
+            t0 = time.monotonic()
+            time.sleep(self.a.ingest_window)
+            n1, p1, b1 = os.path.getsize(out_path) // 2, bl.proc_ticks(peer.pid), bl.proc_ticks(broker)
+            dt = time.monotonic() - t0
+            pub.result()
+        finally:
+            peer.terminate()
+            peer.wait(10)
+        p = {"ingest_per_s": (n1 - n0) / dt,
+             "us_per_msg": (p1 - p0) / bl.CLK_TCK * 1e6 / (n1 - n0) if n1 > n0 else None,
+             "cpu_share": (p1 - p0) / bl.CLK_TCK / dt,
+             "broker_cpu_share": (b1 - b0) / bl.CLK_TCK / dt}
+        print(f"    ingest peer: {p['ingest_per_s']:,.0f} msgs/s into mosquitto_sub, "
+              f"{report.fmt(p['us_per_msg'], 2)} us of its CPU each, at {p['cpu_share']:.0%} "
+              f"of a core, broker at {p['broker_cpu_share']:.0%}", flush=True)
+        return p
 
 
 def machine_busy(limit_s):
