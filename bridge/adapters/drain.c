@@ -56,7 +56,7 @@ int sb_server_drain(struct sb_server *srv)
 		if (!g.clients || elapsed > span + 3000)
 			break;
 		/* returns at least every 200 ms (the housekeeping timer) */
-		if (sb_evloop_service(srv->evloop, srv->ctx) < 0)
+		if (sb_server_service(srv) < 0)
 			break;
 	}
 	sb_log(SB_LOG_INFO, "drained: %zu client(s) closed in %lld ms, %zu left", closed,

@@ -3,12 +3,20 @@
  * ws_server.c - libwebsockets adapter: statusbus.v1 over WebSocket, HTTP
  * routing to http_api.c, timers and graceful shutdown.
  *
- * Write rule: frames are written only in LWS_CALLBACK_SERVER_WRITEABLE,
- * one lws_write per callback; a spurious writeable callback with nothing
- * queued is normal.  Frames go out pre-framed (sb_frame_ws: the WebSocket
- * header is the same for every subscriber) as LWS_WRITE_RAW, and the
- * frames a client has queued are gathered into one write of up to
- * WS_GATHER bytes (the protocols' tx_packet_size: one send()).
+ * Write rule: frames go out pre-framed (sb_frame_ws: the WebSocket header
+ * is the same for every subscriber) as LWS_WRITE_RAW, the frames a client
+ * has queued gathered into one write of up to WS_GATHER bytes (the
+ * protocols' tx_packet_size: one send()).  As Redis writes its clients'
+ * replies before it sleeps (networking.c, handleClientsWithPendingWrites),
+ * a client woken by the hub goes on a pending list and is written
+ * directly after the event-loop pass that queued its frames, without
+ * asking the kernel whether its socket is writeable: the common case
+ * costs one send() and no poll change.  Only when lws holds part of a
+ * write (the socket took less) does the client wait for
+ * LWS_CALLBACK_SERVER_WRITEABLE, which then writes one lws_write per
+ * callback, as do an HTTP/2 stream, a client being closed and a
+ * connection not yet established.  A spurious writeable callback with
+ * nothing queued is normal.
  */
 #include "ws_server.h"
 
@@ -45,6 +53,8 @@ struct pss {
 	unsigned char rx_binary;
 	int deflate;   /* negotiated permessage-deflate (ws_compress.h) */
 	struct sb_heartbeat_conn hb;     /* pings, idle drop, Pusher activity */
+	struct lws *wsi;                 /* while on the pending list */
+	struct lws_dll2 pending;         /* on srv->pending: write after this pass */
 };
 
 static struct sb_server *server_of(struct lws *wsi)
@@ -56,13 +66,22 @@ static struct sb_server *server_of(struct lws *wsi)
 
 static void op_wake(void *ctx, struct sb_client *c)
 {
+	struct sb_server *srv = ctx;
 	struct lws *wsi = sb_client_transport(c);
+	struct pss *pss = lws_wsi_user(wsi);
 
-	SB_UNUSED(ctx);
-	lws_callback_on_writable(wsi);
-	if (sb_client_close_code(c, NULL))
+	if (sb_client_close_code(c, NULL)) {
+		lws_callback_on_writable(wsi);
 		/* a client that stopped reading never becomes writeable */
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 5);
+		return;
+	}
+	if (pss && srv->pending && lws_dll2_is_detached(&pss->pending)) {
+		pss->wsi = wsi;
+		lws_dll2_add_tail(&pss->pending, srv->pending);
+	} else if (!pss || !srv->pending) {
+		lws_callback_on_writable(wsi);
+	}
 }
 
 static void hub_timer_cb(lws_sorted_usec_list_t *sul);
@@ -298,11 +317,14 @@ static int ws_writeable(struct sb_server *srv, struct lws *wsi, struct pss *pss)
 	if (n) {
 		if (n < 0)
 			return -1;
-		/* the socket buffer is full or lws holds the rest of the frame:
-		 * the client is behind until the next writeable callback, and
+		/* lws holds the rest of the write (the socket took less): the
+		 * client is behind until the next writeable callback, and
 		 * statuses queued meanwhile conflate (docs/protocol.md §6) */
-		sb_hub_client_choked(srv->hub, pss->client, lws_send_pipe_choked(wsi));
-		lws_callback_on_writable(wsi);
+		sb_hub_client_choked(srv->hub, pss->client, lws_partial_buffered(wsi));
+		/* another round only for what is left (a close code too) */
+		if (lws_partial_buffered(wsi) || sb_hub_client_next_len(srv->hub, pss->client) ||
+		    sb_client_close_code(pss->client, NULL))
+			lws_callback_on_writable(wsi);
 		return 0;
 	}
 	code = sb_client_close_code(pss->client, &reason);   /* the session's code */
@@ -311,6 +333,52 @@ static int ws_writeable(struct sb_server *srv, struct lws *wsi, struct pss *pss)
 		return -1;
 	}
 	return 0;
+}
+
+/* Writes a pending client's queued frames now, outside any callback, as
+ * long as the socket takes them whole; what it cannot write this way
+ * waits for LWS_CALLBACK_SERVER_WRITEABLE. */
+static void write_direct(struct sb_server *srv, struct pss *pss)
+{
+	struct lws *wsi = pss->wsi;
+	int n = 1;
+
+	if (!pss->client || lws_get_network_wsi(wsi) != wsi || lws_partial_buffered(wsi) ||
+	    sb_client_close_code(pss->client, NULL)) {
+		lws_callback_on_writable(wsi);
+		return;
+	}
+	while (n > 0 && !lws_partial_buffered(wsi))
+		n = ws_write_queued(srv->hub, wsi, pss->client,
+				    pss->deflate ? srv->compress : NULL);
+	if (n < 0) {
+		/* the socket failed: lws closes it on its next pass */
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		return;
+	}
+	sb_hub_client_choked(srv->hub, pss->client, lws_partial_buffered(wsi));
+	if (lws_partial_buffered(wsi))
+		lws_callback_on_writable(wsi);
+}
+
+/* Before the loop waits again: every client the last pass queued frames
+ * for, written (Redis's beforeSleep). */
+static void write_pending(struct sb_server *srv)
+{
+	struct lws_dll2 *d;
+
+	while (srv->pending && (d = lws_dll2_get_head(srv->pending)) != NULL) {
+		struct pss *pss = lws_container_of(d, struct pss, pending);
+
+		lws_dll2_remove(d);
+		write_direct(srv, pss);
+	}
+}
+
+int sb_server_service(struct sb_server *srv)
+{
+	write_pending(srv);
+	return sb_evloop_service(srv->evloop, srv->ctx);
 }
 
 /* One line per connection, as Mosquitto logs them, with the client's
@@ -433,6 +501,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			sb_ws_compress_gone(srv->compress);
 		pss->deflate = 0;
 		sb_buf_free(&pss->rx);
+		lws_dll2_remove(&pss->pending);   /* its memory goes with the wsi */
 		return 0;
 
 	case LWS_CALLBACK_TIMER:
@@ -577,7 +646,8 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 	}
 	srv->timer = t = calloc(1, sizeof(*t));
 	srv->housekeeping = hk = calloc(1, sizeof(*hk));
-	if (!t || !hk || sb_heartbeat_create(&srv->heartbeat, cfg) != SB_OK ||
+	srv->pending = calloc(1, sizeof(struct lws_dll2_owner));
+	if (!t || !hk || !srv->pending || sb_heartbeat_create(&srv->heartbeat, cfg) != SB_OK ||
 	    sb_evloop_create(&srv->evloop, &info) != SB_OK)
 		return SB_ERR_NOMEM;
 	t->srv = srv;
@@ -607,7 +677,7 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen)
 int sb_server_run(struct sb_server *srv)
 {
 	while (!srv->stop)
-		if (sb_evloop_service(srv->evloop, srv->ctx) < 0)
+		if (sb_server_service(srv) < 0)
 			break;
 	return sb_server_drain(srv);
 }
@@ -629,5 +699,6 @@ void sb_server_destroy(struct sb_server *srv)
 	srv->compress = NULL;
 	free(srv->timer);
 	free(srv->housekeeping);
-	srv->timer = srv->housekeeping = NULL;
+	free(srv->pending);
+	srv->timer = srv->housekeeping = srv->pending = NULL;
 }

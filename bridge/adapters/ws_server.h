@@ -42,6 +42,7 @@ struct sb_server {
 	int stopping;
 	void *timer;        /* lws_sorted_usec_list_t for the hub */
 	void *housekeeping; /* periodic: MQTT retry, shutdown */
+	void *pending;      /* lws_dll2_owner: clients to write after this pass */
 	struct sb_conn_guard *guard;   /* accept limits, request deadline, wire checks */
 	struct sb_ws_compress *compress;   /* permessage-deflate; NULL when off */
 	struct sb_heartbeat *heartbeat;  /* keep-alive of every WebSocket (heartbeat.c) */
@@ -55,6 +56,9 @@ enum sb_err sb_server_create(struct sb_server *srv, char *err, size_t errlen);
  * refused, clients closed with 1001 over limits.drain_s.  Returns 0. */
 int sb_server_run(struct sb_server *srv);
 void sb_server_destroy(struct sb_server *srv);
+/* One pass of the event loop, after writing the clients the previous
+ * pass queued frames for.  Returns < 0 when lws has stopped. */
+int sb_server_service(struct sb_server *srv);
 
 /* Fills the socket side of the hub's ops (wake, timer); ctx = srv. */
 void sb_server_hub_ops(struct sb_server *srv, struct sb_hub_ops *ops);

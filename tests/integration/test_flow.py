@@ -440,12 +440,15 @@ def test_stalled_client_past_the_hard_bound_is_closed_4029_without_slowing_other
     run(body(), 180)
 
 
-def test_queued_frames_are_gathered_into_few_writes_and_arrive_intact(stack):
+def test_queued_frames_are_gathered_into_few_writes_and_arrive_intact(start):
     """A client that paused reading has many frames queued; once it reads
     again they go out gathered (several pre-framed WebSocket messages per
     socket write, up to 64 KiB) and every one arrives whole, in order.
-    2.7 MB: more than the socket's buffers take, less than the hard bound."""
-    user, count = new_uuid(), 2500
+    The bridge writes until the socket takes no more, so the kernel's
+    send buffer (net.ipv4.tcp_wmem, at most 4 MiB here) fills first:
+    6.5 MB is more than it takes, and less than the queue's soft bound."""
+    stack = start({"limits": {"send_queue_soft_bytes": 16 << 20}})
+    user, count = new_uuid(), 6000
 
     async def body():
         b = await stalled_client(stack.bridge)
