@@ -165,7 +165,5 @@ int sb_heartbeat_writeable(struct sb_heartbeat_conn *c)
 	memcpy(buf + LWS_PRE, payload, sizeof(payload) - 1);
 	if (lws_write(c->wsi, buf + LWS_PRE, sizeof(payload) - 1, LWS_WRITE_PING) < 0)
 		return -1;
-	/* what the session queued meanwhile goes next */
-	lws_callback_on_writable(c->wsi);
 	return 1;
 }

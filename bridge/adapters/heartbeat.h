@@ -60,9 +60,9 @@ void sb_heartbeat_rx(struct sb_heartbeat_conn *c);
 /* The connection closes: stops its checks.  A no-op when not started. */
 void sb_heartbeat_close(struct sb_heartbeat *hb, struct sb_heartbeat_conn *c);
 /* In LWS_CALLBACK_SERVER_WRITEABLE, first: writes a due ping (the one
- * lws_write of this callback) and asks for another callback.  Returns 1
- * when it wrote, 0 when nothing was due, -1 when the write failed (close
- * the connection). */
+ * lws_write of this callback).  Returns 1 when it wrote (the caller asks
+ * for another callback if it has more to write), 0 when nothing was due,
+ * -1 when the write failed (close the connection). */
 int sb_heartbeat_writeable(struct sb_heartbeat_conn *c);
 
 #endif

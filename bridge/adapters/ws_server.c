@@ -304,6 +304,15 @@ written:
 	return 1;
 }
 
+/* Something is left for a writeable callback: the rest of a write lws
+ * holds, queued frames, or a close code to send. */
+static int want_writeable(struct sb_server *srv, struct lws *wsi, struct pss *pss)
+{
+	return lws_partial_buffered(wsi) ||
+	       (pss->client && (sb_hub_client_next_len(srv->hub, pss->client) ||
+				sb_client_close_code(pss->client, NULL)));
+}
+
 static int ws_writeable(struct sb_server *srv, struct lws *wsi, struct pss *pss)
 {
 	const char *reason;
@@ -322,8 +331,7 @@ static int ws_writeable(struct sb_server *srv, struct lws *wsi, struct pss *pss)
 		 * statuses queued meanwhile conflate (docs/protocol.md §6) */
 		sb_hub_client_choked(srv->hub, pss->client, lws_partial_buffered(wsi));
 		/* another round only for what is left (a close code too) */
-		if (lws_partial_buffered(wsi) || sb_hub_client_next_len(srv->hub, pss->client) ||
-		    sb_client_close_code(pss->client, NULL))
+		if (want_writeable(srv, wsi, pss))
 			lws_callback_on_writable(wsi);
 		return 0;
 	}
@@ -480,8 +488,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_SERVER_WRITEABLE: {
 		int hb = sb_heartbeat_writeable(&pss->hb);
 
-		if (hb)
-			return hb < 0 ? -1 : 0;
+		if (hb < 0)
+			return -1;
+		if (hb) {
+			/* what the session queued meanwhile goes next */
+			if (want_writeable(srv, wsi, pss))
+				lws_callback_on_writable(wsi);
+			return 0;
+		}
 		return ws_writeable(srv, wsi, pss);
 	}
 
