@@ -292,8 +292,14 @@ class Run:
             dt = time.monotonic() - t0
             pub.result()
         finally:
+            # mosquitto_sub disconnects from its signal handler, which can
+            # deadlock on its own lock under load: SIGKILL after a grace
             peer.terminate()
-            peer.wait(10)
+            try:
+                peer.wait(5)
+            except subprocess.TimeoutExpired:
+                peer.kill()
+                peer.wait(10)
         p = {"ingest_per_s": (n1 - n0) / dt,
              "us_per_msg": (p1 - p0) / bl.CLK_TCK * 1e6 / (n1 - n0) if n1 > n0 else None,
              "cpu_share": (p1 - p0) / bl.CLK_TCK / dt,
