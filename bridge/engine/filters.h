@@ -12,6 +12,12 @@
  * missed.  Barriers are numbered by the caller; one coming back syncs every
  * filter that waited for it or an earlier one.
  *
+ * A wildcard filter is also watched for its retained replay: one whose
+ * barrier comes back with no retained message matching it since it was
+ * subscribed is *silent* (a broker that sends no retained messages to
+ * wildcard subscriptions, like RabbitMQ's MQTT plugin, or simply nothing
+ * retained under it); the caller takes those and decides.
+ *
  * Knows no protocol and no channel: it calls subscribe/unsubscribe through
  * the ops it is given.  Single-threaded (the service thread).
  */
@@ -48,6 +54,14 @@ void sb_filters_suback(struct sb_filters *fs, const char *filter, long barrier);
 /* Barrier number `barrier` came back: every filter waiting for it or an
  * earlier one is synced.  Returns how many became so. */
 size_t sb_filters_barrier(struct sb_filters *fs, long barrier);
+/* A retained message on `topic` arrived: the wildcard filters waiting for
+ * their replay that match it are not silent. */
+void sb_filters_retained(struct sb_filters *fs, const char *topic);
+/* Calls fn for every wildcard filter synced with no retained message
+ * since it was subscribed (see above), once each, and forgets it; returns
+ * how many. */
+size_t sb_filters_take_silent(struct sb_filters *fs,
+			      void (*fn)(const char *filter, void *user), void *user);
 /* 1 when `filter` is in use and acknowledged (synced or not). */
 int sb_filters_acked(const struct sb_filters *fs, const char *filter);
 /* 1 when `filter` is in use, acknowledged and synced. */

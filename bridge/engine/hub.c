@@ -250,6 +250,8 @@ void sb_hub_on_message(struct sb_hub *h, struct sb_msg *m)
 	struct sb_ingest_result v;
 	struct route_ctx r = { h, m, NULL, 0 };
 
+	if (m->retained)
+		sb_filters_retained(h->filters, m->topic);   /* a replay (live.c) */
 	if (sb_live_barrier_msg(h, m) || sb_pres_msg(h, m))
 		return;
 	if (h->unconfirmed)

@@ -144,6 +144,7 @@ struct sb_metrics {
 	uint64_t mqtt_sessions_lost; /* reconnects without the broker's session */
 	uint64_t mqtt_takeovers;     /* another client took the bridge's client id */
 	uint64_t reconciled_deletes; /* cached statuses gone after a lost session */
+	uint64_t retained_missing;   /* wildcard replays empty though statuses were cached */
 	uint64_t follow_refused;     /* active deploy statuses past logs.max_followed */
 	uint64_t drop_foreign_owner; /* a resource's topic under another team's prefix */
 	uint64_t owner_contested;    /* resources claimed under two teams (owners.h) */

@@ -77,6 +77,9 @@ struct sb_hub {
 	/* after a lost MQTT session: cached topics the broker has not
 	 * replayed yet (topic -> 1); NULL when there is nothing to check */
 	struct sb_dict *unconfirmed;
+	/* wildcard filters already warned about for an empty replay
+	 * (live.c): filter -> 1 */
+	struct sb_dict *replay_warned;
 	long barrier;                   /* the last barrier number sent */
 	int64_t last_sweep;
 	size_t nfollowed;               /* channels held by follow.c */

@@ -16,7 +16,10 @@
  * retained message of the filter is in the cache (the inbox keeps the
  * order up to here).  A barrier is only sent once the sync topic itself is
  * granted, and that grant sends one covering every filter still waiting.
- * Without a publish op (no broker) a SUBACK syncs at once.
+ * Without a publish op (no broker) a SUBACK syncs at once.  A wildcard
+ * filter whose barrier comes back with no retained message, while the
+ * cache knows statuses under it, is a broker that did not replay them
+ * (RabbitMQ's MQTT plugin sends none to wildcard subscriptions): warned.
  *
  * Callbacks into a session (sub_ready) may change the lists, so each pass
  * restarts from the head; the lists are short (subscribes in flight).
@@ -36,6 +39,9 @@ enum sb_err sb_live_init(struct sb_hub *h)
 	if (!h->sync_topic)
 		return SB_ERR_NOMEM;
 	snprintf(h->sync_topic, len, "$statusbus/sync/%s", id);
+	h->replay_warned = sb_dict_create(NULL);
+	if (!h->replay_warned)
+		return SB_ERR_NOMEM;
 	return sb_filters_ref(h->filters, h->sync_topic);
 }
 
@@ -49,6 +55,8 @@ void sb_live_fini(struct sb_hub *h)
 {
 	sb_dict_destroy(h->unconfirmed);
 	h->unconfirmed = NULL;
+	sb_dict_destroy(h->replay_warned);
+	h->replay_warned = NULL;
 	while (h->waits.head)
 		free_wait(sb_container_of(h->waits.head, struct sb_wait, node));
 	while (h->waiters.head)
@@ -217,6 +225,34 @@ void sb_hub__chan_gone(struct sb_hub *h, struct sb_chan *ch)
 
 /* ---- barriers ------------------------------------------------------------------------- */
 
+static void count_one(struct sb_msg *m, void *user)
+{
+	SB_UNUSED(m);
+	(*(size_t *)user)++;
+}
+
+/* A wildcard filter's replay came back with no retained message: when the
+ * cache knows statuses under it (from an overlapping filter, or from before
+ * a resubscription), the broker did not send the retained messages it
+ * holds.  Counted each time, said once per filter. */
+static void silent_replay(const char *filter, void *user)
+{
+	struct sb_hub *h = user;
+	size_t known = 0;
+
+	sb_cache_foreach(h->cache, filter, count_one, &known);
+	if (!known)
+		return;
+	h->m.retained_missing++;
+	if (!h->replay_warned || sb_dict_get(h->replay_warned, filter) ||
+	    sb_dict_set(h->replay_warned, filter, (void *)1) != SB_OK)
+		return;
+	sb_log(SB_LOG_WARN, "mqtt: the broker sent no retained messages for %s although %zu %s "
+	       "known (a broker that does not send retained messages to wildcard subscriptions, "
+	       "like RabbitMQ's MQTT plugin, is not supported: see docs/scaling.md)", filter, known,
+	       known == 1 ? "is" : "are");
+}
+
 static void send_barrier(struct sb_hub *h, long n)
 {
 	char payload[32];
@@ -259,8 +295,10 @@ int sb_live_barrier_msg(struct sb_hub *h, const struct sb_msg *m)
 	n = strtol(buf, &end, 10);
 	if (*end || n <= 0 || n > h->barrier)
 		return 1;
-	if (sb_filters_barrier(h->filters, n))
-		check(h);
+	if (sb_filters_barrier(h->filters, n)) {
+		sb_filters_take_silent(h->filters, silent_replay, h);
+		check(h);   /* after: a reconcile would delete what is counted */
+	}
 	return 1;
 }
 

@@ -203,6 +203,10 @@ void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics 
 	sb_metrics_counter(r, "statusbus_reconciled_deletes_total",
 			   "Cached statuses found deleted after a lost session (sent as deleted).",
 			   &m->reconciled_deletes);
+	sb_metrics_counter(r, "statusbus_mqtt_retained_missing_total",
+			   "Wildcard subscriptions whose replay had no retained message although "
+			   "the cache knew statuses under them (a broker like RabbitMQ).",
+			   &m->retained_missing);
 	sb_metrics_gauge(r, "statusbus_retained_cache_topics", "Retained topics in the bridge's cache.",
 			 g->cache_topics);
 	sb_metrics_gauge(r, "statusbus_history_lines", "Log lines held for resume.", g->history_lines);

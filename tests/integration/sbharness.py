@@ -41,16 +41,28 @@ def free_port():
         return s.getsockname()[1]
 
 
+def _due(cond, deadline, timeout, what):
+    """cond()'s value; TimeoutError when it is falsy past the deadline."""
+    v = cond()
+    if not v and time.monotonic() > deadline:
+        raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+    return v
+
+
 def wait_for(cond, timeout=10.0, interval=0.02, what="condition"):
     """Polls cond() until it returns a truthy value or the deadline passes."""
     deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+    while not (v := _due(cond, deadline, timeout, what)):
         time.sleep(interval)
+    return v
+
+
+async def wait_for_async(cond, timeout=10.0, interval=0.05, what="condition"):
+    """wait_for inside an event loop: its other tasks run meanwhile."""
+    deadline = time.monotonic() + timeout
+    while not (v := _due(cond, deadline, timeout, what)):
+        await asyncio.sleep(interval)
+    return v
 
 
 def port_open(port, host="127.0.0.1"):

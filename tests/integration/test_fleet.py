@@ -5,9 +5,11 @@ from deploy/nats/node.conf.in, two bridges from deploy/bridge/fleet.json,
 b1 on node 3 and b2 on node 2 (each lists the other nodes to fail over
 to), HAProxy from deploy/haproxy/haproxy.cfg.in in front.  Publishers use
 node 1.  The tests share one fleet and run in file order: the last ones
-kill node 3 and drain b1.  Every wait has a deadline."""
+kill node 3, drain the bridge of team 42, and restart both bridges one
+after the other under load.  Every wait has a deadline."""
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -21,7 +23,8 @@ import paho.mqtt.client as mqtt
 import pytest
 
 import sbharness
-from sbharness import Process, Ws, free_port, new_uuid, status_payload, wait_for
+from sbharness import (Process, Ws, free_port, new_uuid, status_payload, wait_for,
+                       wait_for_async)
 
 sys.path.insert(0, os.path.join(sbharness.SOURCE_DIR, "scripts"))
 import fleet_config  # noqa: E402
@@ -147,22 +150,43 @@ class Fleet:
             self.nodes.append(p)
         for i, n in enumerate(self.plan["nodes"]):
             wait_for(lambda: http_ok(n["http"], "/healthz"), 60, what=f"NATS node {i + 1}")
-        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0")
-        self.bridges = []
-        for i, conf in enumerate(self.paths["bridges"]):
-            p = Process(f"bridge-b{i + 1}", [sbharness.binary("statusbus-bridge"), "-c", conf],
-                        workdir, env=env)
-            p.port = self.plan["bridges"][i]
-            p.url = f"ws://127.0.0.1:{p.port}/v1/ws"
-            self.procs.append(p)
-            self.bridges.append(p)
+        self.bridges = [None] * len(self.paths["bridges"])
+        for i in range(len(self.bridges)):
+            self.spawn_bridge(i)
         for b in self.bridges:
-            wait_for(lambda: http_ok(b.port, "/readyz") or not b.alive(), 60, what=f"{b.name} ready")
-            assert b.alive(), b.output()
+            self.wait_ready(b)
         self.lb = Process("haproxy", ["haproxy", "-db", "-f", self.paths["haproxy"]], workdir)
         self.procs.append(self.lb)
         self.lb_port = self.plan["haproxy"]
         wait_for(lambda: http_ok(self.lb_port, "/readyz"), 20, what="haproxy")
+
+    def spawn_bridge(self, i):
+        """Starts bridge i (0-based) with its config: its port, its MQTT
+        client id (a bridge started again clears the session its previous
+        run left and makes a new one)."""
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0")
+        runs = sum(p.name.startswith(f"bridge-b{i + 1}") for p in self.procs)
+        p = Process(f"bridge-b{i + 1}" + (f"-run{runs + 1}" if runs else ""),
+                    [sbharness.binary("statusbus-bridge"), "-c", self.paths["bridges"][i]],
+                    self.workdir, env=env)
+        p.port = self.plan["bridges"][i]
+        p.url = f"ws://127.0.0.1:{p.port}/v1/ws"
+        self.procs.append(p)
+        self.bridges[i] = p
+        return p
+
+    def wait_ready(self, b):
+        wait_for(lambda: http_ok(b.port, "/readyz") or not b.alive(), 60, what=f"{b.name} ready")
+        assert b.alive(), b.output()
+
+    def restart_bridge(self, i):
+        """Bridge i again, once its previous run has exited (a drain): on
+        the same port with the same config; returns it when /readyz is 200."""
+        old = self.bridges[i]
+        wait_for(lambda: not old.alive(), DRAIN_S + 15, what=f"{old.name}'s exit")
+        b = self.spawn_bridge(i)
+        self.wait_ready(b)
+        return b
 
     def revive(self, i):
         """Starts node i again (same config and JetStream store) if it is
@@ -185,6 +209,9 @@ class Fleet:
         return self.plan["nodes"][i]["mqtt"]
 
     def get(self, b, path):
+        """(status, JSON body); (0, {}) when the request failed (the
+        callers wait for an answer with a deadline)."""
+        import http.client
         import urllib.request
         import urllib.error
         try:
@@ -192,6 +219,9 @@ class Fleet:
                 return r.status, json.loads(r.read())
         except urllib.error.HTTPError as e:
             return e.code, {}
+        except (OSError, http.client.HTTPException) as e:
+            print(f"GET {path} on {b.name}: {e!r}")
+            return 0, {}
 
     def metric(self, b, name):
         import urllib.request
@@ -487,61 +517,244 @@ def test_node_killed_bridge_fails_over_without_loss(fleet):
         pub.close()
 
 
+# ---- clients through HAProxy that behave like statusbus.js ------------------------------
+
+class LbClient:
+    """A client of one team through HAProxy (ws://lb/v1/ws?team=T) that
+    behaves like statusbus.js: when the bridge closes it (1001: draining) it
+    waits a random 0-2 s, connects again through HAProxy (every 0.5 s while
+    refused, up to a deadline) and subscribes its channels again: a logs
+    channel with `since` = the last seq it saw, a status channel for its
+    snapshot.  Keeps the frames of every connection, in order, and when
+    each one was closed and with what code."""
+
+    def __init__(self, fleet, team, channels):
+        self.url = f"ws://127.0.0.1:{fleet.lb_port}/v1/ws?team={team}"
+        self.team = team
+        self.channels = channels
+        self.conns = []       # every connection that got its subscriptions, in order
+        self.closes = []      # (close code, time.monotonic())
+        self.refused = []     # attempts that failed on the way
+        self.live = False
+        self.task = None
+
+    @classmethod
+    async def open(cls, fleet, team, channels):
+        c = cls(fleet, team, channels)
+        await c.connect()
+        c.task = asyncio.create_task(c.follow())
+        return c
+
+    @property
+    def frames(self):
+        return [f for w in self.conns for f in w.frames]
+
+    def events(self, channel=None):
+        return [e for w in self.conns for e in w.events(channel)]
+
+    async def connect(self, timeout=90):
+        deadline = time.monotonic() + timeout
+        while True:
+            w = None
+            try:
+                w = await Ws.connect(self.url)
+                for ch in self.channels:
+                    resume = {"since": max(seqs(self, ch), default=0)} if ch.endswith(".logs") \
+                        else {}
+                    ack = await sub(w, ch, **resume)
+                    if ack["op"] != "ack":
+                        raise RuntimeError(ack)
+                self.conns.append(w)
+                self.live = True
+                return
+            except Exception as e:      # an upgrade answered 503 while HAProxy has not
+                self.refused.append(repr(e))  # seen the /readyz 503 yet, a close meanwhile
+            if w:
+                with contextlib.suppress(Exception):
+                    await w.close()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.url}: not back within {timeout} s: {self.refused[-3:]}")
+            await asyncio.sleep(0.5)    # statusbus.js's retry interval
+
+    async def follow(self):
+        """Reads until the bridge closes the connection, then connects
+        again; until cancelled."""
+        while True:
+            w = self.conns[-1]
+            code, _ = await w.closed(600)
+            self.closes.append((code, time.monotonic()))
+            self.live = False
+            await asyncio.sleep(random.uniform(0, 2) if code == 1001 else 0.5)
+            await self.connect()
+
+    async def close(self):
+        self.task.cancel()
+        with contextlib.suppress(BaseException):
+            await self.task
+        with contextlib.suppress(Exception):
+            await self.conns[-1].close()
+
+
+async def drain(fleet, x, clients):
+    """SIGTERM to bridge x while `clients` follow: x closes its k clients
+    with 1001 spread over DRAIN_S (bridge/adapters/drain.c closes at most
+    k*t/DRAIN_S + 1 of them by t, so the i-th close, from 0, comes
+    DRAIN_S*i/k or later after the signal), every client is back through
+    HAProxy, x exits 0.  Returns the close times, in s after the signal."""
+    k = int(fleet.metric(x, "statusbus_connections"))
+    assert k > 0 and all(c.live for c in clients)
+    t0 = time.monotonic()
+    x.send_signal(signal.SIGTERM)
+
+    def closes():
+        return [(code, t - t0) for c in clients for code, t in c.closes if t >= t0]
+    await wait_for_async(lambda: len(closes()) >= k, DRAIN_S + 10, what=f"{k} closes by {x.name}")
+    got = closes()
+    assert len(got) == k and all(code == 1001 for code, _ in got), got
+    times = sorted(t for _, t in got)
+    assert all(t >= DRAIN_S * i / k for i, t in enumerate(times)), times
+    assert times[-1] >= DRAIN_S * (k - 1) / k, times
+    await wait_for_async(lambda: all(c.live for c in clients), 90,
+                         what=f"every client back through HAProxy "
+                              f"({sum(len(c.refused) for c in clients)} refused)")
+    await wait_for_async(lambda: not x.alive(), 15, what=f"{x.name}'s exit")
+    assert x.proc.returncode == 0, x.output()[-3000:]
+    return times
+
+
+def connections(fleet):
+    return {b.name: fleet.metric(b, "statusbus_connections") for b in fleet.bridges}
+
+
 # ---- 4. draining b1: its clients come back through HAProxy on b2 --------------------------
 
 def test_drained_bridge_clients_reconnect_through_haproxy_to_the_other(fleet):
-    url = f"ws://127.0.0.1:{fleet.lb_port}/v1/ws?team=42"
-    b1, b2 = fleet.bridges
     k = 8
     fleet.revive(2)     # the node killed above: new subscriptions need it
 
     async def body():
-        cs = [await Ws.connect(url) for _ in range(k)]
-        for c in cs:
-            assert (await sub(c, "team.42"))["op"] == "ack"
-        # one team: one bridge (balance url_param team)
-        on = {b.name: fleet.metric(b, "statusbus_connections") for b in fleet.bridges}
-        x = next(b for b in fleet.bridges if on[b.name] == k)
-        y = b2 if x is b1 else b1
-        t0 = time.monotonic()
-        x.send_signal(signal.SIGTERM)
-        async def closed(c):
-            code, reason = await c.closed(DRAIN_S + 10)
-            return code, reason, time.monotonic() - t0
-        closes = await asyncio.gather(*(closed(c) for c in cs))
-        assert all(code == 1001 for code, _, _ in closes), closes
-        close_times = [t for _, _, t in closes]
-        # spread over the window (by construction: at most k*t/DRAIN_S + 1 by t)
-        assert max(close_times) >= DRAIN_S * (k - 1) / k, close_times
-
-        async def back(i):
-            # as statusbus.js: a random 0-2 s, then again until it works
-            await asyncio.sleep(random.uniform(0, 2))
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                c = None
-                try:
-                    c = await Ws.connect(url)
-                    ack = await sub(c, "team.42")
-                    if ack["op"] == "ack":
-                        return c
-                    refused.append(ack)
-                except Exception as e:      # an upgrade answered 503 while HAProxy
-                    refused.append(repr(e))  # has not seen the /readyz 503 yet
-                if c:
-                    await c.close()
-                await asyncio.sleep(0.5)   # statusbus.js's retry interval
-            raise TimeoutError(f"client {i} not back within 60 s: {refused[-3:]}")
-        refused = []
-        again = await asyncio.gather(*(back(i) for i in range(k)))
-        assert fleet.metric(y, "statusbus_connections") == k, refused
-        print(f"drain of {k} clients over {DRAIN_S} s: closes at "
-              f"{', '.join(f'{t:.2f}' for t in sorted(close_times))} s; all back on "
-              f"{y.name} through HAProxy ({len(refused)} attempts refused on the way)")
-        for c in again:
-            await c.close()
-        return close_times
+        cs = [await LbClient.open(fleet, 42, ["team.42"]) for _ in range(k)]
+        try:
+            # one team: one bridge (balance url_param team)
+            on = connections(fleet)
+            x = next(b for b in fleet.bridges if on[b.name] == k)
+            y = next(b for b in fleet.bridges if b is not x)
+            close_times = await drain(fleet, x, cs)
+            assert fleet.metric(y, "statusbus_connections") == k
+            print(f"drain of {k} clients over {DRAIN_S} s: closes at "
+                  f"{', '.join(f'{t:.2f}' for t in close_times)} s; all back on {y.name} through "
+                  f"HAProxy ({sum(len(c.refused) for c in cs)} attempts refused on the way)")
+        finally:
+            for c in cs:
+                await c.close()
     run(body(), timeout=120)
-    x = next(b for b in fleet.bridges if not b.alive() or b.proc.poll() is not None)
-    wait_for(lambda: not x.alive(), 15, what="the drained bridge's exit")
-    assert x.proc.returncode == 0
+
+
+# ---- 5. a rolling restart of both bridges through HAProxy under load ---------------------
+
+async def teams_on_each_bridge(fleet, per_bridge):
+    """Team ids that HAProxy routes (balance url_param team), per_bridge of
+    them to each bridge: {bridge name: [team, ...]}, found by connecting
+    one client per candidate and seeing which bridge counts it."""
+    await wait_for_async(lambda: not any(connections(fleet).values()), 30,
+                         what="no client of the tests before")
+    by = {b.name: [] for b in fleet.bridges}
+    for team in range(42, 142):
+        if all(len(v) == per_bridge for v in by.values()):
+            return by
+        w = await Ws.connect(f"ws://127.0.0.1:{fleet.lb_port}/v1/ws?team={team}")
+        on = await wait_for_async(lambda: [n for n, v in connections(fleet).items() if v], 10,
+                                  what=f"team {team}'s probe on a bridge")
+        await w.close()
+        await wait_for_async(lambda: not any(connections(fleet).values()), 10,
+                             what=f"team {team}'s probe gone")
+        if len(by[on[0]]) < per_bridge:
+            by[on[0]].append(team)
+    raise AssertionError(f"100 teams, not {per_bridge} on each bridge: {by}")
+
+
+def test_rolling_restart_of_both_bridges_under_load(fleet):
+    """Clients of four teams, two on each bridge, subscribed to their
+    team's statuses and to a running deploy's logs while statuses and log
+    lines are published (QoS 1, via node 1) the whole time; b1 drains,
+    exits 0 and starts again, then b2.  Every client ends with the latest
+    status of every topic of its team and every line once, in order, or
+    named in a `gap`; each bridge's closes are spread over its drain."""
+    started = time.monotonic()
+    for i, b in enumerate(fleet.bridges):     # the one drained above
+        if not b.alive():
+            fleet.restart_bridge(i)
+    pub, deploy, logs = running_deploy(fleet)
+    per_team = 3
+
+    async def body():
+        loop = asyncio.get_running_loop()
+        by = await teams_on_each_bridge(fleet, 2)
+        teams = sorted(t for v in by.values() for t in v)
+        topics = {t: [f"team/{t}/app/{new_uuid()}/status" for _ in range(2)] for t in teams}
+        clients = list(await asyncio.gather(*(LbClient.open(fleet, t, [f"team.{t}", logs])
+                                              for t in teams for _ in range(per_team))))
+        assert sorted(connections(fleet).values()) == [2 * per_team] * 2, connections(fleet)
+        stop = threading.Event()
+        sent = {"seq": 0, "rounds": 0, "status": {}}
+
+        def produce():
+            # every round 20 lines and a new status of every topic; the
+            # round that begins after `stop` is the last
+            while True:
+                last = stop.is_set()
+                k = sent["rounds"]
+                pub.publish_all([(f"deploy/{deploy}/logs", log_line(s))
+                                 for s in range(sent["seq"] + 1, sent["seq"] + 21)])
+                sent["seq"] += 20
+                st = {x: status_payload("running", name=f"v{k}") for t in teams for x in topics[t]}
+                pub.publish_all(list(st.items()), retain=True)
+                sent["status"] = st
+                sent["rounds"] = k + 1
+                if last:
+                    return
+                stop.wait(0.1)      # the pace of the load, not a synchronization
+        producing = loop.run_in_executor(None, produce)
+        try:
+            await wait_for_async(lambda: sent["rounds"] >= 3, 30, what="the load flowing")
+            spans = {}
+            for i in range(2):
+                name = fleet.bridges[i].name
+                t0 = time.monotonic()
+                closes = await drain(fleet, fleet.bridges[i], clients)
+                back = time.monotonic() - t0
+                await loop.run_in_executor(None, fleet.restart_bridge, i)
+                spans[name] = (closes, back, time.monotonic() - t0)
+        finally:
+            stop.set()
+            await asyncio.wait_for(producing, 60)
+        last, final = sent["seq"], sent["status"]
+
+        def up_to_date(c):
+            if last not in seqs(c, logs):
+                return False
+            latest = {}
+            for e in c.events(f"team.{c.team}"):
+                latest[e.get("topic")] = e["data"]
+            return all(latest.get(x) == final[x] for x in topics[c.team])
+        await wait_for_async(lambda: all(up_to_date(c) for c in clients), 60,
+                             what=f"line {last} and the last status of every topic on every client")
+        lost = [coverage(seqs(c, logs), 1, last, gaps(c, logs)) for c in clients]
+        dropped = {b.name: drops(fleet, b) for b in fleet.bridges}
+        for c in clients:
+            await c.close()
+        for name, (closes, back, ready) in spans.items():
+            print(f"rolling restart, {name}: {len(closes)} clients closed over {DRAIN_S} s at "
+                  f"{', '.join(f'{t:.2f}' for t in closes)} s; all back through HAProxy "
+                  f"{back:.1f} s after the SIGTERM; exit 0; ready again at {ready:.1f} s")
+        print(f"rolling restart under load: {len(clients)} clients of {len(teams)} teams "
+              f"({by}), {last} lines and {sent['rounds']} status rounds of {len(final)} topics; "
+              f"every client has the last status of every topic; lines lost silently / named "
+              f"in gaps per client {[(len(a), len(b)) for a, b in lost]}; "
+              f"(the bridges now: {dropped}); "
+              f"{sum(len(c.refused) for c in clients)} attempts refused on the way; "
+              f"{time.monotonic() - started:.1f} s in all")
+    try:
+        run(body(), timeout=240)
+    finally:
+        pub.close()

@@ -7,7 +7,9 @@
  * filter in use and a link that drops forgets every SUBACK; a SUBACK makes
  * a filter acknowledged and waiting for a replay barrier, and the barrier
  * number n coming back syncs every filter waiting for n or an earlier one;
- * synced, acked, cover and cover_synced answer from that state.  The
+ * synced, acked, cover and cover_synced answer from that state; a
+ * wildcard filter synced with no retained message since its subscribe is
+ * taken once as silent.  The
  * broker side is a fake that counts subscribe and unsubscribe calls per
  * filter.
  */
@@ -449,6 +451,76 @@ static void test_many_filters(void **state)
 	free(list);
 }
 
+/* ---- silent replays: wildcard filters synced with no retained message ------ */
+
+struct taken {
+	int n;
+	char names[8][64];
+};
+
+static void take(const char *filter, void *user)
+{
+	struct taken *t = user;
+
+	if (t->n < 8)
+		snprintf(t->names[t->n], sizeof(t->names[0]), "%s", filter);
+	t->n++;
+}
+
+static void test_silent_replay(void **state)
+{
+	struct fx *x = *state;
+	struct sb_filters *fs = x->fs;
+	struct taken t = { 0 };
+
+	assert_int_equal(sb_filters_ref(fs, APP), SB_OK);
+	assert_int_equal(sb_filters_ref(fs, DEP), SB_OK);
+	assert_int_equal(sb_filters_ref(fs, LOGS), SB_OK);   /* no wildcard: not watched */
+	sb_filters_suback(fs, APP, 1);
+	sb_filters_suback(fs, DEP, 1);
+	sb_filters_suback(fs, LOGS, 1);
+	/* a retained message under DEP (and a live-looking one elsewhere) */
+	sb_filters_retained(fs, "team/42/deploy/d1/status");
+	sb_filters_retained(fs, "user/u1/notify");
+	/* nothing is silent before its barrier is back */
+	assert_int_equal(sb_filters_take_silent(fs, take, &t), 0);
+	assert_int_equal(sb_filters_barrier(fs, 1), 3);
+	assert_int_equal(sb_filters_take_silent(fs, take, &t), 1);
+	assert_int_equal(t.n, 1);
+	assert_string_equal(t.names[0], APP);
+	/* taken once */
+	assert_int_equal(sb_filters_take_silent(fs, take, &t), 0);
+	/* a retained message after the barrier is no replay */
+	assert_int_equal(sb_filters_ref(fs, "team/+/db/+/status"), SB_OK);
+	sb_filters_suback(fs, "team/+/db/+/status", 2);
+	assert_int_equal(sb_filters_barrier(fs, 2), 1);
+	sb_filters_retained(fs, "team/42/db/x/status");
+	assert_int_equal(sb_filters_take_silent(fs, take, &t), 1);
+	assert_string_equal(t.names[1], "team/+/db/+/status");
+
+	/* the link comes back: every wildcard filter's replay is awaited again */
+	sb_filters_link(fs, 0);
+	sb_filters_link(fs, 1);
+	sb_filters_suback(fs, APP, 3);
+	sb_filters_suback(fs, DEP, 3);
+	sb_filters_retained(fs, "team/7/app/a/status");
+	assert_int_equal(sb_filters_barrier(fs, 3), 2);
+	t.n = 0;
+	assert_int_equal(sb_filters_take_silent(fs, take, &t), 1);
+	assert_string_equal(t.names[0], DEP);
+
+	/* a filter released while awaited is forgotten */
+	sb_filters_link(fs, 0);
+	sb_filters_link(fs, 1);
+	sb_filters_suback(fs, APP, 4);
+	assert_int_equal(sb_filters_unref(fs, APP), 1);
+	sb_filters_barrier(fs, 4);
+	t.n = 0;
+	sb_filters_take_silent(fs, take, &t);
+	for (int i = 0; i < t.n && i < 8; i++)
+		assert_string_not_equal(t.names[i], APP);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -465,6 +537,7 @@ int main(void)
 		T(test_last_unref_clears_acked),
 		T(test_link_down_up),
 		T(test_many_filters),
+		T(test_silent_replay),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

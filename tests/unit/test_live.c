@@ -8,10 +8,15 @@
  * broker does not answer in time; a sub for a deploy not known yet waits
  * for the deploy's status; an HTTP query for a channel nobody follows is
  * answered once that channel is live; after a lost MQTT session, statuses
- * the broker's replay no longer has become `deleted`.  The broker is fake_broker.h, held
+ * the broker's replay no longer has become `deleted`; an empty replay of a
+ * wildcard filter whose statuses the cache knows (a broker like RabbitMQ)
+ * is counted and warned once.  The broker is fake_broker.h, held
  * back or stepped by hand.
  */
 #include "hub_fixture.h"
+
+#include "dict.h"
+#include "hub_internal.h"   /* which filters were warned about */
 
 #define NOTIFY "{\"ts\":\"2026-01-01T00:00:00Z\",\"title\":\"t\",\"level\":\"info\"}"
 #define STATUS(s) "{\"ts\":\"2026-01-01T00:00:00Z\",\"status\":\"" s "\"}"
@@ -299,6 +304,63 @@ static void test_lost_session_reconciles_statuses(void **state)
 	env_fini(&e);
 }
 
+/* A broker that sends no retained messages to wildcard subscriptions
+ * (RabbitMQ's MQTT plugin): a wildcard filter's barrier comes back with no
+ * replay while the cache knows statuses under it.  Counted each time,
+ * warned once per filter (live.c); a real replay, or nothing known, is
+ * not counted. */
+static void test_empty_replay_of_known_statuses_is_counted(void **state)
+{
+	struct env e;
+	struct sb_client *c, *d;
+	(void)state;
+
+	env_init(&e, "{}", 0);
+	/* known through the bridge's own team/+/app/+/status (owners) */
+	publish(&e, "team/42/app/" A1 "/status", STATUS("running"), 1);
+	publish(&e, "team/42/app/" A2 "/status", STATUS("running"), 1);
+	/* team.42's filters replayed as a broker should: nothing counted */
+	c = client(&e, NULL);
+	fb_hold(&e.fake.broker, 1);
+	tx(&e, c, "{\"op\":\"sub\",\"id\":1,\"channel\":\"team.42\"}");
+	fb_grant(&e.fake.broker);
+	publish(&e, "team/42/app/" A1 "/status", STATUS("running"), 1);
+	fb_hold(&e.fake.broker, 0);
+	cJSON_Delete(expect_op(&e, c, "ack"));
+	cJSON_Delete(expect_op(&e, c, "event"));   /* the snapshot: A1, A2 */
+	cJSON_Delete(expect_op(&e, c, "event"));
+	assert_int_equal(sb_hub_metrics(e.hub)->retained_missing, 0);
+
+	/* the link comes back and the broker replays nothing: the two app
+	 * filters (team/+/app/+/status, team/42/app/+/status) knew 2 each;
+	 * the other wildcard filters knew nothing */
+	sb_hub_mqtt_state(e.hub, 0);
+	sb_hub_mqtt_state(e.hub, 1);
+	expect_nothing(&e, c);   /* pumps the broker */
+	assert_int_equal(sb_hub_metrics(e.hub)->retained_missing, 2);
+	assert_int_equal(sb_dict_size(e.hub->replay_warned), 2);
+	assert_non_null(sb_dict_get(e.hub->replay_warned, "team/42/app/+/status"));
+	assert_non_null(sb_dict_get(e.hub->replay_warned, "team/+/app/+/status"));
+	/* again: counted again, not warned again */
+	sb_hub_mqtt_state(e.hub, 0);
+	sb_hub_mqtt_state(e.hub, 1);
+	expect_nothing(&e, c);
+	assert_int_equal(sb_hub_metrics(e.hub)->retained_missing, 4);
+	assert_int_equal(sb_dict_size(e.hub->replay_warned), 2);
+
+	/* a new channel's wildcard filter with nothing known: not counted */
+	d = client(&e, NULL);
+	sub(&e, d, 2, "team.43");
+	assert_int_equal(sb_hub_metrics(e.hub)->retained_missing, 4);
+	/* a new channel over statuses known from the owners' filter, not
+	 * replayed for it: counted */
+	publish(&e, "team/44/app/" A1 "/status", STATUS("running"), 1);
+	sub(&e, d, 3, "team.44");
+	assert_int_equal(sb_hub_metrics(e.hub)->retained_missing, 5);
+	assert_non_null(sb_dict_get(e.hub->replay_warned, "team/44/app/+/status"));
+	env_fini(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -310,6 +372,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_deploy_waits_for_its_status),
 		cmocka_unit_test(test_first_http_snapshot_waits_for_the_replay),
 		cmocka_unit_test(test_lost_session_reconciles_statuses),
+		cmocka_unit_test(test_empty_replay_of_known_statuses_is_counted),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

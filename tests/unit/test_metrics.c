@@ -58,6 +58,7 @@ static void fill(struct sb_metrics *m, struct sb_hub_gauges *g)
 	m->mqtt_disconnects = 4;
 	m->mqtt_sessions_lost = 2;
 	m->mqtt_takeovers = 3;
+	m->retained_missing = 6;
 	m->rejected_published = 125;
 	m->retained_replays_skipped = 126;
 	m->history_served = 127;
@@ -143,6 +144,7 @@ static void test_prometheus_values(void **state)
 	expect_metric(t, "statusbus_mqtt_disconnects_total", "counter", 4);
 	expect_metric(t, "statusbus_mqtt_sessions_lost_total", "counter", 2);
 	expect_metric(t, "statusbus_mqtt_takeovers_total", "counter", 3);
+	expect_metric(t, "statusbus_mqtt_retained_missing_total", "counter", 6);
 	expect_metric(t, "statusbus_retained_cache_topics", "gauge", 11);
 	expect_metric(t, "statusbus_history_lines", "gauge", 13);
 	expect_metric(t, "statusbus_queue_bytes", "gauge", 12);
