@@ -493,6 +493,13 @@ class StatusbusLb(Statusbus):
     n_bridges = 1
     balance = "url_param team"
 
+    def overrides(self):
+        o = super().overrides()
+        # as deploy/bridge/fleet.json: on a busy shared machine a SUBACK
+        # may take longer than the shipped 5 s
+        o["limits"]["subscribe_timeout_ms"] = 15000
+        return o
+
     def start(self):
         super().start()
         self.bridges = [self.bridge]
