@@ -196,10 +196,12 @@ def nats_section(args, binary):
                   f"{compare.report.fmt(w['nats_us_per_msg'], 2)} us/msg (3 nodes, the whole "
                   f"call), per node {', '.join(f'{k} {v:.1f} s' for k, v in c.items())}",
                   flush=True)
-            out["placement"] = {"n1": sorted(args.server_cpus), "n2": sorted(args.server_cpus),
-                                "n3": sorted(args.load_cpus), "bridge": sorted(args.server_cpus),
-                                "mosquitto_sub": sorted(args.server_cpus),
-                                "publisher": sorted(args.load_cpus)}
+            srv, load = sorted(args.server_cpus), sorted(args.load_cpus)
+            out["placement"] = {
+                "mosquitto_sub runs": {"n1": srv, "n2": srv, "n3": srv, "mosquitto_sub": srv,
+                                       "publisher": load},
+                "bridge run": {"n1": srv, "n2": srv, "n3": load, "bridge": srv,
+                               "publisher": load, "client": load}}
         finally:
             system.stop()
     with tempfile.TemporaryDirectory(prefix="sbfleet-mosq-") as d:
