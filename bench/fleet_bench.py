@@ -65,6 +65,10 @@ def parse_args(argv):
     ap.add_argument("--teams", type=int, default=200, help="routing: teams (channels)")
     ap.add_argument("--per-team", type=int, default=3, help="routing: clients per team")
     ap.add_argument("--messages", type=int, default=5, help="routing: statuses per team")
+    ap.add_argument("--concurrency", type=int, default=8,
+                    help="routing: clients set up at once; each brings a new channel, and a "
+                         "bridge refuses new channels when more than ~10 wait for their broker "
+                         "confirmation at once (bench/README.md)")
     ap.add_argument("--balances", default=";".join(BALANCES),
                     help="routing: HAProxy balance algorithms, ';'-separated")
     ap.add_argument("--server-cpus", default="0")
@@ -353,7 +357,8 @@ def routing_run(args, binary, balance):
             ch0 = bridge_sum(bridges, "statusbus_channels")
             subs = bl.Subscribers(binary, system.sub_args() + [
                 "--conns", str(t * k), "--channels", str(t), "--path", "/v1/ws?team=t{c}",
-                "--channel", "team.t{c}"], d, args.load_cpus)
+                "--channel", "team.t{c}", "--concurrency", str(args.concurrency)],
+                d, args.load_cpus)
             subs.wait_subscribed(t * k, 60)
             for x in bridges:
                 x.wait_subscribed(30)
