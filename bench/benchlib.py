@@ -24,6 +24,9 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.error
+import urllib.request
+import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.dirname(HERE)
@@ -31,15 +34,17 @@ NCHAN_MODULE = "/usr/lib/nginx/modules/ngx_nchan_module.so"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def load_harness():
-    path = os.path.join(SOURCE_DIR, "tests", "integration", "sbharness.py")
-    spec = importlib.util.spec_from_file_location("sbharness", path)
+def load_module(name, *rel):
+    path = os.path.join(SOURCE_DIR, *rel)
+    spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
 
 
-sb = load_harness()
+sb = load_module("sbharness", "tests", "integration", "sbharness.py")
+# the fleet's configs from deploy/ (NATS nodes, bridges, HAProxy)
+fleet_config = load_module("fleet_config", "scripts", "fleet_config.py")
 
 
 # ---- /proc ------------------------------------------------------------------------
@@ -278,9 +283,7 @@ class Statusbus(System):
     ingest = True
     proto = "v1"
 
-    def start(self):
-        conf = ("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                "max_queued_messages 1000000\nmax_inflight_messages 1000\n")
+    def overrides(self):
         # every subscriber comes from 127.0.0.1: the per-address limits
         # (docs/protocol.md §5.14) are off, as behind a proxy
         overrides = {"limits": {"max_connections": self.conns + 100, "max_connections_per_ip": 0,
@@ -290,10 +293,15 @@ class Statusbus(System):
                                        idle_timeout_s=max(60, 2 * self.heartbeat_s + 1))
         if self.proto == "pusher":
             overrides["pusher"] = {"app_id": "1", "key": "app-key", "secret": "app-secret"}
+        return overrides
+
+    def start(self):
+        conf = ("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                "max_queued_messages 1000000\nmax_inflight_messages 1000\n")
         with pinned(self.server_cpus):
             self.mosq = sb.Mosquitto(self.workdir, conf=conf)
             self.procs.append(self.mosq)
-            self.bridge = sb.Bridge(self.workdir, self.mosq.port, overrides=overrides)
+            self.bridge = sb.Bridge(self.workdir, self.mosq.port, overrides=self.overrides())
             self.procs.append(self.bridge)
 
     def bridge_pid(self):
@@ -425,3 +433,138 @@ class Nchan(System):
 
 
 SYSTEMS = {c.name: c for c in (Nchan, MosquittoWs, Statusbus, StatusbusPusher)}
+
+
+# ---- the fleet (bench/fleet_bench.py): configs from deploy/ via scripts/fleet_config.py ----
+
+def http_ok(port, path):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as r:
+            return r.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def fleet_plan(workdir, nodes=0, bridges=(), **extra):
+    """A scripts/fleet_config.py plan on free, distinct loopback ports:
+    `nodes` NATS nodes, the given bridge ports and a HAProxy port."""
+    ports = set()
+    while len(ports) < 4 * nodes + 1:
+        ports.add(sb.free_port())
+    ports = list(ports)
+    plan = {"host": "127.0.0.1", "run": workdir,
+            "nodes": [{"client": ports.pop(), "http": ports.pop(), "cluster": ports.pop(),
+                       "mqtt": ports.pop()} for _ in range(nodes)],
+            "bridges": list(bridges), "haproxy": ports.pop(),
+            "jwt_secret_file": None, "static_dir": None,
+            "client_id_prefix": f"sb-bench-{uuid.uuid4().hex[:6]}"}
+    plan.update(extra)
+    return plan
+
+
+class Haproxy(sb.Process):
+    """haproxy with deploy/haproxy/haproxy.cfg.in in front of the bridges of
+    plan; `balance` replaces the shipped `url_param team`."""
+    SHIPPED = "balance url_param team"
+
+    def __init__(self, workdir, plan, balance="url_param team"):
+        cfg = fleet_config.haproxy_cfg(plan)
+        assert self.SHIPPED in cfg, "deploy/haproxy/haproxy.cfg.in changed its balance line"
+        cfg = cfg.replace(self.SHIPPED, f"balance {balance}")
+        path = os.path.join(workdir, "haproxy.cfg")
+        with open(path, "w") as f:
+            f.write(cfg)
+        super().__init__("haproxy", ["haproxy", "-db", "-f", path], workdir)
+        self.port = plan["haproxy"]
+        sb.wait_for(lambda: http_ok(self.port, "/readyz") or not self.alive(), 20, interval=0.1,
+                    what="haproxy")
+        if not self.alive():
+            raise RuntimeError("haproxy failed to start:\n" + self.output())
+
+
+class StatusbusLb(Statusbus):
+    """Statusbus's broker and `n_bridges` bridges (its config) behind HAProxy
+    (deploy/haproxy), all on the server cores.  Subscribers connect to
+    HAProxy with their channel's team in the URL (`/v1/ws?team=b<k>`), which
+    `balance url_param team` hashes."""
+    name = "statusbus-haproxy"
+    label = "statusbus-bridge behind HAProxy (deploy/haproxy)"
+    ingest = False
+    n_bridges = 1
+    balance = "url_param team"
+
+    def overrides(self):
+        o = super().overrides()
+        # as deploy/bridge/fleet.json: on a busy shared machine a SUBACK
+        # may take longer than the shipped 5 s
+        o["limits"]["subscribe_timeout_ms"] = 15000
+        return o
+
+    def start(self):
+        super().start()
+        self.bridges = [self.bridge]
+        with pinned(self.server_cpus):
+            for _ in range(self.n_bridges - 1):
+                self.bridges.append(sb.Bridge(self.workdir, self.mosq.port,
+                                              overrides=self.overrides()))
+                self.procs.append(self.bridges[-1])
+            plan = fleet_plan(self.workdir, bridges=[b.port for b in self.bridges])
+            self.lb = Haproxy(self.workdir, plan, self.balance)
+            self.procs.append(self.lb)
+
+    def sub_args(self):
+        return ["--proto", self.proto, "--port", str(self.lb.port), "--path", "/v1/ws?team=b{c}"]
+
+
+class NatsFleet(System):
+    """The fleet's 3-node NATS cluster (deploy/nats, as scripts/fleet.sh
+    makes it) on the server cores, and one bridge from
+    deploy/bridge/fleet.json attached to node 3 (b1 of test_fleet).
+    Publishers use node 1.  For compare.Run's ingest, `mosq` is the node
+    the bridge and the ingest peer subscribe on (node `peer_node` + 1)."""
+    name = "nats-fleet"
+    label = "3-node NATS cluster (JetStream, MQTT), bridge on node 3"
+    ingest = True
+    proto = "v1"
+    peer_node = 2
+
+    def start(self):
+        self.plan = fleet_plan(self.workdir, nodes=3, bridge_nodes=[2],
+                               bridges=[sb.free_port()],
+                               bridge={"limits": {"drain_s": 0}, "log_level": "warn"})
+        paths = fleet_config.write_all(self.plan, os.path.join(self.workdir, "conf"))
+        with pinned(self.server_cpus):
+            self.nodes = []
+            for i, conf in enumerate(paths["nodes"]):
+                p = sb.Process(f"n{i + 1}", ["nats-server", "-c", conf], self.workdir)
+                p.port = self.plan["nodes"][i]["mqtt"]
+                self.procs.append(p)
+                self.nodes.append(p)
+            for i, n in enumerate(self.plan["nodes"]):
+                # JetStream up and the cluster has its meta leader
+                sb.wait_for(lambda: http_ok(n["http"], "/healthz"), 60, interval=0.2,
+                            what=f"NATS node {i + 1}")
+            self.bridge = sb.Bridge(self.workdir, None, port=self.plan["bridges"][0],
+                                    overrides=fleet_config.bridge_conf(self.plan, 0))
+            self.procs.append(self.bridge)
+
+    @property
+    def mosq(self):
+        return self.nodes[self.peer_node]
+
+    def node_pids(self):
+        return [n.pid for n in self.nodes]
+
+    def bridge_pid(self):
+        return self.bridge.pid
+
+    def sub_args(self):
+        return ["--proto", self.proto, "--port", str(self.bridge.port)]
+
+    def pub_args(self):
+        return ["--target", "mqtt", "--port", str(self.nodes[0].port), "--qos", "1",
+                "--topic", MQTT_TOPIC]
+
+    def messages_in(self):
+        return self.bridge.metrics().get("statusbus_messages_in_total", 0)
+
