@@ -454,6 +454,10 @@ static int start_connect(struct sb_mqtt_link *l, int fresh)
 
 /* ---- service thread ----------------------------------------------------------- */
 
+/* Publishes Paho may hold for its send thread at once (the barriers and
+ * the Pusher API's events are small). */
+#define SB_MQTT_MAX_QUEUED_PUBLISHES 65536
+
 static int new_client(struct sb_mqtt_link *l, MQTTAsync *out)
 {
 	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
@@ -461,6 +465,12 @@ static int new_client(struct sb_mqtt_link *l, MQTTAsync *out)
 
 	co.MQTTVersion = MQTTVERSION_3_1_1;
 	co.sendWhileDisconnected = 0;
+	/* Paho also applies this bound (default 100) to publishes queued for
+	 * its send thread while connected: a burst of SUBACKs (1000 channels
+	 * subscribed at once, each grant followed by its replay barrier) or
+	 * of Pusher API events failed past it ("No more messages can be
+	 * buffered") and those channels answered `unavailable` */
+	co.maxBufferedMessages = SB_MQTT_MAX_QUEUED_PUBLISHES;
 	rc = MQTTAsync_createWithOptions(out, l->cfg->mqtt_uri, l->cfg->mqtt_client_id,
 					 MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
 	if (rc == MQTTASYNC_SUCCESS)
@@ -701,6 +711,7 @@ int sb_mqtt_link_publish_ex(struct sb_mqtt_link *l, const char *topic, const voi
 {
 	MQTTAsync_message m = MQTTAsync_message_initializer;
 	MQTTAsync_responseOptions o = MQTTAsync_responseOptions_initializer;
+	int rc;
 
 	if (!l->up)
 		return -1;
@@ -713,8 +724,10 @@ int sb_mqtt_link_publish_ex(struct sb_mqtt_link *l, const char *topic, const voi
 	/* a failure after the send started comes back through the inbox */
 	o.onFailure = on_publish_failure;
 	o.context = l;
-	if (MQTTAsync_sendMessage(cur(l), topic, &m, &o) != MQTTASYNC_SUCCESS) {
-		sb_log(SB_LOG_WARN, "mqtt: publish to %s failed", topic);
+	rc = MQTTAsync_sendMessage(cur(l), topic, &m, &o);
+	if (rc != MQTTASYNC_SUCCESS) {
+		sb_log(SB_LOG_WARN, "mqtt: publish to %s failed: %s (code %d)", topic,
+		       MQTTAsync_strerror(rc), rc);
 		return -1;
 	}
 	return 0;
