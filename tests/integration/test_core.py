@@ -98,7 +98,12 @@ def test_second_client_gets_snapshot_from_cache_with_one_mqtt_subscription_per_f
             await w1.sub("team.42")
             await w1.expect(is_event(topic), what="first client's snapshot")
             one = mqtt_subs(stack.bridge)
-            assert one == base + len(TEAM_FILTERS), (base, one, TEAM_FILTERS)
+            # the app, db, service and deploy status filters ride on the
+            # bridge's own team/+/<kind>/+/status (protocol.md §3.4)
+            carried = [f for f in TEAM_FILTERS if f.split("/")[2] in ("app", "db", "service", "deploy")
+                       and f.endswith("/+/status")]
+            assert one == base + len(TEAM_FILTERS) - len(carried), (base, one, TEAM_FILTERS)
+            assert stack.bridge.metrics()["statusbus_mqtt_subscriptions_carried"] == len(carried)
 
             ack = await w2.sub("team.42")
             assert ack["op"] == "ack", ack
@@ -228,6 +233,32 @@ def test_unsub_stops_delivery(stack):
         finally:
             await close_all(w)
     run(body())
+
+
+def test_many_new_channels_at_once_are_all_acked(stack):
+    """1000 channels nobody followed, asked for at once by 10 clients: each
+    grant is followed by a replay barrier the bridge publishes (QoS 1), and
+    Paho refused publishes past 100 queued for its send thread; those
+    channels answered `unavailable`.  Every one is acked now."""
+    async def body():
+        ws = [await Ws.connect(stack.bridge.url) for _ in range(10)]
+        try:
+            for k, w in enumerate(ws):
+                for i in range(100):
+                    await w.send({"op": "sub", "id": i + 1, "channel": f"team.m{k}x{i}"})
+            for w in ws:
+                replies = {}
+                while len(replies) < 100:
+                    m = await w.expect(lambda m: m.get("op") in ("ack", "error"), 60,
+                                       what="the replies to 100 subs")
+                    replies[m["id"]] = m
+                refused = [m for m in replies.values() if m["op"] != "ack"]
+                assert not refused, refused[:3]
+        finally:
+            for w in ws:
+                await w.close()
+    asyncio.run(asyncio.wait_for(body(), 120))
+    assert "No more messages can be buffered" not in stack.bridge.output()
 
 
 def test_broker_restart_bridge_reports_unhealthy_then_resubscribes(stack):
