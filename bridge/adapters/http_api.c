@@ -176,21 +176,26 @@ static int json_error(struct lws *wsi, struct sb_http_pss *pss, unsigned int sta
 
 /* The orchestrator probes (docs/protocol.md §7): /livez answers 200 while
  * the process serves at all (a broker outage must not restart it);
- * /readyz 200 only while the broker link is up and no SIGTERM drain has
- * begun, else 503, so that a balancer sends new clients elsewhere. */
+ * /readyz 200 only while the broker link is up, what the bridge follows on
+ * its own is live (sb_hub_warm: a client moving here with `since` finds
+ * the lines) and no SIGTERM drain has begun, else 503, so that a balancer
+ * sends new clients elsewhere. */
 static int probe(const struct sb_http_api *api, struct lws *wsi, struct sb_http_pss *pss,
 		 int readiness, const char *cors)
 {
 	struct sb_hub_gauges g;
-	int draining = api->draining && *api->draining, ready;
-	char body[160];
+	int draining = api->draining && *api->draining, ready, warm;
+	char body[192];
 	int n;
 
 	sb_hub_gauges(api->hub, &g);
-	ready = !readiness || (g.mqtt_connected && !draining);
-	n = snprintf(body, sizeof(body), "{\"status\":\"%s\",\"mqtt\":\"%s\",\"draining\":%s}",
+	warm = sb_hub_warm(api->hub);
+	ready = !readiness || (g.mqtt_connected && warm && !draining);
+	n = snprintf(body, sizeof(body),
+		     "{\"status\":\"%s\",\"mqtt\":\"%s\",\"following\":\"%s\",\"draining\":%s}",
 		     readiness ? (ready ? "ready" : "not_ready") : "alive",
-		     g.mqtt_connected ? "connected" : "disconnected", draining ? "true" : "false");
+		     g.mqtt_connected ? "connected" : "disconnected", warm ? "live" : "settling",
+		     draining ? "true" : "false");
 	return respond(wsi, pss, ready ? 200 : 503, "application/json", body, (size_t)n, cors,
 		       NULL, NULL);
 }

@@ -42,8 +42,23 @@ void sb_filters_destroy(struct sb_filters *fs);
 
 /* One more user of `filter`; the first subscribes. */
 enum sb_err sb_filters_ref(struct sb_filters *fs, const char *filter);
+/* A filter the bridge keeps for its life (the owners' team/+/<kind>/+/
+ * status): ref'd as a *carrier*, before the filters it covers.  A filter
+ * first ref'd while a carrier covers it (sb_topic_filter_covers) is
+ * *carried*: not subscribed at the broker, since the carrier's
+ * subscription already brings every message of it (and a second,
+ * overlapping subscription would make some brokers, NATS among them,
+ * send each message twice); it is acknowledged and synced when its
+ * carrier is.  When a carrier goes, what it carried is subscribed on its
+ * own.  SB_ERR_INVAL when the filter is already in use. */
+enum sb_err sb_filters_ref_carrier(struct sb_filters *fs, const char *filter);
+/* 1 when every carrier is synced (none: 1). */
+int sb_filters_carriers_synced(const struct sb_filters *fs);
+/* 1 when `filter` is in use and carried; how many are. */
+int sb_filters_carried(const struct sb_filters *fs, const char *filter);
+size_t sb_filters_carried_count(const struct sb_filters *fs);
 /* One user less.  Returns 1 when that was the last one (the filter was
- * unsubscribed), 0 otherwise. */
+ * unsubscribed, or was carried), 0 otherwise. */
 int sb_filters_unref(struct sb_filters *fs, const char *filter);
 /* The link came up (every filter is subscribed again) or went down (no
  * filter is acknowledged any more). */
@@ -70,6 +85,7 @@ int sb_filters_synced(const struct sb_filters *fs, const char *filter);
 int sb_filters_cover(const struct sb_filters *fs, const char *topic);
 /* 1 when some synced filter matches topic. */
 int sb_filters_cover_synced(const struct sb_filters *fs, const char *topic);
+/* Filters subscribed at the broker (in use and not carried). */
 size_t sb_filters_count(const struct sb_filters *fs);
 size_t sb_filters_active(const struct sb_filters *fs);
 /* Up to max filters in use (borrowed strings); returns how many exist. */

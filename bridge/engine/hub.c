@@ -306,6 +306,7 @@ void sb_hub_mqtt_state(struct sb_hub *h, int connected)
 	if (connected == h->mqtt_up)
 		return;
 	h->mqtt_up = connected;
+	h->warm = 0;   /* settles again (sb_hub_warm) */
 	if (!connected) {
 		h->m.mqtt_disconnects++;
 		sb_filters_link(h->filters, 0);
@@ -626,8 +627,9 @@ static enum sb_err track_owners(struct sb_hub *h)
 		if (!kind || sb_owners_tracks(h->owners, kind))
 			continue;
 		snprintf(filter, sizeof(filter), "team/+/%s/+/status", kind);
+		/* a carrier: a channel's team/<t>/<kind>/+/status rides on it */
 		if (sb_owners_track(h->owners, kind) != SB_OK ||
-		    sb_filters_ref(h->filters, filter) != SB_OK)
+		    sb_filters_ref_carrier(h->filters, filter) != SB_OK)
 			return SB_ERR_NOMEM;
 	}
 	return SB_OK;
@@ -742,6 +744,28 @@ void sb_hub_count_reload(struct sb_hub *h, int ok)
 	h->m.config_last_reload_ok = ok ? 1 : 0;
 }
 
+int sb_hub_warm(struct sb_hub *h)
+{
+	struct sb_dict_iter it;
+	void *v;
+
+	if (!h->mqtt_up)
+		return 0;
+	if (h->warm)
+		return 1;
+	if (!sb_filters_carriers_synced(h->filters))
+		return 0;
+	sb_dict_iter_init(&it, h->chans);
+	while (sb_dict_next(&it, NULL, &v)) {
+		const struct sb_chan *ch = v;
+
+		if (ch->held && !sb_hub__chan_live(h, ch))
+			return 0;
+	}
+	h->warm = 1;
+	return 1;
+}
+
 void sb_hub_gauges(const struct sb_hub *h, struct sb_hub_gauges *g)
 {
 	struct sb_dict_iter it;
@@ -754,6 +778,7 @@ void sb_hub_gauges(const struct sb_hub *h, struct sb_hub_gauges *g)
 	g->subscriptions = h->nsubs;
 	g->mqtt_filters = sb_filters_count(h->filters);
 	g->mqtt_filters_active = sb_filters_active(h->filters);
+	g->mqtt_filters_carried = sb_filters_carried_count(h->filters);
 	g->cache_topics = sb_cache_size(h->cache);
 	g->mqtt_connected = h->mqtt_up;
 	g->logs_followed = h->nfollowed;

@@ -325,12 +325,22 @@ int sb_hub_open_mode(const struct sb_hub *hub);
 const struct sb_metrics *sb_hub_metrics(const struct sb_hub *hub);
 struct sb_hub_gauges {
 	size_t clients, channels, subscriptions, mqtt_filters, mqtt_filters_active, cache_topics;
+	size_t mqtt_filters_carried;   /* in use, riding on a wider one (filters.h) */
 	size_t queued_bytes, history_lines;
 	size_t logs_followed;        /* log channels held for active deploys */
 	size_t presence_channels, presence_members;   /* cluster-wide members */
 	int mqtt_connected;
 };
 void sb_hub_gauges(const struct sb_hub *hub, struct sb_hub_gauges *g);
+/* 1 once, since the broker link last came up, what the bridge follows on
+ * its own has been live (granted and its retained replay in the cache):
+ * the owners' subscriptions and the logs of every active deploy it
+ * follows (docs/protocol.md §3.4).  Until then a client that moves here
+ * from another bridge could miss lines this one has not heard: /readyz
+ * waits for it.  Latched until the link drops, so that a deploy that
+ * starts later (its log subscription pending for a moment) does not take
+ * the bridge out of a balancer. */
+int sb_hub_warm(struct sb_hub *hub);
 /* A credential refused outside the hub (a Pusher channel signature). */
 void sb_hub_count_auth_failure(struct sb_hub *hub);
 /* An error frame a session sent its client. */

@@ -66,6 +66,7 @@ struct sb_hub {
 	size_t nsubs;
 	uint64_t next_id;
 	int mqtt_up;
+	int warm;                       /* sb_hub_warm latched since the link came up */
 	struct sb_timers timers;        /* channel deadlines */
 	/* live acks (docs/architecture.md): subscriptions waiting for their
 	 * channel to be live, subscribes waiting for a resource's owner, HTTP

@@ -186,6 +186,9 @@ void sb_metrics_view_register(struct sb_metrics_reg *r, const struct sb_metrics 
 			 "MQTT topic filters the bridge is subscribed to.", g->mqtt_filters);
 	sb_metrics_gauge(r, "statusbus_mqtt_subscriptions_active",
 			 "MQTT topic filters the broker has acknowledged (SUBACK).", g->mqtt_filters_active);
+	sb_metrics_gauge(r, "statusbus_mqtt_subscriptions_carried",
+			 "Topic filters in use that a wider subscription of the bridge already brings "
+			 "(not subscribed at the broker).", g->mqtt_filters_carried);
 	sb_metrics_gauge(r, "statusbus_mqtt_connected", "1 while the broker link is up.",
 			 g->mqtt_connected ? 1 : 0);
 	sb_metrics_counter(r, "statusbus_mqtt_connects_total", "Successful connections to the broker.",

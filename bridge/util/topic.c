@@ -92,3 +92,31 @@ int sb_uuid_valid(const char *s, size_t len)
 	}
 	return 1;
 }
+
+int sb_topic_filter_covers(const char *wider, const char *f)
+{
+	const char *w = wider;
+
+	if (f[0] == '$' && (w[0] == '+' || w[0] == '#'))
+		return 0;
+	for (;;) {
+		size_t wl = strcspn(w, "/"), fl = strcspn(f, "/");
+
+		if (wl == 1 && w[0] == '#')
+			return 1;
+		if (wl == 1 && w[0] == '+') {
+			if (fl == 1 && f[0] == '#')
+				return 0;
+		} else if (wl != fl || memcmp(w, f, wl) != 0) {
+			return 0;
+		}
+		w += wl;
+		f += fl;
+		if (!*f)   /* f's last level: w ends too, or only "/#" is left */
+			return !*w || strcmp(w, "/#") == 0;
+		if (!*w)
+			return 0;
+		w++;   /* past the '/' */
+		f++;
+	}
+}

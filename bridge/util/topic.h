@@ -20,6 +20,11 @@ int sb_topic_filter_valid(const char *filter);
  * '$' is not matched by a filter starting with a wildcard.  Empty levels are
  * levels ("a//b" matches "a/+/b"); "a/#" also matches "a". */
 int sb_topic_matches(const char *filter, const char *topic);
+/* 1 when filter `wider` matches every topic filter `f` matches (MQTT
+ * 3.1.1 §4.7), level by level: '#' covers the rest and its parent level,
+ * '+' any one level but not a '#', a name only itself; a wildcard first
+ * level covers no '$' topic.  Both valid filters. */
+int sb_topic_filter_covers(const char *wider, const char *f);
 
 /* 1 when s[0..len) is an id: [A-Za-z0-9_-]{1,64}. */
 int sb_id_valid(const char *s, size_t len);

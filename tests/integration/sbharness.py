@@ -248,6 +248,13 @@ class Bridge(Process):
             raise RuntimeError("bridge failed to start:\n" + self.output())
         if wait_healthy:
             wait_for(lambda: self.health()[0] == 200, 15, what="bridge healthy")
+            # and settled: its own subscriptions live (/readyz).  Not a
+            # failure here when it never is (a test of a broker that
+            # refuses them): what needs it asserts it
+            try:
+                wait_for(lambda: self.get("/readyz")[0] == 200, 15, what="bridge ready")
+            except TimeoutError:
+                pass
 
     def get(self, path, headers=None, base=None):
         """(status, body text) of GET path (on base, by default the

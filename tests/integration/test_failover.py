@@ -58,7 +58,7 @@ def test_bridge_fails_over_to_the_next_uri_and_keeps_delivering(workdir):
                          what="the bridge on node 2")
                 assert f"connecting to {uris[1]} (node 2 of 2)" in b.output()
                 b.wait_subscribed(20)
-                assert b.get("/readyz")[0] == 200
+                wait_for(lambda: b.get("/readyz")[0] == 200, 15, what="readyz 200 on node 2")
                 p2 = Mqtt(m2.port)
                 clients.append(p2)
                 second = status_payload("degraded", old="running", name="api")

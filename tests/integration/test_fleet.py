@@ -9,6 +9,7 @@ kill node 3, drain the bridge of team 42, and restart both bridges one
 after the other under load.  Every wait has a deadline."""
 
 import asyncio
+import itertools
 import contextlib
 import json
 import os
@@ -658,18 +659,32 @@ async def teams_on_each_bridge(fleet, per_bridge):
     one client per candidate and seeing which bridge counts it."""
     await wait_for_async(lambda: not any(connections(fleet).values()), 30,
                          what="no client of the tests before")
-    by = {b.name: [] for b in fleet.bridges}
-    for team in range(42, 142):
-        if all(len(v) == per_bridge for v in by.values()):
-            return by
+
+    async def probe(team):
         w = await Ws.connect(f"ws://127.0.0.1:{fleet.lb_port}/v1/ws?team={team}")
         on = await wait_for_async(lambda: [n for n, v in connections(fleet).items() if v], 10,
                                   what=f"team {team}'s probe on a bridge")
         await w.close()
         await wait_for_async(lambda: not any(connections(fleet).values()), 10,
                              what=f"team {team}'s probe gone")
-        if len(by[on[0]]) < per_bridge:
-            by[on[0]].append(team)
+        return on[0]
+
+    # HAProxy takes a bridge in after two good health checks of its
+    # /readyz: until a probe has reached every bridge, the hash of a team
+    # is not yet the one it will keep
+    seen, deadline = set(), time.monotonic() + 30
+    for team in itertools.cycle(range(42, 142)):
+        if len(seen) == len(fleet.bridges):
+            break
+        assert time.monotonic() < deadline, f"HAProxy routes to {seen} only"
+        seen.add(await probe(team))
+    by = {b.name: [] for b in fleet.bridges}
+    for team in range(42, 142):
+        if all(len(v) == per_bridge for v in by.values()):
+            return by
+        on = await probe(team)
+        if len(by[on]) < per_bridge:
+            by[on].append(team)
     raise AssertionError(f"100 teams, not {per_bridge} on each bridge: {by}")
 
 

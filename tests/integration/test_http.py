@@ -53,14 +53,14 @@ def test_livez_and_readyz_follow_process_and_link(stack):
         assert st == 200, path
         assert json.loads(body)["mqtt"] == "connected"
     assert json.loads(stack.bridge.get("/readyz")[1]) == {
-        "status": "ready", "mqtt": "connected", "draining": False}
+        "status": "ready", "mqtt": "connected", "following": "live", "draining": False}
     stack.mosq.stop()
     wait_for(lambda: stack.bridge.get("/readyz")[0] == 503, 15, what="readyz 503")
     assert json.loads(stack.bridge.get("/readyz")[1])["status"] == "not_ready"
     # a broker outage must not make an orchestrator restart the process
     st, body = stack.bridge.get("/livez")
     assert st == 200 and json.loads(body) == {
-        "status": "alive", "mqtt": "disconnected", "draining": False}
+        "status": "alive", "mqtt": "disconnected", "following": "settling", "draining": False}
     assert stack.bridge.health()[0] == 503      # /healthz kept as it was
 
 

@@ -521,6 +521,69 @@ static void test_silent_replay(void **state)
 		assert_string_not_equal(t.names[i], APP);
 }
 
+/* A filter a carrier covers is not subscribed at the broker: acked and
+ * synced with its carrier, never resubscribed; when the carrier goes it
+ * is subscribed on its own. */
+static void test_carried_filters(void **state)
+{
+	struct fx *x = *state;
+	struct sb_filters *fs = x->fs;
+	struct fake *f = &x->f;
+	const char *team_app = "team/42/app/+/status", *one = "team/+/app/a1/status";
+	const char *reach = "team/42/server/+/reachability";
+
+	assert_int_equal(sb_filters_ref_carrier(fs, APP), SB_OK);
+	assert_int_equal(f->subs, 1);
+	assert_int_equal(sb_filters_ref_carrier(fs, APP), SB_ERR_INVAL);   /* in use */
+	assert_int_equal(sb_filters_ref(fs, team_app), SB_OK);
+	assert_int_equal(sb_filters_ref(fs, one), SB_OK);
+	assert_int_equal(sb_filters_ref(fs, reach), SB_OK);   /* not covered */
+	assert_int_equal(f->subs, 2);
+	assert_string_equal(f->last_sub, reach);
+	assert_true(sb_filters_carried(fs, team_app));
+	assert_true(sb_filters_carried(fs, one));
+	assert_false(sb_filters_carried(fs, reach));
+	assert_false(sb_filters_carried(fs, APP));
+	assert_int_equal(sb_filters_carried_count(fs), 2);
+	assert_int_equal(sb_filters_count(fs), 2);   /* at the broker */
+
+	/* acked and synced with the carrier */
+	assert_false(sb_filters_acked(fs, team_app));
+	sb_filters_suback(fs, team_app, 1);   /* not subscribed: ignored */
+	assert_false(sb_filters_acked(fs, team_app));
+	sb_filters_suback(fs, APP, 1);
+	assert_true(sb_filters_acked(fs, team_app));
+	assert_false(sb_filters_synced(fs, team_app));
+	sb_filters_barrier(fs, 1);
+	assert_true(sb_filters_synced(fs, team_app));
+	assert_true(sb_filters_synced(fs, one));
+	assert_true(sb_filters_cover_synced(fs, "team/42/app/a1/status"));
+
+	/* the link: only what is subscribed is subscribed again */
+	sb_filters_link(fs, 0);
+	assert_false(sb_filters_synced(fs, team_app));
+	sb_filters_link(fs, 1);
+	assert_int_equal(f->subs, 4);   /* APP and reach */
+
+	/* a carried filter's last user: nothing to unsubscribe */
+	assert_int_equal(sb_filters_unref(fs, one), 1);
+	assert_int_equal(f->unsubs, 0);
+	assert_false(sb_filters_carried(fs, one));
+
+	/* the carrier goes: what it carried is subscribed on its own */
+	assert_int_equal(sb_filters_unref(fs, APP), 1);
+	assert_int_equal(f->unsubs, 1);
+	assert_string_equal(f->last_unsub, APP);
+	assert_int_equal(f->subs, 5);
+	assert_string_equal(f->last_sub, team_app);
+	assert_false(sb_filters_carried(fs, team_app));
+	assert_false(sb_filters_synced(fs, team_app));
+	assert_int_equal(sb_filters_carried_count(fs), 0);
+	assert_int_equal(sb_filters_count(fs), 2);
+	assert_int_equal(sb_filters_unref(fs, team_app), 1);
+	assert_string_equal(f->last_unsub, team_app);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -538,6 +601,7 @@ int main(void)
 		T(test_link_down_up),
 		T(test_many_filters),
 		T(test_silent_replay),
+		T(test_carried_filters),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -421,6 +421,46 @@ static void test_a_query_does_not_linger_a_held_channel(void **state)
 	env_fini(&e);
 }
 
+/* /readyz (sb_hub_warm): the owners' subscriptions synced and every
+ * followed deploy's log live; a bridge that still subscribes one is not
+ * ready, so that a client moving here with `since` finds its lines. */
+static void test_warm_waits_for_followed_logs(void **state)
+{
+	struct env e;
+	(void)state;
+
+	env_init(&e, "{}", 0);
+	assert_true(sb_hub_warm(e.hub));
+	/* the link comes back; the owners' replay names a running deploy */
+	sb_hub_mqtt_state(e.hub, 0);
+	assert_false(sb_hub_warm(e.hub));
+	fb_hold(&e.fake.broker, 1);
+	sb_hub_mqtt_state(e.hub, 1);
+	assert_false(sb_hub_warm(e.hub));      /* the owners' filters not granted */
+	status(&e, D1, "running");
+	assert_int_equal(followed(&e), 1);
+	fb_grant(&e.fake.broker);
+	fb_pump(&e.fake.broker);
+	assert_false(sb_hub_warm(e.hub));      /* deploy/<d>/logs not granted yet */
+	fb_grant(&e.fake.broker);
+	fb_hold(&e.fake.broker, 0);
+	fb_pump(&e.fake.broker);               /* the barriers come back */
+	assert_int_equal(live_of(&e.fake, FILTER1), 1);
+	assert_true(sb_hub_warm(e.hub));
+	/* latched: a deploy that starts later does not unsettle it */
+	fb_hold(&e.fake.broker, 1);
+	status(&e, D2, "running");
+	assert_int_equal(followed(&e), 2);
+	assert_true(sb_hub_warm(e.hub));
+	fb_grant(&e.fake.broker);
+	fb_hold(&e.fake.broker, 0);
+	fb_pump(&e.fake.broker);
+	/* the link drops: nothing is live */
+	sb_hub_mqtt_state(e.hub, 0);
+	assert_false(sb_hub_warm(e.hub));
+	env_fini(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -438,6 +478,7 @@ int main(void)
 		cmocka_unit_test(test_a_foreign_delete_does_not_release),
 		cmocka_unit_test(test_a_contested_deploy_is_not_followed),
 		cmocka_unit_test(test_a_query_does_not_linger_a_held_channel),
+		cmocka_unit_test(test_warm_waits_for_followed_logs),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -196,8 +196,8 @@ static void test_prometheus_format(void **state)
 	struct sb_hub_gauges g;
 	char *t, *copy, *line, *save = NULL;
 	struct sb_inbox_stats in = { .backpressure = 3, .queued_msgs = 2, .queued_bytes = 40 };
-	char typed[64][80];
-	int hist[64] = { 0 };
+	char typed[96][80];
+	int hist[96] = { 0 };
 	size_t ntyped = 0;
 	(void)state;
 
@@ -220,7 +220,7 @@ static void test_prometheus_format(void **state)
 			for (size_t i = 0; i < ntyped; i++)
 				if (strcmp(typed[i], fam) == 0)
 					fail_msg("family %s typed twice", fam);
-			assert_true(ntyped < 64);
+			assert_true(ntyped < 96);
 			hist[ntyped] = strcmp(type, "histogram") == 0;
 			snprintf(typed[ntyped++], sizeof(typed[0]), "%s", fam);
 			continue;

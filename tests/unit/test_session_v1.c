@@ -168,7 +168,7 @@ static void test_refresh_drops_team(void **state)
 	free(t);
 	sub(&e, c, 1, "team.42");
 	sub(&e, c, 2, "team.43");
-	assert_int_equal(live_of(&e.fake, "team/43/app/+/status"), 1);
+	assert_int_equal(live_of(&e.fake, "team/43/server/+/reachability"), 1);
 	t = token("u1", W0 + 3600, "\"42\"");
 	snprintf(text, sizeof(text), "{\"op\":\"refresh\",\"id\":3,\"token\":\"%s\"}", t);
 	free(t);
@@ -181,7 +181,7 @@ static void test_refresh_drops_team(void **state)
 	j = expect_op(&e, c, "ack");
 	assert_int_equal(nget(j, "id"), 3);
 	cJSON_Delete(j);
-	assert_int_equal(live_of(&e.fake, "team/43/app/+/status"), 0);
+	assert_int_equal(live_of(&e.fake, "team/43/server/+/reachability"), 0);
 	publish(&e, "team/43/app/" A1 "/status", "{\"status\":\"x\"}", 0);
 	expect_nothing(&e, c);
 	publish(&e, "team/42/app/" A1 "/status", "{\"status\":\"x\"}", 0);

@@ -203,6 +203,39 @@ static void test_uuid_valid(void **state)
 	assert_int_equal(sb_uuid_valid("", 0), 0);
 }
 
+/* One filter covers another when it matches every topic the other does. */
+static void test_filter_covers(void **state)
+{
+	static const struct { const char *wider, *f; int covers; } cases[] = {
+		{ "team/+/app/+/status", "team/42/app/+/status", 1 },
+		{ "team/+/app/+/status", "team/+/app/a1/status", 1 },
+		{ "team/+/app/+/status", "team/42/app/a1/status", 1 },
+		{ "team/+/app/+/status", "team/+/app/+/status", 1 },
+		{ "team/+/app/+/status", "team/42/db/+/status", 0 },
+		{ "team/+/app/+/status", "team/42/app/+/status/x", 0 },
+		{ "team/+/app/+/status", "team/42/app/+", 0 },
+		{ "team/+/app/+/status", "team/#", 0 },
+		{ "team/42/app/+/status", "team/+/app/+/status", 0 },   /* narrower */
+		{ "team/+", "team/#", 0 },
+		{ "team/#", "team/42/app/+/status", 1 },
+		{ "team/#", "team", 1 },   /* '#' also matches the parent level */
+		{ "team/#", "team/#", 1 },
+		{ "#", "team/+/x", 1 },
+		{ "#", "$statusbus/sync/b1", 0 },   /* wildcards miss '$' topics */
+		{ "+/sync/b1", "$statusbus/sync/b1", 0 },
+		{ "$statusbus/#", "$statusbus/sync/b1", 1 },
+		{ "a//b", "a//b", 1 },
+		{ "a/+/b", "a//b", 1 },
+		{ "a/b", "a/b/", 0 },
+		{ "a", "a/b", 0 },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (sb_topic_filter_covers(cases[i].wider, cases[i].f) != cases[i].covers)
+			fail_msg("%s covers %s: expected %d", cases[i].wider, cases[i].f,
+				 cases[i].covers);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +243,7 @@ int main(void)
 		cmocka_unit_test(test_match_plus),
 		cmocka_unit_test(test_match_hash),
 		cmocka_unit_test(test_match_dollar_topics),
+		cmocka_unit_test(test_filter_covers),
 		cmocka_unit_test(test_filter_valid),
 		cmocka_unit_test(test_filter_length_bound),
 		cmocka_unit_test(test_name_valid),
