@@ -178,8 +178,12 @@ enum sb_err sb_hub_query(struct sb_hub *h, const char *token, const char *channe
 		if (ch) {
 			if (!ch->nsubs)
 				sb_chan_linger(h, ch);
-			sb_live_wait_chan(h, ch, w);
-			return SB_ERR_PENDING;
+			/* a new channel whose filters ride on synced ones (filters.h:
+			 * carried) is live at once: no barrier will come to wake it */
+			if (!sb_hub__chan_live(h, ch)) {
+				sb_live_wait_chan(h, ch, w);
+				return SB_ERR_PENDING;
+			}
 		}
 	}
 	sb_buf_init(&b);

@@ -83,10 +83,43 @@ static void test_http_fallbacks(void **state)
 	env_fini(&e);
 }
 
+static void no_wake(void *arg)
+{
+	(void)arg;
+	fail_msg("the query was parked, then woken");
+}
+
+/* deploy.<d>'s only filter rides on the owners' team/+/deploy/+/status
+ * (filters.h: carried): a first query for it is answered at once, live,
+ * not parked for a barrier that will never come. */
+static void test_query_of_a_carried_channel_is_answered_at_once(void **state)
+{
+	struct env e;
+	struct sb_hub_waiter w;
+	enum sb_code code = SB_CODE_INTERNAL;
+	char *body = NULL;
+	cJSON *j;
+	(void)state;
+
+	memset(&w, 0, sizeof(w));
+	w.ready = no_wake;
+	env_init(&e, "{}", 0);
+	publish(&e, "team/42/deploy/" D1 "/status", "{\"status\":\"running\"}", 1);
+	assert_int_equal(sb_hub_query(e.hub, NULL, "deploy." D1, 0, 0, &body, &code, &w), SB_OK);
+	j = cJSON_Parse(body);
+	assert_non_null(j);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "live")));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "events")), 1);
+	cJSON_Delete(j);
+	free(body);
+	env_fini(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_http_fallbacks),
+		cmocka_unit_test(test_query_of_a_carried_channel_is_answered_at_once),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
