@@ -39,6 +39,7 @@ struct sb_sub {
 	int64_t tag;           /* the session's, for sub_ready */
 	int has_since;
 	int64_t since;
+	long barrier;          /* a resume: acked once this barrier is back */
 	int64_t deadline;
 	struct sb_list_node pnode;
 };

@@ -480,8 +480,11 @@ enum sb_err sb_hub__subscribe_by(struct sb_hub *h, struct sb_client *c,
 		goto nomem;
 	}
 	h->nsubs++;
-	if (!sb_hub__chan_live(h, ch)) {
-		/* an ack means live: it waits for the broker (live.c) */
+	if (o->has_since && ch->ref.tmpl->delivery.history_lines > 0)
+		s->barrier = sb_live_resume_barrier(h);
+	if (!sb_hub__chan_live(h, ch) || s->barrier > h->barrier_back) {
+		/* an ack means live, and a resume's `recovered` covers every line
+		 * published before it: it waits for the broker (live.c) */
 		s->pending = 1;
 		s->tag = o->tag;
 		s->has_since = o->has_since;

@@ -82,6 +82,7 @@ struct sb_hub {
 	 * (live.c): filter -> 1 */
 	struct sb_dict *replay_warned;
 	long barrier;                   /* the last barrier number sent */
+	long barrier_back;              /* the highest barrier number come back */
 	int64_t last_sweep;
 	size_t nfollowed;               /* channels held by follow.c */
 	/* while a relayed Pusher event is routed: the connection it must
@@ -161,6 +162,12 @@ void sb_live_suback(struct sb_hub *h, const char *filter);
 /* 1 when m was one of the bridge's barriers (consumed: settles what
  * waited for it). */
 int sb_live_barrier_msg(struct sb_hub *h, const struct sb_msg *m);
+/* A resume (`since`) is answered only once a barrier sent after it came
+ * back: everything the broker had delivered to the session before, a
+ * backlog queued while the link was down (or the bridge stalled) included,
+ * is then in the history, so `recovered` speaks of every line published
+ * before the ack.  Sends one and returns its number (0: no broker). */
+long sb_live_resume_barrier(struct sb_hub *h);
 /* s (pending) waits for its channel until deadline. */
 void sb_live_pend(struct sb_hub *h, struct sb_sub *s, int64_t deadline);
 /* Parks a subscribe for a resource not known yet; res has the not_found

@@ -181,7 +181,8 @@ static void reconcile(struct sb_hub *h)
 	}
 }
 
-/* Settles what became live: pending subscriptions, then HTTP waiters. */
+/* Settles what became live: pending subscriptions (a resume also once
+ * its own barrier is back), then HTTP waiters. */
 static void check(struct sb_hub *h)
 {
 	struct sb_list_node *n;
@@ -192,7 +193,7 @@ static void check(struct sb_hub *h)
 		again = 0;
 		for (n = h->pending.head; n; n = n->next) {
 			struct sb_sub *s = sb_container_of(n, struct sb_sub, pnode);
-			if (sb_hub__chan_live(h, s->chan)) {
+			if (sb_hub__chan_live(h, s->chan) && s->barrier <= h->barrier_back) {
 				activate(h, s);
 				again = 1;
 				break;
@@ -262,6 +263,19 @@ static void send_barrier(struct sb_hub *h, long n)
 	h->m.barriers_sent++;
 }
 
+long sb_live_resume_barrier(struct sb_hub *h)
+{
+	long n;
+
+	if (!h->ops.publish)
+		return 0;
+	n = ++h->barrier;
+	/* before the sync topic is granted, its grant sends one past n */
+	if (sb_filters_acked(h->filters, h->sync_topic))
+		send_barrier(h, n);
+	return n;
+}
+
 void sb_live_suback(struct sb_hub *h, const char *filter)
 {
 	long n;
@@ -295,9 +309,13 @@ int sb_live_barrier_msg(struct sb_hub *h, const struct sb_msg *m)
 	n = strtol(buf, &end, 10);
 	if (*end || n <= 0 || n > h->barrier)
 		return 1;
+	if (n > h->barrier_back)
+		h->barrier_back = n;
 	if (sb_filters_barrier(h->filters, n)) {
 		sb_filters_take_silent(h->filters, silent_replay, h);
 		check(h);   /* after: a reconcile would delete what is counted */
+	} else if (h->pending.head) {
+		check(h);   /* a resume waiting for this barrier */
 	}
 	return 1;
 }
