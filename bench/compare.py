@@ -57,6 +57,30 @@ def ints(s):
     return [int(float(x)) for x in s.split(",") if x]
 
 
+def add_machine_args(ap, nice_note=""):
+    """Where and how the processes run, and where the figures go (also
+    bench/fleet_bench.py's)."""
+    ap.add_argument("--server-cpus", default="0")
+    ap.add_argument("--load-cpus", default="1")
+    ap.add_argument("--quiet-wait", type=float, default=0,
+                    help="before each run, wait up to this many seconds for a 2 s "
+                         "sample in which the machine is busy < 30 %% of one core")
+    ap.add_argument("--nice", type=int, default=0,
+                    help="niceness of every process the benchmark starts (negative needs "
+                         "root): on a shared machine, -20 makes other jobs yield to the "
+                         "servers and the load alike" + nice_note)
+    ap.add_argument("--json", help="write every measurement to this file")
+
+
+def machine_args(a):
+    """--server-cpus/--load-cpus as sets: CPUs this process may not use (a
+    one-core CI runner) fall back to all."""
+    allowed = os.sched_getaffinity(0)
+    a.server_cpus = set(ints(a.server_cpus)) & allowed or allowed
+    a.load_cpus = set(ints(a.load_cpus)) & allowed or allowed
+    return a
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -81,26 +105,12 @@ def parse_args(argv):
     ap.add_argument("--heartbeat-s", type=int, default=None,
                     help="statusbus: limits.heartbeat_s (default: the shipped 25 s)")
     ap.add_argument("--reps", type=int, default=2)
-    ap.add_argument("--server-cpus", default="0")
-    ap.add_argument("--load-cpus", default="1")
-    ap.add_argument("--quiet-wait", type=float, default=0,
-                    help="before each system, wait up to this many seconds for a 2 s "
-                         "sample in which the machine is busy < 30 %% of one core")
-    ap.add_argument("--nice", type=int, default=0,
-                    help="niceness of every process the benchmark starts (negative needs "
-                         "root): on a shared machine, -20 makes other jobs yield to the "
-                         "servers and the load alike")
-    ap.add_argument("--json", help="write every measurement to this file")
+    add_machine_args(ap)
     ap.add_argument("--report", metavar="JSON",
                     help="print the tables of an earlier run's --json file and exit")
     ap.add_argument("--smoke", action="store_true",
                     help="a few connections per system; asserts counts, no timing")
-    a = ap.parse_args(argv)
-    # CPUs this process may not use (a one-core CI runner) fall back to all
-    allowed = os.sched_getaffinity(0)
-    a.server_cpus = set(ints(a.server_cpus)) & allowed or allowed
-    a.load_cpus = set(ints(a.load_cpus)) & allowed or allowed
-    return a
+    return machine_args(ap.parse_args(argv))
 
 
 # ---- one measurement window -------------------------------------------------------------

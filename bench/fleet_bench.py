@@ -66,27 +66,14 @@ def parse_args(argv):
     ap.add_argument("--per-team", type=int, default=3, help="routing: clients per team")
     ap.add_argument("--messages", type=int, default=5, help="routing: statuses per team")
     ap.add_argument("--concurrency", type=int, default=8,
-                    help="routing: clients set up at once; each brings a new channel, and a "
-                         "bridge refuses new channels when more than ~10 wait for their broker "
-                         "confirmation at once (bench/README.md)")
+                    help="routing: clients set up at once, each bringing a new channel "
+                         "(bench/README.md)")
     ap.add_argument("--balances", default=";".join(BALANCES),
                     help="routing: HAProxy balance algorithms, ';'-separated")
-    ap.add_argument("--server-cpus", default="0")
-    ap.add_argument("--load-cpus", default="1")
-    ap.add_argument("--quiet-wait", type=float, default=0,
-                    help="before each run, wait up to this many seconds for a 2 s sample in "
-                         "which others use < 30 %% of a core")
-    ap.add_argument("--nice", type=int, default=0,
-                    help="niceness of every process started (negative needs root; under "
-                         "setsid, the session's autogroup too)")
-    ap.add_argument("--json", help="write every measurement to this file")
+    compare.add_machine_args(ap, nice_note="; under setsid, the session's autogroup too")
     ap.add_argument("--smoke", action="store_true",
                     help="routing with 2 bridges and a few clients; asserts counts, no timing")
-    a = ap.parse_args(argv)
-    allowed = os.sched_getaffinity(0)
-    a.server_cpus = set(compare.ints(a.server_cpus)) & allowed or allowed
-    a.load_cpus = set(compare.ints(a.load_cpus)) & allowed or allowed
-    return a
+    return compare.machine_args(ap.parse_args(argv))
 
 
 def raise_nofile(n):
