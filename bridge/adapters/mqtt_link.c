@@ -465,11 +465,8 @@ static int new_client(struct sb_mqtt_link *l, MQTTAsync *out)
 
 	co.MQTTVersion = MQTTVERSION_3_1_1;
 	co.sendWhileDisconnected = 0;
-	/* Paho also applies this bound (default 100) to publishes queued for
-	 * its send thread while connected: a burst of SUBACKs (1000 channels
-	 * subscribed at once, each grant followed by its replay barrier) or
-	 * of Pusher API events failed past it ("No more messages can be
-	 * buffered") and those channels answered `unavailable` */
+	/* Paho bounds (default 100) publishes queued while connected too: 1000
+	 * channels at once had their barriers refused and got `unavailable` */
 	co.maxBufferedMessages = SB_MQTT_MAX_QUEUED_PUBLISHES;
 	rc = MQTTAsync_createWithOptions(out, l->cfg->mqtt_uri, l->cfg->mqtt_client_id,
 					 MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
